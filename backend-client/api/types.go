@@ -1,0 +1,245 @@
+// Package api holds the wire types of the portal API (openapi.yaml beside
+// the backend-client package describes the same contract). Both the kiosk's
+// client and the reference portal use these types, so they cannot drift.
+package api
+
+import (
+	"time"
+
+	"govkiosk/drivers/device"
+)
+
+// Paths of the portal API, relative to the portal's base URL.
+const (
+	PathCatalogue     = "/api/v1/catalogue"            // GET  -> SignedCatalogue
+	PathEnroll        = "/api/v1/enroll"               // POST EnrollRequest -> EnrollResponse
+	PathHeartbeat     = "/api/v1/heartbeat"            // POST Heartbeat (kiosk-signed) -> 204
+	PathConfirmations = "/api/v1/confirmations"        // POST (Bearer citizen access token) ConfirmationRequest -> ConfirmationChallenge
+	PathVerify        = "/api/v1/confirmations/verify" // POST ConfirmationVerify -> ConfirmationResult
+	PathApplications  = "/api/v1/applications"         // POST multipart (manifest, signature, doc-N) with Idempotency-Key -> SubmitResult
+	PathStatus        = "/api/v1/status/"              // GET  /api/v1/status/{ref} -> ApplicationStatus (ref: tracking or provisional number)
+	PathTrack         = "/t/"                          // human page /t/{ref}; receipt QR codes encode PortalURL + PathTrack + ref
+	PathIdP           = "/idp"                         // OIDC test provider issuer
+	PathPhone         = "/phone"                       // simulated citizen phone
+)
+
+// Header names.
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderKioskID        = "Kiosk-Id"
+	HeaderKioskSignature = "Kiosk-Signature" // base64 ASN.1 ECDSA P-256 over SHA-256 of the request body
+)
+
+// Text is a label in several languages, keyed "th", "vi", "en".
+type Text map[string]string
+
+// Get returns the text in lang, falling back to English, then to any.
+func (t Text) Get(lang string) string {
+	if s, ok := t[lang]; ok && s != "" {
+		return s
+	}
+	if s, ok := t["en"]; ok {
+		return s
+	}
+	for _, s := range t {
+		return s
+	}
+	return ""
+}
+
+// Field types of a procedure form.
+const (
+	FieldText   = "text"
+	FieldNumber = "number"
+	FieldDate   = "date" // YYYY-MM-DD
+	FieldSelect = "select"
+	FieldPhone  = "phone"
+)
+
+// Field is one input on a procedure's form.
+type Field struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Label    Text     `json:"label"`
+	Help     Text     `json:"help,omitempty"`
+	Required bool     `json:"required"`
+	Pattern  string   `json:"pattern,omitempty"` // Go regexp, anchored by the validator
+	MinLen   int      `json:"minLen,omitempty"`
+	MaxLen   int      `json:"maxLen,omitempty"`
+	Min      *float64 `json:"min,omitempty"` // number fields
+	Max      *float64 `json:"max,omitempty"`
+	Options  []Option `json:"options,omitempty"` // select fields
+	Prefill  string   `json:"prefill,omitempty"` // identity claim that fills it: name, birthdate, address, phone_number, citizen_id
+	ReadOnly bool     `json:"readOnly,omitempty"`
+}
+
+// Option is one choice of a select field.
+type Option struct {
+	Value string `json:"value"`
+	Label Text   `json:"label"`
+}
+
+// DocumentRequirement is one supporting document a procedure needs.
+type DocumentRequirement struct {
+	Type     string `json:"type"` // e.g. "id-card", "site-plan"
+	Label    Text   `json:"label"`
+	MinPages int    `json:"minPages"`
+	MaxPages int    `json:"maxPages"`
+	Required bool   `json:"required"`
+}
+
+// Procedure is one public service a citizen can apply for.
+type Procedure struct {
+	ID             string                `json:"id"`
+	Code           string                `json:"code"` // the national procedure code
+	Name           Text                  `json:"name"`
+	Summary        Text                  `json:"summary"`
+	Fields         []Field               `json:"fields"`
+	Documents      []DocumentRequirement `json:"documents"`
+	FeeMinor       int64                 `json:"feeMinor"` // in the currency's minor unit
+	Currency       string                `json:"currency"`
+	ProcessingDays int                   `json:"processingDays"` // working days
+	Agency         Text                  `json:"agency"`
+}
+
+// NeedsScanner reports whether the procedure asks for any scanned document.
+func (p Procedure) NeedsScanner() bool {
+	for _, d := range p.Documents {
+		if d.Required || d.MinPages > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Catalogue is the list of procedures a kiosk offers.
+type Catalogue struct {
+	Version    string      `json:"version"`
+	IssuedAt   time.Time   `json:"issuedAt"`
+	Procedures []Procedure `json:"procedures"`
+}
+
+// SignedCatalogue carries the catalogue's JSON bytes exactly as signed.
+// Signature is ECDSA P-256 (ASN.1) over SHA-256 of Payload, by the portal key.
+type SignedCatalogue struct {
+	Payload   []byte `json:"payload"`
+	Signature []byte `json:"signature"`
+	KeyID     string `json:"keyId"`
+}
+
+// EnrollRequest asks the portal to enroll a kiosk with a one-time token.
+type EnrollRequest struct {
+	Token        string `json:"token"`
+	PublicKeyPEM string `json:"publicKeyPem"` // PKIX ECDSA P-256
+	Hostname     string `json:"hostname,omitempty"`
+}
+
+// EnrollResponse gives the kiosk its identity and configuration.
+type EnrollResponse struct {
+	KioskID        string `json:"kioskId"`
+	CertificatePEM string `json:"certificatePem"` // kiosk certificate signed by the portal CA
+	PortalCAPEM    string `json:"portalCaPem"`
+	PortalKeyPEM   string `json:"portalKeyPem"` // public key that signs catalogues and config
+	OfficeCode     string `json:"officeCode"`
+	OfficeName     Text   `json:"officeName"`
+	OIDCIssuer     string `json:"oidcIssuer"`
+	OIDCClientID   string `json:"oidcClientId"`
+}
+
+// Heartbeat is the kiosk's health report, sent every minute.
+type Heartbeat struct {
+	KioskID      string          `json:"kioskId"`
+	Version      string          `json:"version"`
+	At           time.Time       `json:"at"`
+	Devices      []device.Status `json:"devices"`
+	Backlog      int             `json:"backlog"` // applications not yet acknowledged by the portal
+	DiskFree     uint64          `json:"diskFreeBytes"`
+	TemperatureC float64         `json:"temperatureC"`
+	Warnings     []string        `json:"warnings,omitempty"`
+}
+
+// ConfirmationRequest asks the portal to send a confirmation code to the
+// citizen's own phone. The citizen is the one of the Bearer access token.
+type ConfirmationRequest struct {
+	ProcedureID string `json:"procedureId"`
+	KioskID     string `json:"kioskId"`
+}
+
+// ConfirmationChallenge tells the kiosk a code is on its way. The code itself
+// never comes back to the kiosk.
+type ConfirmationChallenge struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Channel   string    `json:"channel"` // e.g. "app"
+	Attempts  int       `json:"attemptsLeft"`
+}
+
+// ConfirmationVerify carries the code the citizen typed.
+type ConfirmationVerify struct {
+	ID   string `json:"id"`
+	Code string `json:"code"`
+}
+
+// ConfirmationResult is the proof of confirmation that goes into the manifest.
+type ConfirmationResult struct {
+	OK           bool   `json:"ok"`
+	Token        string `json:"token,omitempty"`
+	AttemptsLeft int    `json:"attemptsLeft"`
+	Reason       string `json:"reason,omitempty"` // wrong, expired, exhausted
+}
+
+// Applicant is who applies. Name and CitizenID are personal data.
+type Applicant struct {
+	CitizenID string `json:"citizenId"`
+	Name      string `json:"name"`
+	BirthDate string `json:"birthDate,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+}
+
+// DocumentRef describes one document file in a packet.
+type DocumentRef struct {
+	Type   string `json:"type"`
+	File   string `json:"file"` // name of the multipart part and of the file in the packet
+	Pages  int    `json:"pages"`
+	SHA256 string `json:"sha256"` // hex
+	Size   int64  `json:"size"`
+}
+
+// Manifest is the signed description of one application packet.
+type Manifest struct {
+	PacketID          string            `json:"packetId"` // UUID, also the Idempotency-Key
+	ProvisionalNumber string            `json:"provisionalNumber"`
+	ProcedureID       string            `json:"procedureId"`
+	KioskID           string            `json:"kioskId"`
+	OfficeCode        string            `json:"officeCode"`
+	CreatedAt         time.Time         `json:"createdAt"`
+	Language          string            `json:"language"`
+	Applicant         Applicant         `json:"applicant"`
+	Form              map[string]string `json:"form"`
+	Documents         []DocumentRef     `json:"documents"`
+	ConfirmationToken string            `json:"confirmationToken"`
+}
+
+// SubmitResult is the portal's answer to a submission.
+type SubmitResult struct {
+	TrackingNumber    string    `json:"trackingNumber"`
+	ProvisionalNumber string    `json:"provisionalNumber"`
+	AppointmentDate   string    `json:"appointmentDate"` // YYYY-MM-DD
+	ReceivedAt        time.Time `json:"receivedAt"`
+	Duplicate         bool      `json:"duplicate"`
+}
+
+// ApplicationStatus is what anybody holding a receipt may see: no personal data.
+type ApplicationStatus struct {
+	TrackingNumber  string    `json:"trackingNumber"`
+	ProcedureID     string    `json:"procedureId"`
+	Status          string    `json:"status"` // received, in-review, ready, rejected
+	AppointmentDate string    `json:"appointmentDate"`
+	ReceivedAt      time.Time `json:"receivedAt"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
