@@ -1,0 +1,528 @@
+package kiosk
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/identity"
+	"govkiosk/drivers/device"
+	"govkiosk/drivers/scanner"
+	"govkiosk/kiosk/outbox"
+	"govkiosk/kiosk/receipt"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fakeLogin struct {
+	begun     int
+	completed int
+	err       error
+}
+
+func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.Pending, error) {
+	f.begun++
+	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
+}
+
+func (f *fakeLogin) Complete(ctx context.Context, p *identity.Pending, q url.Values) (*identity.Identity, error) {
+	f.completed++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &identity.Identity{
+		CitizenID: "079123456789", Name: "Nguyễn Thị Hồng Nhung", GivenName: "Nhung", FamilyName: "Nguyễn",
+		BirthDate: "1954-03-02", Address: "12 Trần Phú, Hội An", Phone: "0905123456", Profile: "vn", AccessToken: "at-1",
+	}, nil
+}
+
+type fakePortal struct {
+	code     string
+	attempts int
+	statuses map[string]api.ApplicationStatus
+}
+
+func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req api.ConfirmationRequest) (api.ConfirmationChallenge, error) {
+	if tok != "at-1" {
+		return api.ConfirmationChallenge{}, errors.New("bad token")
+	}
+	f.attempts = 5
+	return api.ConfirmationChallenge{ID: "ch-1", Attempts: 5, ExpiresAt: time.Now().Add(5 * time.Minute)}, nil
+}
+
+func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.ConfirmationVerify) (api.ConfirmationResult, error) {
+	if f.attempts == 0 {
+		return api.ConfirmationResult{Reason: "exhausted"}, nil
+	}
+	if v.Code != f.code {
+		f.attempts--
+		if f.attempts == 0 {
+			return api.ConfirmationResult{Reason: "exhausted"}, nil
+		}
+		return api.ConfirmationResult{AttemptsLeft: f.attempts, Reason: "wrong"}, nil
+	}
+	return api.ConfirmationResult{OK: true, Token: "confirmed-1"}, nil
+}
+
+func (f *fakePortal) Status(ctx context.Context, ref string) (api.ApplicationStatus, error) {
+	st, ok := f.statuses[ref]
+	if !ok {
+		return api.ApplicationStatus{}, errors.New("not found")
+	}
+	return st, nil
+}
+
+type fakeScanner struct {
+	state device.State
+	pages int
+	err   error
+}
+
+func (f *fakeScanner) Status(context.Context) device.Status {
+	return device.Status{Device: "scanner", State: f.state}
+}
+
+func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Page, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	img := image.NewGray(image.Rect(0, 0, 124, 175))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	img.SetGray(10, 10, color.Gray{})
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	var pages []scanner.Page
+	for i := 0; i < min(f.pages, maxPages); i++ {
+		pages = append(pages, scanner.Page{PNG: b.Bytes(), Width: 124, Height: 175})
+	}
+	return pages, nil
+}
+
+type fakePrinter struct {
+	err   error
+	print int
+}
+
+func (f *fakePrinter) Status(context.Context) device.Status { return device.Status{State: device.Online} }
+func (f *fakePrinter) PrintImage(ctx context.Context, img image.Image) (string, error) {
+	f.print++
+	return "job-1", f.err
+}
+
+// fakeSender plays the portal for the outbox.
+type fakeSender struct {
+	mu    sync.Mutex
+	down  bool
+	got   [][]byte
+	calls int
+}
+
+func (f *fakeSender) Submit(ctx context.Context, manifest, sig []byte, docs []outbox.Doc) (api.SubmitResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.down {
+		return api.SubmitResult{}, errors.New("connection refused")
+	}
+	f.got = append(f.got, manifest)
+	return api.SubmitResult{TrackingNumber: "QN-2026-000001", AppointmentDate: "2026-11-27", ReceivedAt: time.Now()}, nil
+}
+
+var testProcedure = api.Procedure{
+	ID: "marital-status", Code: "1.000656", Name: api.Text{"en": "Certificate of marital status"},
+	Fields: []api.Field{
+		{Name: "full_name", Type: api.FieldText, Label: api.Text{"en": "Name"}, Required: true, Prefill: "name"},
+		{Name: "purpose", Type: api.FieldText, Label: api.Text{"en": "Purpose"}, Required: true, MinLen: 3},
+	},
+	Documents:      []api.DocumentRequirement{{Type: "id-card", Label: api.Text{"en": "ID card"}, MinPages: 1, MaxPages: 2, Required: true}},
+	ProcessingDays: 3,
+}
+
+type catSource struct{ sc api.SignedCatalogue }
+
+func (c catSource) SignedCatalogue(context.Context) (api.SignedCatalogue, error) { return c.sc, nil }
+
+type rig struct {
+	c       *Controller
+	clock   *fakeClock
+	login   *fakeLogin
+	portal  *fakePortal
+	scanner *fakeScanner
+	printer *fakePrinter
+	sender  *fakeSender
+	ob      *outbox.Outbox
+	key     *ecdsa.PrivateKey
+	dir     string
+	cancel  context.CancelFunc
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clock := &fakeClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ob, err := outbox.Open(outbox.Options{Dir: filepath.Join(dir, "outbox"), Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	sender := &fakeSender{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ob.Run(ctx, sender)
+
+	// A catalogue signed with a throwaway key, verified the way the kiosk does.
+	payload, _ := json.Marshal(api.Catalogue{Version: "1", Procedures: []api.Procedure{testProcedure}})
+	catKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sum := sha256.Sum256(payload)
+	sig, _ := ecdsa.SignASN1(rand.Reader, catKey, sum[:])
+	verify := func(sc api.SignedCatalogue, k *ecdsa.PublicKey) (api.Catalogue, error) {
+		s := sha256.Sum256(sc.Payload)
+		if !ecdsa.VerifyASN1(k, s[:], sc.Signature) {
+			return api.Catalogue{}, errors.New("bad signature")
+		}
+		var c api.Catalogue
+		return c, json.Unmarshal(sc.Payload, &c)
+	}
+	cat := NewCatalogue(dir, &catKey.PublicKey, verify, log)
+	if err := cat.Refresh(context.Background(), catSource{api.SignedCatalogue{Payload: payload, Signature: sig}}); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := Config{KioskID: "KIOSK-0001", PortalURL: "http://portal.test", DataDir: dir, OfficeName: map[string]string{"en": "Hoi An"}}
+	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "http://idp.test", "govkiosk", "http://127.0.0.1:8080/auth/callback"
+	cfg.SetDefaults()
+	r := &rig{
+		clock: clock, login: &fakeLogin{}, portal: &fakePortal{code: "424242", statuses: map[string]api.ApplicationStatus{}},
+		scanner: &fakeScanner{state: device.Online, pages: 2}, printer: &fakePrinter{}, sender: sender, ob: ob, key: key, dir: dir, cancel: cancel,
+	}
+	r.c = NewController(Deps{
+		Config: cfg, Log: log, Now: clock.Now, Rand: rand.Reader, Signer: key,
+		Login: r.login, Portal: r.portal, Outbox: ob, Printer: r.printer, Scanner: r.scanner, Catalogue: cat,
+		RenderReceipt: func(d receipt.Data) (*image.Gray, error) { return image.NewGray(image.Rect(0, 0, 576, 100)), nil },
+		SubmitWait:    3 * time.Second,
+	})
+	return r
+}
+
+// walkToConfirm drives a session from attract to the code screen.
+func (r *rig) walkToConfirm(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	c := r.c
+	c.Start()
+	c.SetLanguage("en")
+	if err := c.ChooseProcedure(ctx, "marital-status"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BeginLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+		t.Fatal(err)
+	}
+	v := c.View(ctx)
+	if v.Step != StepIdentity || v.MaskedName == "" || strings.Contains(v.MaskedName, "Hồng Nhung") {
+		t.Fatalf("identity step shows %q at %s; want a masked name", v.MaskedName, v.Step)
+	}
+	c.ConfirmIdentity(true)
+	if got := c.View(ctx).Form["full_name"]; got != "Nguyễn Thị Hồng Nhung" {
+		t.Fatalf("form not prefilled from the ID: %q", got)
+	}
+	if c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": ""}) {
+		t.Fatal("empty purpose accepted")
+	}
+	if p := c.View(ctx).FormProblems["purpose"]; p != FieldRequired {
+		t.Fatalf("purpose problem %q, want %q", p, FieldRequired)
+	}
+	if !c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": "marriage registration"}) {
+		t.Fatalf("valid form refused: %v", c.View(ctx).FormProblems)
+	}
+	if err := c.ScanDocument(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v = c.View(ctx)
+	if v.Docs[0].Pages != 2 || len(v.Docs[0].Thumbs) != 2 {
+		t.Fatalf("scanned %d pages, %d thumbs; want 2, 2", v.Docs[0].Pages, len(v.Docs[0].Thumbs))
+	}
+	c.NextDocument()
+	if s := c.View(ctx).Step; s != StepReview {
+		t.Fatalf("after documents at %s, want review", s)
+	}
+	if err := c.RequestCode(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHappyPathSubmitsSignedPacketAndPrints(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.walkToConfirm(t)
+	if err := r.c.VerifyCode(ctx, "111111"); err == nil {
+		t.Fatal("wrong code accepted")
+	}
+	v := r.c.View(ctx)
+	if v.Notice != MsgCodeWrong || v.AttemptsLeft != 4 {
+		t.Fatalf("after a wrong code: notice %q attempts %d", v.Notice, v.AttemptsLeft)
+	}
+	if err := r.c.VerifyCode(ctx, "424242"); err != nil {
+		t.Fatal(err)
+	}
+	v = r.c.View(ctx)
+	if v.Step != StepReceipt || v.Receipt.Provisional || v.Receipt.Reference != "QN-2026-000001" {
+		t.Fatalf("receipt %+v at %s", v.Receipt, v.Step)
+	}
+	if !v.Receipt.Printed || r.printer.print != 1 {
+		t.Fatalf("receipt printed=%v, print calls %d", v.Receipt.Printed, r.printer.print)
+	}
+	if v.Receipt.TrackURL != "http://portal.test/t/QN-2026-000001" {
+		t.Fatalf("track URL %q", v.Receipt.TrackURL)
+	}
+	// The portal got a manifest with the form, the document and a valid signature.
+	r.sender.mu.Lock()
+	got := r.sender.got
+	r.sender.mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("portal got %d packets, want 1", len(got))
+	}
+	var m api.Manifest
+	if err := json.Unmarshal(got[0], &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Form["purpose"] != "marriage registration" || len(m.Documents) != 1 || m.Documents[0].Pages != 2 || m.ConfirmationToken != "confirmed-1" {
+		t.Fatalf("manifest %+v", m)
+	}
+	r.c.ReceiptDone()
+	r.c.Rate(5)
+	v = r.c.View(ctx)
+	if v.Step != StepThanks || v.MaskedName != "" || v.Form != nil || v.Receipt != nil {
+		t.Fatalf("after rating the session still holds data: %+v", v)
+	}
+	r.c.Finish()
+	if s := r.c.View(ctx).Step; s != StepAttract {
+		t.Fatalf("after finish at %s", s)
+	}
+}
+
+func TestPortalDownGivesProvisionalReceiptAndDeliversLater(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.sender.mu.Lock()
+	r.sender.down = true
+	r.sender.mu.Unlock()
+	r.walkToConfirm(t)
+	if err := r.c.VerifyCode(ctx, "424242"); err != nil {
+		t.Fatal(err)
+	}
+	v := r.c.View(ctx)
+	if !v.Receipt.Provisional || !strings.HasPrefix(v.Receipt.Reference, "P-K0001-") {
+		t.Fatalf("want a provisional receipt, got %+v", v.Receipt)
+	}
+	if v.Receipt.AppointmentDate != "2026-11-25" { // Fri 20 Nov + 3 working days
+		t.Fatalf("appointment %q", v.Receipt.AppointmentDate)
+	}
+	n, _ := r.ob.Backlog()
+	if n != 1 {
+		t.Fatalf("backlog %d, want 1", n)
+	}
+	// The network returns: the packet is delivered exactly once.
+	r.sender.mu.Lock()
+	r.sender.down = false
+	r.sender.mu.Unlock()
+	r.ob.Kick()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	e, err := r.ob.Wait(wctx, v.Receipt.PacketID)
+	if err != nil || e.State != outbox.StateAcknowledged {
+		t.Fatalf("not delivered: %+v %v", e, err)
+	}
+	r.sender.mu.Lock()
+	defer r.sender.mu.Unlock()
+	if len(r.sender.got) != 1 {
+		t.Fatalf("delivered %d times", len(r.sender.got))
+	}
+}
+
+func TestIdleTimeoutWipesAndLateCallbackIsRefused(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.c.Start()
+	r.c.SetLanguage("vi")
+	r.c.ChooseProcedure(ctx, "marital-status")
+	if _, err := r.c.BeginLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(120 * time.Second)
+	r.c.Tick()
+	if s := r.c.View(ctx).Step; s != StepLogin {
+		t.Fatalf("wiped during the countdown: at %s", s)
+	}
+	r.clock.Add(30 * time.Second)
+	r.c.Tick()
+	v := r.c.View(ctx)
+	if v.Step != StepAttract || v.Procedure != nil {
+		t.Fatalf("not wiped after idle: %+v", v)
+	}
+	err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
+	var ue *UserError
+	if !errors.As(err, &ue) || ue.Key != MsgSessionExpired {
+		t.Fatalf("late callback: %v", err)
+	}
+	if r.login.completed != 0 {
+		t.Fatal("a callback after the wipe reached the provider exchange")
+	}
+}
+
+func TestScannerDownHidesProceduresThatNeedIt(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.scanner.state = device.HardwareError
+	r.c.Start()
+	r.c.SetLanguage("th")
+	v := r.c.View(ctx)
+	if len(v.Procedures) != 1 || v.Procedures[0].Available {
+		t.Fatalf("procedure offered with the scanner down: %+v", v.Procedures)
+	}
+	r.c.ChooseProcedure(ctx, "marital-status")
+	if v := r.c.View(ctx); v.Step != StepCatalogue || v.Notice != MsgProcedureUnready {
+		t.Fatalf("at %s with notice %q", v.Step, v.Notice)
+	}
+}
+
+func TestScannerJamIsExplained(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.scanner.err = scanner.ErrJammed
+	r.c.Start()
+	r.c.SetLanguage("en")
+	r.c.ChooseProcedure(ctx, "marital-status")
+	r.c.BeginLogin(ctx)
+	r.c.CompleteLogin(ctx, nil)
+	r.c.ConfirmIdentity(true)
+	r.c.SubmitForm(map[string]string{"full_name": "A B", "purpose": "work permit"})
+	r.c.ScanDocument(ctx)
+	v := r.c.View(ctx)
+	if v.Notice != MsgScannerJammed || v.Step != StepDocuments {
+		t.Fatalf("jam: notice %q at %s", v.Notice, v.Step)
+	}
+	r.c.NextDocument()
+	if v := r.c.View(ctx); v.Step != StepDocuments || v.Notice != MsgTooFewPages {
+		t.Fatalf("moved on without pages: %s %q", v.Step, v.Notice)
+	}
+}
+
+func TestPrinterFailureShowsReceiptOnScreen(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.printer.err = errors.New("paper out")
+	r.walkToConfirm(t)
+	r.c.VerifyCode(ctx, "424242")
+	v := r.c.View(ctx)
+	if v.Receipt.Printed || v.Receipt.PrintError == "" || len(r.c.ReceiptPNG()) == 0 {
+		t.Fatalf("receipt %+v", v.Receipt)
+	}
+	r.printer.err = nil
+	r.c.ReprintReceipt(ctx)
+	if v := r.c.View(ctx); !v.Receipt.Printed || r.printer.print != 2 {
+		t.Fatalf("reprint: printed=%v calls=%d", v.Receipt.Printed, r.printer.print)
+	}
+}
+
+func TestCodeExhaustedNeedsNewCode(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.walkToConfirm(t)
+	for i := 0; i < 5; i++ {
+		r.c.VerifyCode(ctx, "000000")
+	}
+	v := r.c.View(ctx)
+	if v.Notice != MsgCodeExhausted || v.CodeSent {
+		t.Fatalf("after 5 wrong codes: notice %q codeSent %v", v.Notice, v.CodeSent)
+	}
+	if err := r.c.VerifyCode(ctx, "424242"); err != nil || r.c.View(ctx).Step != StepConfirm {
+		t.Fatal("a code was checked without a new challenge")
+	}
+	r.c.RequestCode(ctx)
+	if err := r.c.VerifyCode(ctx, "424242"); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.c.View(ctx).Step; s != StepReceipt {
+		t.Fatalf("at %s", s)
+	}
+}
+
+func TestReceiptQRShowsStatus(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.portal.statuses["QN-2026-000009"] = api.ApplicationStatus{TrackingNumber: "QN-2026-000009", Status: "in-review"}
+	r.c.HandleScan(ctx, []byte("http://portal.test/t/QN-2026-000009"))
+	v := r.c.View(ctx)
+	if v.Step != StepStatus || v.Status == nil || v.Status.Status != "in-review" {
+		t.Fatalf("status screen: %+v", v)
+	}
+	r.c.Cancel()
+	r.c.HandleScan(ctx, []byte("https://evil.example/t/QN-2026-000009"))
+	if v := r.c.View(ctx); v.Notice != MsgNotForKiosk || v.Status != nil {
+		t.Fatalf("foreign QR: %+v", v)
+	}
+}
+
+func TestPacketFilesGoneAfterAcknowledgement(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.walkToConfirm(t)
+	r.c.VerifyCode(ctx, "424242")
+	r.c.ReceiptDone()
+	r.c.Rate(4)
+	// Nothing personal may remain in the data folder: look for the name and ID.
+	err := filepath.Walk(r.dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{"079123456789", "Hồng Nhung", "marriage registration"} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s still holds %q", p, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

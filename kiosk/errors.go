@@ -1,0 +1,61 @@
+package kiosk
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// UserError is the only kind of error whose message reaches the screen. Key
+// names a message in the UI's catalogues (th, vi, en); Err is for the log.
+type UserError struct {
+	Key string
+	Err error
+}
+
+func (e *UserError) Error() string {
+	if e.Err == nil {
+		return e.Key
+	}
+	return e.Key + ": " + e.Err.Error()
+}
+
+func (e *UserError) Unwrap() error { return e.Err }
+
+func userErr(key string, err error) error { return &UserError{Key: key, Err: err} }
+
+// Message keys of user-safe errors. The UI translates each one.
+const (
+	MsgGeneric          = "err.generic"
+	MsgLoginFailed      = "err.login_failed"
+	MsgLoginDenied      = "err.login_denied"
+	MsgProviderDown     = "err.provider_down"
+	MsgScannerJammed    = "err.scanner_jammed"
+	MsgScannerEmpty     = "err.scanner_empty"
+	MsgScannerCover     = "err.scanner_cover"
+	MsgScannerDown      = "err.scanner_down"
+	MsgTooFewPages      = "err.too_few_pages"
+	MsgTooManyPages     = "err.too_many_pages"
+	MsgCodeWrong        = "err.code_wrong"
+	MsgCodeExpired      = "err.code_expired"
+	MsgCodeExhausted    = "err.code_exhausted"
+	MsgCodeUnavailable  = "err.code_unavailable"
+	MsgNotForKiosk      = "err.qr_not_for_kiosk"
+	MsgStatusNotFound   = "err.status_not_found"
+	MsgStatusOffline    = "err.status_offline"
+	MsgProcedureUnready = "err.procedure_unready"
+	MsgSessionExpired   = "err.session_expired"
+	MsgOutboxFull       = "err.outbox_full"
+)
+
+// UserMessage returns the message key for err and, for errors that are not
+// user-safe, a short code that the log line carries too.
+func UserMessage(err error) (key, code string) {
+	var ue *UserError
+	if errors.As(err, &ue) {
+		return ue.Key, ""
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%T", errors.Unwrap(err))))
+	return MsgGeneric, "E-" + hex.EncodeToString(sum[:3])
+}

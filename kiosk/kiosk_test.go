@@ -1,0 +1,121 @@
+package kiosk
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"govkiosk/backend-client/api"
+)
+
+func TestClassifyQR(t *testing.T) {
+	for _, tc := range []struct {
+		in, kind, ref string
+	}{
+		{"http://p.test/t/QN-2026-000042", QRTracking, "QN-2026-000042"},
+		{"http://p.test/t/P-K0001-261122-ABCDEF", QRTracking, "P-K0001-261122-ABCDEF"},
+		{"http://p.test/t/../admin", QRUnknown, ""},
+		{"http://p.test/t/qn-lower", QRUnknown, ""},
+		{"http://other.test/t/QN-2026-000042", QRUnknown, ""},
+		{"HC1:NCFOXN%TS3DH", QRIdentity, ""},
+		{"GOVKIOSK-PROVISION:abc", QRProvisioning, ""},
+		{"\xff\xfe binary", QRUnknown, ""},
+		{"http://p.test/t/QN-1\nx", QRUnknown, ""},
+		{"", QRUnknown, ""},
+	} {
+		kind, ref := ClassifyQR([]byte(tc.in), "http://p.test/")
+		if kind != tc.kind || ref != tc.ref {
+			t.Errorf("ClassifyQR(%q) = %q, %q; want %q, %q", tc.in, kind, ref, tc.kind, tc.ref)
+		}
+	}
+}
+
+func TestValidateForm(t *testing.T) {
+	one, ten := 1.0, 10.0
+	fields := []api.Field{
+		{Name: "name", Type: api.FieldText, Required: true, MinLen: 2, MaxLen: 10},
+		{Name: "floors", Type: api.FieldNumber, Min: &one, Max: &ten},
+		{Name: "born", Type: api.FieldDate},
+		{Name: "phone", Type: api.FieldPhone},
+		{Name: "kind", Type: api.FieldSelect, Options: []api.Option{{Value: "a"}, {Value: "b"}}},
+		{Name: "zip", Type: api.FieldText, Pattern: `[0-9]{5}`},
+	}
+	for _, tc := range []struct {
+		values map[string]string
+		want   map[string]string
+	}{
+		{map[string]string{"name": "Lan"}, map[string]string{}},
+		{map[string]string{}, map[string]string{"name": FieldRequired}},
+		{map[string]string{"name": "L"}, map[string]string{"name": FieldTooShort}},
+		{map[string]string{"name": "Nguyễn Văn An B"}, map[string]string{"name": FieldTooLong}},
+		{map[string]string{"name": "ทดสอบ", "floors": "11"}, map[string]string{"floors": FieldRange}},
+		{map[string]string{"name": "ok", "floors": "two"}, map[string]string{"floors": FieldNumber}},
+		{map[string]string{"name": "ok", "born": "31/05/1960"}, map[string]string{"born": FieldDate}},
+		{map[string]string{"name": "ok", "phone": "call me"}, map[string]string{"phone": FieldPattern}},
+		{map[string]string{"name": "ok", "kind": "c"}, map[string]string{"kind": FieldOption}},
+		{map[string]string{"name": "ok", "zip": "1234"}, map[string]string{"zip": FieldPattern}},
+		{map[string]string{"name": "ok", "zip": "12345x"}, map[string]string{"zip": FieldPattern}},
+		{map[string]string{"name": "ok", "zip": "12345", "kind": "b", "phone": "+84 905 123 456", "born": "1960-05-31", "floors": "2"}, map[string]string{}},
+	} {
+		got := ValidateForm(fields, tc.values)
+		if len(got) != len(tc.want) {
+			t.Errorf("ValidateForm(%v) = %v, want %v", tc.values, got, tc.want)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("ValidateForm(%v)[%s] = %q, want %q", tc.values, k, got[k], v)
+			}
+		}
+	}
+}
+
+func TestMaskIDAndAppointment(t *testing.T) {
+	if got := MaskID("1101700230705"); got != "11•••••••••05" {
+		t.Errorf("MaskID = %q", got)
+	}
+	if got := MaskID("123"); got != "•••" {
+		t.Errorf("MaskID short = %q", got)
+	}
+	fri := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	for days, want := range map[int]string{0: "2026-11-20", 1: "2026-11-23", 5: "2026-11-27", 7: "2026-12-01"} {
+		if got := appointmentEstimate(fri, days); got != want {
+			t.Errorf("appointmentEstimate(Fri, %d) = %s, want %s", days, got, want)
+		}
+	}
+	if p := provisionalNumber("KIOSK-0007", fri, "3f9a2c1b-0000"); p != "P-K0007-261120-3F9A2C" {
+		t.Errorf("provisionalNumber = %q", p)
+	}
+}
+
+func TestLoadConfigValidates(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "kiosk.json")
+		os.WriteFile(p, []byte(s), 0o600)
+		return p
+	}
+	good := `{"kioskId":"KIOSK-0001","portalUrl":"http://127.0.0.1:8090","dataDir":"/var/lib/govkiosk",
+	  "oidc":{"issuer":"http://127.0.0.1:8090/idp","clientId":"govkiosk","redirectUrl":"http://127.0.0.1:8080/auth/callback"},
+	  "idleTimeout":"90s"}`
+	c, err := LoadConfig(write(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IdleTimeout.Duration != 90*time.Second || c.IdleCountdown.Duration != 30*time.Second || c.Printer.WidthDots != 576 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for name, bad := range map[string]string{
+		"public listen": strings.Replace(good, `"idleTimeout"`, `"listen":"0.0.0.0:8080","idleTimeout"`, 1),
+		"unknown field": strings.Replace(good, `"idleTimeout"`, `"colour":"red","idleTimeout"`, 1),
+		"bad portal":    strings.Replace(good, `http://127.0.0.1:8090"`, `ftp://x"`, 1),
+		"short idle":    strings.Replace(good, `"90s"`, `"2s"`, 1),
+		"bad duration":  strings.Replace(good, `"90s"`, `90`, 1),
+	} {
+		if _, err := LoadConfig(write(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+// Package ui is the kiosk's touch interface: server-rendered screens, one
+// decision each, in Thai, Vietnamese or English, plus server-sent events
+// that tell the browser to redraw when a device changes the screen. It keeps
+// no state of its own: everything lives in the kiosk controller.
+package ui
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/kiosk"
+	"govkiosk/kiosk/fonts"
+	"govkiosk/kiosk/receipt"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server serves the touch UI for one controller.
+type Server struct {
+	c    *kiosk.Controller
+	log  *slog.Logger
+	base *template.Template
+	mux  *http.ServeMux
+}
+
+// New builds the UI handler.
+func New(c *kiosk.Controller, log *slog.Logger) (*Server, error) {
+	base, err := template.New("page.html").Funcs(template.FuncMap{
+		"t":     func(string) string { return "" }, // replaced per request
+		"add":   func(a, b int) int { return a + b },
+		"keys":  func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"} },
+		"stars": func() []int { return []int{1, 2, 3, 4, 5} },
+	}).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse templates: %w", err)
+	}
+	s := &Server{c: c, log: log, base: base, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP guards every state-changing request against cross-origin use:
+// the provider's login page and anything else the browser shows must not be
+// able to drive the kiosk.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	s.mux.Handle("GET /static/fonts/", http.StripPrefix("/static/fonts/", http.FileServerFS(fonts.FS)))
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("GET /events", s.events)
+	s.mux.HandleFunc("GET /auth/callback", s.callback)
+	s.mux.HandleFunc("GET /thumb/{d}/{p}", s.thumb)
+	s.mux.HandleFunc("GET /receipt.png", s.receiptPNG)
+
+	cop := http.NewCrossOriginProtection()
+	post := func(path string, f func(r *http.Request)) {
+		s.mux.Handle("POST "+path, cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "bad form", http.StatusBadRequest)
+				return
+			}
+			f(r)
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		})))
+	}
+	post("/start", func(*http.Request) { s.c.Start() })
+	post("/lang", func(r *http.Request) { s.c.SetLanguage(r.FormValue("lang")) })
+	post("/large", func(*http.Request) { s.c.ToggleLargeText() })
+	post("/back", func(*http.Request) { s.c.Back() })
+	post("/cancel", func(*http.Request) { s.c.Cancel() })
+	post("/procedure", func(r *http.Request) { s.c.ChooseProcedure(r.Context(), r.FormValue("id")) })
+	post("/identity", func(r *http.Request) { s.c.ConfirmIdentity(r.FormValue("yes") == "1") })
+	post("/form", func(r *http.Request) {
+		values := map[string]string{}
+		for k, v := range r.PostForm {
+			if len(v) > 0 {
+				values[k] = v[0]
+			}
+		}
+		s.c.SubmitForm(values)
+	})
+	post("/scan", func(r *http.Request) { s.c.ScanDocument(r.Context()) })
+	post("/rescan", func(*http.Request) { s.c.RescanDocument() })
+	post("/next", func(*http.Request) { s.c.NextDocument() })
+	post("/code/request", func(r *http.Request) { s.c.RequestCode(r.Context()) })
+	post("/code/verify", func(r *http.Request) { s.c.VerifyCode(r.Context(), r.FormValue("code")) })
+	post("/receipt/reprint", func(r *http.Request) { s.c.ReprintReceipt(r.Context()) })
+	post("/receipt/done", func(*http.Request) { s.c.ReceiptDone() })
+	post("/rate", func(r *http.Request) {
+		n, _ := strconv.Atoi(r.FormValue("n"))
+		s.c.Rate(n)
+	})
+	post("/finish", func(*http.Request) { s.c.Finish() })
+	s.mux.Handle("POST /touch", cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.c.Touch()
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
+}
+
+func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
+	authURL, err := s.c.BeginLogin(r.Context())
+	if err != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	// Errors are already on the session's screen (or the session is gone).
+	_ = s.c.CompleteLogin(r.Context(), r.URL.Query())
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) thumb(w http.ResponseWriter, r *http.Request) {
+	d, err1 := strconv.Atoi(r.PathValue("d"))
+	p, err2 := strconv.Atoi(r.PathValue("p"))
+	b := s.c.Thumbnail(d, p)
+	if err1 != nil || err2 != nil || b == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(b)
+}
+
+func (s *Server) receiptPNG(w http.ResponseWriter, r *http.Request) {
+	b := s.c.ReceiptPNG()
+	if b == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(b)
+}
+
+// events tells the browser to redraw when the controller changes the screen
+// on its own (a QR scan, the idle wipe).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ch, cancel := s.c.Subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprint(w, "retry: 2000\n\n")
+	fl.Flush()
+	keep := time.NewTicker(25 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ch:
+			fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
+			fl.Flush()
+		case <-keep.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		}
+	}
+}
+
+type pageData struct {
+	V        kiosk.View
+	LangName func(string) string
+	Text     func(api.Text) string
+	Days     func(int) string
+	Fee      func(int64, string) string
+	DocOf    func(int, int) string
+	Pages    func(int, int) string
+	Scanned  func(int) string
+	Attempts func(int) string
+	Face     func(int) string
+}
+
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	v := s.c.View(r.Context())
+	lang := v.Lang
+	tr := func(k string) string { return T(lang, k) }
+	tpl, err := s.base.Clone()
+	if err == nil {
+		tpl.Funcs(template.FuncMap{"t": tr})
+		_, err = tpl.New("step").Parse(`{{template "` + string(v.Step) + `" .}}`)
+	}
+	if err != nil {
+		s.log.Error("template", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	d := pageData{
+		V:        v,
+		LangName: func(l string) string { return T(l, "lang.name") },
+		Text:     func(t api.Text) string { return t.Get(lang) },
+		Days:     func(n int) string { return fmt.Sprintf(tr("catalogue.days"), n) },
+		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
+		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
+		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
+		Scanned:  func(n int) string { return fmt.Sprintf(tr("docs.scanned"), n) },
+		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
+		Face:     func(n int) string { return []string{"", "😞", "🙁", "😐", "🙂", "😄"}[n] },
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {
+		s.log.Error("render page", "step", string(v.Step), "err", err)
+	}
+}
