@@ -197,7 +197,11 @@ type pageData struct {
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	v := s.c.View(r.Context())
+	s.render(w, s.c.View(r.Context()))
+}
+
+// render draws one screen.
+func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 	lang := v.Lang
 	tr := func(k string) string { return T(lang, k) }
 	tpl, err := s.base.Clone()
