@@ -1,0 +1,77 @@
+package idp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestLoginPageInChromium runs the login page's script in a real browser
+// (under its CSP): approval on the phone must navigate the kiosk browser to
+// the callback with the code and state.
+func TestLoginPageInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed")
+	}
+	kiosk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		fmt.Fprintf(w, `<!doctype html><p id="done">state=%s code=%t</p>`, url.QueryEscape(q.Get("state")), q.Get("code") != "")
+	}))
+	defer kiosk.Close()
+	idpSrv := httptest.NewServer(nil)
+	defer idpSrv.Close()
+	p, err := New(Config{
+		Issuer: idpSrv.URL + "/idp", PhoneURL: idpSrv.URL + "/phone",
+		Clients: []Client{{ID: testClient, RedirectURIs: []string{kiosk.URL + "/callback"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpSrv.Config.Handler = p.Handler()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))...)
+	defer cancelAlloc()
+	bctx, cancelB := chromedp.NewContext(alloc)
+	defer cancelB()
+
+	q := goodQuery()
+	q.Set("redirect_uri", kiosk.URL+"/callback")
+	q.Set("ui_locales", "vi")
+	if err := chromedp.Do(bctx, chromedp.Navigate(idpSrv.URL+"/idp/authorize?"+q.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	step, cancelStep := context.WithTimeout(bctx, 30*time.Second)
+	defer cancelStep()
+	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#st-pending"))); err != nil {
+		t.Fatal(err)
+	}
+	lc, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#login"), "data-link-code"))
+	if err != nil || !lc.Exists {
+		t.Fatalf("link code: %v %v", lc, err)
+	}
+	// The script's long poll is parked once the page has loaded.
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.parked == 1 })
+	if st, err := p.approve(lc.Value, TestCitizens()[1].ID, false); err != nil {
+		t.Fatalf("approve: %d %v", st, err)
+	}
+	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
+		t.Fatal(err)
+	}
+	done, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#done")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(done, "state=st-123 code=true") {
+		t.Errorf("callback saw %q", done)
+	}
+}
