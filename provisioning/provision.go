@@ -1,0 +1,192 @@
+package provisioning
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/kiosk"
+	"govkiosk/kiosk/atomicfile"
+)
+
+// Enroller asks the portal to enroll this kiosk. backendclient.Client is the
+// real one.
+type Enroller interface {
+	Enroll(ctx context.Context, req api.EnrollRequest) (api.EnrollResponse, error)
+}
+
+// ProvisionOptions are what the technician gives at provisioning time.
+type ProvisionOptions struct {
+	DataDir   string       // where keys, certificates and kiosk.json go; created 0700
+	PortalURL string       // base URL of the portal API
+	Token     string       // one-time enrollment token; never logged or stored
+	Listen    string       // touch UI address (loopback); empty: Base.Listen or the default
+	OpsListen string       // /healthz and /metrics address; empty: Base.OpsListen or the default
+	Base      kiosk.Config // device settings from the technician (printer, scanner, ...)
+
+	Hostname string           // sent to the portal; empty: os.Hostname()
+	Now      func() time.Time // clock for certificate validity; nil: time.Now
+}
+
+// Provision creates (or reuses) the device key, enrolls with the portal,
+// checks the returned certificate against the returned CA and our key, and
+// stores portal-ca.pem, portal-key.pem, kiosk-cert.pem and kiosk.json in
+// DataDir, each atomically, kiosk.json last. Nothing but the key is written
+// unless the whole answer is valid.
+func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Config, error) {
+	if e == nil {
+		return kiosk.Config{}, errors.New("provision: no enroller")
+	}
+	if o.DataDir == "" || o.PortalURL == "" || o.Token == "" {
+		return kiosk.Config{}, errors.New("provision: data dir, portal URL and token are required")
+	}
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: data dir: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: create data dir: %w", err)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	host := o.Hostname
+	if host == "" {
+		host, _ = os.Hostname() // optional: the portal shows it to operators
+	}
+
+	key, err := LoadOrCreateKey(dataDir)
+	if err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+	}
+	pubPEM, err := PublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+	}
+	resp, err := e.Enroll(ctx, api.EnrollRequest{Token: o.Token, PublicKeyPEM: pubPEM, Hostname: host})
+	if err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: enroll: %w", err)
+	}
+	if resp.KioskID == "" {
+		return kiosk.Config{}, errors.New("provision: portal returned no kiosk ID")
+	}
+	if err := VerifyCertificate(resp.CertificatePEM, resp.PortalCAPEM, &key.PublicKey, now()); err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+	}
+	if _, err := ParsePublicKeyPEM(resp.PortalKeyPEM); err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: portal key: %w", err)
+	}
+
+	cfg := buildConfig(o, dataDir, resp)
+	if err := cfg.Validate(); err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: resulting config is invalid: %w", err)
+	}
+	js, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: encode config: %w", err)
+	}
+	files := []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{
+		{PortalCAFile, []byte(resp.PortalCAPEM), 0o644},
+		{PortalKeyFile, []byte(resp.PortalKeyPEM), 0o644},
+		{CertFile, []byte(resp.CertificatePEM), 0o644},
+		{ConfigFile, append(js, '\n'), 0o644}, // last: its presence means "provisioned"
+	}
+	for _, f := range files {
+		if err := atomicfile.Write(filepath.Join(dataDir, f.name), f.data, f.perm); err != nil {
+			return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) kiosk.Config {
+	cfg := o.Base
+	cfg.Languages = slices.Clone(o.Base.Languages)
+	cfg.KioskID = resp.KioskID
+	cfg.OfficeCode = resp.OfficeCode
+	cfg.OfficeName = nil
+	if len(resp.OfficeName) > 0 {
+		cfg.OfficeName = map[string]string(resp.OfficeName)
+	}
+	cfg.PortalURL = strings.TrimRight(o.PortalURL, "/")
+	cfg.DataDir = dataDir
+	if o.Listen != "" {
+		cfg.Listen = o.Listen
+	}
+	if o.OpsListen != "" {
+		cfg.OpsListen = o.OpsListen
+	}
+	cfg.SetDefaults()
+	if resp.OIDCIssuer != "" {
+		cfg.OIDC.Issuer = resp.OIDCIssuer
+	}
+	if cfg.OIDC.Issuer == "" {
+		cfg.OIDC.Issuer = cfg.PortalURL + api.PathIdP
+	}
+	if resp.OIDCClientID != "" {
+		cfg.OIDC.ClientID = resp.OIDCClientID
+	}
+	cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
+	return cfg
+}
+
+// VerifyCertificate checks that certPEM is valid at now, chains to the CA in
+// caPEM, and certifies pub.
+func VerifyCertificate(certPEM, caPEM string, pub *ecdsa.PublicKey, now time.Time) error {
+	ca, err := parseCertPEM(caPEM)
+	if err != nil {
+		return fmt.Errorf("portal CA: %w", err)
+	}
+	if !ca.BasicConstraintsValid || !ca.IsCA {
+		return errors.New("portal CA: certificate is not a CA")
+	}
+	cert, err := parseCertPEM(certPEM)
+	if err != nil {
+		return fmt.Errorf("kiosk certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := cert.Verify(x509.VerifyOptions{
+		Roots:       roots,
+		CurrentTime: now,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}); err != nil {
+		return fmt.Errorf("kiosk certificate does not chain to the portal CA: %w", err)
+	}
+	certPub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !certPub.Equal(pub) {
+		return errors.New("kiosk certificate is not for this device's key")
+	}
+	return nil
+}
+
+func parseCertPEM(s string) (*x509.Certificate, error) {
+	blk, rest := pem.Decode([]byte(s))
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, errors.New("no CERTIFICATE PEM block")
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, errors.New("more than one PEM block")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
