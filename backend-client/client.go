@@ -1,0 +1,310 @@
+// Package backendclient is the kiosk's client of the portal API described by
+// govkiosk/backend-client/api and openapi.yaml: catalogue (signature
+// verified), enrollment, signed heartbeats, confirmation codes, idempotent
+// submission and status look-up. Each call is one attempt; the caller loops
+// with backoff and uses IsPermanent to stop.
+package backendclient
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"govkiosk/backend-client/api"
+)
+
+// maxResponse bounds every response body the client reads.
+const maxResponse = 8 << 20
+
+// Client talks to one portal.
+type Client struct {
+	base    string
+	hc      *http.Client
+	kioskID string
+	signer  crypto.Signer
+}
+
+// New returns a client for the portal at baseURL. hc nil means
+// http.DefaultClient; signer (the kiosk's enrolled ECDSA P-256 key) may be
+// nil before enrollment, and then heartbeats go unsigned.
+func New(baseURL string, hc *http.Client, kioskID string, signer crypto.Signer) *Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, kioskID: kioskID, signer: signer}
+}
+
+// APIError is a non-2xx answer of the portal.
+type APIError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("portal: HTTP %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+// IsPermanent reports whether retrying err cannot help: an APIError with a
+// 4xx status except 408, 409, 425 and 429. Network errors and 5xx are not
+// permanent.
+func IsPermanent(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.StatusCode {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return ae.StatusCode >= 400 && ae.StatusCode < 500
+}
+
+// Sign returns the ASN.1 ECDSA signature over SHA-256 of data, as the portal
+// expects for heartbeats and manifests (before base64).
+func Sign(signer crypto.Signer, data []byte) ([]byte, error) {
+	if signer == nil {
+		return nil, errors.New("no signing key")
+	}
+	sum := sha256.Sum256(data)
+	sig, err := signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyCatalogue checks the portal's signature over the payload and decodes it.
+func VerifyCatalogue(sc api.SignedCatalogue, key *ecdsa.PublicKey) (api.Catalogue, error) {
+	if key == nil {
+		return api.Catalogue{}, errors.New("catalogue: no portal key to verify with")
+	}
+	sum := sha256.Sum256(sc.Payload)
+	if !ecdsa.VerifyASN1(key, sum[:], sc.Signature) {
+		return api.Catalogue{}, errors.New("catalogue: signature does not verify")
+	}
+	var c api.Catalogue
+	if err := json.Unmarshal(sc.Payload, &c); err != nil {
+		return api.Catalogue{}, fmt.Errorf("catalogue: decode: %w", err)
+	}
+	return c, nil
+}
+
+// do sends req and decodes a 2xx JSON answer into out (nil: body ignored).
+func (c *Client) do(req *http.Request, out any) (int, error) {
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("portal %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("portal %s %s: read answer: %w", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &APIError{StatusCode: resp.StatusCode}
+		var e api.Error
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			ae.Code, ae.Message = e.Code, e.Message
+		} else {
+			ae.Message = http.StatusText(resp.StatusCode)
+		}
+		return resp.StatusCode, ae
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("portal %s %s: decode answer: %w", req.Method, req.URL.Path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, contentType string) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("portal: build request: %w", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req, nil
+}
+
+func (c *Client) postJSON(ctx context.Context, path, accessToken string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("portal: encode request: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, path, b, "application/json")
+	if err != nil {
+		return err
+	}
+	if accessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
+	_, err = c.do(req, out)
+	return err
+}
+
+// Catalogue fetches the catalogue and verifies it with the portal's key. It
+// returns the signed payload too, so the kiosk can cache exactly what was
+// signed.
+func (c *Client) Catalogue(ctx context.Context, portalKey *ecdsa.PublicKey) (api.Catalogue, []byte, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, api.PathCatalogue, nil, "")
+	if err != nil {
+		return api.Catalogue{}, nil, err
+	}
+	var sc api.SignedCatalogue
+	if _, err := c.do(req, &sc); err != nil {
+		return api.Catalogue{}, nil, err
+	}
+	cat, err := VerifyCatalogue(sc, portalKey)
+	if err != nil {
+		return api.Catalogue{}, nil, err
+	}
+	return cat, sc.Payload, nil
+}
+
+// Enroll exchanges a one-time token and the kiosk's public key for its identity.
+func (c *Client) Enroll(ctx context.Context, req api.EnrollRequest) (api.EnrollResponse, error) {
+	var out api.EnrollResponse
+	err := c.postJSON(ctx, api.PathEnroll, "", req, &out)
+	return out, err
+}
+
+// Heartbeat sends the kiosk's health, signed with its key. An empty
+// hb.KioskID is filled with the client's kiosk id.
+func (c *Client) Heartbeat(ctx context.Context, hb api.Heartbeat) error {
+	if hb.KioskID == "" {
+		hb.KioskID = c.kioskID
+	}
+	body, err := json.Marshal(hb)
+	if err != nil {
+		return fmt.Errorf("portal: encode heartbeat: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, api.PathHeartbeat, body, "application/json")
+	if err != nil {
+		return err
+	}
+	req.Header.Set(api.HeaderKioskID, hb.KioskID)
+	if c.signer != nil {
+		sig, err := Sign(c.signer, body)
+		if err != nil {
+			return fmt.Errorf("portal heartbeat: %w", err)
+		}
+		req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
+	}
+	_, err = c.do(req, nil)
+	return err
+}
+
+// RequestConfirmation asks the portal to send a code to the citizen's phone.
+func (c *Client) RequestConfirmation(ctx context.Context, accessToken string, req api.ConfirmationRequest) (api.ConfirmationChallenge, error) {
+	if req.KioskID == "" {
+		req.KioskID = c.kioskID
+	}
+	var out api.ConfirmationChallenge
+	err := c.postJSON(ctx, api.PathConfirmations, accessToken, req, &out)
+	return out, err
+}
+
+// VerifyConfirmation checks the code the citizen typed. A wrong, expired or
+// exhausted code is a result with OK false, not an error.
+func (c *Client) VerifyConfirmation(ctx context.Context, accessToken string, v api.ConfirmationVerify) (api.ConfirmationResult, error) {
+	var out api.ConfirmationResult
+	err := c.postJSON(ctx, api.PathVerify, accessToken, v, &out)
+	return out, err
+}
+
+// Document is one file of a packet: Name is the manifest's DocumentRef.File.
+type Document struct {
+	Name string
+	Data []byte
+}
+
+// Submit uploads one packet: the manifest bytes exactly as signed, the raw
+// ASN.1 signature over SHA-256 of them (the client base64-encodes it), and
+// the documents. The Idempotency-Key is the manifest's packetId, so resending
+// the same packet is safe; a duplicate answer has Duplicate set.
+func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, docs []Document) (api.SubmitResult, error) {
+	var m struct {
+		PacketID string `json:"packetId"`
+	}
+	if err := json.Unmarshal(manifestJSON, &m); err != nil || m.PacketID == "" {
+		return api.SubmitResult{}, fmt.Errorf("portal submit: manifest without packetId: %v", err)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	part := func(name, filename, ctype string, data []byte) error {
+		h := textproto.MIMEHeader{}
+		cd := fmt.Sprintf(`form-data; name=%q`, name)
+		if filename != "" {
+			cd += fmt.Sprintf(`; filename=%q`, filename)
+		}
+		h.Set("Content-Disposition", cd)
+		h.Set("Content-Type", ctype)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	if err := part("manifest", "manifest.json", "application/json", manifestJSON); err != nil {
+		return api.SubmitResult{}, fmt.Errorf("portal submit: %w", err)
+	}
+	if err := part("signature", "", "text/plain", []byte(base64.StdEncoding.EncodeToString(signature))); err != nil {
+		return api.SubmitResult{}, fmt.Errorf("portal submit: %w", err)
+	}
+	for _, d := range docs {
+		if err := part(d.Name, d.Name, "application/pdf", d.Data); err != nil {
+			return api.SubmitResult{}, fmt.Errorf("portal submit: %w", err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return api.SubmitResult{}, fmt.Errorf("portal submit: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, api.PathApplications, buf.Bytes(), mw.FormDataContentType())
+	if err != nil {
+		return api.SubmitResult{}, err
+	}
+	req.Header.Set(api.HeaderIdempotencyKey, `"`+m.PacketID+`"`)
+	var out api.SubmitResult
+	status, err := c.do(req, &out)
+	if err != nil {
+		return api.SubmitResult{}, err
+	}
+	if status == http.StatusOK {
+		out.Duplicate = true // 200 (not 201) means the portal already had it
+	}
+	return out, nil
+}
+
+// Status looks up an application by tracking or provisional number.
+func (c *Client) Status(ctx context.Context, ref string) (api.ApplicationStatus, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, api.PathStatus+url.PathEscape(ref), nil, "")
+	if err != nil {
+		return api.ApplicationStatus{}, err
+	}
+	var out api.ApplicationStatus
+	_, err = c.do(req, &out)
+	return out, err
+}

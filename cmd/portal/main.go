@@ -1,0 +1,91 @@
+// Command portal runs the govkiosk reference portal: the portal API, the
+// national-ID test provider, the enrollment CA and the fleet console.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"govkiosk/portal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "portal:", err)
+		os.Exit(1)
+	}
+}
+
+// listFlag collects a repeatable flag that also takes comma lists.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		opts      portal.Options
+		redirects listFlag
+		tokens    listFlag
+	)
+	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "address to listen on (loopback: the console has no authentication)")
+	fs.StringVar(&opts.DataDir, "data", "portal-data", "data directory: database, documents, keys")
+	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default http://LISTEN)")
+	fs.Var(&redirects, "kiosk-redirect", "OIDC redirect URI allowed for client govkiosk (repeatable or comma list)")
+	fs.Var(&tokens, "enroll-token", "one-time enrollment token to accept (repeatable or comma list; default: one is issued)")
+	fs.BoolVar(&opts.AllowUnenrolled, "allow-unenrolled", false, "demo: accept heartbeats and packets from kiosks that have not enrolled")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if len(redirects) == 0 {
+		redirects = listFlag{"http://127.0.0.1:8080/auth/callback"}
+	}
+	opts.KioskRedirectURIs = redirects
+	opts.EnrollTokens = tokens
+	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
+
+	s, url, err := portal.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		t, err := s.IssueEnrollToken()
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, t)
+	}
+	fmt.Fprintf(stdout, "portal: %s\n", url)
+	fmt.Fprintf(stdout, "OIDC issuer: %s/idp (client govkiosk; redirects %s)\n", url, strings.Join(redirects, ", "))
+	for _, t := range tokens {
+		fmt.Fprintf(stdout, "enrollment token: %s\n", t)
+	}
+	<-s.Done()
+	return nil
+}

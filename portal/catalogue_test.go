@@ -1,0 +1,177 @@
+package portal
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"govkiosk/backend-client/api"
+)
+
+func TestCatalogueValid(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Procedures) != 4 {
+		t.Fatalf("%d procedures, want 4", len(c.Procedures))
+	}
+	langs := func(where string, tx api.Text) {
+		t.Helper()
+		for _, l := range []string{"th", "vi", "en"} {
+			if strings.TrimSpace(tx[l]) == "" {
+				t.Errorf("%s: no %s text", where, l)
+			}
+		}
+		if tx["th"] == tx["en"] || tx["vi"] == tx["en"] {
+			t.Errorf("%s: th/vi text is a copy of the English one: %v", where, tx)
+		}
+	}
+	withScanner := 0
+	for _, p := range c.Procedures {
+		langs(p.ID+" name", p.Name)
+		langs(p.ID+" summary", p.Summary)
+		langs(p.ID+" agency", p.Agency)
+		if n := len(p.Fields); n < 2 || n > 5 {
+			t.Errorf("%s: %d fields, want 2..5", p.ID, n)
+		}
+		if p.ProcessingDays < 1 || p.FeeMinor < 0 || p.Currency == "" || p.Code == "" {
+			t.Errorf("%s: bad days/fee/currency/code", p.ID)
+		}
+		for _, f := range p.Fields {
+			langs(p.ID+"."+f.Name, f.Label)
+			switch f.Type {
+			case api.FieldText, api.FieldNumber, api.FieldDate, api.FieldSelect, api.FieldPhone:
+			default:
+				t.Errorf("%s.%s: type %q", p.ID, f.Name, f.Type)
+			}
+			for _, o := range f.Options {
+				langs(p.ID+"."+f.Name+"="+o.Value, o.Label)
+			}
+		}
+		for _, d := range p.Documents {
+			langs(p.ID+" doc "+d.Type, d.Label)
+			if d.MinPages > d.MaxPages || d.MaxPages < 1 {
+				t.Errorf("%s doc %s: pages %d..%d", p.ID, d.Type, d.MinPages, d.MaxPages)
+			}
+		}
+		if p.NeedsScanner() {
+			withScanner++
+		} else if p.ID != "birth-record-copy" {
+			t.Errorf("%s needs no scanned document", p.ID)
+		}
+	}
+	if withScanner < 3 {
+		t.Errorf("%d procedures need the scanner, want >= 3", withScanner)
+	}
+}
+
+func TestValidateCatalogueRejects(t *testing.T) {
+	good, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := func() api.Catalogue {
+		c := good
+		c.Procedures = append([]api.Procedure(nil), good.Procedures...)
+		p := c.Procedures[0]
+		p.Fields = append([]api.Field(nil), p.Fields...)
+		p.Documents = append([]api.DocumentRequirement(nil), p.Documents...)
+		c.Procedures[0] = p
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*api.Catalogue)
+	}{
+		{"missing thai name", func(c *api.Catalogue) { c.Procedures[0].Name = api.Text{"vi": "x", "en": "x"} }},
+		{"unknown field type", func(c *api.Catalogue) { c.Procedures[0].Fields[0].Type = "colour" }},
+		{"min pages above max", func(c *api.Catalogue) { c.Procedures[0].Documents[0].MinPages = 9 }},
+		{"bad pattern", func(c *api.Catalogue) { c.Procedures[0].Fields[0].Pattern = "([" }},
+		{"unknown prefill", func(c *api.Catalogue) { c.Procedures[0].Fields[0].Prefill = "email" }},
+		{"duplicate id", func(c *api.Catalogue) { c.Procedures[1].ID = c.Procedures[0].ID }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := clone()
+			tc.mutate(&c)
+			if err := ValidateCatalogue(c); err == nil {
+				t.Error("ValidateCatalogue accepted a broken catalogue")
+			}
+		})
+	}
+	if err := ValidateCatalogue(clone()); err != nil {
+		t.Errorf("clone of the good catalogue rejected: %v", err)
+	}
+}
+
+func TestAppointmentDate(t *testing.T) {
+	ict := time.FixedZone("ICT", 7*3600)
+	for _, tc := range []struct {
+		received string // RFC 3339
+		days     int
+		want     string
+	}{
+		{"2026-03-02T09:00:00+07:00", 3, "2026-03-05"},  // Mon + 3 -> Thu
+		{"2026-03-05T09:00:00+07:00", 3, "2026-03-10"},  // Thu + 3 -> Tue (skips Sat, Sun)
+		{"2026-03-06T16:59:00+07:00", 1, "2026-03-09"},  // Fri + 1 -> Mon
+		{"2026-03-07T10:00:00+07:00", 1, "2026-03-09"},  // Sat + 1 -> Mon
+		{"2026-03-08T10:00:00+07:00", 3, "2026-03-11"},  // Sun + 3 -> Wed
+		{"2026-03-07T10:00:00+07:00", 0, "2026-03-09"},  // Sat + 0 -> Mon
+		{"2026-03-04T10:00:00+07:00", 0, "2026-03-04"},  // Wed + 0 -> same day
+		{"2026-03-02T09:00:00+07:00", 15, "2026-03-23"}, // three full weeks
+		{"2026-03-02T01:30:00+07:00", 1, "2026-03-03"},  // local Monday (Sunday in UTC)
+	} {
+		at, err := time.Parse(time.RFC3339, tc.received)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppointmentDate(at.In(ict), tc.days); got != tc.want {
+			t.Errorf("AppointmentDate(%s, %d) = %s, want %s", tc.received, tc.days, got, tc.want)
+		}
+	}
+}
+
+func TestValidateForm(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]api.Procedure{}
+	for _, p := range c.Procedures {
+		procs[p.ID] = p
+	}
+	good := map[string]string{"site_address": "12 Phan Bội Châu, Tam Kỳ", "land_parcel": "125/18", "floor_area": "120", "floors": "2"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		form map[string]string
+		ok   bool
+	}{
+		{"good", good, true},
+		{"missing required", with("land_parcel", ""), false},
+		{"pattern", with("land_parcel", "125-18"), false},
+		{"area above 150", with("floor_area", "151"), false},
+		{"not a number", with("floors", "two"), false},
+		{"unknown field", with("colour", "red"), false},
+	} {
+		if err := validateForm(procs["house-building-permit"], tc.form); (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+	if err := validateForm(procs["marital-status"], map[string]string{
+		"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "nope",
+	}); err == nil {
+		t.Error("unknown select option accepted")
+	}
+}

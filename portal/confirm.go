@@ -1,0 +1,161 @@
+package portal
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"govkiosk/backend-client/api"
+)
+
+// Confirmation code rules.
+const (
+	ConfirmationCodeTTL  = 5 * time.Minute
+	ConfirmationAttempts = 5
+	ConfirmationTokenTTL = 24 * time.Hour // lifetime of the token that goes into the manifest
+	confirmationChannel  = "app"
+)
+
+// randomCode returns six uniformly random decimal digits.
+func randomCode(rnd io.Reader) (string, error) {
+	const limit = (1 << 32) / 1000000 * 1000000
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(rnd, b[:]); err != nil {
+			return "", err
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v < limit {
+			return fmt.Sprintf("%06d", v%1000000), nil
+		}
+	}
+}
+
+func randomToken(rnd io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// citizen resolves the Bearer access token; it answers 401 itself.
+func (s *Server) citizen(w http.ResponseWriter, r *http.Request) (string, bool) {
+	tok := bearer(r)
+	if tok == "" {
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a citizen access token is required")
+		return "", false
+	}
+	id, ok := s.identity.CitizenIDForAccessToken(tok)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "access token invalid or expired")
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
+	citizenID, ok := s.citizen(w, r)
+	if !ok {
+		return
+	}
+	var req api.ConfirmationRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if _, ok := s.procs[req.ProcedureID]; !ok {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
+		return
+	}
+	idb := make([]byte, 16)
+	if _, err := io.ReadFull(s.rand, idb); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	code, err := randomCode(s.rand)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	now := s.now()
+	c := confirmationRow{
+		ID:           hex.EncodeToString(idb),
+		CitizenHash:  s.citizenHash(citizenID),
+		ProcedureID:  req.ProcedureID,
+		KioskID:      req.KioskID,
+		ExpiresAt:    now.Add(ConfirmationCodeTTL),
+		AttemptsLeft: ConfirmationAttempts,
+	}
+	c.CodeHash = s.codeHash(c.ID, code)
+	if err := s.store.addConfirmation(r.Context(), c); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.identity.Deliver(citizenID, "govkiosk: your confirmation code is "+code+
+		". Type it on the kiosk within 5 minutes. Never share it with anybody, not even staff.")
+	s.log.Info("confirmation code sent", "procedure", req.ProcedureID, "kiosk", req.KioskID)
+	writeJSON(w, http.StatusOK, api.ConfirmationChallenge{
+		ID: c.ID, ExpiresAt: c.ExpiresAt, Channel: confirmationChannel, Attempts: ConfirmationAttempts,
+	})
+}
+
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	citizenID, ok := s.citizen(w, r)
+	if !ok {
+		return
+	}
+	var v api.ConfirmationVerify
+	if !decodeJSON(w, r, &v) {
+		return
+	}
+	now := s.now()
+	token, err := randomToken(s.rand, 32)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	var res api.ConfirmationResult
+	var mismatch bool
+	err = s.store.verifyConfirmation(r.Context(), v.ID, now, func(c confirmationRow) (int, string, time.Time) {
+		res.AttemptsLeft = c.AttemptsLeft
+		switch {
+		case subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(s.citizenHash(citizenID))) != 1:
+			mismatch = true
+			return c.AttemptsLeft, "", time.Time{}
+		case c.AttemptsLeft <= 0:
+			res.Reason = "exhausted"
+			return 0, "", time.Time{}
+		case c.Verified || !now.Before(c.ExpiresAt):
+			res.Reason = "expired"
+			return c.AttemptsLeft, "", time.Time{}
+		case subtle.ConstantTimeCompare([]byte(c.CodeHash), []byte(s.codeHash(c.ID, v.Code))) != 1:
+			res.AttemptsLeft = c.AttemptsLeft - 1
+			res.Reason = "wrong"
+			if res.AttemptsLeft == 0 {
+				res.Reason = "exhausted"
+			}
+			return res.AttemptsLeft, "", time.Time{}
+		default:
+			res.OK = true
+			res.Token = token
+			return c.AttemptsLeft, s.confTokenHash(token), now.Add(ConfirmationTokenTTL)
+		}
+	})
+	switch {
+	case errors.Is(err, errNotFound):
+		writeError(w, http.StatusNotFound, CodeUnknownConfirmation, "unknown confirmation")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	case mismatch:
+		writeError(w, http.StatusForbidden, CodeCitizenMismatch, "the confirmation belongs to another citizen")
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

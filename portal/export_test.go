@@ -1,0 +1,4 @@
+package portal
+
+// MakePDF is makePDF for the external tests.
+var MakePDF = makePDF

@@ -1,0 +1,153 @@
+package portal
+
+import (
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"govkiosk/backend-client/api"
+)
+
+// Stable error codes of the API (api.Error.Code).
+const (
+	CodeBadRequest             = "bad-request"
+	CodeTooLarge               = "too-large"
+	CodeUnauthorized           = "unauthorized"
+	CodeNotFound               = "not-found"
+	CodeInternal               = "internal"
+	CodeEnrollTokenInvalid     = "enroll-token-invalid"
+	CodeEnrollTokenUsed        = "enroll-token-used"
+	CodeBadPublicKey           = "bad-public-key"
+	CodeUnknownKiosk           = "unknown-kiosk"
+	CodeBadSignature           = "bad-signature"
+	CodeKioskMismatch          = "kiosk-mismatch"
+	CodeUnknownProcedure       = "unknown-procedure"
+	CodeUnknownConfirmation    = "unknown-confirmation"
+	CodeCitizenMismatch        = "citizen-mismatch"
+	CodeIdempotencyKeyMissing  = "idempotency-key-missing"
+	CodeIdempotencyKeyMismatch = "idempotency-key-mismatch"
+	CodeIdempotencyKeyReused   = "idempotency-key-reused"
+	CodeBadManifest            = "bad-manifest"
+	CodeInvalidForm            = "invalid-form"
+	CodeMissingDocument        = "missing-document"
+	CodeUnexpectedDocument     = "unexpected-document"
+	CodeDocumentMismatch       = "document-mismatch"
+	CodeBadPDF                 = "bad-pdf"
+	CodePageCountMismatch      = "page-count-mismatch"
+	CodePageLimit              = "page-limit"
+	CodeConfirmationInvalid    = "confirmation-invalid"
+)
+
+const maxJSONBody = 1 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathCatalogue, s.handleCatalogue)
+	mux.HandleFunc("POST "+api.PathEnroll, s.handleEnroll)
+	mux.HandleFunc("POST "+api.PathHeartbeat, s.handleHeartbeat)
+	mux.HandleFunc("POST "+api.PathConfirmations, s.handleConfirm)
+	mux.HandleFunc("POST "+api.PathVerify, s.handleVerify)
+	mux.HandleFunc("POST "+api.PathApplications, s.handleSubmit)
+	mux.HandleFunc("GET "+api.PathStatus+"{ref}", s.handleStatus)
+	mux.HandleFunc("GET "+api.PathTrack+"{ref}", s.handleTrackPage)
+	mux.HandleFunc("GET /api/v1/admin/applications", s.handleAdminApplications)
+	mux.HandleFunc("GET /api/v1/admin/kiosks", s.handleAdminKiosks)
+	mux.HandleFunc("GET /{$}", s.handleConsole)
+	idh := s.identity.Handler()
+	for _, p := range []string{api.PathIdP, api.PathPhone} {
+		mux.Handle(p, idh)
+		mux.Handle(p+"/", idh)
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, api.Error{Code: code, Message: msg})
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("portal request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// readBody reads at most limit bytes; it answers 413 or 400 itself.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "request body too large")
+		} else {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "cannot read request body")
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	b, ok := readBody(w, r, maxJSONBody)
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "malformed JSON body")
+		return false
+	}
+	return true
+}
+
+// mac is HMAC-SHA256 under the portal secret, domain-separated by purpose.
+func (s *Server) mac(purpose string, parts ...string) string {
+	m := hmac.New(sha256.New, s.keys.secret)
+	m.Write([]byte(purpose))
+	for _, p := range parts {
+		m.Write([]byte{0})
+		m.Write([]byte(p))
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) tokenHash(t string) string       { return s.mac("enroll-token", t) }
+func (s *Server) citizenHash(id string) string    { return s.mac("citizen", id) }
+func (s *Server) confTokenHash(t string) string   { return s.mac("confirmation-token", t) }
+func (s *Server) codeHash(id, code string) string { return s.mac("confirmation-code", id, code) }
+
+// verifySignature checks a base64 ASN.1 ECDSA signature over SHA-256 of data.
+func verifySignature(pub *ecdsa.PublicKey, data []byte, sigB64 string) bool {
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(sigB64))
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return ecdsa.VerifyASN1(pub, sum[:], sig)
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) handleCatalogue(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.signed)
+}

@@ -1,0 +1,339 @@
+package portal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
+
+	"govkiosk/backend-client/api"
+)
+
+// Intake limits.
+const (
+	MaxManifestBytes = 1 << 20
+	MaxDocumentBytes = 50 << 20
+	MaxPacketBytes   = 200 << 20
+)
+
+var (
+	safeName     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+	safePacket   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+	reservedName = map[string]bool{"manifest": true, "signature": true, "manifest.json": true, "manifest.sig": true}
+)
+
+// AdminDocument is one stored document, without content.
+type AdminDocument struct {
+	Type   string `json:"type"`
+	File   string `json:"file"`
+	Pages  int    `json:"pages"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+var pdfcpuOnce sync.Once
+
+// PageCount returns the number of pages of a PDF, parsed and validated
+// (relaxed) by pdfcpu.
+func PageCount(pdf []byte) (n int, err error) {
+	pdfcpuOnce.Do(pdfapi.DisableConfigDir) // no config dir under $HOME for a server
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("pdf: %v", p)
+		}
+	}()
+	return pdfapi.PageCount(bytes.NewReader(pdf), nil)
+}
+
+// unquoteKey accepts the draft's quoted sf-string and a bare value.
+func unquoteKey(k string) string {
+	k = strings.TrimSpace(k)
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		return k[1 : len(k)-1]
+	}
+	return k
+}
+
+type packet struct {
+	manifestBytes []byte
+	signature     string
+	docs          map[string][]byte
+}
+
+// readPacket reads the multipart body; it answers errors itself.
+func readPacket(w http.ResponseWriter, r *http.Request) (*packet, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxPacketBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "body must be multipart/form-data")
+		return nil, false
+	}
+	p := &packet{docs: map[string][]byte{}}
+	seen := map[string]bool{}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, packetReadError(w, err)
+		}
+		name := part.FormName()
+		if name == "" || seen[name] {
+			part.Close()
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "unnamed or repeated part")
+			return nil, false
+		}
+		seen[name] = true
+		limit := int64(MaxDocumentBytes)
+		switch name {
+		case "manifest":
+			limit = MaxManifestBytes
+		case "signature":
+			limit = 4096
+		}
+		b, err := io.ReadAll(io.LimitReader(part, limit+1))
+		part.Close()
+		if err != nil {
+			return nil, packetReadError(w, err)
+		}
+		if int64(len(b)) > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "part "+name+" too large")
+			return nil, false
+		}
+		switch name {
+		case "manifest":
+			p.manifestBytes = b
+		case "signature":
+			p.signature = string(b)
+		default:
+			p.docs[name] = b
+		}
+	}
+	if p.manifestBytes == nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "part manifest is required")
+		return nil, false
+	}
+	return p, true
+}
+
+func packetReadError(w http.ResponseWriter, err error) bool {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "packet too large")
+	} else {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "malformed multipart body")
+	}
+	return false
+}
+
+func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	p, ok := readPacket(w, r)
+	if !ok {
+		return
+	}
+	var m api.Manifest
+	if err := json.Unmarshal(p.manifestBytes, &m); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadManifest, "manifest is not valid JSON")
+		return
+	}
+	if !safePacket.MatchString(m.PacketID) || m.KioskID == "" || m.ProvisionalNumber == "" {
+		writeError(w, http.StatusBadRequest, CodeBadManifest, "manifest needs packetId, kioskId and provisionalNumber")
+		return
+	}
+	key := r.Header.Get(api.HeaderIdempotencyKey)
+	if key == "" {
+		writeError(w, http.StatusBadRequest, CodeIdempotencyKeyMissing, "missing "+api.HeaderIdempotencyKey+" header")
+		return
+	}
+	if unquoteKey(key) != m.PacketID {
+		writeError(w, http.StatusBadRequest, CodeIdempotencyKeyMismatch, api.HeaderIdempotencyKey+" must be the manifest's packetId")
+		return
+	}
+	if !s.authenticateKiosk(w, r, m.KioskID, p.manifestBytes, p.signature) {
+		return
+	}
+	sum := sha256.Sum256(p.manifestBytes)
+	manifestSHA := hex.EncodeToString(sum[:])
+
+	s.intakeMu.Lock()
+	defer s.intakeMu.Unlock()
+
+	if prev, err := s.store.applicationByPacket(r.Context(), m.PacketID); err == nil {
+		if prev.ManifestSHA256 != manifestSHA {
+			writeError(w, http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, "this Idempotency-Key was used with a different manifest")
+			return
+		}
+		s.log.Info("duplicate submission", "tracking", prev.TrackingNumber, "kiosk", prev.KioskID)
+		writeJSON(w, http.StatusOK, submitResult(prev, true))
+		return
+	} else if !errors.Is(err, errNotFound) {
+		s.internal(w, r, err)
+		return
+	}
+
+	proc, ok := s.procs[m.ProcedureID]
+	if !ok {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
+		return
+	}
+	if err := validateForm(proc, m.Form); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeInvalidForm, err.Error())
+		return
+	}
+	docs, status, code, msg := checkDocuments(proc, m.Documents, p.docs)
+	if code != "" {
+		writeError(w, status, code, msg)
+		return
+	}
+	if m.ConfirmationToken == "" || m.Applicant.CitizenID == "" {
+		writeError(w, http.StatusForbidden, CodeConfirmationInvalid, "confirmation token missing")
+		return
+	}
+
+	now := s.now()
+	form, _ := json.Marshal(m.Form)
+	docJSON, _ := json.Marshal(docs)
+	app := applicationRow{
+		ProvisionalNumber: m.ProvisionalNumber,
+		PacketID:          m.PacketID,
+		ProcedureID:       m.ProcedureID,
+		KioskID:           m.KioskID,
+		OfficeCode:        m.OfficeCode,
+		Manifest:          p.manifestBytes,
+		ManifestSHA256:    manifestSHA,
+		Form:              form,
+		Documents:         docJSON,
+		ReceivedAt:        now,
+		AppointmentDate:   AppointmentDate(now, proc.ProcessingDays),
+		Status:            "received",
+	}
+	dir := filepath.Join(s.opts.DataDir, "documents", m.PacketID)
+	if err := writePacketFiles(dir, p.manifestBytes, p.signature, m.Documents, p.docs); err != nil {
+		s.internal(w, r, fmt.Errorf("store documents: %w", err))
+		return
+	}
+	err := s.store.insertApplication(r.Context(), &app, now.Year(), s.opts.TrackingPrefix,
+		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now)
+	if err != nil {
+		os.RemoveAll(dir)
+		if errors.Is(err, errConfirmationInvalid) {
+			writeError(w, http.StatusForbidden, CodeConfirmationInvalid, "confirmation token invalid, used, expired, or for another citizen or procedure")
+			return
+		}
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("application received", "tracking", app.TrackingNumber, "procedure", app.ProcedureID, "kiosk", app.KioskID, "documents", len(docs))
+	writeJSON(w, http.StatusCreated, submitResult(app, false))
+}
+
+func submitResult(a applicationRow, dup bool) api.SubmitResult {
+	return api.SubmitResult{
+		TrackingNumber:    a.TrackingNumber,
+		ProvisionalNumber: a.ProvisionalNumber,
+		AppointmentDate:   a.AppointmentDate,
+		ReceivedAt:        a.ReceivedAt,
+		Duplicate:         dup,
+	}
+}
+
+// checkDocuments matches the manifest's documents to the parts and to the
+// procedure's requirements, re-deriving each page count from the PDF.
+func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string][]byte) (docs []AdminDocument, status int, code, msg string) {
+	reqs := map[string]api.DocumentRequirement{}
+	for _, d := range proc.Documents {
+		reqs[d.Type] = d
+	}
+	files := map[string]bool{}
+	types := map[string]bool{}
+	for _, ref := range refs {
+		if !safeName.MatchString(ref.File) || reservedName[ref.File] || files[ref.File] {
+			return nil, http.StatusBadRequest, CodeBadManifest, "bad or repeated document file name"
+		}
+		files[ref.File] = true
+		req, ok := reqs[ref.Type]
+		if !ok || types[ref.Type] {
+			return nil, http.StatusUnprocessableEntity, CodeUnexpectedDocument, fmt.Sprintf("document type %q not expected here", ref.Type)
+		}
+		types[ref.Type] = true
+		data, ok := parts[ref.File]
+		if !ok {
+			return nil, http.StatusBadRequest, CodeMissingDocument, "no part for document " + ref.File
+		}
+		sum := sha256.Sum256(data)
+		if int64(len(data)) != ref.Size || !strings.EqualFold(hex.EncodeToString(sum[:]), ref.SHA256) {
+			return nil, http.StatusUnprocessableEntity, CodeDocumentMismatch, "size or sha256 of " + ref.File + " does not match the manifest"
+		}
+		pages, err := PageCount(data)
+		if err != nil {
+			return nil, http.StatusUnprocessableEntity, CodeBadPDF, ref.File + " is not a readable PDF"
+		}
+		if pages != ref.Pages {
+			return nil, http.StatusUnprocessableEntity, CodePageCountMismatch, fmt.Sprintf("%s has %d pages, the manifest says %d", ref.File, pages, ref.Pages)
+		}
+		if pages < req.MinPages || pages > req.MaxPages {
+			return nil, http.StatusUnprocessableEntity, CodePageLimit, fmt.Sprintf("%s must have %d to %d pages", ref.Type, req.MinPages, req.MaxPages)
+		}
+		docs = append(docs, AdminDocument{Type: ref.Type, File: ref.File, Pages: pages, SHA256: strings.ToLower(ref.SHA256), Size: ref.Size})
+	}
+	for name := range parts {
+		if !files[name] {
+			return nil, http.StatusBadRequest, CodeUnexpectedDocument, "part " + name + " is not in the manifest"
+		}
+	}
+	for _, d := range proc.Documents {
+		if d.Required && !types[d.Type] {
+			return nil, http.StatusUnprocessableEntity, CodeMissingDocument, "required document " + d.Type + " missing"
+		}
+	}
+	return docs, 0, "", ""
+}
+
+// writePacketFiles stores the packet as received (manifest, signature, PDFs).
+func writePacketFiles(dir string, manifest []byte, sig string, refs []api.DocumentRef, parts map[string][]byte) error {
+	if err := os.RemoveAll(dir); err != nil { // leftovers of a failed attempt
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	write := func(name string, b []byte) error {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if err := write("manifest.json", manifest); err != nil {
+		return err
+	}
+	if err := write("manifest.sig", []byte(sig)); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if err := write(ref.File, parts[ref.File]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+// Package portal is the reference portal: the portal API of
+// govkiosk/backend-client/api served for real (catalogue, enrollment CA,
+// heartbeats, confirmation codes, intake, status), the national-ID test
+// provider mounted at /idp and /phone, and the fleet console at /.
+//
+// It is a loopback stand-in for the national portal: the admin JSON and the
+// console have no authentication, so bind it to a loopback address.
+package portal
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"govkiosk/backend-client/api"
+)
+
+// OIDCClientID is the OIDC client id of every kiosk.
+const OIDCClientID = "govkiosk"
+
+// Options configure a Server.
+type Options struct {
+	Listen            string   // e.g. "127.0.0.1:8090"
+	PublicURL         string   // base URL kiosks and phones use (default: "http://" + Listen)
+	DataDir           string   // SQLite DB, documents, keys
+	KioskRedirectURIs []string // OIDC redirect URIs allowed for client "govkiosk"
+	EnrollTokens      []string // one-time enrollment tokens accepted
+	AllowUnenrolled   bool     // demo: accept heartbeats and packets from kiosks with no enrolled key
+	OfficeCode        string   // given to enrolled kiosks (default "QN-TK")
+	OfficeName        api.Text // default: Tam Kỳ public administration centre
+	TrackingPrefix    string   // tracking numbers look like PREFIX-2026-000042 (default "QN")
+	Identity          Identity // nil: the national-ID test provider of govkiosk/portal/idp
+	Log               *slog.Logger
+	Now               func() time.Time
+	Rand              io.Reader // default crypto/rand
+}
+
+// Server is the reference portal.
+type Server struct {
+	opts      Options
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	store     *store
+	keys      *keys
+	identity  Identity
+	catalogue api.Catalogue
+	procs     map[string]api.Procedure
+	signed    api.SignedCatalogue
+	handler   http.Handler
+
+	intakeMu  sync.Mutex // serialises intake so one packet is stored once
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+}
+
+// New opens (or creates) the portal's data directory and builds the server.
+func New(opts Options) (*Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("portal: DataDir is required")
+	}
+	if opts.PublicURL == "" {
+		if opts.Listen == "" {
+			return nil, errors.New("portal: Listen or PublicURL is required")
+		}
+		opts.PublicURL = "http://" + opts.Listen
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.OfficeCode == "" {
+		opts.OfficeCode = "QN-TK"
+	}
+	if opts.OfficeName == nil {
+		opts.OfficeName = api.Text{
+			"vi": "Trung tâm Hành chính công thành phố Tam Kỳ",
+			"th": "ศูนย์บริการภาครัฐเมืองตามกี่",
+			"en": "Tam Ky City Public Administration Centre",
+		}
+	}
+	if opts.TrackingPrefix == "" {
+		opts.TrackingPrefix = "QN"
+	}
+	if err := os.MkdirAll(filepath.Join(opts.DataDir, "documents"), 0o700); err != nil {
+		return nil, fmt.Errorf("portal: create data dir: %w", err)
+	}
+	s := &Server{
+		opts: opts,
+		log:  opts.Log,
+		now:  opts.Now,
+		rand: opts.Rand,
+		done: make(chan struct{}),
+	}
+	var err error
+	if s.keys, err = loadKeys(opts.DataDir, opts.Rand, opts.Now()); err != nil {
+		return nil, fmt.Errorf("portal: keys: %w", err)
+	}
+	if s.catalogue, err = LoadCatalogue(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	s.procs = make(map[string]api.Procedure, len(s.catalogue.Procedures))
+	for _, p := range s.catalogue.Procedures {
+		s.procs[p.ID] = p
+	}
+	if s.signed, err = signCatalogue(s.catalogue, s.keys.portal, s.keys.portalKeyID, opts.Rand); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if s.store, err = openStore(filepath.Join(opts.DataDir, "portal.db")); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	for _, t := range opts.EnrollTokens {
+		if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
+			s.store.close()
+			return nil, fmt.Errorf("portal: enroll token: %w", err)
+		}
+	}
+	s.identity = opts.Identity
+	if s.identity == nil {
+		if s.identity, err = newIDPIdentity(opts); err != nil {
+			s.store.close()
+			return nil, fmt.Errorf("portal: identity provider: %w", err)
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the portal API, the identity provider, and the console.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// PublicKey is the key that signs catalogues.
+func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey }
+
+// PublicURL is the base URL kiosks and phones use.
+func (s *Server) PublicURL() string { return s.opts.PublicURL }
+
+// IssueEnrollToken creates a new one-time enrollment token.
+func (s *Server) IssueEnrollToken() (string, error) {
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", fmt.Errorf("portal: enroll token: %w", err)
+	}
+	t := "ENR-" + strings.ToUpper(fmt.Sprintf("%x", b))
+	if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
+		return "", fmt.Errorf("portal: enroll token: %w", err)
+	}
+	return t, nil
+}
+
+// Close closes the database. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.store.close() })
+	return s.closeErr
+}
+
+// Done is closed when a server started by Start has shut down and closed.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Start listens on opts.Listen (which may be "127.0.0.1:0"), builds the
+// server with PublicURL defaulting to the address actually bound, and serves
+// until ctx is done; then it shuts down and closes the server (Done is closed
+// afterwards). It returns the portal's public URL.
+func Start(ctx context.Context, opts Options) (*Server, string, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:8090"
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("portal: listen: %w", err)
+	}
+	opts.Listen = ln.Addr().String()
+	s, err := New(opts)
+	if err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		defer close(s.done)
+		select {
+		case <-ctx.Done():
+		case err := <-serveErr:
+			s.log.Error("portal server stopped", "err", err)
+		}
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(shutCtx); err != nil {
+			s.log.Warn("portal shutdown", "err", err)
+		}
+		if err := s.Close(); err != nil {
+			s.log.Warn("portal close", "err", err)
+		}
+	}()
+	s.log.Info("portal listening", "url", s.opts.PublicURL)
+	return s, s.opts.PublicURL, nil
+}

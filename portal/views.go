@@ -1,0 +1,254 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/drivers/device"
+)
+
+// AdminApplication is one received application as the admin JSON shows it:
+// no applicant block (the form may hold prefilled personal data).
+type AdminApplication struct {
+	TrackingNumber    string            `json:"trackingNumber"`
+	ProvisionalNumber string            `json:"provisionalNumber"`
+	PacketID          string            `json:"packetId"`
+	ProcedureID       string            `json:"procedureId"`
+	KioskID           string            `json:"kioskId"`
+	Form              map[string]string `json:"form"`
+	Documents         []AdminDocument   `json:"documents"`
+	ReceivedAt        time.Time         `json:"receivedAt"`
+	AppointmentDate   string            `json:"appointmentDate"`
+	Status            string            `json:"status"`
+}
+
+// AdminKiosk is the latest heartbeat of one kiosk.
+type AdminKiosk struct {
+	KioskID    string        `json:"kioskId"`
+	LastSeen   time.Time     `json:"lastSeen"`
+	Enrolled   bool          `json:"enrolled"`
+	Heartbeat  api.Heartbeat `json:"heartbeat"`
+	NeedsVisit bool          `json:"needsVisit"` // a device is not usable or asks for an action
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	a, err := s.store.applicationByRef(r.Context(), r.PathValue("ref"))
+	if errors.Is(err, errNotFound) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no application with this reference")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusOf(a))
+}
+
+func statusOf(a applicationRow) api.ApplicationStatus {
+	return api.ApplicationStatus{
+		TrackingNumber:  a.TrackingNumber,
+		ProcedureID:     a.ProcedureID,
+		Status:          a.Status,
+		AppointmentDate: a.AppointmentDate,
+		ReceivedAt:      a.ReceivedAt,
+	}
+}
+
+func (s *Server) adminApplications(r *http.Request) ([]AdminApplication, error) {
+	rows, err := s.store.applications(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AdminApplication, 0, len(rows))
+	for _, a := range rows {
+		x := AdminApplication{
+			TrackingNumber: a.TrackingNumber, ProvisionalNumber: a.ProvisionalNumber, PacketID: a.PacketID,
+			ProcedureID: a.ProcedureID, KioskID: a.KioskID, ReceivedAt: a.ReceivedAt,
+			AppointmentDate: a.AppointmentDate, Status: a.Status,
+		}
+		if err := json.Unmarshal(a.Form, &x.Form); err != nil {
+			return nil, fmt.Errorf("form of %s: %w", a.TrackingNumber, err)
+		}
+		if err := json.Unmarshal(a.Documents, &x.Documents); err != nil {
+			return nil, fmt.Errorf("documents of %s: %w", a.TrackingNumber, err)
+		}
+		if x.Documents == nil {
+			x.Documents = []AdminDocument{}
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func (s *Server) adminKiosks(r *http.Request) ([]AdminKiosk, error) {
+	rows, err := s.store.heartbeats(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AdminKiosk, 0, len(rows))
+	for _, h := range rows {
+		k := AdminKiosk{KioskID: h.KioskID, LastSeen: h.ReceivedAt, Enrolled: h.Enrolled}
+		if err := json.Unmarshal(h.Body, &k.Heartbeat); err != nil {
+			return nil, fmt.Errorf("heartbeat of %s: %w", h.KioskID, err)
+		}
+		for _, d := range k.Heartbeat.Devices {
+			if !d.Usable() || d.Action != device.ActionNone {
+				k.NeedsVisit = true
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func (s *Server) handleAdminApplications(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.adminApplications(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apps)
+}
+
+func (s *Server) handleAdminKiosks(w http.ResponseWriter, r *http.Request) {
+	ks, err := s.adminKiosks(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ks)
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+	"mib":  func(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) },
+	"pages": func(ds []AdminDocument) int {
+		n := 0
+		for _, d := range ds {
+			n += d.Pages
+		}
+		return n
+	},
+	"join": strings.Join,
+}
+
+var consoleTmpl = template.Must(template.New("console").Funcs(funcs).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15">
+<title>govkiosk reference portal — fleet console</title>
+<style>
+body{font-family:"Noto Sans",sans-serif;margin:1.5rem;color:#1b1b1b}
+table{border-collapse:collapse;margin-bottom:2rem;width:100%}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;font-size:.9rem;vertical-align:top}
+th{background:#f0f0f0}.bad{background:#fde2e1}.ok{color:#176b2c}.warn{color:#a15c00}
+</style></head><body>
+<h1>govkiosk reference portal</h1>
+<p>Loopback reference portal: this console and the admin JSON have no authentication.</p>
+<h2>Fleet ({{len .Kiosks}})</h2>
+<table><tr><th>kiosk</th><th>last seen</th><th>version</th><th>devices</th><th>backlog</th><th>disk free</th><th>temperature</th><th>warnings</th></tr>
+{{range .Kiosks}}<tr{{if .NeedsVisit}} class="bad"{{end}}><td>{{.KioskID}}{{if not .Enrolled}} (unenrolled){{end}}</td><td>{{when .LastSeen}}</td><td>{{.Heartbeat.Version}}</td>
+<td>{{range .Heartbeat.Devices}}<div class="{{if .Usable}}ok{{else}}warn{{end}}">{{.Device}}: {{.State}}{{if .Media}} / {{.Media}}{{end}}{{if .Action}} → {{.Action}}{{end}}</div>{{end}}</td>
+<td>{{.Heartbeat.Backlog}}</td><td>{{mib .Heartbeat.DiskFree}}</td><td>{{printf "%.1f" .Heartbeat.TemperatureC}} °C</td><td>{{join .Heartbeat.Warnings ", "}}</td></tr>
+{{else}}<tr><td colspan="8">no heartbeat yet</td></tr>{{end}}</table>
+<h2>Received applications ({{len .Apps}})</h2>
+<table><tr><th>tracking number</th><th>provisional</th><th>procedure</th><th>kiosk</th><th>received</th><th>appointment</th><th>documents</th><th>pages</th></tr>
+{{range .Apps}}<tr><td><a href="/t/{{.TrackingNumber}}">{{.TrackingNumber}}</a></td><td>{{.ProvisionalNumber}}</td><td>{{.ProcedureID}}</td><td>{{.KioskID}}</td><td>{{when .ReceivedAt}}</td><td>{{.AppointmentDate}}</td>
+<td>{{range .Documents}}<div>{{.Type}} ({{.Pages}} p.)</div>{{end}}</td><td>{{pages .Documents}}</td></tr>
+{{else}}<tr><td colspan="8">none yet</td></tr>{{end}}</table>
+</body></html>`))
+
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.adminApplications(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	ks, err := s.adminKiosks(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := consoleTmpl.Execute(w, struct {
+		Kiosks []AdminKiosk
+		Apps   []AdminApplication
+	}{ks, apps}); err != nil {
+		s.log.Warn("console template", "err", err)
+	}
+}
+
+var trackTmpl = template.Must(template.New("track").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{.T.title}}</title>
+<style>body{font-family:"Noto Sans","Noto Sans Thai",sans-serif;margin:1.5rem;font-size:1.2rem;max-width:40rem}dt{font-weight:bold;margin-top:.8rem}</style>
+</head><body>
+<p><a href="?lang=vi">Tiếng Việt</a> · <a href="?lang=th">ไทย</a> · <a href="?lang=en">English</a></p>
+<h1>{{.T.title}}</h1>
+{{if .Found}}<dl>
+<dt>{{.T.tracking}}</dt><dd>{{.Status.TrackingNumber}}</dd>
+<dt>{{.T.procedure}}</dt><dd>{{.Procedure}}</dd>
+<dt>{{.T.status}}</dt><dd>{{.StatusText}}</dd>
+<dt>{{.T.received}}</dt><dd>{{.Received}}</dd>
+<dt>{{.T.appointment}}</dt><dd>{{.Status.AppointmentDate}}</dd>
+</dl>{{else}}<p>{{.T.notfound}}</p>{{end}}
+</body></html>`))
+
+var trackText = map[string]map[string]string{
+	"en": {"title": "Application status", "tracking": "Tracking number", "procedure": "Procedure", "status": "Status",
+		"received": "Received", "appointment": "Appointment date", "notfound": "No application has this number.",
+		"st-received": "Received", "st-in-review": "In review", "st-ready": "Ready to collect", "st-rejected": "Rejected"},
+	"vi": {"title": "Tình trạng hồ sơ", "tracking": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Tình trạng",
+		"received": "Ngày tiếp nhận", "appointment": "Ngày hẹn trả kết quả", "notfound": "Không có hồ sơ nào mang mã này.",
+		"st-received": "Đã tiếp nhận", "st-in-review": "Đang xử lý", "st-ready": "Có kết quả, mời nhận", "st-rejected": "Bị từ chối"},
+	"th": {"title": "สถานะคำขอ", "tracking": "เลขที่คำขอ", "procedure": "งานบริการ", "status": "สถานะ",
+		"received": "วันที่รับเรื่อง", "appointment": "วันนัดรับผล", "notfound": "ไม่พบคำขอที่มีเลขนี้",
+		"st-received": "รับเรื่องแล้ว", "st-in-review": "กำลังพิจารณา", "st-ready": "พร้อมรับผล", "st-rejected": "ไม่อนุมัติ"},
+}
+
+func pageLang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); trackText[l] != nil {
+		return l
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		l := strings.ToLower(strings.TrimSpace(part))
+		if len(l) >= 2 && trackText[l[:2]] != nil {
+			return l[:2]
+		}
+	}
+	return "vi"
+}
+
+func (s *Server) handleTrackPage(w http.ResponseWriter, r *http.Request) {
+	lang := pageLang(r)
+	data := struct {
+		Lang, Procedure, StatusText, Received string
+		T                                     map[string]string
+		Found                                 bool
+		Status                                api.ApplicationStatus
+	}{Lang: lang, T: trackText[lang]}
+	a, err := s.store.applicationByRef(r.Context(), r.PathValue("ref"))
+	switch {
+	case err == nil:
+		data.Found = true
+		data.Status = statusOf(a)
+		data.Procedure = s.procs[a.ProcedureID].Name.Get(lang)
+		data.StatusText = data.T["st-"+a.Status]
+		data.Received = a.ReceivedAt.Format("2006-01-02 15:04")
+	case !errors.Is(err, errNotFound):
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if !data.Found {
+		w.WriteHeader(http.StatusNotFound)
+	}
+	if err := trackTmpl.Execute(w, data); err != nil {
+		s.log.Warn("track template", "err", err)
+	}
+}
