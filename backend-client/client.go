@@ -164,16 +164,23 @@ func (c *Client) postJSON(ctx context.Context, path, accessToken string, in, out
 	return err
 }
 
-// Catalogue fetches the catalogue and verifies it with the portal's key. It
-// returns the signed payload too, so the kiosk can cache exactly what was
-// signed.
-func (c *Client) Catalogue(ctx context.Context, portalKey *ecdsa.PublicKey) (api.Catalogue, []byte, error) {
+// SignedCatalogue fetches the catalogue as signed, unverified, so the kiosk
+// can verify it and cache exactly what was signed.
+func (c *Client) SignedCatalogue(ctx context.Context) (api.SignedCatalogue, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, api.PathCatalogue, nil, "")
 	if err != nil {
-		return api.Catalogue{}, nil, err
+		return api.SignedCatalogue{}, err
 	}
 	var sc api.SignedCatalogue
-	if _, err := c.do(req, &sc); err != nil {
+	_, err = c.do(req, &sc)
+	return sc, err
+}
+
+// Catalogue fetches the catalogue and verifies it with the portal's key. It
+// returns the signed payload too.
+func (c *Client) Catalogue(ctx context.Context, portalKey *ecdsa.PublicKey) (api.Catalogue, []byte, error) {
+	sc, err := c.SignedCatalogue(ctx)
+	if err != nil {
 		return api.Catalogue{}, nil, err
 	}
 	cat, err := VerifyCatalogue(sc, portalKey)

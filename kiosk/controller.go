@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
@@ -819,8 +820,8 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 		c.s.status = nil
 		if err != nil {
 			key := MsgStatusOffline
-			var apiErr interface{ HTTPStatus() int }
-			if errors.As(err, &apiErr) && apiErr.HTTPStatus() == 404 {
+			var apiErr *backendclient.APIError
+			if errors.As(err, &apiErr) && apiErr.StatusCode == 404 {
 				key = MsgStatusNotFound
 			}
 			c.setNotice(userErr(key, err))

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
@@ -96,7 +97,7 @@ func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.C
 func (f *fakePortal) Status(ctx context.Context, ref string) (api.ApplicationStatus, error) {
 	st, ok := f.statuses[ref]
 	if !ok {
-		return api.ApplicationStatus{}, errors.New("not found")
+		return api.ApplicationStatus{}, &backendclient.APIError{StatusCode: 404, Code: "not_found"}
 	}
 	return st, nil
 }
@@ -491,6 +492,10 @@ func TestReceiptQRShowsStatus(t *testing.T) {
 	v := r.c.View(ctx)
 	if v.Step != StepStatus || v.Status == nil || v.Status.Status != "in-review" {
 		t.Fatalf("status screen: %+v", v)
+	}
+	r.c.HandleScan(ctx, []byte("http://portal.test/t/QN-2026-999999"))
+	if v := r.c.View(ctx); v.Notice != MsgStatusNotFound || v.Status != nil {
+		t.Fatalf("unknown tracking number: %+v", v)
 	}
 	r.c.Cancel()
 	r.c.HandleScan(ctx, []byte("https://evil.example/t/QN-2026-000009"))

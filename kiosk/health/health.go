@@ -1,0 +1,324 @@
+// Package health aggregates the kiosk's device statuses, outbox backlog, free
+// disk and temperature into one snapshot (the api.Heartbeat the portal
+// receives), serves it on /healthz, exports it as Prometheus metrics on
+// /metrics, and sends it to the portal every Interval. Health warnings are
+// data: short stable strings such as "printer-paper-low" or "disk-low".
+package health
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/drivers/device"
+	"govkiosk/drivers/sensors"
+)
+
+// Checker reports one device's status now.
+type Checker func(ctx context.Context) device.Status
+
+// Options configure a Monitor.
+type Options struct {
+	KioskID, Version string
+	Checkers         map[string]Checker // by device name
+	Backlog          func() (int, error)
+	DiskPath         string // statfs'd for free bytes; empty: not measured
+	SysRoot          string // temperature from SysRoot/class/thermal/thermal_zone*/temp; default /sys
+	// Send delivers a heartbeat to the portal; nil: no heartbeat.
+	Send     func(ctx context.Context, hb api.Heartbeat) error
+	Interval time.Duration // device poll + heartbeat; default 60s
+	// CheckTimeout bounds one Refresh's wait for the checkers; a checker that
+	// has not answered by then is reported offline. Default min(Interval, 10s).
+	CheckTimeout time.Duration
+	Log          *slog.Logger
+	Now          func() time.Time
+}
+
+// Thresholds of the warnings.
+const (
+	DiskLowBytes       = 1 << 30 // "disk-low" below 1 GiB free
+	BacklogHigh        = 20      // "backlog-high" above 20 unsent applications
+	TemperatureHighC   = 75.0    // "temperature-high" above 75 °C
+	defaultInterval    = 60 * time.Second
+	defaultCheckTimout = 10 * time.Second
+)
+
+// Monitor holds the latest health snapshot. Its methods are safe for
+// concurrent use.
+type Monitor struct {
+	opts    Options
+	names   []string
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	refreshMu sync.Mutex // one Refresh at a time
+
+	mu        sync.Mutex
+	snap      api.Heartbeat
+	refreshed bool
+	byName    map[string]device.Status
+}
+
+// New builds a Monitor; nothing is polled until Refresh or Run.
+func New(opts Options) *Monitor {
+	if opts.Interval <= 0 {
+		opts.Interval = defaultInterval
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = min(opts.Interval, defaultCheckTimout)
+	}
+	if opts.SysRoot == "" {
+		opts.SysRoot = "/sys"
+	}
+	m := &Monitor{
+		opts:    opts,
+		log:     opts.Log,
+		now:     opts.Now,
+		byName:  map[string]device.Status{},
+		metrics: newMetrics(opts.Version),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for name := range opts.Checkers {
+		m.names = append(m.names, name)
+	}
+	sort.Strings(m.names)
+	m.snap = api.Heartbeat{KioskID: opts.KioskID, Version: opts.Version, Devices: []device.Status{}}
+	return m
+}
+
+// Refresh polls every checker now (concurrently, bounded by CheckTimeout),
+// reads backlog, disk and temperature, updates the metrics and returns the
+// new snapshot.
+func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
+
+	now := m.now()
+	devs := m.poll(ctx, now)
+
+	m.mu.Lock()
+	backlog := m.snap.Backlog
+	m.mu.Unlock()
+	if m.opts.Backlog != nil {
+		if n, err := m.opts.Backlog(); err != nil {
+			m.log.Error("health: outbox backlog", "err", err)
+		} else {
+			backlog = n
+		}
+	}
+
+	var diskFree uint64
+	diskKnown := false
+	if m.opts.DiskPath != "" {
+		var st unix.Statfs_t
+		if err := unix.Statfs(m.opts.DiskPath, &st); err != nil {
+			m.log.Error("health: statfs", "path", m.opts.DiskPath, "err", err)
+		} else {
+			diskFree, diskKnown = st.Bavail*uint64(st.Bsize), true
+		}
+	}
+
+	temp, err := sensors.Temperature(m.opts.SysRoot)
+	tempKnown := err == nil
+	if !tempKnown {
+		temp = math.NaN()
+	}
+
+	hb := api.Heartbeat{
+		KioskID:  m.opts.KioskID,
+		Version:  m.opts.Version,
+		At:       now,
+		Devices:  devs,
+		Backlog:  backlog,
+		DiskFree: diskFree,
+	}
+	if tempKnown {
+		hb.TemperatureC = temp // JSON has no NaN: unknown is 0
+	}
+	hb.Warnings = warnings(devs, backlog, diskFree, diskKnown, temp)
+
+	m.metrics.update(devs, backlog, diskFree, diskKnown, temp)
+
+	m.mu.Lock()
+	m.snap = hb
+	m.refreshed = true
+	clear(m.byName)
+	for _, d := range devs {
+		m.byName[d.Device] = d
+	}
+	m.mu.Unlock()
+	return cloneHeartbeat(hb)
+}
+
+// poll runs every checker concurrently. A checker still running at the
+// deadline is reported offline (it keeps its goroutine until it returns).
+func (m *Monitor) poll(ctx context.Context, now time.Time) []device.Status {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.CheckTimeout)
+	defer cancel()
+	type result struct {
+		i  int
+		st device.Status
+	}
+	results := make(chan result, len(m.names))
+	for i, name := range m.names {
+		check := m.opts.Checkers[name]
+		go func() { results <- result{i, check(ctx)} }()
+	}
+	devs := make([]device.Status, len(m.names))
+	got := make([]bool, len(m.names))
+collect:
+	for range m.names {
+		select {
+		case r := <-results:
+			devs[r.i], got[r.i] = r.st, true
+		case <-ctx.Done():
+			for { // take what already arrived
+				select {
+				case r := <-results:
+					devs[r.i], got[r.i] = r.st, true
+				default:
+					break collect
+				}
+			}
+		}
+	}
+	for i, name := range m.names {
+		if !got[i] {
+			devs[i] = device.Status{State: device.Offline, Action: device.ActionReset, Detail: "status check timed out"}
+			m.log.Warn("health: device status check timed out", "device", name)
+		}
+		if devs[i].Device == "" {
+			devs[i].Device = name
+		}
+		if devs[i].At.IsZero() {
+			devs[i].At = now
+		}
+	}
+	return devs
+}
+
+// Run refreshes and, if Options.Send is set, sends a heartbeat at once and
+// then every Interval until ctx is done. Send failures are logged and
+// counted, never fatal.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.opts.Interval)
+	defer t.Stop()
+	for {
+		hb := m.Refresh(ctx)
+		if m.opts.Send != nil && ctx.Err() == nil {
+			sctx, cancel := context.WithTimeout(ctx, m.opts.Interval)
+			if err := m.opts.Send(sctx, hb); err != nil {
+				m.metrics.heartbeatFailures.Inc()
+				m.log.Warn("health: heartbeat not delivered", "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Snapshot returns the latest snapshot (zero time and no devices before the
+// first Refresh).
+func (m *Monitor) Snapshot() api.Heartbeat {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return cloneHeartbeat(m.snap)
+}
+
+// DeviceStatus returns the latest status of the named device.
+func (m *Monitor) DeviceStatus(name string) (device.Status, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.byName[name]
+	return st, ok
+}
+
+// Warnings returns the warnings of the latest snapshot, sorted.
+func (m *Monitor) Warnings() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.snap.Warnings)
+}
+
+// healthy reports whether /healthz answers 200, and why not.
+func (m *Monitor) healthy() (api.Heartbeat, bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hb := cloneHeartbeat(m.snap)
+	if !m.refreshed {
+		return hb, false, "not refreshed yet"
+	}
+	for _, d := range m.snap.Devices {
+		if d.State == device.HardwareError {
+			return hb, false, d.Device + " hardware error"
+		}
+	}
+	return hb, true, ""
+}
+
+func cloneHeartbeat(hb api.Heartbeat) api.Heartbeat {
+	hb.Devices = slices.Clone(hb.Devices)
+	hb.Warnings = slices.Clone(hb.Warnings)
+	return hb
+}
+
+// warnings derives the health warnings from one snapshot's data.
+func warnings(devs []device.Status, backlog int, diskFree uint64, diskKnown bool, tempC float64) []string {
+	var w []string
+	for _, d := range devs {
+		switch d.State {
+		case device.Offline:
+			w = append(w, d.Device+"-offline")
+		case device.NoDevice:
+			w = append(w, d.Device+"-missing")
+		case device.HardwareError:
+			w = append(w, d.Device+"-hardware-error")
+		case device.UserError:
+			w = append(w, d.Device+"-user-error")
+		}
+		switch d.Media {
+		case device.PaperLow:
+			w = append(w, d.Device+"-paper-low")
+		case device.PaperOut:
+			w = append(w, d.Device+"-paper-out")
+		case device.PaperJammed: // == device.ScannerJammed
+			w = append(w, d.Device+"-jammed")
+		case device.ScannerCoverOpen:
+			w = append(w, d.Device+"-cover-open")
+		}
+		if d.Device == "sensors" {
+			if det := strings.ToLower(d.Detail); strings.Contains(det, "door open") || strings.Contains(det, "door-open") {
+				w = append(w, "door-open")
+			}
+		}
+	}
+	if diskKnown && diskFree < DiskLowBytes {
+		w = append(w, "disk-low")
+	}
+	if backlog > BacklogHigh {
+		w = append(w, "backlog-high")
+	}
+	if !math.IsNaN(tempC) && tempC > TemperatureHighC {
+		w = append(w, "temperature-high")
+	}
+	slices.Sort(w)
+	return slices.Compact(w)
+}
