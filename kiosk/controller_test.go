@@ -135,7 +135,9 @@ type fakePrinter struct {
 	print int
 }
 
-func (f *fakePrinter) Status(context.Context) device.Status { return device.Status{State: device.Online} }
+func (f *fakePrinter) Status(context.Context) device.Status {
+	return device.Status{State: device.Online}
+}
 func (f *fakePrinter) PrintImage(ctx context.Context, img image.Image) (string, error) {
 	f.print++
 	return "job-1", f.err
