@@ -548,7 +548,7 @@ func (c *Controller) NextDocument() {
 	}
 	req := c.s.procedure.Documents[c.s.docIndex]
 	doc := c.s.docs[c.s.docIndex]
-	if (req.Required || req.MinPages > 0) && doc.Pages < max(req.MinPages, 1) {
+	if doc.Pages == 0 && req.Required || doc.Pages > 0 && doc.Pages < req.MinPages {
 		c.setNotice(userErr(MsgTooFewPages, fmt.Errorf("document %d has %d pages", c.s.docIndex, doc.Pages)))
 		return
 	}

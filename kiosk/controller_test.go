@@ -168,7 +168,10 @@ var testProcedure = api.Procedure{
 		{Name: "full_name", Type: api.FieldText, Label: api.Text{"en": "Name"}, Required: true, Prefill: "name"},
 		{Name: "purpose", Type: api.FieldText, Label: api.Text{"en": "Purpose"}, Required: true, MinLen: 3},
 	},
-	Documents:      []api.DocumentRequirement{{Type: "id-card", Label: api.Text{"en": "ID card"}, MinPages: 1, MaxPages: 2, Required: true}},
+	Documents: []api.DocumentRequirement{
+		{Type: "id-card", Label: api.Text{"en": "ID card"}, MinPages: 1, MaxPages: 2, Required: true},
+		{Type: "divorce-decree", Label: api.Text{"en": "Divorce decree"}, MinPages: 1, MaxPages: 10},
+	},
 	ProcessingDays: 3,
 }
 
@@ -281,6 +284,10 @@ func (r *rig) walkToConfirm(t *testing.T) {
 		t.Fatalf("scanned %d pages, %d thumbs; want 2, 2", v.Docs[0].Pages, len(v.Docs[0].Thumbs))
 	}
 	c.NextDocument()
+	if v := c.View(ctx); v.Step != StepDocuments || v.DocIndex != 1 {
+		t.Fatalf("after the first document at %s/%d, want the optional second", v.Step, v.DocIndex)
+	}
+	c.NextDocument() // skip the optional one
 	if s := c.View(ctx).Step; s != StepReview {
 		t.Fatalf("after documents at %s, want review", s)
 	}

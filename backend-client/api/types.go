@@ -102,10 +102,10 @@ type Procedure struct {
 	Agency         Text                  `json:"agency"`
 }
 
-// NeedsScanner reports whether the procedure asks for any scanned document.
+// NeedsScanner reports whether the procedure requires any scanned document.
 func (p Procedure) NeedsScanner() bool {
 	for _, d := range p.Documents {
-		if d.Required || d.MinPages > 0 {
+		if d.Required {
 			return true
 		}
 	}

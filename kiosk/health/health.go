@@ -44,11 +44,11 @@ type Options struct {
 
 // Thresholds of the warnings.
 const (
-	DiskLowBytes       = 1 << 30 // "disk-low" below 1 GiB free
-	BacklogHigh        = 20      // "backlog-high" above 20 unsent applications
-	TemperatureHighC   = 75.0    // "temperature-high" above 75 °C
-	defaultInterval    = 60 * time.Second
-	defaultCheckTimout = 10 * time.Second
+	DiskLowBytes        = 1 << 30 // "disk-low" below 1 GiB free
+	BacklogHigh         = 20      // "backlog-high" above 20 unsent applications
+	TemperatureHighC    = 75.0    // "temperature-high" above 75 °C
+	defaultInterval     = 60 * time.Second
+	defaultCheckTimeout = 10 * time.Second
 )
 
 // Monitor holds the latest health snapshot. Its methods are safe for
@@ -74,7 +74,7 @@ func New(opts Options) *Monitor {
 		opts.Interval = defaultInterval
 	}
 	if opts.CheckTimeout <= 0 {
-		opts.CheckTimeout = min(opts.Interval, defaultCheckTimout)
+		opts.CheckTimeout = min(opts.Interval, defaultCheckTimeout)
 	}
 	if opts.SysRoot == "" {
 		opts.SysRoot = "/sys"
