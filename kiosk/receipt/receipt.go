@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"govkiosk/drivers/printer"
-	"govkiosk/kiosk/fonts"
 )
 
 // Data is everything printed on a receipt.
@@ -76,8 +75,6 @@ var labels = map[string]map[string]string{
 
 var page = template.Must(template.New("receipt").Parse(`<!DOCTYPE html>
 <html lang="{{.D.Lang}}"><head><meta charset="utf-8"><style>
-{{.FaceCSS}}
-@page { size: 72mm 600mm; margin: 0; }
 body { margin: 0; padding: 0 1mm; font-family: "Kiosk Sans", "Kiosk Thai"; font-size: 10pt; color: #000; }
 .c { text-align: center; }
 h1 { font-size: 15pt; margin: 1mm 0; text-align: center; font-weight: bold; }
@@ -87,7 +84,6 @@ h1 { font-size: 15pt; margin: 1mm 0; text-align: center; font-weight: bold; }
 .l { font-size: 8.5pt; margin-top: 1.6mm; }
 .v { font-size: 11pt; font-weight: bold; }
 hr { border: 0; border-top: 0.4mm dashed #000; margin: 2mm 0; }
-img.qr { width: 34mm; height: 34mm; }
 .small { font-size: 8.5pt; }
 </style></head><body>
 <div class="office">{{.D.OfficeName}}</div>
@@ -107,14 +103,14 @@ img.qr { width: 34mm; height: 34mm; }
 {{range .D.Documents}}<div class="v">• {{.Label}} — {{.Pages}} {{$.L.pages}}</div>{{end}}
 <div class="l">{{.L.fee}}</div><div class="v">{{.Fee}}</div>
 <hr>
-<div class="c"><img class="qr" src="{{.QR}}"></div>
+<div class="c"><img src="{{.QR}}" style="width: {{.QRmm}}mm; height: {{.QRmm}}mm"></div>
 <div class="c small">{{.L.scan}}</div>
 <hr>
 <div class="c small">{{.L.feedback}}</div>
 <div class="c small">{{.L.kiosk}} {{.D.KioskID}}</div>
 </body></html>`))
 
-// HTML lays the receipt out.
+// HTML lays the receipt out. The printer's renderer supplies the fonts.
 func HTML(d Data) ([]byte, error) {
 	l, ok := labels[d.Lang]
 	if !ok {
@@ -132,7 +128,7 @@ func HTML(d Data) ([]byte, error) {
 	err = page.Execute(&b, map[string]any{
 		"D":        d,
 		"L":        l,
-		"FaceCSS":  template.CSS(fonts.FaceCSS),
+		"QRmm":     fmt.Sprintf("%.3f", float64(qr.Bounds().Dx())/printer.DotsPerMM), // one image pixel per printer dot
 		"Received": d.ReceivedAt.Local().Format("2006-01-02 15:04"),
 		"Fee":      FormatFee(d.FeeMinor, d.Currency, l["free"]),
 		"QR":       template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(qrPNG.Bytes())),
