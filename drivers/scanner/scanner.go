@@ -1,0 +1,443 @@
+// Package scanner drives the kiosk's sheet-fed document scanner through SANE,
+// by running Debian's scanimage (sane-utils). In tests and the demo the same
+// code talks to SANE's own "test" backend, configured by WriteTestConfig.
+//
+// Scans are personal data: pages are scanned into a private temporary
+// directory, read into memory and the directory is removed before ScanBatch
+// returns, whatever happened.
+package scanner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"govkiosk/drivers/device"
+)
+
+// Config says which SANE device to use and how to scan.
+type Config struct {
+	Device    string   // SANE device name, e.g. "test:0" or "test"
+	ConfigDir string   // SANE_CONFIG_DIR for scanimage; "" = system default
+	Source    string   // "Automatic Document Feeder" by default
+	DPI       int      // e.g. 150 (the default)
+	Mode      string   // "Gray" by default
+	ScanImage string   // path of scanimage, default "scanimage"
+	ExtraArgs []string // extra backend options (tests inject faults with these)
+	TempDir   string   // parent of the per-batch private dir; "" = os.TempDir()
+}
+
+// Defaults.
+const (
+	DefaultSource = "Automatic Document Feeder"
+	DefaultDPI    = 150
+	DefaultMode   = "Gray"
+)
+
+// Sentinel errors; ScanBatch wraps them, so test with errors.Is.
+var (
+	ErrJammed    = errors.New("scanner: document feeder jammed")
+	ErrNoPaper   = errors.New("scanner: document feeder empty")
+	ErrCoverOpen = errors.New("scanner: cover open")
+	ErrNoDevice  = errors.New("scanner: device not found")
+)
+
+// Page is one scanned page as a PNG image (grey for Mode "Gray").
+type Page struct {
+	PNG           []byte
+	Width, Height int
+}
+
+// Limits that keep a broken or hostile backend from exhausting memory.
+const (
+	maxPagesPerBatch = 100
+	maxPageBytes     = 64 << 20
+	maxOutputBytes   = 64 << 10
+	// cancelGrace is how long scanimage gets after SIGINT (it cancels the
+	// scan and ejects the sheet) before it is killed.
+	cancelGrace = 3 * time.Second
+	// defaultIdle is how long scanimage may stay silent (it prints progress
+	// with -p while reading, so this spans a sheet feed, not a whole batch).
+	defaultIdle = 45 * time.Second
+)
+
+// Scanner is one SANE scanner. It is safe for concurrent use; scans and
+// status probes are serialised because SANE devices open exclusively.
+type Scanner struct {
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	idle time.Duration // watchdog: scanimage silent this long is stopped
+
+	mu sync.Mutex // held while scanimage runs
+
+	faultMu sync.Mutex
+	fault   error // last ErrJammed/ErrCoverOpen, cleared by a good batch
+}
+
+// New returns a Scanner for cfg, filling in defaults. log may be nil.
+func New(cfg Config, log *slog.Logger) *Scanner {
+	if cfg.Source == "" {
+		cfg.Source = DefaultSource
+	}
+	if cfg.DPI <= 0 {
+		cfg.DPI = DefaultDPI
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = DefaultMode
+	}
+	if cfg.ScanImage == "" {
+		cfg.ScanImage = "scanimage"
+	}
+	cfg.ExtraArgs = slices.Clone(cfg.ExtraArgs)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scanner{cfg: cfg, log: log.With("device", "scanner"), now: time.Now, idle: defaultIdle}
+}
+
+// Status probes the device (scanimage -A opens it and lists its options)
+// and reports it in the shared status model. While a batch is being scanned
+// it reports Busy without touching the device. A jam or open cover seen by
+// the last batch stays reported (Action clear) until a batch succeeds.
+func (s *Scanner) Status(ctx context.Context) device.Status {
+	st := device.Status{Device: "scanner", At: s.now()}
+	if !s.mu.TryLock() {
+		st.State = device.Busy
+		st.Media = device.ScannerReady
+		st.Detail = "device in use"
+		return st
+	}
+	defer s.mu.Unlock()
+
+	out, res := s.run(ctx, s.deviceArgs("-A"))
+	if res.err != nil {
+		err := res.classify(0)
+		st.Detail = res.detail()
+		switch {
+		case errors.Is(err, ErrNoDevice):
+			st.State = device.NoDevice
+			st.Action = device.ActionMaintenance
+		case ctx.Err() != nil:
+			st.State = device.Offline
+			st.Detail = "status probe cancelled"
+		default:
+			st.State = device.HardwareError
+			st.Action = device.ActionReset
+		}
+		s.log.Warn("scanner status probe failed", "state", st.State, "detail", st.Detail)
+		return st
+	}
+	st.State = device.Online
+	st.Media = device.ScannerReady
+	if sensorOn(out, "cover-open") {
+		st.Media, st.Action, st.Detail = device.ScannerCoverOpen, device.ActionClear, "cover open (sensor)"
+		return st
+	}
+	s.faultMu.Lock()
+	fault := s.fault
+	s.faultMu.Unlock()
+	switch {
+	case errors.Is(fault, ErrJammed):
+		st.Media, st.Action, st.Detail = device.ScannerJammed, device.ActionClear, "last batch jammed"
+	case errors.Is(fault, ErrCoverOpen):
+		st.Media, st.Action, st.Detail = device.ScannerCoverOpen, device.ActionClear, "last batch: cover open"
+	}
+	return st
+}
+
+// ScanBatch scans one ADF batch of at most maxPages pages. A batch that ends
+// early because the feeder ran out, with at least one page, is a success.
+// On ErrJammed or ErrCoverOpen the pages completed before the fault are
+// returned with the error. An empty feeder gives ErrNoPaper; a missing
+// device ErrNoDevice; a cancelled ctx an error wrapping ctx.Err().
+func (s *Scanner) ScanBatch(ctx context.Context, maxPages int) (pages []Page, err error) {
+	if maxPages < 1 || maxPages > maxPagesPerBatch {
+		return nil, fmt.Errorf("scanner: maxPages %d out of range 1..%d", maxPages, maxPagesPerBatch)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	dir, err := os.MkdirTemp(s.cfg.TempDir, "scan-*")
+	if err != nil {
+		return nil, fmt.Errorf("scanner: private scan dir: %w", err)
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			s.log.Error("scanner: removing scan dir failed", "err", rerr)
+			if err == nil {
+				pages, err = nil, fmt.Errorf("scanner: removing scan dir: %w", rerr)
+			}
+		}
+	}()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("scanner: private scan dir: %w", err)
+	}
+
+	args := s.deviceArgs(
+		"--format=png",
+		"--progress",
+		"--batch="+filepath.Join(dir, "p%04d.png"),
+		"--batch-count="+strconv.Itoa(maxPages),
+		"--source", s.cfg.Source,
+		"--mode", s.cfg.Mode,
+		"--resolution", strconv.Itoa(s.cfg.DPI),
+	)
+	start := s.now()
+	_, res := s.run(ctx, args)
+	if ctx.Err() != nil {
+		s.log.Info("scan cancelled")
+		return nil, fmt.Errorf("scanner: scan cancelled: %w", ctx.Err())
+	}
+
+	pages, rerr := readPages(dir)
+	if rerr != nil {
+		return nil, rerr
+	}
+	serr := res.classify(len(pages))
+	s.log.Info("scan batch done", "pages", len(pages), "ms", s.now().Sub(start).Milliseconds(),
+		"status", res.code, "err", serr)
+	switch {
+	case serr == nil:
+		s.setFault(nil)
+		if len(pages) == 0 {
+			return nil, fmt.Errorf("scanner: no pages scanned: %w", ErrNoPaper)
+		}
+		return pages, nil
+	case errors.Is(serr, ErrJammed), errors.Is(serr, ErrCoverOpen):
+		s.setFault(serr)
+		return pages, serr
+	default:
+		return nil, serr
+	}
+}
+
+func (s *Scanner) setFault(err error) {
+	s.faultMu.Lock()
+	s.fault = err
+	s.faultMu.Unlock()
+}
+
+// deviceArgs puts the device first (scanimage needs it before backend
+// options) and the extra backend options last.
+func (s *Scanner) deviceArgs(args ...string) []string {
+	out := []string{"-d", s.cfg.Device}
+	out = append(out, args...)
+	return append(out, s.cfg.ExtraArgs...)
+}
+
+// result is the outcome of one scanimage run.
+type result struct {
+	err     error  // from exec
+	code    int    // exit status, -1 when killed
+	stderr  string // its tail
+	stalled bool   // killed by the watchdog
+}
+
+// errStalled is the cause given to a run the watchdog stops.
+var errStalled = errors.New("scanimage stalled")
+
+// run runs scanimage with ctx. On cancel scanimage gets SIGINT (it then
+// cancels the scan and the feeder ejects the sheet) and is killed after
+// cancelGrace. A watchdog stops it when it writes nothing for s.idle: SANE
+// backends can hang (the test backend sometimes deadlocks in scanimage's
+// SIGPIPE handler after an injected error), and a kiosk must not freeze.
+func (s *Scanner) run(ctx context.Context, args []string) (stdout string, _ result) {
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	watchdog := time.AfterFunc(s.idle, func() { stop(errStalled) })
+	defer watchdog.Stop()
+	alive := func() { watchdog.Reset(s.idle) }
+
+	cmd := exec.CommandContext(runCtx, s.cfg.ScanImage, args...)
+	cmd.Env = os.Environ()
+	if s.cfg.ConfigDir != "" {
+		cmd.Env = append(cmd.Env, "SANE_CONFIG_DIR="+s.cfg.ConfigDir)
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = cancelGrace
+	outBuf := &tail{max: maxOutputBytes, alive: alive}
+	errBuf := &tail{max: maxOutputBytes, alive: alive}
+	cmd.Stdout, cmd.Stderr = outBuf, errBuf
+	err := cmd.Run()
+	res := result{err: err, code: -1, stderr: errBuf.String()}
+	if cmd.ProcessState != nil {
+		res.code = cmd.ProcessState.ExitCode()
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(runCtx), errStalled) {
+		res.stalled = true
+	}
+	return outBuf.String(), res
+}
+
+// scanimage exits with the SANE_Status of the failing call.
+const (
+	saneStatusJammed    = 6
+	saneStatusNoDocs    = 7
+	saneStatusCoverOpen = 8
+)
+
+// classify maps a scanimage outcome to an error; pages is how many complete
+// pages it left behind. The message counts as much as the exit status:
+// scanimage exits 0 when a signal (SIGPIPE from a backend's reader thread)
+// aborts it after an error.
+func (r result) classify(pages int) error {
+	if errors.Is(r.err, exec.ErrNotFound) || errors.Is(r.err, os.ErrNotExist) {
+		return fmt.Errorf("scanner: scanimage not available: %w", ErrNoDevice)
+	}
+	msg := r.stderr
+	detail := r.detail()
+	switch {
+	case r.code == saneStatusJammed || strings.Contains(msg, "Document feeder jammed"):
+		return fmt.Errorf("%w (%s)", ErrJammed, detail)
+	case r.code == saneStatusCoverOpen || strings.Contains(msg, "Scanner cover is open"):
+		return fmt.Errorf("%w (%s)", ErrCoverOpen, detail)
+	case r.code == saneStatusNoDocs || strings.Contains(msg, "Document feeder out of documents"):
+		if pages > 0 {
+			return nil // the batch simply ended
+		}
+		return fmt.Errorf("%w (%s)", ErrNoPaper, detail)
+	case strings.Contains(msg, "open of device") || strings.Contains(msg, "no SANE devices found"):
+		return fmt.Errorf("%w (%s)", ErrNoDevice, detail)
+	case r.stalled:
+		return fmt.Errorf("scanner: scanimage stalled and was stopped (%s)", detail)
+	case r.err != nil:
+		return fmt.Errorf("scanner: scanimage failed, status %d (%s)", r.code, detail)
+	case saneFailure.MatchString(msg):
+		return fmt.Errorf("scanner: scanimage reported an error (%s)", detail)
+	}
+	return nil
+}
+
+// saneFailure matches scanimage's report of a failed SANE call.
+var saneFailure = regexp.MustCompile(`(?m)scanimage: sane_(start|read|open|control_option|get_parameters): `)
+
+// noise are scanimage lines about its own signal handling.
+var noise = regexp.MustCompile(`trying to stop scanner|received signal|aborting`)
+
+// detail is the last "scanimage: ..." line, shortened, for logs and status.
+func (r result) detail() string {
+	var last string
+	// Progress lines end in \r, the rest in \n.
+	for _, l := range strings.FieldsFunc(r.stderr, func(c rune) bool { return c == '\n' || c == '\r' }) {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "scanimage:") && !noise.MatchString(l) {
+			last = l
+		}
+	}
+	if last == "" {
+		if r.err != nil {
+			last = r.err.Error()
+		} else {
+			last = "ok"
+		}
+	}
+	const max = 120
+	if len(last) > max {
+		last = last[:max] + "…"
+	}
+	return last
+}
+
+var pageName = regexp.MustCompile(`^p\d{4}\.png$`)
+
+// readPages reads the complete pages (not *.part) from dir in order.
+func readPages(dir string) ([]Page, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scanner: reading scan dir: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && pageName.MatchString(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	pages := make([]Page, 0, len(names))
+	for _, n := range names {
+		p, err := readPage(filepath.Join(dir, n))
+		if err != nil {
+			return nil, fmt.Errorf("scanner: page %d: %w", len(pages)+1, err)
+		}
+		pages = append(pages, p)
+	}
+	return pages, nil
+}
+
+func readPage(path string) (Page, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Page{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPageBytes+1))
+	if err != nil {
+		return Page{}, err
+	}
+	if len(b) > maxPageBytes {
+		return Page{}, fmt.Errorf("page image larger than %d bytes", maxPageBytes)
+	}
+	c, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return Page{}, fmt.Errorf("page image: %w", err)
+	}
+	return Page{PNG: b, Width: c.Width, Height: c.Height}, nil
+}
+
+// sensorOn reports whether scanimage -A output shows the bool option name
+// set, e.g. "--cover-open[=(yes|no)] [yes] [hardware]" (read-only sensor
+// options of backends such as fujitsu and canon_dr).
+func sensorOn(out, name string) bool {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	prefix := "--" + name + "["
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && strings.HasPrefix(f[0], prefix) {
+			return f[1] == "[yes]"
+		}
+	}
+	return false
+}
+
+// tail is a writer that keeps the last max bytes written (scanimage's
+// verdict comes last, after any progress lines) and reports activity.
+type tail struct {
+	max   int
+	alive func()
+	mu    sync.Mutex
+	b     []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.alive()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 2*t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.b) > t.max {
+		return string(t.b[len(t.b)-t.max:])
+	}
+	return string(t.b)
+}
