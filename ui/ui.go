@@ -193,7 +193,17 @@ type pageData struct {
 	Pages    func(int, int) string
 	Scanned  func(int) string
 	Attempts func(int) string
-	Face     func(int) string
+	Face     func(int) template.HTML
+}
+
+// face draws the rating faces as inline SVG: no emoji font is needed on the
+// kiosk, and the mouth bends from sad (1) to happy (5).
+func face(n int) template.HTML {
+	bend := (n - 3) * 7 // control point offset of the mouth curve
+	return template.HTML(fmt.Sprintf(`<svg viewBox="0 0 64 64" width="72" height="72" aria-hidden="true">`+
+		`<circle cx="32" cy="32" r="29" fill="#ffd84d" stroke="#111" stroke-width="3"/>`+
+		`<circle cx="22" cy="25" r="4"/><circle cx="42" cy="25" r="4"/>`+
+		`<path d="M18 44 Q32 %d 46 44" fill="none" stroke="#111" stroke-width="4" stroke-linecap="round"/></svg>`, 44+bend))
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +234,7 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
 		Scanned:  func(n int) string { return fmt.Sprintf(tr("docs.scanned"), n) },
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
-		Face:     func(n int) string { return []string{"", "😞", "🙁", "😐", "🙂", "😄"}[n] },
+		Face:     face,
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {

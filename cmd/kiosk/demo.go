@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	backendclient "govkiosk/backend-client"
+	"govkiosk/drivers/printer/escposemu"
+	"govkiosk/drivers/qrreader/imageremu"
+	"govkiosk/drivers/scanner"
+	"govkiosk/drivers/sensors"
+	"govkiosk/kiosk"
+	"govkiosk/portal"
+	"govkiosk/provisioning"
+)
+
+type demoOptions struct {
+	dataDir, listen, opsListen           string
+	portalURL, portalListen, enrollToken string
+}
+
+// demo is the simulated world around a kiosk: the ESC/POS printer and the QR
+// imager on pseudo-terminals, SANE's test scanner, fake GPIO pins and, unless
+// another portal is named, the reference portal in-process.
+type demo struct {
+	cfg        kiosk.Config
+	receiptDir string
+	printer    *escposemu.Emulator
+	imager     *imageremu.Emulator
+	portal     *portal.Server
+}
+
+func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, err error) {
+	root, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	kioskDir := filepath.Join(root, "kiosk")
+	saneDir := filepath.Join(root, "sane")
+	d = &demo{receiptDir: filepath.Join(root, "receipts")}
+	for _, dir := range []string{kioskDir, saneDir, d.receiptDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+
+	portalURL, token := o.portalURL, o.enrollToken
+	if portalURL == "" {
+		srv, url, err := portal.Start(ctx, portal.Options{
+			Listen:            o.portalListen,
+			DataDir:           filepath.Join(root, "portal"),
+			KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
+			Log:               log.With("part", "portal"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded portal: %w", err)
+		}
+		d.portal = srv
+		portalURL = url
+		if token, err = srv.IssueEnrollToken(); err != nil {
+			return nil, err
+		}
+	}
+
+	if d.printer, err = escposemu.Start(d.receiptDir, log.With("sim", "printer")); err != nil {
+		return nil, fmt.Errorf("printer emulator: %w", err)
+	}
+	if d.imager, err = imageremu.Start(log.With("sim", "imager")); err != nil {
+		return nil, fmt.Errorf("imager emulator: %w", err)
+	}
+	if err := scanner.WriteTestConfig(saneDir); err != nil {
+		return nil, fmt.Errorf("sane test config: %w", err)
+	}
+	if _, _, err := sensors.RegisterFakes("KIOSK_DOOR", "KIOSK_LED"); err != nil {
+		return nil, fmt.Errorf("gpio fakes: %w", err)
+	}
+
+	// Device settings change every run (new pseudo-terminals); the identity
+	// from enrollment is kept across runs.
+	var base kiosk.Config
+	base.Printer.Port = d.printer.PortPath()
+	base.QRReader.Port = d.imager.PortPath()
+	base.Scanner.Device = "test"
+	base.Scanner.ConfigDir = saneDir
+	base.Sensors.DoorPin, base.Sensors.LEDPin = "KIOSK_DOOR", "KIOSK_LED"
+
+	cfgPath := filepath.Join(kioskDir, "kiosk.json")
+	cfg, err := kiosk.LoadConfig(cfgPath)
+	if err != nil || cfg.PortalURL != portalURL {
+		if token == "" {
+			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
+		}
+		enroller := backendclient.New(portalURL, &http.Client{Timeout: 30 * time.Second}, "", nil)
+		cfg, err = provisioning.Provision(ctx, enroller, provisioning.ProvisionOptions{
+			DataDir: kioskDir, PortalURL: portalURL, Token: token,
+			Listen: o.listen, OpsListen: o.opsListen, Base: base,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("provision demo kiosk: %w", err)
+		}
+	}
+	cfg.Printer, cfg.QRReader, cfg.Scanner, cfg.Sensors = base.Printer, base.QRReader, base.Scanner, base.Sensors
+	cfg.Listen, cfg.OpsListen = o.listen, o.opsListen
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d.cfg = cfg
+	return d, nil
+}
+
+// Handler serves the demo's controls on the ops port: scan a QR code with the
+// imager, change the printer's paper state.
+func (d *demo) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /demo/qr", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 8<<10))
+		if err != nil || len(b) == 0 {
+			http.Error(w, "send the QR payload as the body", http.StatusBadRequest)
+			return
+		}
+		if err := d.imager.Scan(b); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /demo/printer", func(w http.ResponseWriter, r *http.Request) {
+		var s escposemu.State
+		switch r.FormValue("paper") {
+		case "low":
+			s.PaperLow = true
+		case "out":
+			s.PaperOut = true
+		case "cover":
+			s.CoverOpen = true
+		case "offline":
+			s.Offline = true
+		case "ok", "":
+		default:
+			http.Error(w, "paper=ok|low|out|cover|offline", http.StatusBadRequest)
+			return
+		}
+		d.printer.SetState(s)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /demo/receipts", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for _, j := range d.printer.Jobs() {
+			fmt.Fprintln(w, j)
+		}
+	})
+	return mux
+}
+
+func (d *demo) Close() {
+	if d.printer != nil {
+		d.printer.Close()
+	}
+	if d.imager != nil {
+		d.imager.Close()
+	}
+	if d.portal != nil {
+		d.portal.Close()
+	}
+}

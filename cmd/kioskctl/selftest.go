@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"govkiosk/kiosk"
+	"govkiosk/provisioning"
+)
+
+var errSelfTestFailed = errors.New("self-test failed")
+
+func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
+	path := fs.String("config", "", "path of kiosk.json (required)")
+	asJSON := fs.Bool("json", false, "write the report as JSON")
+	verbose := fs.Bool("v", false, "log driver messages to stderr")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *path == "" {
+		return errors.New("selftest: --config is required")
+	}
+	cfg, err := kiosk.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	hc := &http.Client{Timeout: provisioning.CheckTimeout}
+
+	rep := provisioning.SelfTest(ctx, cfg.KioskID, buildChecks(cfg, hc, log), time.Now)
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		return errSelfTestFailed
+	}
+	return nil
+}

@@ -1,0 +1,586 @@
+// Package e2e runs the real kiosk and portal binaries with the simulated
+// devices (ESC/POS and QR imager on pseudo-terminals, SANE's test scanner)
+// and drives the whole citizen flow in headless Chromium.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The test citizen of the reference provider used here.
+const (
+	citizenID   = "049190012345"
+	citizenName = "Nguyễn Thị Hồng Nhung"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "govkiosk-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/kiosk", "../cmd/portal")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func need(t *testing.T, bins ...string) {
+	t.Helper()
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed (make deps installs it)", b)
+			}
+			t.Skipf("%s is not installed (make deps installs it)", b)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs a binary until the test ends; its output goes to a log file
+// that is printed if the test fails.
+func start(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("---- %s log ----\n%s", name, tail(b, 6000))
+		}
+	})
+	return cmd
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func waitHTTP(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not come up", u)
+}
+
+// faultProxy stands between the kiosk (and its browser) and the portal. When
+// intakeDown is set it drops every application upload on the floor, the way
+// a dead rural link does, while logins and codes still get through.
+type faultProxy struct {
+	intakeDown atomic.Bool
+	dropped    atomic.Int64
+}
+
+func (p *faultProxy) handler(target *url.URL) http.Handler {
+	rp := httputil.NewSingleHostReverseProxy(target)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/applications" && p.intakeDown.Load() {
+			p.dropped.Add(1)
+			panic(http.ErrAbortHandler) // the connection just dies
+		}
+		rp.ServeHTTP(w, r)
+	})
+}
+
+type world struct {
+	portalURL string // as kiosks and phones see it (through the proxy)
+	kioskURL  string
+	opsURL    string
+	dataDir   string
+	proxy     *faultProxy
+}
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	need(t, "chromium", "zbarimg", "scanimage")
+	root := t.TempDir()
+	portalAddr, proxyAddr, kioskAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	w := &world{
+		portalURL: "http://" + proxyAddr, kioskURL: "http://" + kioskAddr, opsURL: "http://" + opsAddr,
+		dataDir: filepath.Join(root, "kiosk"), proxy: &faultProxy{},
+	}
+	const token = "e2e-enroll-token-1"
+	start(t, "portal", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
+		"--kiosk-redirect", w.kioskURL+"/auth/callback", "--enroll-token", token)
+	target, _ := url.Parse("http://" + portalAddr)
+	ln, err := net.Listen("tcp", proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: w.proxy.handler(target)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	waitHTTP(t, w.portalURL+"/api/v1/catalogue")
+
+	start(t, "kiosk", "--demo", "--data", w.dataDir, "--portal", w.portalURL, "--enroll-token", token,
+		"--listen", kioskAddr, "--ops-listen", opsAddr, "--submit-wait", "4s")
+	waitHTTP(t, w.opsURL+"/healthz")
+	waitHTTP(t, w.kioskURL+"/")
+	return w
+}
+
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:len(chromedp.DefaultExecAllocatorOptions):len(chromedp.DefaultExecAllocatorOptions)],
+		chromedp.ExecPath(mustLook(t, "chromium")),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1080, 1400),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 8*time.Minute)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+func mustLook(t *testing.T, name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func getJSON(t *testing.T, u string, out any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func postJSON(t *testing.T, u string, in any) {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
+	}
+}
+
+// phoneApproveLatest plays the citizen's phone: it "scans" the newest login QR
+// and approves it.
+func (w *world) phoneApproveLatest(t *testing.T) {
+	t.Helper()
+	var pending []struct {
+		LinkCode string `json:"linkCode"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(pending) == 0 && time.Now().Before(deadline) {
+		getJSON(t, w.portalURL+"/phone/api/pending", &pending)
+		if len(pending) == 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if len(pending) == 0 {
+		t.Fatal("no login is waiting on the provider")
+	}
+	postJSON(t, w.portalURL+"/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": citizenID})
+}
+
+var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// phoneCode reads the newest confirmation code from the phone's inbox.
+func (w *world) phoneCode(t *testing.T, notBefore int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var inbox []struct {
+			Text string `json:"text"`
+		}
+		getJSON(t, w.portalURL+"/phone/api/inbox?citizen="+citizenID, &inbox)
+		if len(inbox) > notBefore {
+			if m := sixDigits.FindString(inbox[0].Text); m != "" {
+				return m
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("no confirmation code reached the phone")
+	return ""
+}
+
+func (w *world) inboxLen(t *testing.T) int {
+	var inbox []json.RawMessage
+	getJSON(t, w.portalURL+"/phone/api/inbox?citizen="+citizenID, &inbox)
+	return len(inbox)
+}
+
+type flowResult struct {
+	reference   string
+	provisional bool
+	printed     bool
+	pages       int
+	purpose     string
+}
+
+func css(testid string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + testid + `"]`) }
+
+func click(testid string) chromedp.Action[chromedp.Void] { return chromedp.Click(css(testid)) }
+
+func waitFor(testid string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(css(testid)) }
+
+// tab runs browser steps and fails the test with the page's text on error.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b tab) fail(what string, err error) {
+	b.t.Helper()
+	body, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+	b.t.Fatalf("%s: %v\nscreen: %s", what, err, tail([]byte(body), 2000))
+}
+
+func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.fail(what, err)
+	}
+}
+
+var shots atomic.Int64
+
+// shot keeps a picture of the screen when E2E_SCREENSHOTS names a folder.
+// Put it right after a wait, never right after a click that navigates.
+func (b tab) shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		dir := os.Getenv("E2E_SCREENSHOTS")
+		if dir == "" {
+			return nil
+		}
+		png, err := chromedp.CaptureScreenshot()(ctx, t)
+		if err != nil {
+			b.t.Logf("screenshot %s: %v", name, err)
+			return nil
+		}
+		return os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d-%s.png", shots.Add(1), name)), png, 0o644)
+	})
+}
+
+func get[T any](b tab, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.fail(what, err)
+	}
+	return v
+}
+
+// walk drives one citizen through the kiosk, in Vietnamese, applying for a
+// certificate of marital status.
+func (w *world) walk(t *testing.T, ctx context.Context) flowResult {
+	t.Helper()
+	var r flowResult
+	b := tab{t, ctx}
+	b.do("attract", chromedp.Navigate(w.kioskURL+"/"), waitFor("start"), b.shot("attract"), click("start"))
+	b.do("language", waitFor("lang-vi"), b.shot("language"), click("lang-vi"))
+	b.do("catalogue", waitFor("proc-marital-status"), b.shot("catalogue"), click("proc-marital-status"))
+	b.do("login", waitFor("login"), b.shot("login"), click("login"))
+	// The provider's login page with its QR is on screen; the phone approves.
+	b.do("provider page", chromedp.WaitVisible(chromedp.CSS("img")), b.shot("provider-login"))
+	if loc := get(b, "location", chromedp.Location()); !strings.HasPrefix(loc, w.portalURL+"/idp/") {
+		t.Fatalf("login page at %s, want the provider", loc)
+	}
+	w.phoneApproveLatest(t)
+	b.do("identity", waitFor("identity-yes"), b.shot("is-this-you"))
+	if masked := get(b, "masked name", chromedp.Text(css("masked-name"))); masked == "" || strings.Contains(masked, "Hồng Nhung") {
+		t.Fatalf("'Is this you?' shows %q; want a masked name", masked)
+	}
+	b.do("identity yes", click("identity-yes"), waitFor("appform"), b.shot("form"))
+	if got := get(b, "prefill", chromedp.Value(css("field-full_name"))); got != citizenName {
+		t.Fatalf("form name prefilled with %q, want %q", got, citizenName)
+	}
+	// The choices are big radio buttons: touch the first of each.
+	b.do("choose", click("option-purpose-0"), click("option-marital_history-0"))
+	r.purpose = get(b, "purpose", chromedp.Value(css("option-purpose-0")))
+	b.do("form", click("form-next"), waitFor("scan"), b.shot("scan"), click("scan"), waitFor("doc-next"), b.shot("scanned"))
+	fmt.Sscan(get(b, "pages", chromedp.AttributeValue(css("scanned-pages"), "data-pages")).Value, &r.pages)
+	thumbs := get(b, "thumbs", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="thumb"]').length`))
+	if r.pages < 1 || thumbs != r.pages {
+		t.Fatalf("%d pages scanned, %d thumbnails shown", r.pages, thumbs)
+	}
+	b.do("next document", click("doc-next"), waitFor("skip"), click("skip")) // the divorce decree is optional
+	before := w.inboxLen(t)
+	b.do("review", waitFor("send-code"), b.shot("review"), click("send-code"), waitFor("code"))
+	code := w.phoneCode(t, before)
+	if screen := get(b, "screen", chromedp.Text(chromedp.CSS("body"))); strings.Contains(screen, code) {
+		t.Fatal("the confirmation code is shown on the kiosk screen")
+	}
+	var keys []chromedp.Action[chromedp.Void]
+	for _, d := range code {
+		keys = append(keys, chromedp.Click(chromedp.CSS(`.key[data-key="`+string(d)+`"]`)))
+	}
+	b.do("type code", append(keys, b.shot("code"))...)
+	b.do("submit", click("submit-code"), waitFor("reference"), b.shot("receipt"))
+	r.reference = get(b, "reference", chromedp.Text(css("reference")))
+	r.provisional = get(b, "provisional", chromedp.AttributeValue(css("reference"), "data-provisional")).Value == "true"
+	r.printed = get(b, "printed", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="printed"]').length`)) == 1
+	b.do("rating", click("receipt-next"), waitFor("rate-5"), b.shot("rating"), click("rate-5"))
+	b.do("thanks", waitFor("finish"), b.shot("thanks"), click("finish"), waitFor("start"))
+	return r
+}
+
+type adminApp struct {
+	TrackingNumber    string            `json:"trackingNumber"`
+	ProvisionalNumber string            `json:"provisionalNumber"`
+	ProcedureID       string            `json:"procedureId"`
+	Form              map[string]string `json:"form"`
+	Documents         []struct {
+		Type  string `json:"type"`
+		Pages int    `json:"pages"`
+	} `json:"documents"`
+}
+
+func (w *world) applications(t *testing.T) []adminApp {
+	var apps []adminApp
+	getJSON(t, w.portalURL+"/api/v1/admin/applications", &apps)
+	return apps
+}
+
+// receiptQR decodes the newest receipt the printer emulator produced, with zbar.
+func (w *world) receiptQR(t *testing.T, n int) string {
+	t.Helper()
+	dir := filepath.Join(w.dataDir, "receipts")
+	var jobs []string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		jobs, _ = filepath.Glob(filepath.Join(dir, "job-*.png"))
+		if len(jobs) >= n {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(jobs) < n {
+		t.Fatalf("printer emulator wrote %d receipts, want %d", len(jobs), n)
+	}
+	out, err := exec.Command("zbarimg", "--raw", "-q", jobs[n-1]).Output()
+	if err != nil {
+		t.Fatalf("zbarimg %s: %v", jobs[n-1], err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// personalDataLeft lists files in the kiosk's own data folder that still
+// hold the citizen's ID, name or form answers.
+func (w *world) personalDataLeft(t *testing.T, needles ...string) []string {
+	t.Helper()
+	var found []string
+	root := filepath.Join(w.dataDir, "kiosk")
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		for _, n := range needles {
+			if n != "" && bytes.Contains(b, []byte(n)) {
+				found = append(found, fmt.Sprintf("%s holds %q", p, n))
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+func TestCitizenFlow(t *testing.T) {
+	w := setup(t)
+	ctx := browser(t)
+
+	t.Run("online", func(t *testing.T) {
+		r := w.walk(t, ctx)
+		if r.provisional || !strings.HasPrefix(r.reference, "QN-") {
+			t.Fatalf("reference %q provisional=%v; want a portal tracking number", r.reference, r.provisional)
+		}
+		if !r.printed {
+			t.Fatal("receipt not printed")
+		}
+		var app *adminApp
+		for _, a := range w.applications(t) {
+			if a.TrackingNumber == r.reference {
+				app = &a
+			}
+		}
+		if app == nil {
+			t.Fatalf("portal has no application %s", r.reference)
+		}
+		if app.ProcedureID != "marital-status" || app.Form["full_name"] != citizenName || app.Form["purpose"] != r.purpose || app.Form["citizen_id"] != citizenID {
+			t.Fatalf("portal holds form %v for %s", app.Form, app.ProcedureID)
+		}
+		if len(app.Documents) != 1 || app.Documents[0].Type != "id-card" || app.Documents[0].Pages != r.pages {
+			t.Fatalf("portal holds documents %+v, want one id-card of %d pages", app.Documents, r.pages)
+		}
+		if got, want := w.receiptQR(t, 1), w.portalURL+"/t/"+r.reference; got != want {
+			t.Fatalf("receipt QR = %q, want %q", got, want)
+		}
+		if left := w.personalDataLeft(t, citizenID, citizenName, "Hồng Nhung"); len(left) > 0 {
+			t.Fatalf("personal data left on the kiosk:\n%s", strings.Join(left, "\n"))
+		}
+	})
+
+	t.Run("portal down at submit", func(t *testing.T) {
+		w.proxy.intakeDown.Store(true)
+		r := w.walk(t, ctx)
+		if !r.provisional || !strings.HasPrefix(r.reference, "P-") {
+			t.Fatalf("reference %q provisional=%v; want a provisional number", r.reference, r.provisional)
+		}
+		if w.proxy.dropped.Load() == 0 {
+			t.Fatal("the kiosk never tried the portal")
+		}
+		if got, want := w.receiptQR(t, 2), w.portalURL+"/t/"+r.reference; got != want {
+			t.Fatalf("provisional receipt QR = %q, want %q", got, want)
+		}
+		for _, a := range w.applications(t) {
+			if a.ProvisionalNumber == r.reference {
+				t.Fatal("application reached the portal through a dead link")
+			}
+		}
+		// The network returns: the queued application arrives, exactly once.
+		w.proxy.intakeDown.Store(false)
+		deadline := time.Now().Add(90 * time.Second)
+		var found []adminApp
+		for time.Now().Before(deadline) && len(found) == 0 {
+			for _, a := range w.applications(t) {
+				if a.ProvisionalNumber == r.reference {
+					found = append(found, a)
+				}
+			}
+			if len(found) == 0 {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("after the network returned the portal holds %d copies of %s", len(found), r.reference)
+		}
+		if found[0].Form["purpose"] != r.purpose || found[0].Documents[0].Pages != r.pages {
+			t.Fatalf("delivered application differs: %+v", found[0])
+		}
+		// The provisional number on the receipt finds the application.
+		var st struct {
+			TrackingNumber string `json:"trackingNumber"`
+		}
+		getJSON(t, w.portalURL+"/api/v1/status/"+r.reference, &st)
+		if st.TrackingNumber != found[0].TrackingNumber {
+			t.Fatalf("status by provisional number gives %q, want %q", st.TrackingNumber, found[0].TrackingNumber)
+		}
+		// Once delivered, nothing of the citizen stays on the kiosk.
+		deadline = time.Now().Add(10 * time.Second)
+		left := w.personalDataLeft(t, citizenID, citizenName)
+		for len(left) > 0 && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			left = w.personalDataLeft(t, citizenID, citizenName)
+		}
+		if len(left) > 0 {
+			t.Fatalf("personal data left on the kiosk after delivery:\n%s", strings.Join(left, "\n"))
+		}
+	})
+
+	t.Run("receipt QR shows status", func(t *testing.T) {
+		apps := w.applications(t)
+		if len(apps) == 0 {
+			t.Skip("no application from the earlier subtests")
+		}
+		ref := apps[0].TrackingNumber
+		b := tab{t, ctx}
+		b.do("attract", chromedp.Navigate(w.kioskURL+"/"), waitFor("start"))
+		// Hold the receipt under the imager: the payload travels the pseudo-terminal.
+		resp, err := http.Post(w.opsURL+"/demo/qr", "text/plain", strings.NewReader(w.portalURL+"/t/"+ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		b.do("status screen", waitFor("status-ref"), b.shot("status"))
+		shown := get(b, "status ref", chromedp.Text(css("status-ref")))
+		if shown != ref {
+			t.Fatalf("status screen shows %q, want %q", shown, ref)
+		}
+	})
+}
