@@ -582,5 +582,31 @@ func TestCitizenFlow(t *testing.T) {
 		if shown != ref {
 			t.Fatalf("status screen shows %q, want %q", shown, ref)
 		}
+
+		// A camera frame of the provisional receipt (the printer emulator's
+		// PNG) goes through the gozxing pipeline and finds the application by
+		// its provisional number.
+		provURL := w.receiptQR(t, 2)
+		var st struct {
+			TrackingNumber string `json:"trackingNumber"`
+		}
+		getJSON(t, w.portalURL+"/api/v1/status/"+strings.TrimPrefix(provURL, w.portalURL+"/t/"), &st)
+		frame, err := os.ReadFile(filepath.Join(w.dataDir, "receipts", "job-0002.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.do("back to attract", click("status-done"), waitFor("start"))
+		resp, err = http.Post(w.opsURL+"/demo/frame", "image/png", bytes.NewReader(frame))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("camera frame of the receipt: HTTP %d", resp.StatusCode)
+		}
+		b.do("status from camera", waitFor("status-ref"))
+		if shown := get(b, "status ref", chromedp.Text(css("status-ref"))); shown != st.TrackingNumber {
+			t.Fatalf("status screen from the camera shows %q, want %q", shown, st.TrackingNumber)
+		}
 	})
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +16,7 @@ import (
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/printer/escposemu"
+	"govkiosk/drivers/qrreader"
 	"govkiosk/drivers/qrreader/imageremu"
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
@@ -34,6 +38,7 @@ type demo struct {
 	receiptDir string
 	printer    *escposemu.Emulator
 	imager     *imageremu.Emulator
+	camera     *qrreader.Frames
 	portal     *portal.Server
 }
 
@@ -80,6 +85,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	if d.imager, err = imageremu.Start(log.With("sim", "imager")); err != nil {
 		return nil, fmt.Errorf("imager emulator: %w", err)
 	}
+	d.camera = qrreader.NewFrames(2*time.Second, log, time.Now)
 	if err := scanner.WriteTestConfig(saneDir); err != nil {
 		return nil, fmt.Errorf("sane test config: %w", err)
 	}
@@ -122,7 +128,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 }
 
 // Handler serves the demo's controls on the ops port: scan a QR code with the
-// imager, change the printer's paper state.
+// imager, show a camera frame, change the printer's paper state.
 func (d *demo) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /demo/qr", func(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +139,18 @@ func (d *demo) Handler() http.Handler {
 		}
 		if err := d.imager.Scan(b); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /demo/frame", func(w http.ResponseWriter, r *http.Request) {
+		img, _, err := image.Decode(io.LimitReader(r.Body, 32<<20))
+		if err != nil {
+			http.Error(w, "send a PNG or JPEG camera frame as the body", http.StatusBadRequest)
+			return
+		}
+		if !d.camera.Submit(img) {
+			http.Error(w, "no new QR code in that frame", http.StatusUnprocessableEntity)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

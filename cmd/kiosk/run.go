@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		cfg     kiosk.Config
 		demoOps http.Handler
+		readers []qrreader.Reader
 		err     error
 	)
 	switch {
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer d.Close()
-		cfg, demoOps = d.cfg, d.Handler()
+		cfg, demoOps, readers = d.cfg, d.Handler(), []qrreader.Reader{d.camera}
 		fmt.Fprintf(stdout, "govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
 			cfg.Listen, cfg.PortalURL, cfg.PortalURL, d.receiptDir, cfg.OpsListen)
 	case *configPath != "":
@@ -85,10 +86,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
-	return serve(ctx, cfg, serveOptions{log: log, stdout: stdout, demoOps: demoOps, browser: *browser, submitWait: *submitWait})
+	return serve(ctx, cfg, serveOptions{readers: readers, log: log, stdout: stdout, demoOps: demoOps, browser: *browser, submitWait: *submitWait})
 }
 
 type serveOptions struct {
+	readers    []qrreader.Reader // besides the serial imager: camera frames
 	log        *slog.Logger
 	stdout     io.Writer
 	demoOps    http.Handler
@@ -164,22 +166,26 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 	qrStatus := func(context.Context) device.Status {
 		return device.Status{Device: "qrreader", State: device.NoDevice, At: time.Now()}
 	}
+	readers := o.readers
 	if cfg.QRReader.Port != "" {
 		qr := qrreader.NewSerial(qrreader.SerialConfig{
 			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce.Duration,
 		}, log, time.Now)
 		go qr.Run(ctx)
+		readers = append(readers, qr)
+		qrStatus = func(context.Context) device.Status { return qr.Status() }
+	}
+	for _, r := range readers {
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case s := <-qr.Scans():
+				case s := <-r.Scans():
 					ctrl.HandleScan(ctx, s.Data)
 				}
 			}
 		}()
-		qrStatus = func(context.Context) device.Status { return qr.Status() }
 	}
 
 	mon := health.New(health.Options{

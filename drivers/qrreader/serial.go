@@ -52,16 +52,15 @@ type Serial struct {
 	log   *slog.Logger
 	now   func() time.Time
 	scans chan Scan
+	out   *emitter
 
 	// open opens the port; tests wrap it to count attempts.
 	open       func(path string, mode *serial.Mode) (serial.Port, error)
 	minBackoff time.Duration
 	maxBackoff time.Duration
 
-	mu       sync.Mutex
-	status   device.Status
-	dropped  int
-	lastEmit map[string]time.Time
+	mu     sync.Mutex
+	status device.Status
 }
 
 // NewSerial returns a driver for cfg. now is the clock used for scan times,
@@ -87,8 +86,8 @@ func NewSerial(cfg SerialConfig, log *slog.Logger, now func() time.Time) *Serial
 		open:       serial.Open,
 		minBackoff: defaultMinBackoff,
 		maxBackoff: defaultMaxBackoff,
-		lastEmit:   make(map[string]time.Time),
 	}
+	r.out = newEmitter(r.scans, r.log, now)
 	r.status = device.Status{Device: "qrreader", State: device.Offline, Detail: "not started", At: now()}
 	return r
 }
@@ -187,34 +186,8 @@ func (r *Serial) session(ctx context.Context) (connected bool, err error) {
 
 // emit debounces p and hands it to Scans without blocking.
 func (r *Serial) emit(p []byte) {
-	now := r.now()
 	r.mu.Lock()
-	if d := r.cfg.Debounce; d > 0 {
-		key := string(p)
-		if last, ok := r.lastEmit[key]; ok && now.Sub(last) < d {
-			r.mu.Unlock()
-			r.log.Debug("repeated scan debounced", "len", len(p))
-			return
-		}
-		if len(r.lastEmit) >= debouncePruneSize {
-			for k, t := range r.lastEmit {
-				if now.Sub(t) >= d {
-					delete(r.lastEmit, k)
-				}
-			}
-		}
-		r.lastEmit[key] = now
-	}
+	debounce := r.cfg.Debounce
 	r.mu.Unlock()
-
-	select {
-	case r.scans <- Scan{Data: p, Source: SourceSerial, At: now}:
-		r.log.Debug("scan", "len", len(p))
-	default:
-		r.mu.Lock()
-		r.dropped++
-		n := r.dropped
-		r.mu.Unlock()
-		r.log.Warn("scan dropped: nobody is reading", "dropped_total", n)
-	}
+	r.out.emit(p, SourceSerial, debounce)
 }

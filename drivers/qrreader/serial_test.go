@@ -248,9 +248,9 @@ func TestSerialDropsWhenNobodyReads(t *testing.T) {
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		h.r.mu.Lock()
-		d := h.r.dropped
-		h.r.mu.Unlock()
+		h.r.out.mu.Lock()
+		d := h.r.out.dropped
+		h.r.out.mu.Unlock()
 		if d == 3 {
 			break
 		}
