@@ -22,6 +22,7 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@[ -d e2e/peers/node_modules ] || npm ci --prefix e2e/peers --no-audit --no-fund
 	$(GO) mod download
 
 build:
