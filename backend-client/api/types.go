@@ -220,6 +220,22 @@ type Manifest struct {
 	ConfirmationToken string            `json:"confirmationToken"`
 }
 
+// FinaliseRequest closes a packet whose documents were uploaded with tus.
+// Sent as POST PathPackets+{packetId}+"/finalise" with the header
+// Idempotency-Key: "<packetId>" (a quoted string, per the IETF draft).
+type FinaliseRequest struct {
+	PacketID string `json:"packetId"`
+	// Manifest is the manifest JSON encrypted with age to PortalAgeRecipient.
+	Manifest []byte `json:"manifest"`
+	// Signature is ECDSA P-256 (ASN.1) by the kiosk key over SHA-256 of the
+	// plaintext manifest JSON.
+	Signature []byte `json:"signature"`
+	// Uploads maps each DocumentRef.File to its tus upload URL; the content of
+	// each upload is that document encrypted with age to PortalAgeRecipient.
+	// The SHA-256 and size in the manifest are of the plaintext PDF.
+	Uploads map[string]string `json:"uploads"`
+}
+
 // SubmitResult is the portal's answer to a submission.
 type SubmitResult struct {
 	TrackingNumber    string    `json:"trackingNumber"`
