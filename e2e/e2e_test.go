@@ -33,6 +33,13 @@ const (
 
 var binDir string
 
+// A short idle timer so the privacy wipe can be watched; every step of the
+// flow takes far less.
+const (
+	idleTimeout   = 15 * time.Second
+	idleCountdown = 4 * time.Second
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "govkiosk-e2e-bin-")
 	if err != nil {
@@ -179,7 +186,8 @@ func setup(t *testing.T) *world {
 	waitHTTP(t, w.portalURL+"/api/v1/catalogue")
 
 	start(t, "kiosk", "--demo", "--data", w.dataDir, "--portal", w.portalURL, "--enroll-token", token,
-		"--listen", kioskAddr, "--ops-listen", opsAddr, "--submit-wait", "4s")
+		"--listen", kioskAddr, "--ops-listen", opsAddr, "--submit-wait", "4s",
+		"--idle-timeout", idleTimeout.String(), "--idle-countdown", idleCountdown.String())
 	waitHTTP(t, w.opsURL+"/healthz")
 	waitHTTP(t, w.kioskURL+"/")
 	return w
@@ -560,6 +568,27 @@ func TestCitizenFlow(t *testing.T) {
 		}
 		if len(left) > 0 {
 			t.Fatalf("personal data left on the kiosk after delivery:\n%s", strings.Join(left, "\n"))
+		}
+	})
+
+	t.Run("abandoned session is wiped", func(t *testing.T) {
+		b := tab{t, ctx}
+		b.do("start", chromedp.Navigate(w.kioskURL+"/"), waitFor("start"), click("start"), waitFor("lang-en"), click("lang-en"))
+		b.do("catalogue", waitFor("proc-marital-status"), click("proc-marital-status"), waitFor("login"))
+		// The citizen walks away: the countdown appears, then the session ends.
+		idleCtx, cancel := context.WithTimeout(ctx, idleTimeout+10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(idleCtx, waitFor("idle-continue")); err != nil {
+			b.fail("countdown", err)
+		}
+		b.do("countdown shown", b.shot("idle-countdown"))
+		wipeCtx, cancel2 := context.WithTimeout(ctx, idleCountdown+10*time.Second)
+		defer cancel2()
+		if err := chromedp.Do(wipeCtx, waitFor("start")); err != nil {
+			b.fail("wipe", err)
+		}
+		if got := get(b, "step", chromedp.AttributeValue(chromedp.CSS("body"), "data-step")).Value; got != "attract" {
+			t.Fatalf("after the idle timeout the kiosk is at %q", got)
 		}
 	})
 

@@ -28,6 +28,7 @@ import (
 type demoOptions struct {
 	dataDir, listen, opsListen           string
 	portalURL, portalListen, enrollToken string
+	idleTimeout, idleCountdown           time.Duration
 }
 
 // demo is the simulated world around a kiosk: the ESC/POS printer and the QR
@@ -119,6 +120,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	}
 	cfg.Printer, cfg.QRReader, cfg.Scanner, cfg.Sensors = base.Printer, base.QRReader, base.Scanner, base.Sensors
 	cfg.Listen, cfg.OpsListen = o.listen, o.opsListen
+	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		browser    = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
 		submitWait = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		idle       = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
+		countdown  = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		d, err = startDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token,
+			idleTimeout: *idle, idleCountdown: *countdown,
 		}, log)
 		if err != nil {
 			return err
