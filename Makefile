@@ -5,7 +5,7 @@ BIN := bin
 APT_PACKAGES := sane-utils libsane1 chromium chromium-driver zbar-tools fonts-noto-core
 export CGO_ENABLED := 1
 
-.PHONY: demo test deps build vet unit e2e clean
+.PHONY: demo test deps build vet unit e2e bench-qr clean
 
 ## demo: build and run the kiosk with simulated devices and the embedded portal
 demo: deps build
@@ -37,6 +37,10 @@ unit:
 
 e2e: deps
 	$(GO) test -count=1 -v ./e2e/
+
+## bench-qr: our QR pipeline beside ZXingReader and zbarimg on the shared photo corpus
+bench-qr:
+	$(GO) run ./bench/qr
 
 clean:
 	rm -rf $(BIN) demo-data

@@ -38,6 +38,10 @@ Usage:
       that the portal answers. Stop the kiosk service first: it holds the
       devices. Exit status 1 when any check fails.
 
+  kioskctl decode-qr FILE...
+      Run the kiosk's QR pipeline on image files (PNG, JPEG, WebP): one line
+      per file, the name, a tab, and the payload as hex, or "none".
+
   kioskctl phone pending --portal URL
   kioskctl phone approve --portal URL --citizen ID [--link CODE | --latest]
   kioskctl phone inbox   --portal URL --citizen ID
@@ -64,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSelfTest(ctx, args[1:], stdout, stderr)
 	case "phone":
 		return runPhone(ctx, args[1:], stdout, stderr)
+	case "decode-qr":
+		return runDecodeQR(ctx, args[1:], stdout, stderr)
 	default:
 		return fmt.Errorf("unknown subcommand %q (see kioskctl help)", args[0])
 	}
