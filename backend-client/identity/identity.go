@@ -1,52 +1,79 @@
 // Package identity is the kiosk's national digital ID login: an OpenID
 // Connect relying party using the authorization code flow with PKCE (S256),
+// pushed authorization requests (RFC 9126) when the provider offers them,
 // a fresh state, nonce and verifier per citizen, and a fully verified ID
-// token (signature via the provider's JWKS, iss, aud, exp, nonce, at_hash).
+// token (signature via the provider's JWKS with key rotation, iss, aud,
+// azp, exp/iat with bounded skew, nonce, at_hash). For providers that only
+// offer it, the device authorization grant (RFC 8628) is an adapter
+// (StartDevice, PollDevice). EndSession revokes what a session was given.
 //
 // The kiosk browser is sent to the URL from Begin; the provider's page shows
 // a QR the citizen scans with the ID app on their own phone; after approval
 // the browser comes back to the kiosk's loopback callback, whose query goes
 // to Complete with the Pending that Begin returned.
+//
+// The client never asks for refresh tokens (no offline_access) and drops
+// any it is given. It authenticates to the provider as a public client
+// (client_id only, PKCE) or, when Config.Signer is set, with
+// private_key_jwt (RFC 7523).
 package identity
 
 import (
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 )
 
-// Sentinel errors; Begin and Complete wrap them so the UI can tell the
-// citizen clearly what happened.
+// Sentinel errors; every error from this package wraps at least one of them
+// so the UI can tell the citizen clearly what happened.
 var (
 	// ErrStateMismatch: the callback does not belong to this login (wrong
 	// or missing state, a replayed callback, or a login left too long).
 	ErrStateMismatch = errors.New("identity: login does not match this session")
 	// ErrDenied: the citizen (or the provider) declined the login.
 	ErrDenied = errors.New("identity: login was declined")
-	// ErrProviderDown: the ID provider could not be reached or failed.
+	// ErrProviderDown: the ID provider could not be reached, was too slow
+	// or failed.
 	ErrProviderDown = errors.New("identity: ID provider unavailable")
 	// ErrInvalidToken: the provider's answer failed verification (code
 	// refused, bad signature, wrong issuer/audience/nonce, expired token,
 	// malformed claims).
 	ErrInvalidToken = errors.New("identity: ID could not be verified")
+	// ErrExpired: the login took too long (login page left unattended,
+	// device code or ID token expired). Joined with ErrStateMismatch or
+	// ErrInvalidToken where those also apply. The citizen should start again.
+	ErrExpired = errors.New("identity: login expired")
+	// ErrNotSupported: the provider does not offer what was asked (a device
+	// flow on a provider without a device authorization endpoint).
+	ErrNotSupported = errors.New("identity: not offered by the ID provider")
 )
 
-// maxPendingAge bounds how long a login may take from Begin to Complete.
-const maxPendingAge = 15 * time.Minute
+const (
+	// maxPendingAge bounds how long a login may take from Begin to Complete.
+	maxPendingAge = 15 * time.Minute
+	// maxClockSkew is the tolerance between the provider's and the kiosk's
+	// clocks for exp and iat.
+	maxClockSkew = 60 * time.Second
+	// maxResponse bounds any response body read from the provider.
+	maxResponse = 1 << 20
+)
+
+// scopes are the scopes asked for. Never offline_access: a kiosk must not
+// hold anything that outlives the citizen's session.
+var scopes = []string{oidc.ScopeOpenID, "profile", "address", "phone"}
 
 // Config configures a Client.
 type Config struct {
@@ -57,25 +84,58 @@ type Config struct {
 	Now         func() time.Time
 	Rand        io.Reader // nil: crypto/rand
 	Log         *slog.Logger
+	// Signer, when set, authenticates the kiosk at the provider's token,
+	// PAR, device and revocation endpoints with private_key_jwt (RFC 7523):
+	// a short-lived JWT signed by this key (ECDSA P-256/384/521, Ed25519 or
+	// RSA). KeyID is put in its header. Nil: a public client (client_id only).
+	Signer crypto.Signer
+	KeyID  string
+	// After waits between device flow polls; nil: time.After. Tests inject
+	// it to run polls without waiting.
+	After func(time.Duration) <-chan time.Time
+	// PostLogoutRedirectURL is passed to the provider's end_session endpoint
+	// by LogoutURL (optional).
+	PostLogoutRedirectURL string
 }
 
 // Client logs citizens in. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	hc   *http.Client
-	now  func() time.Time
-	rand io.Reader
-	log  *slog.Logger
+	cfg   Config
+	hc    *http.Client
+	now   func() time.Time
+	rand  io.Reader
+	log   *slog.Logger
+	after func(time.Duration) <-chan time.Time
 
-	mu       sync.Mutex
-	oauth    *oauth2.Config
+	mu   sync.Mutex
+	prov *provider
+}
+
+// provider is what discovery found.
+type provider struct {
+	md       metadata
 	verifier *oidc.IDTokenVerifier
+}
+
+// metadata is the part of the discovery document the client uses.
+type metadata struct {
+	Issuer             string   `json:"issuer"`
+	AuthorizationURL   string   `json:"authorization_endpoint"`
+	TokenURL           string   `json:"token_endpoint"`
+	PARURL             string   `json:"pushed_authorization_request_endpoint"`
+	DeviceURL          string   `json:"device_authorization_endpoint"`
+	RevocationURL      string   `json:"revocation_endpoint"`
+	EndSessionURL      string   `json:"end_session_endpoint"`
+	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	IssParamSupported  bool     `json:"authorization_response_iss_parameter_supported"`
+	RequirePAR         bool     `json:"require_pushed_authorization_requests"`
+	CodeChallengeAlgos []string `json:"code_challenge_methods_supported"`
 }
 
 // New makes a client. It does no network I/O: discovery happens on the
 // first Begin and is cached once it succeeds.
 func New(cfg Config) *Client {
-	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now, rand: cfg.Rand, log: cfg.Log}
+	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now, rand: cfg.Rand, log: cfg.Log, after: cfg.After}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -90,6 +150,9 @@ func New(cfg Config) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	if c.after == nil {
+		c.after = time.After
+	}
 	return c
 }
 
@@ -102,78 +165,135 @@ type Pending struct {
 }
 
 // discover fetches the provider's metadata once it is reachable.
-func (c *Client) discover(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
+func (c *Client) discover(ctx context.Context) (*provider, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.oauth != nil {
-		return c.oauth, c.verifier, nil
+	if c.prov != nil {
+		return c.prov, nil
 	}
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.hc), c.cfg.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: discovery: %v", ErrProviderDown, err)
+		return nil, fmt.Errorf("%w: discovery: %v", ErrProviderDown, err)
 	}
-	ep := p.Endpoint()
-	ep.AuthStyle = oauth2.AuthStyleInParams // a public client: client_id in the form, no secret
-	c.oauth = &oauth2.Config{
-		ClientID:    c.cfg.ClientID,
-		Endpoint:    ep,
-		RedirectURL: c.cfg.RedirectURL,
-		Scopes:      []string{oidc.ScopeOpenID, "profile", "address", "phone"},
+	var md metadata
+	if err := p.Claims(&md); err != nil {
+		return nil, fmt.Errorf("%w: discovery document: %v", ErrProviderDown, err)
+	}
+	if md.TokenURL == "" || md.AuthorizationURL == "" {
+		return nil, fmt.Errorf("%w: discovery document lacks endpoints", ErrProviderDown)
 	}
 	// The key set outlives this call's context: keep its values (the HTTP
-	// client), not its cancellation.
-	c.verifier = p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), c.hc), &oidc.Config{
+	// client), not its cancellation. Expiry gets maxClockSkew of leeway;
+	// iat is checked in verify.
+	verifier := p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), c.hc), &oidc.Config{
 		ClientID: c.cfg.ClientID,
-		Now:      c.now,
+		Now:      func() time.Time { return c.now().Add(-maxClockSkew) },
 	})
-	c.log.Info("identity provider discovered")
-	return c.oauth, c.verifier, nil
+	c.prov = &provider{md: md, verifier: verifier}
+	c.log.Info("identity provider discovered", "par", md.PARURL != "", "device", md.DeviceURL != "",
+		"revocation", md.RevocationURL != "", "endSession", md.EndSessionURL != "", "privateKeyJWT", c.cfg.Signer != nil)
+	return c.prov, nil
+}
+
+// random returns n fresh base64url-encoded values of 32 random octets.
+func (c *Client) random(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		var b [32]byte
+		if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+			return nil, fmt.Errorf("identity: randomness: %w", err)
+		}
+		out[i] = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	return out, nil
 }
 
 // Begin starts a login: it returns the provider URL to show in the kiosk
 // browser and the Pending to hand to Complete. lang ("th", "vi", "en") is
-// passed as ui_locales.
+// passed as ui_locales. When the provider offers PAR, the request is pushed
+// first and the URL carries only client_id and request_uri.
 func (c *Client) Begin(ctx context.Context, lang string) (string, *Pending, error) {
-	oc, _, err := c.discover(ctx)
+	prov, err := c.discover(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	var r [3][32]byte
-	for i := range r {
-		if _, err := io.ReadFull(c.rand, r[i][:]); err != nil {
-			return "", nil, fmt.Errorf("identity: randomness: %w", err)
-		}
+	r, err := c.random(3)
+	if err != nil {
+		return "", nil, err
 	}
-	enc := base64.RawURLEncoding.EncodeToString
 	// The verifier has oauth2.GenerateVerifier's form (32 octets, base64url,
 	// RFC 7636 §4.1) but draws from the injected randomness.
-	p := &Pending{state: enc(r[0][:]), nonce: enc(r[1][:]), verifier: enc(r[2][:]), created: c.now()}
-	opts := []oauth2.AuthCodeOption{oidc.Nonce(p.nonce), oauth2.S256ChallengeOption(p.verifier)}
-	if lang != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lang))
+	p := &Pending{state: r[0], nonce: r[1], verifier: r[2], created: c.now()}
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {c.cfg.ClientID},
+		"redirect_uri":          {c.cfg.RedirectURL},
+		"scope":                 {strings.Join(scopes, " ")},
+		"state":                 {p.state},
+		"nonce":                 {p.nonce},
+		"code_challenge":        {s256(p.verifier)},
+		"code_challenge_method": {"S256"},
+		// The kiosk browser is shared: never let a provider session left
+		// by the previous citizen log the next one in.
+		"prompt": {"login"},
 	}
-	c.log.Info("identity login begun", "lang", lang)
-	return oc.AuthCodeURL(p.state, opts...), p, nil
+	if lang != "" {
+		q.Set("ui_locales", lang)
+	}
+	if prov.md.PARURL != "" {
+		uri, err := c.pushRequest(ctx, prov, q)
+		if err != nil {
+			return "", nil, err
+		}
+		q = url.Values{"client_id": {c.cfg.ClientID}, "request_uri": {uri}}
+	}
+	c.log.Info("identity login begun", "lang", lang, "par", prov.md.PARURL != "")
+	return withQuery(prov.md.AuthorizationURL, q), p, nil
+}
+
+// pushRequest posts an authorization request to the PAR endpoint and
+// returns its request_uri (RFC 9126 §2).
+func (c *Client) pushRequest(ctx context.Context, prov *provider, q url.Values) (string, error) {
+	var out struct {
+		RequestURI string `json:"request_uri"`
+		ExpiresIn  int64  `json:"expires_in"`
+	}
+	status, e, err := c.post(ctx, prov, prov.md.PARURL, q, &out)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusCreated && status != http.StatusOK {
+		return "", oauthError("PAR endpoint", status, e)
+	}
+	if out.RequestURI == "" {
+		return "", fmt.Errorf("%w: PAR response has no request_uri", ErrProviderDown)
+	}
+	return out.RequestURI, nil
+}
+
+// withQuery appends q to the endpoint URL, keeping any query it has.
+func withQuery(endpoint string, q url.Values) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint + "?" + q.Encode()
+	}
+	old := u.Query()
+	for k, v := range q {
+		old[k] = v
+	}
+	u.RawQuery = old.Encode()
+	return u.String()
 }
 
 // Identity is a verified citizen. It holds personal data: it redacts itself
-// in logs (LogValue) and must not outlive the citizen's session.
+// in logs (LogValue) and must not outlive the citizen's session (call
+// EndSession, then drop it).
 type Identity struct {
 	CitizenID, Name, GivenName, FamilyName, BirthDate, Address, Phone, Profile string
 	AccessToken                                                                string
 	Expiry                                                                     time.Time
-}
 
-type claims struct {
-	Name       string `json:"name"`
-	GivenName  string `json:"given_name"`
-	FamilyName string `json:"family_name"`
-	BirthDate  string `json:"birthdate"`
-	Address    string `json:"address"`
-	Phone      string `json:"phone_number"`
-	PID        string `json:"pid"`
-	Profile    string `json:"id_profile"`
-	AZP        string `json:"azp"`
+	idToken string // raw ID token, for LogoutURL's id_token_hint
 }
 
 // Complete finishes the login p with the query of the kiosk's callback:
@@ -185,135 +305,50 @@ func (c *Client) Complete(ctx context.Context, p *Pending, callback url.Values) 
 		return nil, fmt.Errorf("%w: login already completed or never begun", ErrStateMismatch)
 	}
 	if c.now().Sub(p.created) > maxPendingAge {
-		return nil, fmt.Errorf("%w: login took too long", ErrStateMismatch)
+		return nil, fmt.Errorf("%w: %w: login took too long", ErrStateMismatch, ErrExpired)
 	}
 	if len(callback["state"]) != 1 || subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(p.state)) != 1 {
 		c.log.Warn("identity callback state mismatch")
 		return nil, fmt.Errorf("%w: state", ErrStateMismatch)
 	}
-	oc, verifier, err := c.discover(ctx)
+	prov, err := c.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if iss := callback.Get("iss"); iss != "" && iss != c.cfg.Issuer { // RFC 9207 mix-up defence
+	// RFC 9207 mix-up defence: a provider that promises iss must send it.
+	iss, hasIss := callback["iss"]
+	if (hasIss && (len(iss) != 1 || iss[0] != prov.md.Issuer)) || (!hasIss && prov.md.IssParamSupported) {
 		return nil, fmt.Errorf("%w: callback from another issuer", ErrInvalidToken)
 	}
 	if e := callback.Get("error"); e != "" {
 		c.log.Info("identity provider returned an error", "error", e)
 		switch e {
-		case "access_denied", "login_required", "consent_required", "interaction_required":
+		case "access_denied", "consent_required", "interaction_required":
 			return nil, fmt.Errorf("%w: %s", ErrDenied, e)
+		case "login_required":
+			// Our provider's answer for a login page left unattended.
+			return nil, fmt.Errorf("%w: %s", ErrExpired, e)
 		default:
 			return nil, fmt.Errorf("%w: authorization error %q", ErrProviderDown, e)
 		}
 	}
 	code := callback.Get("code")
-	if code == "" {
+	if code == "" || len(callback["code"]) != 1 {
 		return nil, fmt.Errorf("%w: callback has no code", ErrInvalidToken)
 	}
-
-	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.verifier))
+	tr, err := c.token(ctx, prov, url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {c.cfg.RedirectURL},
+		"code_verifier": {p.verifier},
+	})
 	if err != nil {
-		return nil, classifyExchange(err)
+		return nil, err
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return nil, fmt.Errorf("%w: token response has no id_token", ErrInvalidToken)
-	}
-	idt, err := verifier.Verify(ctx, raw)
+	id, err := c.verify(ctx, prov, tr, tokenCheck{nonce: p.nonce})
 	if err != nil {
-		c.log.Warn("identity id token rejected", "err", err)
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.nonce)) != 1 {
-		c.log.Warn("identity id token nonce mismatch")
-		return nil, fmt.Errorf("%w: nonce", ErrInvalidToken)
-	}
-	if idt.AccessTokenHash != "" {
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			return nil, fmt.Errorf("%w: at_hash: %v", ErrInvalidToken, err)
-		}
-	}
-	var cl claims
-	if err := idt.Claims(&cl); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
-	}
-	if cl.AZP != "" && cl.AZP != c.cfg.ClientID {
-		return nil, fmt.Errorf("%w: azp", ErrInvalidToken)
-	}
-	if err := checkCitizenID(cl.Profile, cl.PID); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
-	id := &Identity{
-		CitizenID: cl.PID, Name: cl.Name, GivenName: cl.GivenName, FamilyName: cl.FamilyName,
-		BirthDate: cl.BirthDate, Address: cl.Address, Phone: cl.Phone, Profile: cl.Profile,
-		AccessToken: tok.AccessToken, Expiry: tok.Expiry,
+		return nil, err
 	}
 	c.log.Info("identity login completed", "identity", id)
 	return id, nil
-}
-
-// classifyExchange maps a token endpoint failure to a sentinel.
-func classifyExchange(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		if re.Response != nil && re.Response.StatusCode >= 500 {
-			return fmt.Errorf("%w: token endpoint: %s", ErrProviderDown, re.Response.Status)
-		}
-		if re.ErrorCode == "temporarily_unavailable" || re.ErrorCode == "server_error" {
-			return fmt.Errorf("%w: token endpoint: %s", ErrProviderDown, re.ErrorCode)
-		}
-		return fmt.Errorf("%w: token endpoint refused the code: %s", ErrInvalidToken, re.ErrorCode)
-	}
-	var ne net.Error
-	var ue *url.Error
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: token endpoint: %v", ErrProviderDown, err)
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("%w: token response: %v", ErrInvalidToken, err)
-	}
-	return fmt.Errorf("%w: token endpoint: %v", ErrProviderDown, err)
-}
-
-func checkCitizenID(profile, id string) error {
-	switch profile {
-	case "th":
-		if !ValidThaiID(id) {
-			return errors.New("Thai citizen ID fails its checksum")
-		}
-	case "vn":
-		if !allDigits(id, 12) {
-			return errors.New("Vietnamese citizen ID must be 12 digits")
-		}
-	default:
-		return fmt.Errorf("unknown id_profile %q", profile)
-	}
-	return nil
-}
-
-// ValidThaiID reports whether id is 13 ASCII digits whose last digit is the
-// mod-11 check digit of the first twelve.
-func ValidThaiID(id string) bool {
-	if !allDigits(id, 13) {
-		return false
-	}
-	sum := 0
-	for i := range 12 {
-		sum += int(id[i]-'0') * (13 - i)
-	}
-	return int(id[12]-'0') == (11-sum%11)%10
-}
-
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

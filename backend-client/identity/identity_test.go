@@ -41,8 +41,11 @@ type env struct {
 }
 
 type envOpt struct {
-	now  func() time.Time                // provider clock
-	wrap func(http.Handler) http.Handler // tampering in front of the provider
+	now     func() time.Time                // provider clock
+	wrap    func(http.Handler) http.Handler // tampering in front of the provider
+	strip   []string                        // discovery members to hide (e.g. the PAR endpoint)
+	clients []idp.Client                    // more clients
+	cfg     func(*Config)                   // client configuration changes
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -55,7 +58,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 	p, err := idp.New(idp.Config{
 		Issuer:   srv.URL + "/idp",
 		PhoneURL: srv.URL + "/phone",
-		Clients:  []idp.Client{{ID: clientID, RedirectURIs: []string{redirectURL}}},
+		Clients:  append([]idp.Client{{ID: clientID, RedirectURIs: []string{redirectURL}}}, o.clients...),
 		Now:      o.now,
 	})
 	if err != nil {
@@ -65,15 +68,42 @@ func newEnv(t *testing.T, o envOpt) *env {
 	if o.wrap != nil {
 		handler = o.wrap(handler)
 	}
+	if len(o.strip) > 0 {
+		handler = stripDiscovery(handler, o.strip)
+	}
 	h.Store(handler)
 	logs := &bytes.Buffer{}
 	hc := &http.Client{Timeout: 30 * time.Second}
-	c := New(Config{
+	cfg := Config{
 		Issuer: srv.URL + "/idp", ClientID: clientID, RedirectURL: redirectURL, HTTPClient: hc,
 		Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	return &env{srv: srv, p: p, hc: hc, logs: logs, c: c}
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	return &env{srv: srv, p: p, hc: hc, logs: logs, c: New(cfg)}
 }
+
+// stripDiscovery hides members of the provider's discovery document.
+func stripDiscovery(next http.Handler, keys []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var d map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &d)
+		for _, k := range keys {
+			delete(d, k)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(d)
+	})
+}
+
+var noPAR = []string{"pushed_authorization_request_endpoint"}
 
 type lockedWriter struct {
 	mu sync.Mutex
@@ -193,7 +223,7 @@ func TestFullFlow(t *testing.T) {
 			want := Identity{
 				CitizenID: tc.cit.ID, Name: tc.cit.Name, GivenName: tc.cit.GivenName, FamilyName: tc.cit.FamilyName,
 				BirthDate: tc.cit.BirthDate, Address: tc.cit.Address, Phone: tc.cit.Phone, Profile: tc.cit.Profile,
-				AccessToken: id.AccessToken, Expiry: id.Expiry,
+				AccessToken: id.AccessToken, Expiry: id.Expiry, idToken: id.idToken,
 			}
 			if *id != want {
 				t.Errorf("identity\n got %+v\nwant %+v", *id, want)
@@ -224,7 +254,7 @@ func TestFullFlow(t *testing.T) {
 }
 
 func TestBeginIsFreshPerCitizen(t *testing.T) {
-	e := newEnv(t, envOpt{})
+	e := newEnv(t, envOpt{strip: noPAR})
 	u1, p1, err := e.c.Begin(context.Background(), "vi")
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +271,7 @@ func TestBeginIsFreshPerCitizen(t *testing.T) {
 	for k, want := range map[string]string{
 		"client_id": clientID, "redirect_uri": redirectURL, "response_type": "code",
 		"code_challenge_method": "S256", "code_challenge": oauth2.S256ChallengeFromVerifier(p1.verifier),
-		"state": p1.state, "nonce": p1.nonce, "ui_locales": "vi",
+		"state": p1.state, "nonce": p1.nonce, "ui_locales": "vi", "prompt": "login",
 	} {
 		if got := q1.Query().Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
@@ -292,11 +322,12 @@ func TestAttacks(t *testing.T) {
 		e := newEnv(t, envOpt{})
 		p, cb := e.login(t, "en", vn(t))
 		// The code leaks and is redeemed first (even with the right verifier).
-		oc, _, err := e.c.discover(ctx)
+		prov, err := e.c.discover(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stolen, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, e.hc), cb.Get("code"), oauth2.VerifierOption(p.verifier))
+		stolen, err := e.c.token(ctx, prov, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")},
+			"redirect_uri": {redirectURL}, "code_verifier": {p.verifier}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +361,8 @@ func TestAttacks(t *testing.T) {
 	})
 
 	t.Run("nonce mismatch", func(t *testing.T) {
-		e := newEnv(t, envOpt{})
+		// Without PAR, where state and challenge are visible in the URL.
+		e := newEnv(t, envOpt{strip: noPAR})
 		authURL, p, err := e.c.Begin(ctx, "en")
 		if err != nil {
 			t.Fatal(err)
@@ -362,7 +394,7 @@ func TestAttacks(t *testing.T) {
 	})
 
 	t.Run("expired token", func(t *testing.T) {
-		past := time.Now().Add(-11 * time.Minute)
+		past := time.Now().Add(-12 * time.Minute) // ID tokens live 10 min; skew allows 1
 		e := newEnv(t, envOpt{now: func() time.Time { return past }})
 		p, cb := e.login(t, "en", vn(t))
 		if _, err := e.c.Complete(ctx, p, cb); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "expired") {
@@ -503,6 +535,17 @@ func TestRotateKeyMidSession(t *testing.T) {
 	}
 	if id.CitizenID != cit.ID {
 		t.Errorf("citizen %q", id.CitizenID)
+	}
+	// Rotated twice mid-session: the key the client knew is gone from the
+	// JWKS; the new one is fetched.
+	p3, cb3 := e.login(t, "th", cit.ID)
+	for range 2 {
+		if err := e.p.RotateKey(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.c.Complete(ctx, p3, cb3); err != nil {
+		t.Fatalf("after the old key was retired: %v", err)
 	}
 }
 

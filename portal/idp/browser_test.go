@@ -75,3 +75,83 @@ func TestLoginPageInChromium(t *testing.T) {
 		t.Errorf("callback saw %q", done)
 	}
 }
+
+// TestLoginPageRefreshesQRInChromium: when the QR's 120 s are up, the page
+// itself fetches a fresh QR (no round trip through the kiosk), and the
+// citizen can log in with the new one.
+func TestLoginPageRefreshesQRInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed")
+	}
+	kiosk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><p id="done">code=%t</p>`, r.URL.Query().Get("code") != "")
+	}))
+	defer kiosk.Close()
+	idpSrv := httptest.NewServer(nil)
+	defer idpSrv.Close()
+	clk := &fakeClock{t: time.Now()}
+	p, err := New(Config{
+		Issuer: idpSrv.URL + "/idp", PhoneURL: idpSrv.URL + "/phone", Now: clk.Now,
+		Clients: []Client{{ID: testClient, RedirectURIs: []string{kiosk.URL + "/callback"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.longPoll = 50 * time.Millisecond // the page's polls cycle quickly on the fake clock
+	idpSrv.Config.Handler = p.Handler()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
+		chromedp.UserDataDir(t.TempDir()))...)
+	defer cancelAlloc()
+	bctx, cancelB := chromedp.NewContext(alloc)
+	defer cancelB()
+	step, cancelStep := context.WithTimeout(bctx, 30*time.Second)
+	defer cancelStep()
+
+	q := goodQuery()
+	q.Set("redirect_uri", kiosk.URL+"/callback")
+	if err := chromedp.Do(step, chromedp.Navigate(idpSrv.URL+"/idp/authorize?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#st-pending"))); err != nil {
+		t.Fatal(err)
+	}
+	attr := func(name string) string {
+		v, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#login"), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Value
+	}
+	first := attr("data-link-code")
+	firstQR, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#qr-img"), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(loginTTL)
+	waitFor(t, func() bool { return attr("data-refreshed") == "1" })
+	second := attr("data-link-code")
+	secondQR, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#qr-img"), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#link-code")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first || secondQR.Value == firstQR.Value || shown != displayLinkCode(second) {
+		t.Fatalf("QR not refreshed: %q → %q (shown %q)", first, second, shown)
+	}
+	if st, err := p.approve(first, TestCitizens()[0].ID, false); err == nil {
+		t.Fatalf("the stale QR was accepted: %d", st)
+	}
+	if st, err := p.approve(second, TestCitizens()[0].ID, false); err != nil {
+		t.Fatalf("approve: %d %v", st, err)
+	}
+	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
+		t.Fatal(err)
+	}
+	done, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#done")))
+	if err != nil || done != "code=true" {
+		t.Errorf("callback saw %q (%v)", done, err)
+	}
+}

@@ -1,8 +1,13 @@
 // Package idp is the reference portal's test national digital ID provider:
 // an OpenID Connect provider (authorization code flow with PKCE S256 only,
-// public clients) whose login page shows a QR code that the citizen scans
-// with the ID app on their own phone, as with Thailand's ThaID, Vietnam's
-// VNeID or MOSIP eSignet's wallet-linked login. A phone simulator, served
+// pushed authorization requests (RFC 9126), the device authorization grant
+// (RFC 8628), token revocation (RFC 7009); public clients or clients
+// authenticating with private_key_jwt) whose login page shows a QR code
+// that the citizen scans with the ID app on their own phone, as with
+// Thailand's ThaID, Vietnam's VNeID or MOSIP eSignet's wallet-linked login.
+// The QR (its link code) is replaced every 120 s by the page itself, and a
+// page left unattended for loginPageTTL sends the browser back to the
+// client with error=login_required. A phone simulator, served
 // by the same handler, plays the citizen's phone: it approves logins and
 // holds an inbox of messages sent to the citizen (confirmation codes).
 //
@@ -20,11 +25,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Lifetimes.
 const (
-	loginTTL       = 120 * time.Second // a login transaction (one QR) lives this long
+	loginTTL       = 120 * time.Second // one QR (link code, device user code) lives this long
+	loginPageTTL   = 6 * time.Minute   // a login page, through its QR refreshes, lives this long
+	parTTL         = 60 * time.Second  // pushed authorization requests
+	deviceInterval = 5 * time.Second   // RFC 8628 polling interval
+	maxAssertion   = 5 * time.Minute   // longest lifetime of a client assertion
 	codeTTL        = 60 * time.Second  // authorization codes
 	idTokenTTL     = 10 * time.Minute
 	accessTokenTTL = 10 * time.Minute
@@ -34,11 +45,14 @@ const (
 	defaultPoll    = 25 * time.Second
 )
 
-// Client is a registered relying party (a kiosk). Clients are public: they
-// authenticate with PKCE, not a secret.
+// Client is a registered relying party (a kiosk). A client with no JWKS is
+// public: it sends its client_id and proves possession with PKCE. A client
+// with a JWKS must authenticate at the token, PAR, device and revocation
+// endpoints with private_key_jwt signed by one of its keys.
 type Client struct {
 	ID           string
 	RedirectURIs []string
+	JWKS         jose.JSONWebKeySet // public keys for private_key_jwt; empty: a public client
 }
 
 // Config configures a Provider.
@@ -65,26 +79,38 @@ type Provider struct {
 	longPoll  time.Duration
 	subjectFn func(citizenID string) string
 
-	mu     sync.Mutex
-	keys   []*signingKey // last is current; at most two
-	txns   map[string]*txn
-	links  map[string]*txn
-	codes  map[string]*authCode
-	tokens map[string]*accessToken
-	inbox  map[string][]message
-	parked int // long polls waiting (observed by tests)
+	mu      sync.Mutex
+	keys    []*signingKey // last is current; at most two
+	txns    map[string]*txn
+	links   map[string]*txn
+	devices map[string]*txn // by device code
+	codes   map[string]*authCode
+	tokens  map[string]*accessToken
+	pars    map[string]*parRequest // by request_uri
+	jtis    map[string]time.Time   // client assertion IDs seen, until their expiry
+	inbox   map[string][]message
+	parked  int // long polls waiting (observed by tests)
 }
 
 type txn struct {
 	id, linkCode                              string
 	clientID, redirectURI, state, nonce, lang string
 	challenge, scope                          string
-	created, expires                          time.Time
-	status                                    string // statusPending, statusApproved, statusDenied
+	created, expires                          time.Time // expires: of the current link code
+	pageDeadline                              time.Time // the login page's end, through QR refreshes
+	status                                    string    // statusPending, statusApproved, statusDenied
 	citizenID                                 string
 	authTime                                  time.Time
 	redirect                                  string
 	changed                                   chan struct{} // closed when status leaves pending
+
+	// Device authorization grant (RFC 8628); device is false for logins
+	// started at the authorization endpoint.
+	device     bool
+	deviceCode string
+	interval   time.Duration
+	lastPoll   time.Time
+	redeemed   bool
 }
 
 type authCode struct {
@@ -95,8 +121,8 @@ type authCode struct {
 }
 
 type accessToken struct {
-	citizenID string
-	expires   time.Time
+	citizenID, clientID string
+	expires             time.Time
 }
 
 type message struct {
@@ -138,6 +164,9 @@ func New(cfg Config) (*Provider, error) {
 		txns:     make(map[string]*txn),
 		links:    make(map[string]*txn),
 		codes:    make(map[string]*authCode),
+		devices:  make(map[string]*txn),
+		pars:     make(map[string]*parRequest),
+		jtis:     make(map[string]time.Time),
 		tokens:   make(map[string]*accessToken),
 		inbox:    make(map[string][]message),
 	}
@@ -166,7 +195,13 @@ func New(cfg Config) (*Provider, error) {
 		if _, dup := p.clients[c.ID]; dup {
 			return nil, fmt.Errorf("idp: client %q registered twice", c.ID)
 		}
-		p.clients[c.ID] = Client{ID: c.ID, RedirectURIs: append([]string(nil), c.RedirectURIs...)}
+		for _, k := range c.JWKS.Keys {
+			if !k.Valid() || !k.IsPublic() {
+				return nil, fmt.Errorf("idp: client %q: JWKS must hold valid public keys", c.ID)
+			}
+		}
+		p.clients[c.ID] = Client{ID: c.ID, RedirectURIs: append([]string(nil), c.RedirectURIs...),
+			JWKS: jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), c.JWKS.Keys...)}}
 	}
 	k, err := newSigningKey(p.rand)
 	if err != nil {
@@ -251,6 +286,10 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("GET "+ip+"/.well-known/openid-configuration", p.serveDiscovery)
 	mux.HandleFunc("GET "+ip+"/authorize", p.serveAuthorize)
 	mux.HandleFunc("GET "+ip+"/login/{txn}/wait", p.serveWait)
+	mux.HandleFunc("POST "+ip+"/login/{txn}/refresh", p.serveRefresh)
+	mux.HandleFunc("POST "+ip+"/par", p.servePAR)
+	mux.HandleFunc("POST "+ip+"/device_authorization", p.serveDeviceAuthorization)
+	mux.HandleFunc("POST "+ip+"/revoke", p.serveRevoke)
 	mux.HandleFunc("POST "+ip+"/token", p.serveToken)
 	mux.HandleFunc("GET "+ip+"/jwks", p.serveJWKS)
 	mux.HandleFunc("GET "+ip+"/userinfo", p.serveUserinfo)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"image"
 	_ "image/png"
@@ -617,6 +618,8 @@ func TestDiscoveryAndRotateKey(t *testing.T) {
 	for k, want := range map[string]string{
 		"issuer": iss, "authorization_endpoint": iss + "/authorize", "token_endpoint": iss + "/token",
 		"jwks_uri": iss + "/jwks", "userinfo_endpoint": iss + "/userinfo",
+		"pushed_authorization_request_endpoint": iss + "/par", "device_authorization_endpoint": iss + "/device_authorization",
+		"revocation_endpoint": iss + "/revoke",
 	} {
 		if d[k] != want {
 			t.Errorf("%s = %v, want %s", k, d[k], want)
@@ -624,11 +627,17 @@ func TestDiscoveryAndRotateKey(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"code_challenge_methods_supported": "S256", "response_types_supported": "code",
-		"id_token_signing_alg_values_supported": "ES256", "token_endpoint_auth_methods_supported": "none",
+		"id_token_signing_alg_values_supported": "ES256",
 	} {
 		if l, _ := d[k].([]any); len(l) != 1 || l[0] != want {
 			t.Errorf("%s = %v, want [%s]", k, d[k], want)
 		}
+	}
+	if got := fmt.Sprint(d["token_endpoint_auth_methods_supported"]); got != "[none private_key_jwt]" {
+		t.Errorf("token_endpoint_auth_methods_supported = %s", got)
+	}
+	if got := fmt.Sprint(d["grant_types_supported"]); got != "[authorization_code "+deviceGrant+"]" {
+		t.Errorf("grant_types_supported = %s", got)
 	}
 
 	kids := func() []string {

@@ -17,20 +17,27 @@ import (
 
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                p.issuer,
-		"authorization_endpoint":                p.issuer + "/authorize",
-		"token_endpoint":                        p.issuer + "/token",
-		"jwks_uri":                              p.issuer + "/jwks",
-		"userinfo_endpoint":                     p.issuer + "/userinfo",
-		"scopes_supported":                      []string{"openid", "profile", "address", "phone"},
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{string(signingAlg)},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"none"},
-		"ui_locales_supported":                  []string{"th", "vi", "en"},
+		"issuer":                                                p.issuer,
+		"authorization_endpoint":                                p.issuer + "/authorize",
+		"token_endpoint":                                        p.issuer + "/token",
+		"jwks_uri":                                              p.issuer + "/jwks",
+		"userinfo_endpoint":                                     p.issuer + "/userinfo",
+		"pushed_authorization_request_endpoint":                 p.issuer + "/par",
+		"device_authorization_endpoint":                         p.issuer + "/device_authorization",
+		"revocation_endpoint":                                   p.issuer + "/revoke",
+		"scopes_supported":                                      []string{"openid", "profile", "address", "phone"},
+		"response_types_supported":                              []string{"code"},
+		"response_modes_supported":                              []string{"query"},
+		"grant_types_supported":                                 []string{"authorization_code", deviceGrant},
+		"subject_types_supported":                               []string{"public"},
+		"id_token_signing_alg_values_supported":                 []string{string(signingAlg)},
+		"code_challenge_methods_supported":                      []string{"S256"},
+		"token_endpoint_auth_methods_supported":                 []string{"none", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported":      assertionAlgs,
+		"revocation_endpoint_auth_methods_supported":            []string{"none", "private_key_jwt"},
+		"revocation_endpoint_auth_signing_alg_values_supported": assertionAlgs,
+		"require_pushed_authorization_requests":                 false,
+		"ui_locales_supported":                                  []string{"th", "vi", "en"},
 		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce",
 			"name", "given_name", "family_name", "birthdate", "address", "phone_number", "pid", "id_profile"},
 		"authorization_response_iss_parameter_supported": true,
@@ -118,6 +125,15 @@ func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
 
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Has("request_uri") {
+		pushed, err := p.takePAR(q)
+		if err != nil {
+			p.log.Info("idp authorize rejected", "error", "invalid_request_uri")
+			p.renderError(w, http.StatusBadRequest, pickLang(q.Get("ui_locales")), "invalid_request_uri", err.Error())
+			return
+		}
+		q = pushed
+	}
 	t, aerr := p.checkAuthorize(q)
 	if aerr != nil {
 		p.log.Info("idp authorize rejected", "error", aerr.code, "redirected", aerr.redirect)
@@ -151,6 +167,7 @@ func (p *Provider) startLogin(t *txn) error {
 	t.id = id
 	t.created = now
 	t.expires = now.Add(loginTTL)
+	t.pageDeadline = now.Add(loginPageTTL)
 	t.status = statusPending
 	t.changed = make(chan struct{})
 
@@ -160,30 +177,54 @@ func (p *Provider) startLogin(t *txn) error {
 	if len(p.txns) >= maxLive {
 		return fmt.Errorf("too many live logins")
 	}
+	if err := p.newLinkCodeLocked(t); err != nil {
+		return err
+	}
+	p.txns[t.id] = t
+	if t.device {
+		p.devices[t.deviceCode] = t
+	}
+	return nil
+}
+
+// newLinkCodeLocked gives t a fresh link code not in use.
+func (p *Provider) newLinkCodeLocked(t *txn) error {
 	for range 8 {
 		lc, err := p.linkCode()
 		if err != nil {
 			return err
 		}
 		if _, taken := p.links[lc]; !taken {
+			delete(p.links, t.linkCode)
 			t.linkCode = lc
-			break
+			p.links[lc] = t
+			return nil
 		}
 	}
-	if t.linkCode == "" {
-		return fmt.Errorf("no free link code")
-	}
-	p.txns[t.id] = t
-	p.links[t.linkCode] = t
-	return nil
+	return fmt.Errorf("no free link code")
 }
 
 // sweepLocked forgets records that expired long enough ago.
 func (p *Provider) sweepLocked(now time.Time) {
 	for id, t := range p.txns {
-		if now.After(t.expires.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
+		end := t.expires
+		if t.pageDeadline.After(end) {
+			end = t.pageDeadline
+		}
+		if now.After(end.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
 			delete(p.txns, id)
 			delete(p.links, t.linkCode)
+			delete(p.devices, t.deviceCode)
+		}
+	}
+	for u, pr := range p.pars {
+		if !now.Before(pr.expires) {
+			delete(p.pars, u)
+		}
+	}
+	for j, exp := range p.jtis {
+		if now.After(exp) {
+			delete(p.jtis, j)
 		}
 	}
 	for c, ac := range p.codes {
@@ -209,6 +250,7 @@ func statusLocked(t *txn, now time.Time) string {
 type waitResponse struct {
 	Status   string `json:"status"`
 	Redirect string `json:"redirect,omitempty"`
+	Refresh  string `json:"refresh,omitempty"` // POST here for a fresh QR
 }
 
 // serveWait long-polls a login transaction's status for the login page.
@@ -226,7 +268,20 @@ func (p *Provider) serveWait(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		now := p.now()
 		st, redirect, left := statusLocked(t, now), t.redirect, t.expires.Sub(now)
+		unattended := st == statusExpired && !now.Before(t.pageDeadline) && !t.device
 		p.mu.Unlock()
+		if st == statusExpired {
+			wr := waitResponse{Status: st}
+			if unattended {
+				// Left unattended: send the kiosk browser back to its client.
+				wr.Redirect = appendQuery(t.redirectURI, url.Values{"error": {"login_required"},
+					"error_description": {"the login page expired"}, "state": {t.state}, "iss": {p.issuer}})
+			} else if !t.device {
+				wr.Refresh = p.issuerP + "/login/" + t.id + "/refresh"
+			}
+			writeJSON(w, http.StatusOK, wr)
+			return
+		}
 		if st != statusPending || waited {
 			writeJSON(w, http.StatusOK, waitResponse{Status: st, Redirect: redirect})
 			return
@@ -283,6 +338,17 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 	case t.status != statusPending:
 		return http.StatusConflict, fmt.Errorf("login already %s", t.status)
 	}
+	if t.device {
+		t.status = statusApproved
+		if deny {
+			t.status = statusDenied
+		} else {
+			t.citizenID, t.authTime = citizenID, now
+		}
+		close(t.changed)
+		p.log.Info("idp device login decided", "status", t.status, "client", t.clientID)
+		return http.StatusNoContent, nil
+	}
 	v := url.Values{"state": {t.state}, "iss": {p.issuer}}
 	if deny {
 		t.status = statusDenied
@@ -306,7 +372,8 @@ type tokenError struct {
 	Description string `json:"error_description,omitempty"`
 }
 
-// serveToken is the token endpoint (authorization_code grant only).
+// serveToken is the token endpoint: the authorization_code and device_code
+// grants, for public clients (client_id) and private_key_jwt clients.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -314,40 +381,63 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		p.log.Info("idp token rejected", "error", code, "reason", desc)
 		writeJSON(w, status, tokenError{Error: code, Description: desc})
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		fail(http.StatusBadRequest, "invalid_request", "malformed form")
+	f, ferr := p.readForm(w, r)
+	if ferr != nil {
+		fail(ferr.status, ferr.code, ferr.desc)
 		return
 	}
-	f := r.PostForm
-	for k, v := range f {
-		if len(v) > 1 {
-			fail(http.StatusBadRequest, "invalid_request", k+" repeated")
-			return
-		}
-	}
-	if f.Get("grant_type") != "authorization_code" {
-		fail(http.StatusBadRequest, "unsupported_grant_type", "only authorization_code is supported")
+	cl, ferr := p.authenticateClient(r, f, "/token")
+	if ferr != nil {
+		fail(ferr.status, ferr.code, ferr.desc)
 		return
 	}
-	clientID := f.Get("client_id")
-	if u, _, ok := r.BasicAuth(); ok {
-		if cid, err := url.QueryUnescape(u); err == nil && (clientID == "" || clientID == cid) {
-			clientID = cid
-		}
-	}
-	if _, ok := p.clients[clientID]; !ok {
-		fail(http.StatusUnauthorized, "invalid_client", "unknown client")
-		return
-	}
-	verifier := f.Get("code_verifier")
 	accessTok, err := p.randToken(32)
 	if err != nil {
 		fail(http.StatusInternalServerError, "server_error", "randomness")
 		return
 	}
+	var t *txn
+	var code, reason string
+	switch f.Get("grant_type") {
+	case "authorization_code":
+		t, reason = p.redeemCode(f, cl.ID, accessTok)
+		code = "invalid_grant"
+	case deviceGrant:
+		t, code, reason = p.redeemDevice(f.Get("device_code"), cl.ID, accessTok)
+	default:
+		fail(http.StatusBadRequest, "unsupported_grant_type", "only authorization_code and device_code are supported")
+		return
+	}
+	if t == nil {
+		fail(http.StatusBadRequest, code, reason)
+		return
+	}
+	c, ok := p.citizen(t.citizenID)
+	if !ok {
+		fail(http.StatusInternalServerError, "server_error", "citizen vanished")
+		return
+	}
+	idt, err := p.sign(p.idTokenClaims(t, c, accessTok, p.now()))
+	if err != nil {
+		p.log.Error("idp sign id token", "err", err)
+		fail(http.StatusInternalServerError, "server_error", "signing failed")
+		return
+	}
+	p.log.Info("idp tokens issued", "client", cl.ID, "device", t.device)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": accessTok,
+		"token_type":   "Bearer",
+		"expires_in":   int(accessTokenTTL / time.Second),
+		"id_token":     idt,
+		"scope":        t.scope,
+	})
+}
 
+// redeemCode checks an authorization code grant and, when it is good,
+// registers accessTok for it. reason says why it is not.
+func (p *Provider) redeemCode(f url.Values, clientID, accessTok string) (*txn, string) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := p.now()
 	ac, ok := p.codes[f.Get("code")]
 	var t *txn
@@ -366,40 +456,17 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		reason = "code was issued to another client"
 	case ac.t.redirectURI != f.Get("redirect_uri"):
 		reason = "redirect_uri does not match"
-	case !verifierOK(verifier, ac.t.challenge):
+	case !verifierOK(f.Get("code_verifier"), ac.t.challenge):
 		reason = "code_verifier does not match code_challenge"
 	default:
 		t = ac.t
 		ac.accessToken = accessTok
-		p.tokens[accessTok] = &accessToken{citizenID: t.citizenID, expires: now.Add(accessTokenTTL)}
+		p.tokens[accessTok] = &accessToken{citizenID: t.citizenID, clientID: clientID, expires: now.Add(accessTokenTTL)}
 	}
 	if ok {
 		ac.used = true // a code is burnt by its first presentation, good or bad
 	}
-	p.mu.Unlock()
-	if t == nil {
-		fail(http.StatusBadRequest, "invalid_grant", reason)
-		return
-	}
-	c, ok := p.citizen(t.citizenID)
-	if !ok {
-		fail(http.StatusInternalServerError, "server_error", "citizen vanished")
-		return
-	}
-	idt, err := p.sign(p.idTokenClaims(t, c, accessTok, now))
-	if err != nil {
-		p.log.Error("idp sign id token", "err", err)
-		fail(http.StatusInternalServerError, "server_error", "signing failed")
-		return
-	}
-	p.log.Info("idp tokens issued", "client", clientID)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": accessTok,
-		"token_type":   "Bearer",
-		"expires_in":   int(accessTokenTTL / time.Second),
-		"id_token":     idt,
-		"scope":        t.scope,
-	})
+	return t, reason
 }
 
 // verifierOK checks a PKCE S256 verifier (RFC 7636 §4.6) in constant time.

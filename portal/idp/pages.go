@@ -102,7 +102,7 @@ var pages = template.Must(template.New("").Parse(`
 <main id="login" data-wait="{{.WaitURL}}" data-link-code="{{.LinkCode}}">
 <h1>{{.T.title}}</h1>
 <ol><li>{{.T.step1}}</li><li>{{.T.step2}}</li><li>{{.T.step3}}</li></ol>
-<div id="qr"><img class="qr" alt="{{.T.qralt}}" src="{{.QR}}"></div>
+<div id="qr"><img class="qr" id="qr-img" alt="{{.T.qralt}}" src="{{.QR}}"></div>
 <p>{{.T.orcode}}</p>
 <p class="code" id="link-code">{{.LinkDisplay}}</p>
 <p class="status" id="st-pending">{{.T.waiting}}</p>
@@ -119,11 +119,38 @@ var pages = template.Must(template.New("").Parse(`
     });
     if (id === "st-expired") { document.getElementById("qr").classList.add("hidden"); }
   }
+  function decided(d) {
+    if ((d.status === "approved" || d.status === "denied") && d.redirect) {
+      show("st-" + d.status);
+      window.location.replace(d.redirect);
+      return true;
+    }
+    if (d.status === "expired" && d.redirect) {
+      show("st-expired");
+      window.location.replace(d.redirect);
+      return true;
+    }
+    return false;
+  }
+  function refresh(url) {
+    fetch(url, {method: "POST", cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
+      if (decided(d)) { return; }
+      if (d.status === "pending" && d.qr) {
+        document.getElementById("qr-img").src = d.qr;
+        document.getElementById("link-code").textContent = d.linkDisplay;
+        main.dataset.linkCode = d.linkCode;
+        main.dataset.refreshed = String(Number(main.dataset.refreshed || "0") + 1);
+        poll();
+      } else {
+        show("st-expired");
+      }
+    }).catch(function () { show("st-expired"); });
+  }
   function poll() {
     fetch(main.dataset.wait, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
-      if ((d.status === "approved" || d.status === "denied") && d.redirect) {
-        show("st-" + d.status);
-        window.location.replace(d.redirect);
+      if (decided(d)) { return; }
+      if (d.status === "expired" && d.refresh) {
+        refresh(d.refresh);
       } else if (d.status === "expired") {
         show("st-expired");
       } else {
