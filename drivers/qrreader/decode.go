@@ -6,7 +6,7 @@ import (
 	"image"
 
 	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/makiuchi-d/gozxing/qrcode/detector"
 )
 
 // ErrNotFound means no QR code could be read from an image.
@@ -38,7 +38,11 @@ func DecodeImage(img image.Image) ([]byte, error) {
 // as is, or a downscaled copy of a large one, with a local binarizer) and
 // then progressively more expensive ones (other binarizers, contrast
 // stretching, other scales, all finder-pattern combinations), each on the
-// binarized image and its inverse (light modules on a dark ground). It
+// binarized image and its inverse (light modules on a dark ground). When
+// finder patterns are found but gozxing's sampling does not decode, it
+// samples the grid itself (corners traced from the finder patterns'
+// edges, piecewise perspective between alignment patterns, the version
+// read from its version information or guessed one either side). It
 // stops at the first symbol whose Reed–Solomon check passes. It returns an
 // error wrapping ErrNotFound when no pass reads a symbol.
 func Decode(img image.Image) (Result, error) {
@@ -59,60 +63,39 @@ var qrHints = map[gozxing.DecodeHintType]interface{}{
 
 // readMatrix detects and decodes a QR symbol in a binarized image, trying
 // bits as given and inverted. It leaves bits as it found them.
-func readMatrix(bits *gozxing.BitMatrix, all bool) (Result, bool) {
-	if r, ok := readOnce(bits, all); ok {
+func readMatrix(bits *gozxing.BitMatrix, all, own bool) (Result, bool) {
+	if r, ok := readOnce(bits, all, own); ok {
 		return r, true
 	}
 	bits.FlipAll()
 	defer bits.FlipAll()
-	return readOnce(bits, all)
+	return readOnce(bits, all, own)
 }
 
-// readOnce runs gozxing's detector and decoder on bits; all asks for every
-// plausible finder-pattern triple rather than the single best one. gozxing
-// is a port of Java code and can panic on odd input; a panic counts as a
-// failed attempt.
-func readOnce(bits *gozxing.BitMatrix, all bool) (res Result, ok bool) {
+// readOnce finds finder-pattern triples in bits with gozxing (the single
+// best one, or with all every plausible one), samples and decodes the
+// symbol each implies as gozxing does, and when own is set and none
+// decodes, tries the pipeline's own grid sampling on them (see rescue).
+// gozxing is a port of Java code and can panic on odd input; a panic
+// counts as a failed attempt.
+func readOnce(bits *gozxing.BitMatrix, all, own bool) (res Result, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			ok = false
 		}
 	}()
-	bmp, err := gozxing.NewBinaryBitmap(matrixBinarizer{bits})
-	if err != nil {
-		return Result{}, false
+	infos := finderTriples(bits, all)
+	for _, info := range infos {
+		dr, err := detector.NewDetector(bits).ProcessFinderPatternInfo(info)
+		if err != nil {
+			continue
+		}
+		if r, ok := decodeGrid(dr.GetBits()); ok {
+			return r, true
+		}
 	}
-	if all {
-		return readMulti(bmp)
+	if own {
+		return rescue(bits, infos)
 	}
-	r, err := qrcode.NewQRCodeReader().Decode(bmp, qrHints)
-	if err != nil {
-		return Result{}, false
-	}
-	return toResult(r)
+	return Result{}, false
 }
-
-// toResult turns a gozxing result into a Result, reconstructing the exact
-// payload from the corrected data codewords.
-func toResult(r *gozxing.Result) (Result, bool) {
-	ec, _ := r.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL].(string)
-	payload, err := payloadBytes(r.GetRawBytes(), ec)
-	if err != nil {
-		return Result{}, false
-	}
-	return Result{Payload: payload, Text: r.GetText()}, true
-}
-
-// matrixBinarizer hands an already binarized image to gozxing.
-type matrixBinarizer struct{ m *gozxing.BitMatrix }
-
-func (b matrixBinarizer) GetLuminanceSource() gozxing.LuminanceSource { return nil }
-func (b matrixBinarizer) GetBlackRow(y int, row *gozxing.BitArray) (*gozxing.BitArray, error) {
-	return b.m.GetRow(y, row), nil
-}
-func (b matrixBinarizer) GetBlackMatrix() (*gozxing.BitMatrix, error) { return b.m, nil }
-func (b matrixBinarizer) CreateBinarizer(gozxing.LuminanceSource) gozxing.Binarizer {
-	return b
-}
-func (b matrixBinarizer) GetWidth() int  { return b.m.GetWidth() }
-func (b matrixBinarizer) GetHeight() int { return b.m.GetHeight() }

@@ -2,21 +2,24 @@ package qrreader
 
 import (
 	"github.com/makiuchi-d/gozxing"
-	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
+	multidetector "github.com/makiuchi-d/gozxing/multi/qrcode/detector"
+	"github.com/makiuchi-d/gozxing/qrcode/detector"
 )
 
-// readMulti tries every plausible triple of finder patterns rather than
-// only the best-looking one (which on busy photos is often wrong) and
-// returns the first symbol that decodes.
-func readMulti(bmp *gozxing.BinaryBitmap) (Result, bool) {
-	rs, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, qrHints)
-	if err != nil {
-		return Result{}, false
-	}
-	for _, r := range rs {
-		if res, ok := toResult(r); ok {
-			return res, true
+// finderTriples returns the finder-pattern triple gozxing's detector
+// thinks best or, with all, every plausible triple (on busy photos the
+// best-looking one is often wrong).
+func finderTriples(bits *gozxing.BitMatrix, all bool) []*detector.FinderPatternInfo {
+	if all {
+		infos, err := multidetector.NewMultiFinderPatternFinder(bits, nil).FindMulti(qrHints)
+		if err != nil {
+			return nil
 		}
+		return infos
 	}
-	return Result{}, false
+	info, err := detector.NewFinderPatternFinder(bits, nil).Find(qrHints)
+	if err != nil {
+		return nil
+	}
+	return []*detector.FinderPatternInfo{info}
 }

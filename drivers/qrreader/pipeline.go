@@ -63,6 +63,10 @@ var passes = []pass{
 	{prep: down75, bin: hybrid, turn: true},
 }
 
+// ownSampling runs the own grid sampling (sample.go) on every pass whose
+// finder patterns gozxing found but could not decode.
+var ownSampling = true
+
 func decodeGray(g *image.Gray) (Result, error) {
 	p := prepared{base: g}
 	big := g.Rect.Dx()*g.Rect.Dy() > bigPixels
@@ -87,7 +91,7 @@ func decodeGray(g *image.Gray) (Result, error) {
 		if ps.turn {
 			bits.Rotate90()
 		}
-		if r, ok := readMatrix(bits, ps.all); ok {
+		if r, ok := readMatrix(bits, ps.all, ownSampling); ok {
 			return r, nil
 		}
 	}
