@@ -55,12 +55,12 @@ Usage:
 // run is kioskctl without the process around it; args exclude the program name.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+		fmt.Fprint(stderr, usageText+receiptUsage)
 		return errors.New("no subcommand given")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		_, err := fmt.Fprint(stdout, usageText)
+		_, err := fmt.Fprint(stdout, usageText+receiptUsage)
 		return err
 	case "provision":
 		return runProvision(ctx, args[1:], stdout, stderr)
@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPhone(ctx, args[1:], stdout, stderr)
 	case "decode-qr":
 		return runDecodeQR(ctx, args[1:], stdout, stderr)
+	case "receipt-sample":
+		return runReceiptSample(ctx, args[1:], stdout, stderr)
 	default:
 		return fmt.Errorf("unknown subcommand %q (see kioskctl help)", args[0])
 	}

@@ -201,7 +201,8 @@ func (c caEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.Enro
 	enc := func(b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b})) }
 	return api.EnrollResponse{KioskID: "KSK-7", CertificatePEM: enc(der), PortalCAPEM: enc(caDER),
 		PortalKeyPEM: portalKey, OfficeCode: "OFF-1", OfficeName: api.Text{"en": "Office"},
-		OIDCIssuer: "http://127.0.0.1:9/idp", OIDCClientID: "kiosk"}, nil
+		OIDCIssuer: "http://127.0.0.1:9/idp", OIDCClientID: "kiosk",
+		PortalAgeRecipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}, nil
 }
 
 func TestRunProvisionThenSelfTest(t *testing.T) {

@@ -22,6 +22,14 @@ const (
 // scaled down (box filter, aspect kept); a narrower one is centred, never
 // scaled up, so QR modules stay sharp. Transparent pixels count as paper.
 // Trailing white rows are trimmed to a 2 mm margin.
+//
+// Thermal heads print dots, not greys, so the conversion depends on the
+// content (see photoMask): text, rules and QR codes, whose pixels are paper
+// white or ink black with anti-aliased edges, are thresholded (crisp, no
+// speckle around glyphs); regions that are mostly mid-grey (photos, logos
+// with tints, gradients) are dithered with Atkinson error diffusion, which
+// keeps flat areas clean and diffuses only 3/4 of the error, so the dot
+// gain of a thermal head does not clog the shadows.
 func ToMono(img image.Image, widthDots int) *image.Gray {
 	if widthDots < 1 {
 		widthDots = 1
@@ -41,14 +49,38 @@ func ToMono(img image.Image, widthDots int) *image.Gray {
 	out := image.NewGray(image.Rect(0, 0, widthDots, gh))
 	fill(out.Pix, 255)
 	left := (widthDots - gw) / 2
+	mask, tw := photoMask(grey)
+	var errs []int16 // diffusion error of photo pixels, allocated when needed
 	last := -1
 	for y := 0; y < gh; y++ {
 		src := grey.Pix[y*grey.Stride : y*grey.Stride+gw]
 		dst := out.Pix[y*out.Stride+left : y*out.Stride+left+gw]
+		mrow := mask[(y/photoTile)*tw:]
 		for x, v := range src {
-			if v < monoThreshold {
+			if !mrow[x/photoTile] {
+				if v < monoThreshold {
+					dst[x] = 0
+					last = y
+				}
+				continue
+			}
+			if errs == nil {
+				errs = make([]int16, gw*gh)
+			}
+			i := y*gw + x
+			want := int(v) + int(errs[i])
+			got := 255
+			if want < 128 {
+				got = 0
 				dst[x] = 0
 				last = y
+			}
+			e := int16((want - got) / 8)
+			for _, d := range atkinson {
+				xx, yy := x+d[0], y+d[1]
+				if xx >= 0 && xx < gw && yy < gh && mask[(yy/photoTile)*tw+xx/photoTile] {
+					errs[yy*gw+xx] += e
+				}
 			}
 		}
 	}
@@ -59,6 +91,67 @@ func ToMono(img image.Image, widthDots int) *image.Gray {
 	out.Rect.Max.Y = h
 	out.Pix = out.Pix[:h*out.Stride]
 	return out
+}
+
+// atkinson lists the neighbours that each get 1/8 of a pixel's error.
+var atkinson = [6][2]int{{1, 0}, {2, 0}, {-1, 1}, {0, 1}, {1, 1}, {0, 2}}
+
+const (
+	photoTile = 16 // tile side for photoMask, in dots (2 mm)
+	// A tile is a photo when at least this many of its pixels (per 256)
+	// are mid-grey; text at receipt sizes stays far below it (its grey is
+	// only the anti-aliased edge of strokes).
+	photoShare = 160
+	// A tile next to a photo tile joins it with this many (per 256), so a
+	// photo's edges are dithered like its middle.
+	photoEdgeShare = 64
+	midLo, midHi   = 40, 215
+)
+
+// photoMask classifies g in photoTile squares: true where the tile is part
+// of a photo or tinted graphic. It returns the mask row by row and the
+// number of tiles per row.
+func photoMask(g *image.Gray) ([]bool, int) {
+	w, h := g.Bounds().Dx(), g.Bounds().Dy()
+	tw, th := (w+photoTile-1)/photoTile, (h+photoTile-1)/photoTile
+	share := make([]int, tw*th) // mid-grey pixels per 256
+	for ty := 0; ty < th; ty++ {
+		y0, y1 := ty*photoTile, min((ty+1)*photoTile, h)
+		for tx := 0; tx < tw; tx++ {
+			x0, x1 := tx*photoTile, min((tx+1)*photoTile, w)
+			n := 0
+			for y := y0; y < y1; y++ {
+				for _, v := range g.Pix[y*g.Stride+x0 : y*g.Stride+x1] {
+					if v >= midLo && v <= midHi {
+						n++
+					}
+				}
+			}
+			share[ty*tw+tx] = n * 256 / ((y1 - y0) * (x1 - x0))
+		}
+	}
+	mask := make([]bool, tw*th)
+	for i, s := range share {
+		mask[i] = s >= photoShare
+	}
+	grown := append([]bool(nil), mask...)
+	for ty := 0; ty < th; ty++ {
+		for tx := 0; tx < tw; tx++ {
+			i := ty*tw + tx
+			if mask[i] || share[i] < photoEdgeShare {
+				continue
+			}
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					x, y := tx+dx, ty+dy
+					if x >= 0 && x < tw && y >= 0 && y < th && mask[y*tw+x] {
+						grown[i] = true
+					}
+				}
+			}
+		}
+	}
+	return grown, tw
 }
 
 // toGrey copies img into a zero-origin Gray, composited over white.

@@ -1,7 +1,9 @@
-// Package printer drives an 80 mm (or 58 mm) ESC/POS thermal receipt
-// printer over a serial line: receipts are laid out as HTML by MuPDF
-// (RenderHTML), reduced to black and white (ToMono), sent as GS v 0 raster
-// bands (EncodeRaster) and cut; status comes from DLE EOT.
+// Package printer drives an 80 mm or 58 mm ESC/POS thermal receipt printer
+// over a serial line or the USB printer class device (/dev/usb/lp*):
+// receipts are laid out as HTML by MuPDF (RenderHTML), reduced to black and
+// white (ToMono), encoded as GS v 0 raster bands and optional native QR
+// codes (Encode), printed as jobs with IDs (Print, PrintImage, Reprint,
+// Job), and watched through DLE EOT status (Status, Run, LastStatus).
 package printer
 
 import (
@@ -14,156 +16,671 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.bug.st/serial"
 
 	"govkiosk/drivers/device"
 )
 
-// Config says where the printer is and what it can do.
+// Config says where the printer is and what it can do. Zero fields take
+// the defaults in brackets.
 type Config struct {
-	Port      string // serial device path (a pty slave in tests/demo)
-	Baud      int    // e.g. 115200; 0 means 115200
-	WidthDots int    // 576 (80 mm) or 384 (58 mm); 0 means 576
-	BandRows  int    // GS v 0 band height, 1..960; 0 means 256
-	NoCutter  bool
+	Port      string // serial tty, or /dev/usb/lpN for the USB printer class
+	Transport string // TransportSerial or TransportUSBLP [from Port: /dev/usb/lp* is usblp]
+	Baud      int    // serial only [115200]
+	WidthDots int    // 576 (80 mm) or 384 (58 mm) [576]
+	BandRows  int    // GS v 0 band height, 1..960 [256]; some printers need less
+
+	Cut      CutMode // [CutFull; CutNone when NoCutter]
+	NoCutter bool    // the printer has no cutter: same as Cut = CutNone
+	FeedDots int     // paper fed after the receipt, before the cut [120 = 15 mm]
+
+	QRModule int    // native QR module size in dots, 1..16 [6]; smaller if it would not fit
+	QRLevel  string // native QR error correction: L, M, Q or H [M]
+
+	AutoStatusBack bool // turn on GS a: the printer reports changes unasked (told apart from DLE EOT answers)
+	NoProcessID    bool // do not use GS ( H (it is probed on connect anyway): a job counts as printed when the status after sending it is fine
+
+	WriteTimeout time.Duration // a write that moves no byte for this long fails [5 s]
+	PollInterval time.Duration // status polling while idle, in Run [10 s]
+
+	Now   func() time.Time // clock for time stamps [time.Now]
+	NewID func() string    // job IDs [uuid.NewString]
 }
 
-// Errors PrintImage returns; test them with errors.Is.
+// Errors; test them with errors.Is.
 var (
-	ErrPaperOut  = errors.New("printer: paper out")
-	ErrCoverOpen = errors.New("printer: cover open")
-	ErrOffline   = errors.New("printer: offline")
+	ErrPaperOut       = errors.New("printer: paper out")
+	ErrCoverOpen      = errors.New("printer: cover open")
+	ErrOffline        = errors.New("printer: offline")
+	ErrJobTimeout     = errors.New("printer: job did not finish printing in time")
+	ErrUnknownJob     = errors.New("printer: unknown job")
+	ErrNotReprintable = errors.New("printer: job printed or being printed: a reprint would be a duplicate")
 )
 
 const (
 	statusTimeout    = 500 * time.Millisecond // per DLE EOT answer
 	afterJobTimeout  = 3 * time.Second        // the printer may still be busy with the raster
-	feedLinesAtEnd   = 4
+	jobPoll          = 250 * time.Millisecond // status polling while a job prints
+	jobSlack         = 10 * time.Second       // job timeout on top of the printing time at 50 mm/s
+	maxJobsKept      = 256
 	defaultBaud      = 115200
 	defaultWidthDots = 576
 	defaultBandRows  = 256
+	defaultFeedDots  = 15 * DotsPerMM
+	defaultQRModule  = 6
 )
 
-var (
-	cmdInit = []byte{0x1b, '@'}
-	cmdFeed = []byte{0x1b, 'd', feedLinesAtEnd}
-	cmdCut  = []byte{0x1d, 'V', 0} // full cut: the citizen takes the receipt
-)
-
-// Printer is one open ESC/POS printer. Its methods are safe for concurrent
-// use; jobs and status queries are serialised.
-type Printer struct {
-	mu   sync.Mutex
-	port serial.Port
-	cfg  Config
-	log  *slog.Logger
-	now  func() time.Time
+func (c Config) withDefaults() (Config, error) {
+	if c.Transport == "" {
+		c.Transport = transportFor(c.Port)
+	}
+	if c.Baud == 0 {
+		c.Baud = defaultBaud
+	}
+	if c.WidthDots == 0 {
+		c.WidthDots = defaultWidthDots
+	}
+	if c.BandRows == 0 {
+		c.BandRows = defaultBandRows
+	}
+	if c.Cut == "" {
+		c.Cut = CutFull
+	}
+	if c.NoCutter {
+		c.Cut = CutNone
+	}
+	if c.FeedDots == 0 {
+		c.FeedDots = defaultFeedDots
+	}
+	if c.QRModule == 0 {
+		c.QRModule = defaultQRModule
+	}
+	if c.QRLevel == "" {
+		c.QRLevel = "M"
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = uuid.NewString
+	}
+	switch {
+	case c.Transport != TransportSerial && c.Transport != TransportUSBLP:
+		return c, fmt.Errorf("printer: unknown transport %q", c.Transport)
+	case c.WidthDots < 8 || c.WidthDots > 255*8:
+		return c, fmt.Errorf("printer: width %d dots out of range", c.WidthDots)
+	case c.BandRows < 1 || c.BandRows > MaxBandRows:
+		return c, fmt.Errorf("printer: band of %d rows out of range 1..%d", c.BandRows, MaxBandRows)
+	case c.FeedDots < 0 || c.FeedDots > 1000:
+		return c, fmt.Errorf("printer: feed of %d dots out of range", c.FeedDots)
+	case c.QRModule < 1 || c.QRModule > 16:
+		return c, fmt.Errorf("printer: QR module of %d dots out of range 1..16", c.QRModule)
+	case c.WriteTimeout < 0 || c.PollInterval < 0:
+		return c, errors.New("printer: negative timeout")
+	}
+	if _, ok := qrLevels[c.QRLevel]; !ok {
+		return c, fmt.Errorf("printer: QR level %q is not L, M, Q or H", c.QRLevel)
+	}
+	switch c.Cut {
+	case CutFull, CutPartial, CutFeedFull, CutFeedPartial, CutNone:
+	default:
+		return c, fmt.Errorf("printer: unknown cut mode %q", c.Cut)
+	}
+	return c, nil
 }
 
-// Open opens the serial port (8N1) and resets the printer (ESC @).
+// JobPhase is where a job stands.
+type JobPhase string
+
+const (
+	JobPrinting JobPhase = "printing"
+	JobDone     JobPhase = "done"    // printed, fed and cut
+	JobFailed   JobPhase = "failed"  // started, not finished: part of it may be on paper
+	JobRefused  JobPhase = "refused" // not started: nothing was printed
+)
+
+// JobState is what the driver knows of one job. It holds no receipt
+// content.
+type JobState struct {
+	ID          string
+	Phase       JobPhase
+	Err         string // why it failed or was refused
+	ReprintOf   string // the failed job this one reprints
+	ReprintedBy string // the latest reprint of this job
+	Rows        int
+	Bytes       int
+	Started     time.Time
+	Ended       time.Time
+}
+
+// Printer is one ESC/POS printer. Its methods are safe for concurrent use;
+// jobs and status queries are serialised. The device is reopened by the
+// next job or status query after it went away (unplugged, powered off).
+type Printer struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // held for all I/O
+	ln      link       // nil while disconnected
+	dirty   bool       // a job failed before it could clear the printer's buffer
+	split   bool       // a job failed after sending: cut off what it left before the next
+	in      inbound
+	statusQ []byte    // DLE EOT answers not yet consumed
+	pids    [][4]byte // process ID answers seen in this job
+	pidSeq  int
+	pidOK   bool // the printer answered the GS ( H probe
+	garbage int
+
+	smu   sync.Mutex // guards the fields below; never held during I/O
+	last  device.Status
+	jobs  map[string]*JobState
+	order []string
+	busy  bool
+}
+
+// Open checks cfg, opens the device and resets the printer (ESC @). An
+// error here is a configuration or wiring problem; after Open, a device
+// that goes away is reported as NoDevice and reopened when it comes back.
 func Open(cfg Config, log *slog.Logger) (*Printer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Baud == 0 {
-		cfg.Baud = defaultBaud
-	}
-	if cfg.WidthDots == 0 {
-		cfg.WidthDots = defaultWidthDots
-	}
-	if cfg.BandRows == 0 {
-		cfg.BandRows = defaultBandRows
-	}
-	if cfg.WidthDots < 8 || cfg.WidthDots > 65535*8 {
-		return nil, fmt.Errorf("printer: width %d dots out of range", cfg.WidthDots)
-	}
-	if cfg.BandRows < 1 || cfg.BandRows > MaxBandRows {
-		return nil, fmt.Errorf("printer: band of %d rows out of range 1..%d", cfg.BandRows, MaxBandRows)
-	}
-	port, err := serial.Open(cfg.Port, &serial.Mode{
-		BaudRate: cfg.Baud,
-		DataBits: 8,
-		Parity:   serial.NoParity,
-		StopBits: serial.OneStopBit,
-	})
+	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("printer: open %s: %w", cfg.Port, err)
+		return nil, err
 	}
-	p := &Printer{port: port, cfg: cfg, log: log.With("device", "printer"), now: time.Now}
-	if err := p.write(context.Background(), cmdInit); err != nil {
-		port.Close()
-		return nil, fmt.Errorf("printer: init: %w", err)
+	p := &Printer{cfg: cfg, log: log.With("device", "printer"), jobs: map[string]*JobState{}}
+	p.last = device.Status{Device: "printer", State: device.NoDevice, Detail: "not asked yet", At: cfg.Now()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.conn(context.Background()); err != nil {
+		return nil, fmt.Errorf("printer: %w", err)
 	}
 	return p, nil
 }
 
-// Close closes the serial port.
+// Close closes the device.
 func (p *Printer) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.port.Close(); err != nil {
+	if p.ln == nil {
+		return nil
+	}
+	err := p.ln.close()
+	p.ln = nil
+	if err != nil {
 		return fmt.Errorf("printer: close: %w", err)
 	}
 	return nil
 }
 
+// Config is the configuration in use, defaults filled in.
+func (p *Printer) Config() Config { return p.cfg }
+
+// conn returns the open link, opening and initialising the device if needed.
+func (p *Printer) conn(ctx context.Context) (link, error) {
+	if p.ln != nil {
+		return p.ln, nil
+	}
+	ln, err := dial(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	init := cmdInit
+	if p.dirty {
+		init = resyncBytes(p.cfg)
+	}
+	if p.cfg.AutoStatusBack {
+		init = append(append([]byte(nil), init...), 0x1d, 'a', asbEnable)
+	}
+	if err := ln.write(ctx, init); err != nil {
+		ln.close()
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	p.ln, p.in, p.statusQ, p.dirty = ln, inbound{}, nil, false
+	p.pidOK = !p.cfg.NoProcessID && p.probeProcessID(ctx)
+	p.log.Info("printer connected", "port", p.cfg.Port, "transport", p.cfg.Transport, "process_id", p.pidOK)
+	return ln, nil
+}
+
+// probeProcessID checks that the printer answers GS ( H. One that does not
+// would leave every job waiting for an answer and then failing although it
+// printed; without it, a job ends with the status after sending.
+func (p *Printer) probeProcessID(ctx context.Context) bool {
+	probe := [4]byte{'9', '9', '9', '9'}
+	p.pids = p.pids[:0]
+	if err := p.ln.write(ctx, processIDRequest(probe)); err != nil {
+		return false
+	}
+	deadline := time.Now().Add(statusTimeout)
+	for !p.seen(probe) && p.ln != nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			p.log.Warn("printer does not answer GS ( H: jobs end with a status check")
+			return false
+		}
+		if _, err := p.readEvents(p.ln, left); err != nil {
+			return false
+		}
+	}
+	return p.seen(probe)
+}
+
+// resyncBytes bring a printer that a job left mid-command back in step: a
+// write cut short may leave it inside a GS v 0 band or a GS ( k store,
+// waiting for data. Enough zero bytes complete any band or store the driver
+// sends (blank dot rows, then NULs, which are ignored); then the printer
+// drops what it still holds of the job (DLE DC4 8) and resets (ESC @).
+func resyncBytes(cfg Config) []byte {
+	n := max(8+(cfg.WidthDots+7)/8*cfg.BandRows, maxQRBytes+8)
+	b := make([]byte, n, n+len(cmdClearBuffer)+len(cmdInit))
+	return append(append(b, cmdClearBuffer...), cmdInit...)
+}
+
+// drop forgets a link that failed.
+func (p *Printer) drop(err error) {
+	if p.ln == nil {
+		return
+	}
+	p.ln.close()
+	p.ln = nil
+	p.log.Warn("printer connection lost", "err", err)
+}
+
+// send writes b, dropping the link on failure.
+func (p *Printer) send(ctx context.Context, b []byte) error {
+	ln, err := p.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrOffline, err)
+	}
+	if err := ln.write(ctx, b); err != nil {
+		p.drop(err)
+		return err
+	}
+	return nil
+}
+
+// readEvents reads once (waiting at most d) and files what came: DLE EOT
+// answers into statusQ, process IDs into pids, automatic status into the
+// cached status, garbage counted.
+func (p *Printer) readEvents(ln link, d time.Duration) (int, error) {
+	var buf [256]byte
+	n, err := ln.read(buf[:], d)
+	if err != nil {
+		p.drop(err)
+		return n, err
+	}
+	var evs [16]event
+	for _, e := range p.in.push(buf[:n], evs[:0]) {
+		switch e.kind {
+		case evStatus:
+			p.statusQ = append(p.statusQ, e.b)
+		case evProcessID:
+			p.pids = append(p.pids, e.pid)
+		case evASB:
+			st := decodeASB(e.asb)
+			st.At = p.cfg.Now()
+			p.log.Debug("automatic status", "state", st.State, "media", st.Media)
+			p.setLast(st)
+		case evGarbage:
+			p.garbage++
+			if p.garbage&(p.garbage-1) == 0 { // 1, 2, 4, 8, ...: no log flood
+				p.log.Debug("unexpected bytes from printer", "count", p.garbage, "last", e.b)
+			}
+		}
+	}
+	return n, nil
+}
+
+// drain files whatever is waiting and forgets stale DLE EOT answers.
+func (p *Printer) drain(ln link) error {
+	for i := 0; i < 64; i++ {
+		n, err := p.readEvents(ln, 0)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	p.statusQ = p.statusQ[:0]
+	return nil
+}
+
 // Status asks the printer (DLE EOT 1, 2 and 4) how it is. A printer that
-// does not answer within about half a second per query is NoDevice.
+// does not answer within about half a second per query, or cannot be
+// opened, is NoDevice. While a job is printing it does not wait: it returns
+// the last known status, Busy if that was usable.
 func (p *Printer) Status(ctx context.Context) device.Status {
-	p.mu.Lock()
+	if !p.mu.TryLock() {
+		return p.busyStatus()
+	}
 	defer p.mu.Unlock()
 	st, _ := p.status(ctx, statusTimeout)
 	return st
 }
 
-// PrintImage prints img (reduced with ToMono to the paper width), feeds and
-// cuts. It refuses to start when the printer reports paper out, cover open or
-// offline, and reports ErrPaperOut if the paper ran out during the job. The
-// job ID is for logs and is returned even when the job failed after it
-// started.
+func (p *Printer) busyStatus() device.Status {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	st := p.last
+	if st.Usable() && p.busy {
+		st.State = device.Busy
+	}
+	return st
+}
+
+// LastStatus is the most recent status from any source (a query, a job,
+// idle polling, automatic status back) without asking the printer.
+func (p *Printer) LastStatus() device.Status {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	return p.last
+}
+
+func (p *Printer) setLast(st device.Status) {
+	p.smu.Lock()
+	prev := p.last
+	p.last = st
+	p.smu.Unlock()
+	if prev.State == st.State && prev.Media == st.Media && prev.Detail == st.Detail {
+		return
+	}
+	lvl := slog.LevelInfo
+	if !st.Usable() || st.Media == device.PaperLow {
+		lvl = slog.LevelWarn
+	}
+	p.log.Log(context.Background(), lvl, "printer status changed", "state", st.State, "media", st.Media, "detail", st.Detail)
+}
+
+// status queries DLE EOT 1, 2 and 4, each within timeout.
+func (p *Printer) status(ctx context.Context, timeout time.Duration) (device.Status, statusBits) {
+	var answers []byte
+	ln, err := p.conn(ctx)
+	if err == nil {
+		err = p.drain(ln)
+	}
+	if err != nil {
+		st, bits := decodeStatus(nil)
+		st.Detail, st.At = "cannot reach the printer", p.cfg.Now()
+		p.log.Debug("status", "err", err)
+		p.setLast(st)
+		return st, bits
+	}
+	for _, n := range []byte{1, 2, 4} {
+		b, err := p.query(ctx, n, timeout)
+		if err != nil {
+			p.log.Debug("status query", "n", n, "err", err)
+			break
+		}
+		answers = append(answers, b)
+	}
+	st, bits := decodeStatus(answers)
+	st.At = p.cfg.Now()
+	p.setLast(st)
+	return st, bits
+}
+
+// query sends DLE EOT n and returns the next DLE EOT answer.
+func (p *Printer) query(ctx context.Context, n byte, timeout time.Duration) (byte, error) {
+	if err := p.send(ctx, []byte{0x10, 0x04, n}); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for len(p.statusQ) == 0 {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 || p.ln == nil {
+			return 0, errors.New("no answer")
+		}
+		if _, err := p.readEvents(p.ln, left); err != nil {
+			return 0, err
+		}
+	}
+	b := p.statusQ[0]
+	p.statusQ = p.statusQ[1:]
+	return b, nil
+}
+
+// Run polls the status every Config.PollInterval until ctx ends, keeping
+// LastStatus fresh and logging changes (paper near end is a warning). Polls
+// are skipped while a job prints: the job polls itself.
+func (p *Printer) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.PollInterval)
+	defer t.Stop()
+	return p.Monitor(ctx, t.C)
+}
+
+// Monitor is Run with the ticks given: it polls once at once, then at every
+// tick, until ctx ends.
+func (p *Printer) Monitor(ctx context.Context, ticks <-chan time.Time) error {
+	for {
+		if p.mu.TryLock() {
+			p.status(ctx, statusTimeout)
+			p.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticks:
+		}
+	}
+}
+
+// Job reports a recent job (the last 256 are kept).
+func (p *Printer) Job(id string) (JobState, bool) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	j, ok := p.jobs[id]
+	if !ok {
+		return JobState{}, false
+	}
+	return *j, true
+}
+
+// PrintImage prints img as one job: see Print.
 func (p *Printer) PrintImage(ctx context.Context, img image.Image) (string, error) {
+	return p.Print(ctx, Part{Image: img})
+}
+
+// Print prints parts as one new job, then feeds and cuts. It returns the
+// job's ID whenever a job was created, even when it failed: see Job. It
+// refuses to start (JobRefused) when the printer reports paper out, cover
+// open, an error or offline, or cannot be reached. Once started, it waits
+// until the printer has processed the whole job (GS ( H process ID, unless
+// Config.NoProcessID), watching the status meanwhile; paper running out,
+// the cover opening, a write failing or timing out mark the job JobFailed,
+// and the printer's buffer is cleared so that the rest of the receipt does
+// not come out after a refill. The driver never retries a job by itself:
+// printing it again is a new job the caller asks for with Reprint.
+func (p *Printer) Print(ctx context.Context, parts ...Part) (string, error) {
+	return p.print(ctx, "", parts)
+}
+
+// Reprint prints parts as a new job that reprints the failed or refused job
+// id; it refuses (ErrNotReprintable) when that job printed, is printing or
+// already has a reprint that printed or is printing, so a receipt cannot be
+// duplicated by accident.
+func (p *Printer) Reprint(ctx context.Context, id string, parts ...Part) (string, error) {
+	p.smu.Lock()
+	j, ok := p.jobs[id]
+	var err error
+	switch {
+	case !ok:
+		err = fmt.Errorf("%w %s", ErrUnknownJob, id)
+	case j.Phase == JobDone || j.Phase == JobPrinting:
+		err = fmt.Errorf("%w (job %s is %s)", ErrNotReprintable, id, j.Phase)
+	case j.ReprintedBy != "":
+		if r := p.jobs[j.ReprintedBy]; r == nil || r.Phase == JobDone || r.Phase == JobPrinting {
+			err = fmt.Errorf("%w (job %s was reprinted as %s)", ErrNotReprintable, id, j.ReprintedBy)
+		}
+	}
+	p.smu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return p.print(ctx, id, parts)
+}
+
+func (p *Printer) print(ctx context.Context, reprintOf string, parts []Part) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("printer: %w", err)
 	}
+	enc, err := Encode(p.cfg, parts...)
+	if err != nil {
+		return "", err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	jobID := uuid.NewString()
-	log := p.log.With("job", jobID)
-	start := p.now()
+
+	id := p.cfg.NewID()
+	log := p.log.With("job", id)
+	if reprintOf != "" {
+		log = log.With("reprint_of", reprintOf)
+	}
+	p.startJob(&JobState{ID: id, Phase: JobPrinting, ReprintOf: reprintOf, Rows: enc.Rows, Bytes: len(enc.Data), Started: p.cfg.Now()})
 
 	st, bits := p.status(ctx, statusTimeout)
 	if err := refuse(st, bits); err != nil {
 		log.Warn("print refused", "state", st.State, "media", st.Media, "detail", st.Detail)
-		return "", err
+		p.endJob(id, JobRefused, err)
+		return id, fmt.Errorf("printer: job %s: %w", id, err)
 	}
-	mono := ToMono(img, p.cfg.WidthDots)
-	raster := EncodeRaster(mono, p.cfg.BandRows)
+	if err := p.run(ctx, enc); err != nil {
+		log.Warn("print failed", "err", err)
+		p.clearBuffer()
+		// What a failed job printed is cut off before the next receipt;
+		// not after paper out: that went with the end of the old roll.
+		p.split = p.cfg.Cut != CutNone && !errors.Is(err, ErrPaperOut)
+		p.endJob(id, JobFailed, err)
+		return id, fmt.Errorf("printer: job %s: %w", id, err)
+	}
+	start, _ := p.Job(id)
+	log.Info("printed", "rows", enc.Rows, "bytes", len(enc.Data), "took", p.cfg.Now().Sub(start.Started))
+	p.endJob(id, JobDone, nil)
+	return id, nil
+}
 
-	if err := p.write(ctx, cmdInit); err != nil {
-		return jobID, fmt.Errorf("printer: job %s: %w", jobID, err)
+// run sends one job and waits until it has been printed.
+func (p *Printer) run(ctx context.Context, enc Encoded) error {
+	p.pidSeq = (p.pidSeq + 1) % 10000
+	var pid [4]byte
+	copy(pid[:], fmt.Sprintf("%04d", p.pidSeq))
+	p.pids = p.pids[:0]
+	data := enc.Data
+	if p.split {
+		// What the last failed job printed is cut off on its own, never
+		// handed out on top of this receipt.
+		tail, _ := encodeTail(p.cfg)
+		data = append(tail, data...)
 	}
-	// Write band by band so a cancelled context stops between bands.
-	bandBytes := 8 + (p.cfg.WidthDots+7)/8*p.cfg.BandRows
-	for off := 0; off < len(raster); off += bandBytes {
-		if err := p.write(ctx, raster[off:min(off+bandBytes, len(raster))]); err != nil {
-			return jobID, fmt.Errorf("printer: job %s: %w", jobID, err)
+	usePID := p.pidOK
+	if usePID {
+		data = append(data[:len(data):len(data)], processIDRequest(pid)...)
+	}
+	if err := p.send(ctx, data); err != nil {
+		return err
+	}
+	p.split = false
+	if !usePID {
+		st, bits := p.status(ctx, afterJobTimeout)
+		return refuse(st, bits)
+	}
+	// 50 mm/s is a slow printer; the slack covers a slow serial line.
+	deadline := time.Now().Add(jobSlack + time.Duration(enc.Rows)*time.Second/(50*DotsPerMM))
+	for {
+		if p.seen(pid) {
+			st, bits := p.status(ctx, afterJobTimeout)
+			return refuse(st, bits)
+		}
+		st, bits := p.status(ctx, statusTimeout)
+		if err := refuse(st, bits); err != nil {
+			return err
+		}
+		until := time.Now().Add(jobPoll)
+		for !p.seen(pid) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			left := time.Until(until)
+			if left <= 0 {
+				break
+			}
+			if p.ln == nil {
+				return fmt.Errorf("%w: connection lost", ErrOffline)
+			}
+			if _, err := p.readEvents(p.ln, left); err != nil {
+				return fmt.Errorf("%w: %v", ErrOffline, err)
+			}
+		}
+		if !p.seen(pid) && time.Now().After(deadline) {
+			return ErrJobTimeout
 		}
 	}
-	tail := cmdFeed
-	if !p.cfg.NoCutter {
-		tail = append(append([]byte(nil), cmdFeed...), cmdCut...)
-	}
-	if err := p.write(ctx, tail); err != nil {
-		return jobID, fmt.Errorf("printer: job %s: %w", jobID, err)
-	}
+}
 
-	st, bits = p.status(ctx, afterJobTimeout)
-	if err := refuse(st, bits); err != nil {
-		log.Warn("print failed", "state", st.State, "media", st.Media, "detail", st.Detail)
-		return jobID, fmt.Errorf("printer: job %s: %w", jobID, err)
+func (p *Printer) seen(pid [4]byte) bool {
+	for _, q := range p.pids {
+		if q == pid {
+			return true
+		}
 	}
-	log.Info("printed", "rows", mono.Bounds().Dy(), "bytes", len(raster), "took", p.now().Sub(start))
-	return jobID, nil
+	return false
+}
+
+// clearBuffer asks the printer to drop what it still holds of a failed job
+// (DLE DC4 fn 8, a real-time command); without a link it is done on the
+// next connection.
+func (p *Printer) clearBuffer() {
+	if p.ln == nil {
+		p.dirty = true
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.ln.write(ctx, cmdClearBuffer); err != nil {
+		p.drop(err)
+		p.dirty = true
+	}
+}
+
+func (p *Printer) startJob(j *JobState) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	p.busy = true
+	p.jobs[j.ID] = j
+	p.order = append(p.order, j.ID)
+	if r := p.jobs[j.ReprintOf]; r != nil {
+		r.ReprintedBy = j.ID
+	}
+	for len(p.order) > maxJobsKept {
+		delete(p.jobs, p.order[0])
+		p.order = p.order[1:]
+	}
+}
+
+func (p *Printer) endJob(id string, phase JobPhase, err error) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	p.busy = false
+	j := p.jobs[id]
+	if j == nil {
+		return
+	}
+	j.Phase, j.Ended = phase, p.cfg.Now()
+	if err != nil {
+		j.Err = err.Error()
+	}
 }
 
 // refuse maps a status to the error a print job must stop with, if any.
@@ -177,72 +694,4 @@ func refuse(st device.Status, b statusBits) error {
 		return fmt.Errorf("%w: %s", ErrOffline, st.Detail)
 	}
 	return nil
-}
-
-// write sends all of b.
-func (p *Printer) write(ctx context.Context, b []byte) error {
-	for len(b) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := p.port.Write(b)
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// status queries DLE EOT 1, 2 and 4, each within timeout.
-func (p *Printer) status(ctx context.Context, timeout time.Duration) (device.Status, statusBits) {
-	var answers []byte
-	for _, n := range []byte{1, 2, 4} {
-		b, err := p.query(ctx, n, timeout)
-		if err != nil {
-			p.log.Debug("status query", "n", n, "err", err)
-			break
-		}
-		answers = append(answers, b)
-	}
-	st, bits := decodeStatus(answers)
-	st.At = p.now()
-	return st, bits
-}
-
-// query sends DLE EOT n and returns the first well-formed status byte.
-func (p *Printer) query(ctx context.Context, n byte, timeout time.Duration) (byte, error) {
-	// Drop stale bytes (late answers, automatic status) before asking.
-	if err := p.port.ResetInputBuffer(); err != nil {
-		return 0, fmt.Errorf("flush input: %w", err)
-	}
-	if err := p.write(ctx, []byte{0x10, 0x04, n}); err != nil {
-		return 0, err
-	}
-	deadline := p.now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	var buf [16]byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		left := deadline.Sub(p.now())
-		if left <= 0 {
-			return 0, errors.New("no answer")
-		}
-		if err := p.port.SetReadTimeout(left); err != nil {
-			return 0, fmt.Errorf("set read timeout: %w", err)
-		}
-		k, err := p.port.Read(buf[:])
-		if err != nil {
-			return 0, fmt.Errorf("read: %w", err)
-		}
-		for _, b := range buf[:k] {
-			if validStatusByte(b) {
-				return b, nil
-			}
-		}
-	}
 }

@@ -140,8 +140,11 @@ func TestPrintRefused(t *testing.T) {
 	for _, tc := range tests {
 		emu.SetState(tc.st)
 		id, err := p.PrintImage(context.Background(), solid(576, 50))
-		if !errors.Is(err, tc.want) || id != "" {
-			t.Errorf("%+v: PrintImage = %q, %v; want %v", tc.st, id, err, tc.want)
+		if !errors.Is(err, tc.want) || id == "" {
+			t.Errorf("%+v: PrintImage = %q, %v; want a job ID and %v", tc.st, id, err, tc.want)
+		}
+		if j, ok := p.Job(id); !ok || j.Phase != JobRefused || j.Err == "" {
+			t.Errorf("%+v: job %+v, want refused with a reason", tc.st, j)
 		}
 	}
 	// Nothing reached the paper.
@@ -156,19 +159,72 @@ func TestPrintRefused(t *testing.T) {
 
 func TestPaperRunsOutMidJob(t *testing.T) {
 	p, emu := setup(t, Config{BandRows: 64})
+	ctx := context.Background()
 	emu.RunOutAfterRows(300)
-	id, err := p.PrintImage(context.Background(), solid(576, 1000))
+	id, err := p.PrintImage(ctx, solid(576, 1000))
 	if !errors.Is(err, ErrPaperOut) {
 		t.Fatalf("PrintImage err = %v, want ErrPaperOut", err)
 	}
 	if id == "" {
 		t.Error("no job ID for a started job")
 	}
-	if st := p.Status(context.Background()); st.Media != device.PaperOut {
+	if j, ok := p.Job(id); !ok || j.Phase != JobFailed || !strings.Contains(j.Err, "paper out") {
+		t.Errorf("job %+v, want failed with paper out", j)
+	}
+	if st := p.Status(ctx); st.Media != device.PaperOut {
 		t.Errorf("status after run-out %+v", st)
 	}
 	if jobs := emu.Jobs(); len(jobs) != 0 {
 		t.Errorf("cut happened without paper: %v", jobs)
+	}
+	// The driver cleared the printer's buffer: nothing of the failed job
+	// waits to come out after the refill.
+	if n := emu.Held(); n != 0 {
+		t.Errorf("%d operations still held by the printer", n)
+	}
+	// Reprint before the refill is refused like any job, and stays
+	// reprintable.
+	id2, err := p.Reprint(ctx, id, Part{Image: solid(576, 100)})
+	if !errors.Is(err, ErrPaperOut) {
+		t.Fatalf("reprint without paper: %v", err)
+	}
+	emu.SetState(escposemu.State{}) // new roll
+	if emu.Torn() != 1 {
+		t.Errorf("torn = %d, want the partial receipt torn off once", emu.Torn())
+	}
+	if jobs := emu.Jobs(); len(jobs) != 0 {
+		t.Fatalf("the refill printed something by itself: %v", jobs)
+	}
+	id3, err := p.Reprint(ctx, id, Part{Image: solid(576, 100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id3 == id || id3 == id2 {
+		t.Error("reprint reused a job ID")
+	}
+	if j, _ := p.Job(id3); j.Phase != JobDone || j.ReprintOf != id {
+		t.Errorf("reprint job %+v", j)
+	}
+	if j, _ := p.Job(id); j.ReprintedBy != id3 || j.Phase != JobFailed {
+		t.Errorf("original job %+v", j)
+	}
+	// No accidental duplicates.
+	for _, again := range []string{id, id3} {
+		if _, err := p.Reprint(ctx, again, Part{Image: solid(576, 100)}); !errors.Is(err, ErrNotReprintable) {
+			t.Errorf("Reprint(%s) err = %v, want ErrNotReprintable", again, err)
+		}
+	}
+	if _, err := p.Reprint(ctx, "no-such-job", Part{Image: solid(576, 100)}); !errors.Is(err, ErrUnknownJob) {
+		t.Errorf("unknown job: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	jobs, err := emu.WaitJobs(wctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 {
+		t.Errorf("jobs %v, want only the reprint", jobs)
 	}
 }
 

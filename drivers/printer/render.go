@@ -16,6 +16,12 @@ import (
 // DotsPerMM is the resolution of the 203 dpi class of thermal heads.
 const DotsPerMM = 8
 
+// Printable widths of the two paper sizes, in dots.
+const (
+	Width80mm = 576
+	Width58mm = 384
+)
+
 const (
 	renderDPI   = DotsPerMM * 25.4 // 203.2
 	pageMM      = 400              // height of one laid-out page

@@ -1,7 +1,12 @@
-// Package escposemu emulates an 80 mm ESC/POS receipt printer on a real
-// pseudo-terminal: it answers DLE EOT status queries from the state the test
-// sets, turns raster (GS v 0), QR (GS ( k) and crude text output into paper,
-// and writes each cut receipt as a PNG file.
+// Package escposemu emulates an 80 mm (or 58 mm) ESC/POS receipt printer on
+// a real pseudo-terminal: it answers DLE EOT status queries from the state
+// the test sets (and automatic status back, GS a, when turned on), turns
+// raster (GS v 0), QR (GS ( k) and crude text output into paper, holds
+// print data while it cannot print (paper out, cover open, offline, error)
+// until the state clears or the host clears the buffer (DLE DC4 8), answers
+// GS ( H process IDs once the data before them is printed, and writes each
+// cut receipt as a PNG file. Render runs the same parser on a byte stream
+// without a pty. Unknown commands are skipped, counted and logged.
 package escposemu
 
 import (
@@ -11,6 +16,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,7 +27,13 @@ import (
 )
 
 // State is what the emulated printer's sensors say.
-type State struct{ PaperLow, PaperOut, CoverOpen, Offline bool }
+type State struct{ PaperLow, PaperOut, CoverOpen, Offline, Error bool }
+
+// Options configure an emulator; the zero value is an 80 mm printer.
+type Options struct {
+	WidthDots   int  // head width: 576 (80 mm, default) or 384 (58 mm)
+	NoProcessID bool // an older printer: GS ( H is unknown to it
+}
 
 // Emulator is one emulated printer behind a pty.
 type Emulator struct {
@@ -33,6 +45,9 @@ type Emulator struct {
 	m       *machine
 	jobs    []string
 	changed chan struct{} // closed and replaced whenever jobs grows
+	stallIn int           // bytes still taken before stalling; -1: no stall
+	resume  chan struct{} // closed by Resume
+	quit    chan struct{}
 	done    chan struct{}
 	closeMu sync.Once
 }
@@ -40,6 +55,11 @@ type Emulator struct {
 // Start opens a pty in raw mode and serves the printer protocol on it until
 // Close. Receipts are written to outDir as job-0001.png, job-0002.png, ...
 func Start(outDir string, log *slog.Logger) (*Emulator, error) {
+	return StartWith(outDir, Options{}, log)
+}
+
+// StartWith is Start with options.
+func StartWith(outDir string, opt Options, log *slog.Logger) (*Emulator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -62,12 +82,16 @@ func Start(outDir string, log *slog.Logger) (*Emulator, error) {
 		tty.Close()
 		return nil, fmt.Errorf("escposemu: %w", err)
 	}
+	m := newMachineWidth(opt.WidthDots)
+	m.noPID = opt.NoProcessID
 	e := &Emulator{
 		ptmx: ptmx, tty: tty, outDir: outDir,
 		log:     log.With("device", "printer-emulator"),
-		m:       newMachine(),
+		m:       m,
 		changed: make(chan struct{}),
+		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
+		stallIn: -1,
 	}
 	go e.serve()
 	return e, nil
@@ -106,13 +130,65 @@ func pollable(f *os.File) (*os.File, error) {
 // PortPath is the tty the driver opens.
 func (e *Emulator) PortPath() string { return e.tty.Name() }
 
-// SetState sets the sensors. While paper is out, the cover open or the
-// printer offline, printing is dropped (paper already printed stays until
-// the next cut); clearing PaperOut is loading a new roll.
+// SetState sets the sensors. While paper is out, the cover open, the
+// printer offline or in error, print data waits in the printer's buffer and
+// is printed when the state clears (unless the host cleared the buffer).
+// Clearing PaperOut is loading a new roll: what was printed but not cut
+// before the paper ran out is torn off (see Torn).
 func (e *Emulator) SetState(s State) {
 	e.mu.Lock()
+	reply := e.m.setState(s)
+	e.mu.Unlock()
+	e.writeCuts()
+	e.reply(reply)
+}
+
+// StallAfter makes the printer stop taking data after about n more bytes
+// (a read already under way may take more), like a printer whose input
+// buffer is full and never drains: the host's writes then block.
+func (e *Emulator) StallAfter(n int) {
+	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.m.st = s
+	if e.resume == nil {
+		e.resume = make(chan struct{})
+	}
+	e.stallIn = max(n, 0)
+}
+
+// Resume ends a stall.
+func (e *Emulator) Resume() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stallIn = -1
+	if e.resume != nil {
+		close(e.resume)
+		e.resume = nil
+	}
+}
+
+// Inject sends raw bytes to the host, as line noise or a confused printer
+// would.
+func (e *Emulator) Inject(b []byte) { e.reply(b) }
+
+// Torn is how many partial receipts were torn off when paper was loaded.
+func (e *Emulator) Torn() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.m.torn
+}
+
+// Unknown is how many bytes were skipped as unknown or malformed commands.
+func (e *Emulator) Unknown() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.m.unknown
+}
+
+// Held is how many operations wait in the printer's buffer.
+func (e *Emulator) Held() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.m.held)
 }
 
 // RunOutAfterRows makes the paper end after n more dot rows (0: never).
@@ -153,6 +229,7 @@ func (e *Emulator) WaitJobs(ctx context.Context, n int) ([]string, error) {
 func (e *Emulator) Close() error {
 	var err error
 	e.closeMu.Do(func() {
+		close(e.quit)
 		err = errors.Join(e.ptmx.Close(), e.tty.Close())
 		<-e.done
 		e.mu.Lock()
@@ -169,7 +246,27 @@ func (e *Emulator) serve() {
 	defer close(e.done)
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := e.ptmx.Read(buf)
+		e.mu.Lock()
+		left, resume := e.stallIn, e.resume
+		e.mu.Unlock()
+		if left == 0 {
+			select {
+			case <-resume:
+			case <-e.quit:
+				return
+			}
+			continue
+		}
+		want := buf
+		if left > 0 {
+			want = buf[:min(left, len(buf))]
+		}
+		n, err := e.ptmx.Read(want)
+		e.mu.Lock()
+		if e.stallIn > 0 {
+			e.stallIn = max(e.stallIn-n, 0)
+		}
+		e.mu.Unlock()
 		if n > 0 {
 			e.mu.Lock()
 			reply := e.m.feed(buf[:n])
@@ -182,11 +279,7 @@ func (e *Emulator) serve() {
 			// Cuts go to disk before the answers that follow them, so a
 			// driver that saw its status answer finds its job written.
 			e.writeCuts()
-			if len(reply) > 0 {
-				if _, werr := e.ptmx.Write(reply); werr != nil {
-					e.log.Warn("write reply", "err", werr)
-				}
-			}
+			e.reply(reply)
 		}
 		if err != nil {
 			// EIO: no slave open; cannot happen while we hold the tty.
@@ -195,6 +288,15 @@ func (e *Emulator) serve() {
 			}
 			return
 		}
+	}
+}
+
+func (e *Emulator) reply(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if _, err := e.ptmx.Write(b); err != nil && !errors.Is(err, os.ErrClosed) {
+		e.log.Warn("write reply", "err", err)
 	}
 }
 
@@ -221,20 +323,51 @@ func (e *Emulator) writeCuts() {
 	}
 }
 
-// writePNG writes img as a 1-bit PNG (black on white), atomically.
-func writePNG(path string, img *image.Gray) error {
-	pal := image.NewPaletted(img.Bounds(), color.Palette{color.White, color.Black})
-	for i, v := range img.Pix {
-		if v < 128 {
-			pal.Pix[i] = 1
+// EncodePNG writes paper (black below 128) as a 1-bit PNG, black on white.
+func EncodePNG(w io.Writer, img *image.Gray) error {
+	b := img.Bounds()
+	pal := image.NewPaletted(image.Rect(0, 0, b.Dx(), b.Dy()), color.Palette{color.White, color.Black})
+	for y := 0; y < b.Dy(); y++ {
+		src := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):]
+		dst := pal.Pix[y*pal.Stride : y*pal.Stride+b.Dx()]
+		for x := range dst {
+			if src[x] < 128 {
+				dst[x] = 1
+			}
 		}
 	}
+	return png.Encode(w, pal)
+}
+
+// Result is what Render makes of a byte stream.
+type Result struct {
+	Pages   []*image.Gray // one per cut, widthDots wide, black (0) on white (255)
+	Uncut   *image.Gray   // paper printed after the last cut; nil if none
+	Replies []byte        // what the printer would have sent back
+	Unknown int           // bytes skipped as unknown or malformed commands
+	Notes   []string      // what a log would say (first 64)
+}
+
+// Render runs stream through the emulated printer (paper loaded, no pty)
+// with a head widthDots wide (0: 576).
+func Render(stream []byte, widthDots int) Result {
+	m := newMachineWidth(widthDots)
+	r := Result{Replies: m.feed(stream)}
+	r.Pages, r.Unknown, r.Notes = m.cuts, m.unknown, m.notes
+	if len(m.rows) > 0 {
+		r.Uncut = m.paper()
+	}
+	return r
+}
+
+// writePNG writes img as a 1-bit PNG (black on white), atomically.
+func writePNG(path string, img *image.Gray) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".job-*.png")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := png.Encode(tmp, pal); err != nil {
+	if err := EncodePNG(tmp, img); err != nil {
 		tmp.Close()
 		return fmt.Errorf("encode %s: %w", path, err)
 	}

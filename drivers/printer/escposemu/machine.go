@@ -9,7 +9,8 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 )
 
-// PaperDots is the emulated head width: 80 mm paper, 576 dots.
+// PaperDots is the default head width: 80 mm paper, 576 dots (58 mm
+// paper is 384).
 const PaperDots = 576
 
 const (
@@ -19,14 +20,29 @@ const (
 	maxPendingBytes   = 1 << 23
 	maxQRData         = 7089
 	maxJobRows        = 1 << 16 // a job longer than ~8 m is cut by the emulator
+	maxHeld           = 1 << 17 // operations held while the printer cannot print
 )
+
+// heldOp is one thing the mechanism will do when it can print again: feed
+// a row (row may be nil: blank), cut, or answer (a GS ( H process ID, which
+// the printer sends only once everything before it is printed).
+type heldOp struct {
+	row   []byte
+	cut   bool
+	reply []byte
+}
 
 // machine is the printer's command interpreter. It is pure: bytes in,
 // replies, paper and cuts out; the emulator adds the pty and the files.
 type machine struct {
 	st      State
+	width   int // head width in dots
 	runOut  int // rows left before the paper ends; 0 = never
 	pending []byte
+	held    []heldOp // print data received while the printer could not print
+	asb     bool     // GS a: automatic status back on
+	torn    int      // partial receipts torn off when a new roll went in
+	noPID   bool     // GS ( H not supported
 
 	rows     [][]byte // printed paper since the last cut, PaperDots wide, 1 = black
 	lineDots int
@@ -42,8 +58,13 @@ type machine struct {
 	notes   []string      // things worth a log line
 }
 
-func newMachine() *machine {
-	m := &machine{}
+func newMachine() *machine { return newMachineWidth(PaperDots) }
+
+func newMachineWidth(width int) *machine {
+	if width < 8 {
+		width = PaperDots
+	}
+	m := &machine{width: width}
 	m.reset()
 	return m
 }
@@ -59,11 +80,98 @@ func (m *machine) reset() {
 }
 
 // canPrint reports whether the mechanism moves paper now.
-func (m *machine) canPrint() bool { return !m.st.PaperOut && !m.st.CoverOpen && !m.st.Offline }
+func (m *machine) canPrint() bool {
+	return !m.st.PaperOut && !m.st.CoverOpen && !m.st.Offline && !m.st.Error
+}
+
+// setState changes the sensors. Loading paper after it ran out tears off
+// what was printed but not cut (the end of the old roll); when the printer
+// can print again, the held data is printed. It returns the bytes the
+// printer sends: held process IDs and automatic status.
+func (m *machine) setState(s State) []byte {
+	was := m.st
+	m.st = s
+	if was.PaperOut && !s.PaperOut && len(m.rows) > 0 {
+		m.torn++
+		m.note("paper loaded: %d uncut rows torn off", len(m.rows))
+		m.rows = m.rows[:0]
+	}
+	reply := m.resume()
+	if m.asb && m.st != was {
+		reply = append(reply, m.asbBytes()...)
+	}
+	return reply
+}
+
+// resume prints what was held, if the printer can print.
+func (m *machine) resume() []byte {
+	if !m.canPrint() || len(m.held) == 0 {
+		return nil
+	}
+	held := m.held
+	m.held = nil
+	var reply []byte
+	for _, op := range held {
+		switch {
+		case op.cut:
+			m.cut()
+		case op.reply != nil:
+			reply = append(reply, m.answerInOrder(op.reply)...)
+		default:
+			m.addRow(op.row)
+		}
+	}
+	return reply
+}
+
+func (m *machine) hold(op heldOp) {
+	if len(m.held) >= maxHeld {
+		m.note("print buffer full: data dropped")
+		return
+	}
+	m.held = append(m.held, op)
+}
+
+// answerInOrder returns r now, or holds it until the data before it is
+// printed.
+func (m *machine) answerInOrder(r []byte) []byte {
+	if !m.canPrint() || len(m.held) > 0 {
+		m.hold(heldOp{reply: r})
+		return nil
+	}
+	return r
+}
+
+// asbBytes is the four-byte automatic status (GS a).
+func (m *machine) asbBytes() []byte {
+	b := []byte{0x10, 0, 0, 0}
+	if !m.canPrint() {
+		b[0] |= 0x08
+	}
+	if m.st.CoverOpen {
+		b[0] |= 0x20
+	}
+	if m.st.Error {
+		b[1] |= 0x08
+	}
+	if m.st.PaperLow || m.st.PaperOut {
+		b[2] |= 0x03
+	}
+	if m.st.PaperOut {
+		b[2] |= 0x0c
+	}
+	return b
+}
 
 // feed consumes b and returns the bytes the printer answers. Commands cut
 // short at the end of b wait in m.pending for the next call.
 func (m *machine) feed(b []byte) (reply []byte) {
+	was := m.st
+	defer func() {
+		if m.asb && m.st != was {
+			reply = append(reply, m.asbBytes()...)
+		}
+	}()
 	m.pending = append(m.pending, b...)
 	buf := m.pending
 	i := 0
@@ -155,14 +263,41 @@ func (m *machine) dle(b []byte) (int, []byte) {
 		if len(b) < 3 {
 			return 0, nil
 		}
+		if b[2] == 2 { // recover, clearing the buffers
+			m.clearHeld()
+		}
 		return 3, nil
-	case 0x14: // DLE DC4 fn m t
-		if len(b) < 5 {
+	case 0x14: // DLE DC4 fn ...
+		if len(b) < 3 {
 			return 0, nil
 		}
-		return 5, nil
+		n := 5 // fn 1 (pulse) and 2 (power off)
+		switch b[2] {
+		case 7:
+			n = 4
+		case 8:
+			n = 10
+		}
+		if len(b) < n {
+			return 0, nil
+		}
+		if b[2] == 8 {
+			if string(b[3:10]) != string([]byte{1, 3, 20, 1, 6, 2, 8}) {
+				return m.skipUnknown(n, "DLE DC4 8 with bad parameters")
+			}
+			m.clearHeld()
+		}
+		return n, nil
 	}
 	return m.skipUnknown(1, "DLE")
+}
+
+// clearHeld drops the print data waiting for paper (DLE DC4 8, DLE ENQ 2).
+func (m *machine) clearHeld() {
+	if len(m.held) > 0 {
+		m.note("buffer cleared: %d held operations dropped", len(m.held))
+	}
+	m.held = nil
 }
 
 // statusByte answers DLE EOT n per the ESC/POS bit layout.
@@ -179,6 +314,9 @@ func (m *machine) statusByte(n byte) (byte, bool) {
 		}
 		if m.st.PaperOut {
 			r |= 0x20
+		}
+		if m.st.Error {
+			r |= 0x40
 		}
 	case 3:
 	case 4:
@@ -256,7 +394,7 @@ func (m *machine) esc(b []byte) (int, []byte) {
 }
 
 var gsParams = map[byte]int{
-	'!': 1, 'B': 1, 'H': 1, 'I': 1, 'L': 2, 'P': 2, 'W': 2, 'a': 1, 'b': 1,
+	'!': 1, 'B': 1, 'H': 1, 'I': 1, 'L': 2, 'P': 2, 'W': 2, 'b': 1,
 	'f': 1, 'h': 1, 'r': 1, 'w': 1, 'x': 1, '/': 1, ':': 0, '^': 3, 'E': 1,
 }
 
@@ -269,6 +407,15 @@ func (m *machine) gs(b []byte) (int, []byte) {
 		return m.cutCmd(b)
 	case '(':
 		return m.gsParen(b)
+	case 'a': // GS a n: automatic status back; the first report comes at once
+		if len(b) < 3 {
+			return 0, nil
+		}
+		m.asb = b[2] != 0
+		if m.asb {
+			return 3, m.asbBytes()
+		}
+		return 3, nil
 	case 'k': // barcode: skipped
 		if len(b) < 3 {
 			return 0, nil
@@ -342,14 +489,17 @@ func (m *machine) raster(b []byte) (int, []byte) {
 	case 3:
 		sx, sy = 2, 2
 	}
+	if xb*8*sx > m.width {
+		m.note("raster %d dots wide on %d-dot paper: clipped", xb*8*sx, m.width)
+	}
 	for r := 0; r < y; r++ {
-		row := make([]byte, PaperDots)
+		row := make([]byte, m.width)
 		for x := 0; x < xb*8; x++ {
 			if data[r*xb+x/8]&(0x80>>(x%8)) == 0 {
 				continue
 			}
 			for k := 0; k < sx; k++ {
-				if px := x*sx + k; px < PaperDots {
+				if px := x*sx + k; px < m.width {
 					row[px] = 1
 				}
 			}
@@ -383,7 +533,8 @@ func (m *machine) cutCmd(b []byte) (int, []byte) {
 	return m.skipUnknown(3, "GS V mode")
 }
 
-// gsParen handles GS ( fn pL pH ...; of those only GS ( k QR is emulated.
+// gsParen handles GS ( fn pL pH ...: GS ( k QR codes and the GS ( H
+// process ID are emulated, the others skipped.
 func (m *machine) gsParen(b []byte) (int, []byte) {
 	if len(b) < 5 {
 		return 0, nil
@@ -392,8 +543,22 @@ func (m *machine) gsParen(b []byte) (int, []byte) {
 	if len(b) < n {
 		return 0, nil
 	}
-	if b[2] == 'k' && n >= 7 && b[5] == 49 {
+	switch {
+	case b[2] == 'k' && n >= 7 && b[5] == 49:
 		m.qr(b[6], b[7:n])
+	case b[2] == 'k':
+		m.note("GS ( k for a symbol other than QR skipped")
+	case b[2] == 'H' && n == 11 && b[5] == 48 && b[6] == 48 && !m.noPID:
+		r := []byte{0x37, 0x22, b[7], b[8], b[9], b[10], 0}
+		for _, d := range b[7:11] {
+			if d < '0' || d > '9' {
+				return m.skipUnknown(n, "GS ( H process ID not digits")
+			}
+		}
+		m.printLine()
+		return n, m.answerInOrder(r)
+	case b[2] == 'H':
+		return m.skipUnknown(n, "GS ( H function")
 	}
 	return n, nil
 }
@@ -445,20 +610,18 @@ func (m *machine) printQR() {
 	m.printLine()
 	size := bm.GetWidth()
 	mod := m.qrModule
-	for size*mod > PaperDots && mod > 1 {
+	for size*mod > m.width && mod > 1 {
 		mod--
 	}
 	left := m.offset(size * mod)
-	quiet := 4 * mod
-	m.addBlank(quiet)
 	for y := 0; y < size; y++ {
-		row := make([]byte, PaperDots)
+		row := make([]byte, m.width)
 		for x := 0; x < size; x++ {
 			if !bm.Get(x, y) {
 				continue
 			}
 			for k := 0; k < mod; k++ {
-				if px := left + x*mod + k; px >= 0 && px < PaperDots {
+				if px := left + x*mod + k; px >= 0 && px < m.width {
 					row[px] = 1
 				}
 			}
@@ -467,16 +630,15 @@ func (m *machine) printQR() {
 			m.addRow(row)
 		}
 	}
-	m.addBlank(quiet)
 }
 
 // offset is where a w-dot wide object starts under the current alignment.
 func (m *machine) offset(w int) int {
 	switch m.align {
 	case 1:
-		return max((PaperDots-w)/2, 0)
+		return max((m.width-w)/2, 0)
 	case 2:
-		return max(PaperDots-w, 0)
+		return max(m.width-w, 0)
 	}
 	return 0
 }
@@ -514,15 +676,15 @@ func (m *machine) printLine() {
 		return
 	}
 	const cw, ch = 12, 24
-	chars := min(m.text, PaperDots/cw)
+	chars := min(m.text, m.width/cw)
 	m.text = 0
 	left := m.offset(chars * cw)
 	for y := 0; y < ch; y++ {
-		row := make([]byte, PaperDots)
+		row := make([]byte, m.width)
 		if y >= 4 && y < 20 {
 			for c := 0; c < chars; c++ {
 				x0 := left + c*cw + 2
-				for x := x0; x < x0+8 && x < PaperDots; x++ {
+				for x := x0; x < x0+8 && x < m.width; x++ {
 					if y == 4 || y == 19 || x == x0 || x == x0+7 {
 						row[x] = 1
 					}
@@ -540,9 +702,11 @@ func (m *machine) addBlank(n int) {
 	}
 }
 
-// addRow moves the paper one dot row, printing row (nil = blank).
+// addRow moves the paper one dot row, printing row (nil = blank). While
+// the printer cannot print, the row waits in the buffer.
 func (m *machine) addRow(row []byte) {
-	if !m.canPrint() {
+	if !m.canPrint() || len(m.held) > 0 {
+		m.hold(heldOp{row: row})
 		return
 	}
 	if len(m.rows) >= maxJobRows {
@@ -561,7 +725,11 @@ func (m *machine) addRow(row []byte) {
 
 // cut ends the current job: the printed paper becomes an image.
 func (m *machine) cut() {
-	if !m.canPrint() || len(m.rows) == 0 {
+	if !m.canPrint() || len(m.held) > 0 {
+		m.hold(heldOp{cut: true})
+		return
+	}
+	if len(m.rows) == 0 {
 		return
 	}
 	m.cuts = append(m.cuts, m.paper())
@@ -570,7 +738,7 @@ func (m *machine) cut() {
 
 // paper renders the rows since the last cut, black on white.
 func (m *machine) paper() *image.Gray {
-	img := image.NewGray(image.Rect(0, 0, PaperDots, len(m.rows)))
+	img := image.NewGray(image.Rect(0, 0, m.width, len(m.rows)))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}

@@ -3,6 +3,7 @@ package escposemu
 import (
 	"bytes"
 	"image"
+	"strings"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
@@ -134,7 +135,8 @@ func qrCommands(payload string) []byte {
 func TestQRPrint(t *testing.T) {
 	m := newMachine()
 	payload := "https://example.test/track?id=QN-2025-000123"
-	m.feed(append(append([]byte{0x1b, 'a', 1}, qrCommands(payload)...), 0x1d, 'V', 0))
+	in := append([]byte{0x1b, 'a', 1, 0x1b, 'J', 24}, qrCommands(payload)...)
+	m.feed(append(in, 0x1b, 'J', 24, 0x1d, 'V', 0))
 	if len(m.cuts) != 1 {
 		t.Fatalf("%d cuts", len(m.cuts))
 	}
@@ -149,27 +151,135 @@ func TestQRPrint(t *testing.T) {
 	if res.GetText() != payload {
 		t.Errorf("QR says %q", res.GetText())
 	}
+	if lvl := res.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL]; lvl != "M" {
+		t.Errorf("error correction level %v, want M as asked", lvl)
+	}
 }
 
 func TestPaperRunsOut(t *testing.T) {
-	m := newMachine()
-	m.runOut = 10
 	rows := make([][]byte, 30)
 	for i := range rows {
 		rows[i] = []byte{0xff}
 	}
-	r := m.feed(append(raster(1, rows...), 0x1d, 'V', 0, 0x10, 0x04, 4, 0x10, 0x04, 2))
-	if !bytes.Equal(r, []byte{0x7e, 0x32}) {
-		t.Errorf("status after run-out % x", r)
+	job := append(raster(1, rows...), 0x1d, 'V', 0)
+	job = append(job, 0x1d, '(', 'H', 6, 0, 48, 48, '0', '0', '4', '2') // process ID after the cut
+	job = append(job, 0x10, 0x04, 4, 0x10, 0x04, 2)
+
+	t.Run("held data comes out after the refill", func(t *testing.T) {
+		m := newMachine()
+		m.runOut = 10
+		r := m.feed(job)
+		// Real-time status is answered; the process ID is not: the job
+		// is not printed.
+		if !bytes.Equal(r, []byte{0x7e, 0x32}) {
+			t.Errorf("replies after run-out % x", r)
+		}
+		if len(m.rows) != 10 || len(m.cuts) != 0 || len(m.held) != 20+2 {
+			t.Errorf("%d rows, %d cuts, %d held", len(m.rows), len(m.cuts), len(m.held))
+		}
+		// New roll: the 10 printed rows are torn off with the old roll;
+		// the 20 held rows print, the cut and the process ID follow.
+		r = m.setState(State{})
+		if !bytes.Equal(r, []byte{0x37, 0x22, '0', '0', '4', '2', 0}) {
+			t.Errorf("process ID after refill: % x", r)
+		}
+		if m.torn != 1 || len(m.cuts) != 1 || m.cuts[0].Bounds().Dy() != 20 {
+			t.Errorf("torn %d, cuts %d", m.torn, len(m.cuts))
+		}
+	})
+	t.Run("host cleared the buffer", func(t *testing.T) {
+		m := newMachine()
+		m.runOut = 10
+		m.feed(job)
+		m.feed([]byte{0x10, 0x14, 8, 1, 3, 20, 1, 6, 2, 8})
+		if len(m.held) != 0 {
+			t.Fatalf("%d still held", len(m.held))
+		}
+		if r := m.setState(State{}); len(r) != 0 || len(m.cuts) != 0 || m.torn != 1 {
+			t.Errorf("after refill: reply % x, %d cuts, torn %d", r, len(m.cuts), m.torn)
+		}
+	})
+	t.Run("cover open holds, closing resumes", func(t *testing.T) {
+		m := newMachine()
+		m.st.CoverOpen = true
+		if r := m.feed(job); !bytes.Equal(r, []byte{0x12, 0x16}) {
+			t.Errorf("replies % x", r)
+		}
+		r := m.setState(State{})
+		if len(m.cuts) != 1 || m.cuts[0].Bounds().Dy() != 30 || len(r) != 7 || m.torn != 0 {
+			t.Errorf("after closing: %d cuts, reply % x, torn %d", len(m.cuts), r, m.torn)
+		}
+	})
+}
+
+func TestProcessIDInOrder(t *testing.T) {
+	m := newMachine()
+	r := m.feed(append(raster(1, []byte{0xff}), 0x1d, '(', 'H', 6, 0, 48, 48, '9', '8', '7', '6'))
+	if !bytes.Equal(r, []byte{0x37, 0x22, '9', '8', '7', '6', 0}) {
+		t.Errorf("reply % x", r)
 	}
-	if len(m.rows) != 10 || len(m.cuts) != 0 {
-		t.Errorf("%d rows, %d cuts; want 10 rows kept and no cut", len(m.rows), len(m.cuts))
+	if r := m.feed([]byte{0x1d, '(', 'H', 6, 0, 48, 48, 'x', '8', '7', '6'}); len(r) != 0 || m.unknown == 0 {
+		t.Errorf("bad process ID answered % x", r)
 	}
-	// Paper loaded again: the next cut delivers what was printed.
-	m.st = State{}
-	m.feed([]byte{0x1d, 'V', 0})
-	if len(m.cuts) != 1 || m.cuts[0].Bounds().Dy() != 10 {
-		t.Errorf("after reload: %d cuts", len(m.cuts))
+}
+
+func TestAutomaticStatusBack(t *testing.T) {
+	m := newMachine()
+	if r := m.feed([]byte{0x1d, 'a', 0x0f}); !bytes.Equal(r, []byte{0x10, 0, 0, 0}) {
+		t.Errorf("first report % x", r)
+	}
+	tests := []struct {
+		st   State
+		want []byte
+	}{
+		{State{PaperLow: true}, []byte{0x10, 0, 0x03, 0}},
+		{State{PaperOut: true}, []byte{0x18, 0, 0x0f, 0}},
+		{State{CoverOpen: true}, []byte{0x38, 0, 0, 0}},
+		{State{Error: true}, []byte{0x18, 0x08, 0, 0}},
+		{State{Error: true}, nil}, // no change, no report
+	}
+	for _, tc := range tests {
+		if r := m.setState(tc.st); !bytes.Equal(r, tc.want) {
+			t.Errorf("%+v: % x, want % x", tc.st, r, tc.want)
+		}
+	}
+	// Paper running out while printing is reported too.
+	m.setState(State{})
+	m.runOut = 2
+	if r := m.feed(raster(1, []byte{1}, []byte{2}, []byte{3})); !bytes.Equal(r, []byte{0x18, 0, 0x0f, 0}) {
+		t.Errorf("run-out report % x", r)
+	}
+	m.feed([]byte{0x1d, 'a', 0})
+	if r := m.setState(State{}); len(r) != 0 {
+		t.Errorf("report after GS a 0: % x", r)
+	}
+}
+
+func TestNarrowPaperAndRender(t *testing.T) {
+	in := append([]byte{0x1b, '@'}, raster(60, make([]byte, 60))...) // 480 dots on 384-dot paper
+	in = append(in, 0x1b, 'a', 1)
+	in = append(in, qrCommands("58mm")...)
+	in = append(in, 0x1b, 'J', 40, 0x1d, 'V', 48, 0x1b, 'J', 5, 0x10, 0x04, 1, 0x1b, 0xfe)
+	r := Render(in, 384)
+	if len(r.Pages) != 1 || r.Pages[0].Bounds().Dx() != 384 {
+		t.Fatalf("pages %d", len(r.Pages))
+	}
+	if r.Uncut == nil || r.Uncut.Bounds().Dy() != 5 {
+		t.Errorf("uncut %v", r.Uncut)
+	}
+	if !bytes.Equal(r.Replies, []byte{0x12}) || r.Unknown != 2 {
+		t.Errorf("replies % x, unknown %d", r.Replies, r.Unknown)
+	}
+	clipped := false
+	for _, n := range r.Notes {
+		clipped = clipped || strings.Contains(n, "clipped")
+	}
+	if !clipped {
+		t.Errorf("notes %q lack the clipped raster", r.Notes)
+	}
+	bmp, _ := gozxing.NewBinaryBitmapFromImage(r.Pages[0])
+	if res, err := qrcode.NewQRCodeReader().Decode(bmp, nil); err != nil || res.GetText() != "58mm" {
+		t.Errorf("QR on 58 mm paper: %v", err)
 	}
 }
 
@@ -185,6 +295,8 @@ func TestGarbageSkipped(t *testing.T) {
 		{"bad cut mode", []byte{0x1d, 'V', 7}, true},
 		{"control bytes", []byte{0x01, 0x02, 0x7f}, true},
 		{"text and known settings", []byte{'a', 'b', 0x1b, 'E', 1, 0x1b, '!', 0, 0x1d, '!', 0x11}, false},
+		{"DLE DC4 8 with bad parameters", []byte{0x10, 0x14, 8, 0, 0, 0, 0, 0, 0, 0}, true},
+		{"GS ( H unknown function", []byte{0x1d, '(', 'H', 2, 0, 0x31, 0}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,15 +321,25 @@ func FuzzMachine(f *testing.F) {
 	f.Add(append(qrCommands("hello"), 0x1d, 'V', 66, 10), 9)
 	f.Add([]byte{0x1d, '(', 'k', 0xff, 0xff}, 1)
 	f.Add([]byte{0x1b, '*', 33, 0xff, 0xff}, 3)
+	f.Add([]byte{0x1d, 'a', 0x0f, 0x1d, '(', 'H', 6, 0, 48, 48, '1', '2', '3', '4', 0x10, 0x14, 8, 1, 3, 20, 1, 6, 2, 8}, 4)
+	f.Add([]byte{0x10, 0x05, 2, 0x10, 0x14, 7, 1, 0x1b, 'J', 200}, 384)
 	f.Fuzz(func(t *testing.T, in []byte, split int) {
-		m := newMachine()
+		width := PaperDots
+		if split%2 == 0 {
+			width = 384
+		}
+		m := newMachineWidth(width)
 		m.runOut = 500
 		if split < 0 || split > len(in) {
 			split = len(in) / 2
 		}
 		m.feed(in[:split])
+		m.setState(State{}) // a refill in the middle
 		m.feed(in[split:])
 		m.feed([]byte{0x1d, 'V', 0})
+		if len(m.held) > maxHeld {
+			t.Fatalf("%d held", len(m.held))
+		}
 		if len(m.pending) > maxPendingBytes {
 			t.Fatalf("pending %d bytes", len(m.pending))
 		}
@@ -225,7 +347,7 @@ func FuzzMachine(f *testing.F) {
 			t.Fatalf("%d rows", len(m.rows))
 		}
 		for _, c := range m.cuts {
-			if c.Bounds().Dx() != PaperDots {
+			if c.Bounds().Dx() != width {
 				t.Fatalf("cut %v", c.Bounds())
 			}
 		}

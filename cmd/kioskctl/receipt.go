@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"govkiosk/drivers/printer"
+	"govkiosk/drivers/printer/escposemu"
+	"govkiosk/kiosk/receipt"
+)
+
+const receiptUsage = `  kioskctl receipt-sample --lang th|vi|en --out FILE [--png FILE] [--width 576|384]
+                         [--native-qr] [--provisional]
+      Write the ESC/POS byte stream of an invented sample receipt to FILE (send
+      it to a printer, e.g. cat FILE > /dev/usb/lp0); --png writes what the
+      printer emulator makes of that same stream.
+`
+
+// runReceiptSample writes a sample receipt's ESC/POS stream and, if asked,
+// the emulator's rendering of it.
+func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("receipt-sample", flag.ContinueOnError)
+	lang := fs.String("lang", "", "receipt language: th, vi or en")
+	out := fs.String("out", "", "file for the ESC/POS byte stream")
+	pngOut := fs.String("png", "", "file for the emulator's PNG of the stream (optional)")
+	width := fs.Int("width", printer.Width80mm, "paper width in dots: 576 (80 mm) or 384 (58 mm)")
+	native := fs.Bool("native-qr", false, "let the printer draw the QR code (GS ( k) instead of a raster image")
+	provisional := fs.Bool("provisional", false, "an offline receipt with a provisional number")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	switch *lang {
+	case "th", "vi", "en":
+	default:
+		return fmt.Errorf("receipt-sample: --lang must be th, vi or en, not %q", *lang)
+	}
+	if *out == "" {
+		return errors.New("receipt-sample: --out FILE is required")
+	}
+	if *width != printer.Width80mm && *width != printer.Width58mm {
+		return fmt.Errorf("receipt-sample: --width must be %d or %d", printer.Width80mm, printer.Width58mm)
+	}
+	d := receipt.Sample(*lang, *provisional)
+	parts, err := receipt.Parts(d, *width, *native)
+	if err != nil {
+		return fmt.Errorf("receipt-sample: %w", err)
+	}
+	enc, err := printer.Encode(printer.Config{WidthDots: *width}, parts...)
+	if err != nil {
+		return fmt.Errorf("receipt-sample: %w", err)
+	}
+	if err := os.WriteFile(*out, enc.Data, 0o644); err != nil {
+		return fmt.Errorf("receipt-sample: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: %d bytes of ESC/POS, %.1f mm of paper\n", *out, len(enc.Data), float64(enc.Rows)/printer.DotsPerMM)
+	if *pngOut == "" {
+		return nil
+	}
+	r := escposemu.Render(enc.Data, *width)
+	if len(r.Pages) != 1 || r.Unknown != 0 {
+		return fmt.Errorf("receipt-sample: the emulator made %d receipts and skipped %d bytes of the stream", len(r.Pages), r.Unknown)
+	}
+	var b bytes.Buffer
+	if err := escposemu.EncodePNG(&b, r.Pages[0]); err != nil {
+		return fmt.Errorf("receipt-sample: %w", err)
+	}
+	if err := os.WriteFile(*pngOut, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("receipt-sample: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: %d×%d dots\n", *pngOut, r.Pages[0].Bounds().Dx(), r.Pages[0].Bounds().Dy())
+	return nil
+}
