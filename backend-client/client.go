@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/tus"
 )
 
 // maxResponse bounds every response body the client reads.
@@ -35,6 +36,10 @@ type Client struct {
 	hc      *http.Client
 	kioskID string
 	signer  crypto.Signer
+
+	tus         *tus.Client // resumable uploads
+	backoff     tus.Backoff // finalise retries
+	maxFailures int
 }
 
 // New returns a client for the portal at baseURL. hc nil means
@@ -44,7 +49,9 @@ func New(baseURL string, hc *http.Client, kioskID string, signer crypto.Signer) 
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, kioskID: kioskID, signer: signer}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, kioskID: kioskID, signer: signer}
+	c.SetUploadConfig(tus.Config{})
+	return c
 }
 
 // APIError is a non-2xx answer of the portal.
@@ -59,9 +66,13 @@ func (e *APIError) Error() string {
 }
 
 // IsPermanent reports whether retrying err cannot help: an APIError with a
-// 4xx status except 408, 409, 425 and 429. Network errors and 5xx are not
-// permanent.
+// 4xx status except 408, 409, 425 and 429, or a tus answer with a 4xx
+// except 408, 409, 423, 429 and 460 (see tus.Error.Permanent). Network
+// errors, 5xx and an ended context are not permanent.
 func IsPermanent(err error) bool {
+	if tus.IsPermanent(err) {
+		return true
+	}
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		return false

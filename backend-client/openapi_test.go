@@ -44,7 +44,8 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		t.Error("not OpenAPI 3.1")
 	}
 	for _, p := range []string{api.PathCatalogue, api.PathEnroll, api.PathHeartbeat, api.PathConfirmations,
-		api.PathVerify, api.PathApplications, api.PathStatus + "{ref}", api.PathTrack + "{ref}"} {
+		api.PathVerify, api.PathApplications, api.PathStatus + "{ref}", api.PathTrack + "{ref}",
+		PathUploads, PathUploads + "{id}", PathPackets + "{packetId}/finalise"} {
 		if !strings.Contains(doc, "\n  "+p+":\n") {
 			t.Errorf("path %s not described", p)
 		}
@@ -62,7 +63,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"ConfirmationChallenge": api.ConfirmationChallenge{}, "ConfirmationVerify": api.ConfirmationVerify{},
 		"ConfirmationResult": api.ConfirmationResult{}, "Applicant": api.Applicant{}, "DocumentRef": api.DocumentRef{},
 		"Manifest": api.Manifest{}, "SubmitResult": api.SubmitResult{}, "ApplicationStatus": api.ApplicationStatus{},
-		"Error": api.Error{},
+		"Error": api.Error{}, "FinaliseRequest": api.FinaliseRequest{},
 	} {
 		block := schemaBlock(t, doc, name)
 		rt := reflect.TypeOf(v)

@@ -207,7 +207,8 @@ func TestEnroll(t *testing.T) {
 	if resp.KioskID != "KIOSK-0002" { // KIOSK-0001 is the env's own kiosk
 		t.Errorf("kiosk id %q", resp.KioskID)
 	}
-	if resp.OIDCClientID != "govkiosk" || resp.OIDCIssuer != "http://portal.test/idp" || resp.OfficeCode == "" || resp.OfficeName.Get("vi") == "" {
+	if resp.OIDCClientID != "govkiosk" || resp.OIDCIssuer != "http://portal.test/idp" || resp.OfficeCode == "" || resp.OfficeName.Get("vi") == "" ||
+		resp.PortalAgeRecipient != e.s.AgeRecipient() {
 		t.Errorf("bad config in %+v", resp)
 	}
 	// The certificate chains to the CA, names the kiosk, and holds its key.

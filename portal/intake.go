@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 
@@ -148,58 +150,120 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadManifest, "manifest is not valid JSON")
 		return
 	}
-	if !safePacket.MatchString(m.PacketID) || m.KioskID == "" || m.ProvisionalNumber == "" {
-		writeError(w, http.StatusBadRequest, CodeBadManifest, "manifest needs packetId, kioskId and provisionalNumber")
+	if rej := checkManifestIDs(m); rej != nil {
+		rej.write(w)
 		return
 	}
-	key := r.Header.Get(api.HeaderIdempotencyKey)
-	if key == "" {
-		writeError(w, http.StatusBadRequest, CodeIdempotencyKeyMissing, "missing "+api.HeaderIdempotencyKey+" header")
-		return
-	}
-	if unquoteKey(key) != m.PacketID {
-		writeError(w, http.StatusBadRequest, CodeIdempotencyKeyMismatch, api.HeaderIdempotencyKey+" must be the manifest's packetId")
+	if rej := checkIdempotencyKey(r, m.PacketID); rej != nil {
+		rej.write(w)
 		return
 	}
 	if !s.authenticateKiosk(w, r, m.KioskID, p.manifestBytes, p.signature) {
 		return
 	}
-	sum := sha256.Sum256(p.manifestBytes)
-	manifestSHA := hex.EncodeToString(sum[:])
+	manifestSHA := sha256Hex(p.manifestBytes)
 
 	s.intakeMu.Lock()
 	defer s.intakeMu.Unlock()
 
-	if prev, err := s.store.applicationByPacket(r.Context(), m.PacketID); err == nil {
-		if prev.ManifestSHA256 != manifestSHA {
-			writeError(w, http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, "this Idempotency-Key was used with a different manifest")
-			return
-		}
-		s.log.Info("duplicate submission", "tracking", prev.TrackingNumber, "kiosk", prev.KioskID)
+	if prev, found, err := s.previous(r.Context(), m.PacketID, manifestSHA); err != nil {
+		s.answerIntakeError(w, r, err)
+		return
+	} else if found {
 		writeJSON(w, http.StatusOK, submitResult(prev, true))
 		return
-	} else if !errors.Is(err, errNotFound) {
-		s.internal(w, r, err)
+	}
+	app, err := s.accept(r.Context(), p.manifestBytes, m, p.signature, p.docs)
+	if err != nil {
+		s.answerIntakeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusCreated, submitResult(app, false))
+}
 
+// reject is a refusal of a request, answered as an api.Error.
+type reject struct {
+	status    int
+	code, msg string
+}
+
+func (e *reject) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
+
+func (e *reject) write(w http.ResponseWriter) { writeError(w, e.status, e.code, e.msg) }
+
+// answerIntakeError answers a *reject as itself and anything else as 500.
+func (s *Server) answerIntakeError(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *reject
+	if errors.As(err, &rej) {
+		rej.write(w)
+		return
+	}
+	s.internal(w, r, err)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// checkManifestIDs checks the identifiers every manifest needs.
+func checkManifestIDs(m api.Manifest) *reject {
+	if !safePacket.MatchString(m.PacketID) || m.KioskID == "" || m.ProvisionalNumber == "" {
+		return &reject{http.StatusBadRequest, CodeBadManifest, "manifest needs packetId, kioskId and provisionalNumber"}
+	}
+	return nil
+}
+
+// checkIdempotencyKey checks the Idempotency-Key header names the packet.
+func checkIdempotencyKey(r *http.Request, packetID string) *reject {
+	key := r.Header.Get(api.HeaderIdempotencyKey)
+	if key == "" {
+		return &reject{http.StatusBadRequest, CodeIdempotencyKeyMissing, "missing " + api.HeaderIdempotencyKey + " header"}
+	}
+	if unquoteKey(key) != packetID {
+		return &reject{http.StatusBadRequest, CodeIdempotencyKeyMismatch, api.HeaderIdempotencyKey + " must be the packetId"}
+	}
+	return nil
+}
+
+// previous looks up an application already stored for packetID (the
+// idempotency key): found with the same manifest, it is the original
+// result; with another manifest, a 422 reject. The caller holds intakeMu.
+func (s *Server) previous(ctx context.Context, packetID, manifestSHA string) (applicationRow, bool, error) {
+	prev, err := s.store.applicationByPacket(ctx, packetID)
+	if errors.Is(err, errNotFound) {
+		return prev, false, nil
+	}
+	if err != nil {
+		return prev, false, err
+	}
+	if prev.ManifestSHA256 != manifestSHA {
+		return prev, false, &reject{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, "this Idempotency-Key was used with a different manifest"}
+	}
+	s.log.Info("duplicate submission", "tracking", prev.TrackingNumber, "kiosk", prev.KioskID)
+	return prev, true, nil
+}
+
+// accept checks an authenticated, new packet (manifest bytes as signed,
+// the decoded manifest, the base64 signature, and the plaintext documents
+// by file name) against the catalogue, the documents and the confirmation
+// token, stores it, and sends the citizen's copy of the receipt to their
+// phone. Both the multipart intake and finalise call it, with intakeMu
+// held. Refusals are *reject.
+func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifest, sigB64 string, parts map[string][]byte) (applicationRow, error) {
 	proc, ok := s.procs[m.ProcedureID]
 	if !ok {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
-		return
+		return applicationRow{}, &reject{http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure"}
 	}
 	if err := validateForm(proc, m.Form); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeInvalidForm, err.Error())
-		return
+		return applicationRow{}, &reject{http.StatusUnprocessableEntity, CodeInvalidForm, err.Error()}
 	}
-	docs, status, code, msg := checkDocuments(proc, m.Documents, p.docs)
+	docs, status, code, msg := checkDocuments(proc, m.Documents, parts)
 	if code != "" {
-		writeError(w, status, code, msg)
-		return
+		return applicationRow{}, &reject{status, code, msg}
 	}
 	if m.ConfirmationToken == "" || m.Applicant.CitizenID == "" {
-		writeError(w, http.StatusForbidden, CodeConfirmationInvalid, "confirmation token missing")
-		return
+		return applicationRow{}, &reject{http.StatusForbidden, CodeConfirmationInvalid, "confirmation token missing"}
 	}
 
 	now := s.now()
@@ -211,8 +275,8 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		ProcedureID:       m.ProcedureID,
 		KioskID:           m.KioskID,
 		OfficeCode:        m.OfficeCode,
-		Manifest:          p.manifestBytes,
-		ManifestSHA256:    manifestSHA,
+		Manifest:          manifestBytes,
+		ManifestSHA256:    sha256Hex(manifestBytes),
 		Form:              form,
 		Documents:         docJSON,
 		ReceivedAt:        now,
@@ -220,23 +284,34 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		Status:            "received",
 	}
 	dir := filepath.Join(s.opts.DataDir, "documents", m.PacketID)
-	if err := writePacketFiles(dir, p.manifestBytes, p.signature, m.Documents, p.docs); err != nil {
-		s.internal(w, r, fmt.Errorf("store documents: %w", err))
-		return
+	if err := writePacketFiles(dir, manifestBytes, sigB64, m.Documents, parts); err != nil {
+		return applicationRow{}, fmt.Errorf("store documents: %w", err)
 	}
-	err := s.store.insertApplication(r.Context(), &app, now.Year(), s.opts.TrackingPrefix,
+	err := s.store.insertApplication(ctx, &app, now.Year(), s.opts.TrackingPrefix,
 		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now)
 	if err != nil {
 		os.RemoveAll(dir)
 		if errors.Is(err, errConfirmationInvalid) {
-			writeError(w, http.StatusForbidden, CodeConfirmationInvalid, "confirmation token invalid, used, expired, or for another citizen or procedure")
-			return
+			return applicationRow{}, &reject{http.StatusForbidden, CodeConfirmationInvalid, "confirmation token invalid, used, expired, or for another citizen or procedure"}
 		}
-		s.internal(w, r, err)
-		return
+		return applicationRow{}, err
 	}
 	s.log.Info("application received", "tracking", app.TrackingNumber, "procedure", app.ProcedureID, "kiosk", app.KioskID, "documents", len(docs))
-	writeJSON(w, http.StatusCreated, submitResult(app, false))
+	s.identity.Deliver(m.Applicant.CitizenID, ReceiptMessage(m.Language, app.TrackingNumber, app.AppointmentDate))
+	return app, nil
+}
+
+// ReceiptMessage is the citizen's copy of the receipt, sent to their phone
+// in the application's language (th, vi, else English).
+func ReceiptMessage(lang, tracking, appointment string) string {
+	d, err := time.Parse("2006-01-02", appointment)
+	switch {
+	case lang == "vi" && err == nil:
+		return fmt.Sprintf("govkiosk: đã tiếp nhận hồ sơ %s, có kết quả từ ngày %s.", tracking, d.Format("02/01/2006"))
+	case lang == "th" && err == nil:
+		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %02d/%02d/%d", tracking, d.Day(), int(d.Month()), d.Year()+543)
+	}
+	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
 }
 
 func submitResult(a applicationRow, dup bool) api.SubmitResult {

@@ -14,7 +14,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"filippo.io/age"
 )
 
 // keys are the portal's long-lived secrets, kept in DataDir with mode 0600.
@@ -24,7 +27,8 @@ type keys struct {
 	caKey       *ecdsa.PrivateKey
 	caCert      *x509.Certificate
 	caPEM       string
-	secret      []byte // HMAC key for confirmation codes, tokens and citizen bindings
+	secret      []byte              // HMAC key for confirmation codes, tokens and citizen bindings
+	age         *age.X25519Identity // decrypts manifests and documents kiosks encrypt to its recipient
 }
 
 func loadKeys(dir string, rnd io.Reader, now time.Time) (*keys, error) {
@@ -43,6 +47,9 @@ func loadKeys(dir string, rnd io.Reader, now time.Time) (*keys, error) {
 		return nil, err
 	}
 	if k.secret, err = loadOrCreateSecret(filepath.Join(dir, "hmac.key"), rnd); err != nil {
+		return nil, err
+	}
+	if k.age, err = loadOrCreateAgeIdentity(filepath.Join(dir, "portal-age.key")); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -222,4 +229,28 @@ func (k *keys) issueKioskCert(kioskID, officeCode string, pub *ecdsa.PublicKey, 
 		return "", fmt.Errorf("sign kiosk certificate: %w", err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), nil
+}
+
+// loadOrCreateAgeIdentity reads the portal's age X25519 identity, creating
+// it (mode 0600) at first start. age draws its randomness from crypto/rand.
+func loadOrCreateAgeIdentity(path string) (*age.X25519Identity, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		id, err := age.ParseX25519Identity(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, fmt.Errorf("generate age identity: %w", err)
+	}
+	if err := writeNew(path, []byte(id.String()+"\n")); err != nil {
+		return nil, err
+	}
+	return id, nil
 }

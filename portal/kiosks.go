@@ -57,6 +57,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		OfficeName:     s.opts.OfficeName,
 		OIDCIssuer:     s.opts.PublicURL + api.PathIdP,
 		OIDCClientID:   OIDCClientID,
+
+		PortalAgeRecipient: s.AgeRecipient(),
 	})
 }
 

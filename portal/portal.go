@@ -60,10 +60,13 @@ type Server struct {
 	signed    api.SignedCatalogue
 	handler   http.Handler
 
-	intakeMu  sync.Mutex // serialises intake so one packet is stored once
-	closeOnce sync.Once
-	closeErr  error
-	done      chan struct{}
+	intakeMu   sync.Mutex // serialises intake so one packet is stored once
+	inflightMu sync.Mutex
+	inflight   map[string]bool // packets being finalised
+	uploads    uploadLocks
+	closeOnce  sync.Once
+	closeErr   error
+	done       chan struct{}
 }
 
 // New opens (or creates) the portal's data directory and builds the server.
@@ -100,8 +103,10 @@ func New(opts Options) (*Server, error) {
 	if opts.TrackingPrefix == "" {
 		opts.TrackingPrefix = "QN"
 	}
-	if err := os.MkdirAll(filepath.Join(opts.DataDir, "documents"), 0o700); err != nil {
-		return nil, fmt.Errorf("portal: create data dir: %w", err)
+	for _, d := range []string{"documents", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("portal: create data dir: %w", err)
+		}
 	}
 	s := &Server{
 		opts: opts,

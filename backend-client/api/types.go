@@ -4,6 +4,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"govkiosk/drivers/device"
@@ -17,6 +18,8 @@ const (
 	PathConfirmations = "/api/v1/confirmations"        // POST (Bearer citizen access token) ConfirmationRequest -> ConfirmationChallenge
 	PathVerify        = "/api/v1/confirmations/verify" // POST ConfirmationVerify -> ConfirmationResult
 	PathApplications  = "/api/v1/applications"         // POST multipart (manifest, signature, doc-N) with Idempotency-Key -> SubmitResult
+	PathUploads       = "/api/v1/uploads/"             // tus 1.0 (core, creation, checksum sha256, termination); each upload is one age-encrypted document
+	PathPackets       = "/api/v1/packets/"             // POST PathPackets+{packetId}+"/finalise" FinaliseRequest with Idempotency-Key -> SubmitResult
 	PathStatus        = "/api/v1/status/"              // GET  /api/v1/status/{ref} -> ApplicationStatus (ref: tracking or provisional number)
 	PathTrack         = "/t/"                          // human page /t/{ref}; receipt QR codes encode PortalURL + PathTrack + ref
 	PathIdP           = "/idp"                         // OIDC test provider issuer
@@ -117,6 +120,9 @@ type Catalogue struct {
 	Version    string      `json:"version"`
 	IssuedAt   time.Time   `json:"issuedAt"`
 	Procedures []Procedure `json:"procedures"`
+	// IDIssuers is the trust list (JWKS) of the keys that sign offline ID
+	// QR codes; it rides in the signed catalogue so rotation needs no visit.
+	IDIssuers json.RawMessage `json:"idIssuers,omitempty"`
 }
 
 // SignedCatalogue carries the catalogue's JSON bytes exactly as signed.
@@ -144,6 +150,9 @@ type EnrollResponse struct {
 	OfficeName     Text   `json:"officeName"`
 	OIDCIssuer     string `json:"oidcIssuer"`
 	OIDCClientID   string `json:"oidcClientId"`
+	// PortalAgeRecipient is the portal's age X25519 recipient ("age1..."): the
+	// kiosk encrypts packets at rest to it, so it cannot read them back.
+	PortalAgeRecipient string `json:"portalAgeRecipient"`
 }
 
 // Heartbeat is the kiosk's health report, sent every minute.
