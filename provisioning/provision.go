@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
+
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/atomicfile"
@@ -41,7 +43,8 @@ type ProvisionOptions struct {
 
 // Provision creates (or reuses) the device key, enrolls with the portal,
 // checks the returned certificate against the returned CA and our key, and
-// stores portal-ca.pem, portal-key.pem, kiosk-cert.pem and kiosk.json in
+// stores portal-ca.pem, portal-key.pem, kiosk-cert.pem, portal-age.txt (the
+// portal's age recipient, when the portal gives one) and kiosk.json in
 // DataDir, each atomically, kiosk.json last. Nothing but the key is written
 // unless the whole answer is valid.
 func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Config, error) {
@@ -88,6 +91,10 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Confi
 	if _, err := ParsePublicKeyPEM(resp.PortalKeyPEM); err != nil {
 		return kiosk.Config{}, fmt.Errorf("provision: portal key: %w", err)
 	}
+	ageRecipient := strings.TrimSpace(resp.PortalAgeRecipient)
+	if _, err := age.ParseX25519Recipient(ageRecipient); err != nil {
+		return kiosk.Config{}, fmt.Errorf("provision: portal age recipient %q: %w", ageRecipient, err)
+	}
 
 	cfg := buildConfig(o, dataDir, resp)
 	if err := cfg.Validate(); err != nil {
@@ -97,16 +104,20 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Confi
 	if err != nil {
 		return kiosk.Config{}, fmt.Errorf("provision: encode config: %w", err)
 	}
-	files := []struct {
+	type file struct {
 		name string
 		data []byte
 		perm os.FileMode
-	}{
+	}
+	files := []file{
 		{PortalCAFile, []byte(resp.PortalCAPEM), 0o644},
 		{PortalKeyFile, []byte(resp.PortalKeyPEM), 0o644},
 		{CertFile, []byte(resp.CertificatePEM), 0o644},
-		{ConfigFile, append(js, '\n'), 0o644}, // last: its presence means "provisioned"
 	}
+	if ageRecipient != "" {
+		files = append(files, file{PortalAgeFile, []byte(ageRecipient + "\n"), 0o644})
+	}
+	files = append(files, file{ConfigFile, append(js, '\n'), 0o644}) // last: its presence means "provisioned"
 	for _, f := range files {
 		if err := atomicfile.Write(filepath.Join(dataDir, f.name), f.data, f.perm); err != nil {
 			return kiosk.Config{}, fmt.Errorf("provision: %w", err)

@@ -111,6 +111,7 @@ func (f *fakeEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.E
 		OIDCIssuer:     "http://127.0.0.1:9000/idp",
 		OIDCClientID:   "kiosk",
 	}
+	resp.PortalAgeRecipient = testAgeRecipient
 	if f.tamper != nil {
 		f.tamper(&resp)
 	}

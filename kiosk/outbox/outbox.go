@@ -1,20 +1,38 @@
-// Package outbox is the kiosk's durable store-and-forward queue of
+// Package outbox is the kiosk's durable, encrypted store-and-forward queue of
 // application packets. Once Enqueue returns, the packet survives crashes and
-// power loss; Run delivers it to the portal exactly once (the portal
-// de-duplicates by packet ID, the Idempotency-Key), retrying transient
-// failures with capped jittered backoff and parking permanent rejections in
-// the needsAttention state, where they stay until an operator acts.
+// power loss; Run delivers it to the portal exactly once: each document goes
+// up as a resumable (tus) upload, then one idempotent finalise call closes
+// the packet. Transient failures are retried with capped jittered backoff;
+// permanent rejections park the packet in needsAttention, where it stays,
+// visible, until an operator acts.
+//
+// Encryption at rest: Enqueue receives the plaintext packet, checks it, and
+// writes only ciphertext to disk, each document and the manifest encrypted
+// with age to the portal's X25519 recipient. The kiosk holds no identity
+// that can decrypt them, so once a session ends the kiosk cannot read an
+// application back. The signature (over the plaintext manifest) is not
+// secret and lives in the database row until the packet is acknowledged.
+//
+// State machine, persisted per packet:
+//
+//	queued → uploading → uploaded → finalised → acknowledged → purged
+//	   └──────────┴───────────┴──→ needsAttention (Requeue → queued)
+//
+// queued: stored, nothing sent. uploading: at least one document upload was
+// created; every upload URL is committed as soon as CreateUpload returns and
+// every finished upload is marked, so after a crash the upload resumes at the
+// offset the server reports and nothing finished is redone. uploaded: all
+// documents are at the portal; only finalise remains. finalised: the
+// portal's result is stored (the packet is delivered). acknowledged: the
+// row's content fields (digest, signature, file list and upload URLs) are
+// dropped. purged: the files are removed and the directory fsynced. Open
+// completes finalised → purged locally; Run resumes the others.
 //
 // Layout under Options.Dir:
 //
-//	outbox.db            SQLite (WAL, synchronous=FULL): one row per packet
-//	packets/<id>/        manifest.json, signature and one file per document
-//
-// The packet files are the only place personal data lives. The database row
-// holds the packet's ID, provisional number, delivery state and, until the
-// packet is acknowledged, the document names and a digest of the content.
-// On acknowledgement the files are removed and the row keeps only ID,
-// provisional and tracking numbers, the portal's result, times and state.
+//	outbox.db                 SQLite (WAL, synchronous=FULL)
+//	packets/<id>/manifest.age the manifest JSON, age-encrypted
+//	packets/<id>/<doc>.age    each document, age-encrypted
 package outbox
 
 import (
@@ -30,14 +48,15 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"govkiosk/backend-client/api"
-	"govkiosk/kiosk/atomicfile"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
-// Packet is one application ready to send: the manifest JSON exactly as
-// signed, the kiosk's signature over it, and the document files.
+// Packet is one application ready to send, in plaintext: the manifest JSON
+// exactly as signed, the kiosk's signature over it, and the document files.
 type Packet struct {
 	ID                string // = manifest packetId (UUID)
 	ProvisionalNumber string
@@ -62,10 +81,18 @@ func (p Packet) LogValue() slog.Value {
 	)
 }
 
-// Sender submits one packet to the portal. A duplicate answer from the portal
-// must be reported as success.
+// Sender is the part of the portal client the outbox delivers with
+// (*backendclient.Client implements it).
+//
+// CreateUpload creates a tus upload of size bytes for one document file and
+// returns its URL. Upload sends data to uploadURL starting at the offset the
+// server reports (it asks the server itself), until size bytes are there.
+// Finalise closes the packet; it is idempotent on req.PacketID and must
+// report a duplicate answer as success.
 type Sender interface {
-	Submit(ctx context.Context, manifestJSON, signature []byte, docs []Doc) (api.SubmitResult, error)
+	CreateUpload(ctx context.Context, packetID, file string, size int64) (uploadURL string, err error)
+	Upload(ctx context.Context, uploadURL string, data io.ReaderAt, size int64) error
+	Finalise(ctx context.Context, req api.FinaliseRequest) (api.SubmitResult, error)
 }
 
 // State is a packet's delivery state.
@@ -73,10 +100,24 @@ type State string
 
 const (
 	StateQueued         State = "queued"
-	StateSending        State = "sending"
+	StateUploading      State = "uploading"
+	StateUploaded       State = "uploaded"
+	StateFinalised      State = "finalised"
 	StateAcknowledged   State = "acknowledged"
+	StatePurged         State = "purged"
 	StateNeedsAttention State = "needsAttention"
 )
+
+// Delivered reports whether the portal has accepted the packet: finalised,
+// acknowledged or purged.
+func (s State) Delivered() bool {
+	return s == StateFinalised || s == StateAcknowledged || s == StatePurged
+}
+
+// sending reports whether Run still has work to send for a packet in s.
+func (s State) sending() bool {
+	return s == StateQueued || s == StateUploading || s == StateUploaded
+}
 
 // Entry is what the outbox knows about one packet. It holds no personal data.
 type Entry struct {
@@ -85,21 +126,42 @@ type Entry struct {
 	State             State
 	Attempts          int
 	LastError         string
-	Result            *api.SubmitResult // set once acknowledged
-	NextAttempt       time.Time         // when a queued packet is next due; zero otherwise
+	Result            *api.SubmitResult // set once delivered (finalised and after)
+	NextAttempt       time.Time         // when a packet still to send is next due; zero otherwise
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
 
+// Delivered reports whether the portal has accepted the packet (Result is set).
+func (e Entry) Delivered() bool { return e.State.Delivered() }
+
 // Options configure an Outbox.
 type Options struct {
-	Dir         string // <dataDir>/outbox: outbox.db + packets/<id>/
+	Dir string // <dataDir>/outbox: outbox.db + packets/<id>/
+	// Recipient is the portal's age recipient (provisioning stores its
+	// "age1…" string; see ParseRecipient). Required.
+	Recipient   age.Recipient
 	Log         *slog.Logger
 	Now         func() time.Time
 	Rand        io.Reader // jitter; default crypto/rand
 	IsPermanent func(error) bool
 	// MinBackoff and MaxBackoff bound the retry delay; defaults 1s and 5m.
 	MinBackoff, MaxBackoff time.Duration
+	// Limits refuse new packets before the kiosk runs out of room; the zero
+	// value sets none (DefaultLimits is a sensible start).
+	Limits Limits
+	// DiskFree reports the free bytes of the file system holding path;
+	// default statfs. Used only when Limits.MinFreeDisk is set.
+	DiskFree func(path string) (uint64, error)
+}
+
+// ParseRecipient parses the portal's "age1…" X25519 recipient.
+func ParseRecipient(s string) (age.Recipient, error) {
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: portal age recipient: %w", err)
+	}
+	return r, nil
 }
 
 // Errors.
@@ -117,24 +179,30 @@ type Outbox struct {
 	now          func() time.Time
 	isPermanent  func(error) bool
 	minB, maxB   time.Duration
+	recipient    age.Recipient
+	limits       Limits
+	diskFree     func(string) (uint64, error)
+
+	// hook, when set (tests), runs before every fsync and database commit
+	// the outbox makes: event is "fsync-file", "fsync-dir" or "commit".
+	hook func(event, path string)
 
 	randMu sync.Mutex
 	rand   io.Reader
 
-	enqMu sync.Mutex // serialises Enqueue (directory creation + insert)
-
-	// viewMu makes an acknowledgement (row update + file purge) one step
-	// for readers: whoever sees "acknowledged" also sees the files gone.
-	viewMu sync.RWMutex
+	enqMu sync.Mutex // serialises Enqueue (limits, directory creation, insert)
 
 	kick chan struct{}
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every state change
+	busy    map[string]bool // packets a Run is delivering now
+	changed chan struct{}   // closed and replaced on every state change
 	closed  bool
 	closing chan struct{}
 	runWG   sync.WaitGroup
 }
+
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS packets (
@@ -145,24 +213,39 @@ CREATE TABLE IF NOT EXISTS packets (
 	attempts    INTEGER NOT NULL DEFAULT 0,
 	last_error  TEXT    NOT NULL DEFAULT '',
 	next_at     INTEGER NOT NULL DEFAULT 0,
-	digest      TEXT    NOT NULL DEFAULT '',
-	docs        TEXT    NOT NULL DEFAULT '',
+	digest      TEXT    NOT NULL DEFAULT '', -- SHA-256 of the plaintext packet (idempotent Enqueue); '' once acknowledged
+	signature   BLOB,                        -- over the plaintext manifest; NULL once acknowledged
+	bytes       INTEGER NOT NULL DEFAULT 0,  -- ciphertext bytes on disk; 0 once purged
 	tracking    TEXT    NOT NULL DEFAULT '',
 	result      TEXT    NOT NULL DEFAULT '',
 	created_at  INTEGER NOT NULL,
 	updated_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS packets_state_next ON packets(state, next_at);
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS files (
+	packet_id  TEXT    NOT NULL,
+	pos        INTEGER NOT NULL,            -- 0: the manifest; 1..: documents in packet order
+	name       TEXT    NOT NULL,            -- the manifest's file name of the document ('' for the manifest)
+	sha256     TEXT    NOT NULL,            -- of the ciphertext on disk
+	size       INTEGER NOT NULL,            -- ciphertext bytes
+	upload_url TEXT    NOT NULL DEFAULT '',
+	uploaded   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (packet_id, pos)
+);
+PRAGMA user_version = 2;
 `
 
-// Open opens (creating if needed) the outbox in opts.Dir, puts packets a
-// crash left "sending" back in the queue and removes packet directories that
-// have no row (an Enqueue interrupted before its commit) or whose packet was
-// already acknowledged.
+// Open opens (creating if needed) the outbox in opts.Dir and recovers from
+// a crash: delivered packets whose clean-up was interrupted are acknowledged
+// and purged, and packet directories no live row owns (an Enqueue
+// interrupted before its commit, a purge interrupted before its removal) are
+// removed, as are temporary files.
 func Open(opts Options) (*Outbox, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("outbox: Dir is empty")
+	}
+	if opts.Recipient == nil {
+		return nil, errors.New("outbox: no portal age recipient to encrypt packets to")
 	}
 	o := &Outbox{
 		dir:         opts.Dir,
@@ -173,7 +256,11 @@ func Open(opts Options) (*Outbox, error) {
 		isPermanent: opts.IsPermanent,
 		minB:        opts.MinBackoff,
 		maxB:        opts.MaxBackoff,
+		recipient:   opts.Recipient,
+		limits:      opts.Limits,
+		diskFree:    opts.DiskFree,
 		kick:        make(chan struct{}, 1),
+		busy:        map[string]bool{},
 		changed:     make(chan struct{}),
 		closing:     make(chan struct{}),
 	}
@@ -188,6 +275,9 @@ func Open(opts Options) (*Outbox, error) {
 	}
 	if o.isPermanent == nil {
 		o.isPermanent = DefaultIsPermanent
+	}
+	if o.diskFree == nil {
+		o.diskFree = statfsFree
 	}
 	if o.minB <= 0 {
 		o.minB = time.Second
@@ -235,25 +325,77 @@ func (o *Outbox) init() error {
 	if mode != "wal" {
 		return fmt.Errorf("outbox: db journal mode is %q, want wal", mode)
 	}
+	if err := o.migrate(); err != nil {
+		return err
+	}
 	if _, err := o.db.Exec(schema); err != nil {
 		return fmt.Errorf("outbox: create schema: %w", err)
 	}
-	now := o.now().UnixNano()
-	res, err := o.db.Exec(`UPDATE packets SET state = ?, updated_at = ? WHERE state = ?`,
-		StateQueued, now, StateSending)
+	// Finish the local steps a crash interrupted.
+	rows, err := o.db.Query(`SELECT id, state FROM packets WHERE state IN (?, ?) ORDER BY seq`,
+		StateFinalised, StateAcknowledged)
 	if err != nil {
-		return fmt.Errorf("outbox: recover sending packets: %w", err)
+		return fmt.Errorf("outbox: recover: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		o.log.Info("outbox: packets interrupted while sending are queued again", "count", n)
+	type idState struct {
+		id    string
+		state State
+	}
+	var todo []idState
+	for rows.Next() {
+		var x idState
+		if err := rows.Scan(&x.id, &x.state); err != nil {
+			rows.Close()
+			return fmt.Errorf("outbox: recover: %w", err)
+		}
+		todo = append(todo, x)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("outbox: recover: %w", err)
+	}
+	for _, x := range todo {
+		if err := o.finish(x.id, x.state); err != nil {
+			return fmt.Errorf("outbox: recover %s: %w", x.id, err)
+		}
+	}
+	if len(todo) > 0 {
+		o.log.Info("outbox: finished clean-up of delivered packets", "count", len(todo))
 	}
 	return o.removeStrays()
 }
 
-// removeStrays deletes packet directories that no pending row owns, and
+// migrate drops a version-1 (plaintext) outbox that has nothing left to send,
+// and refuses one that has: its packets must be delivered by the old kiosk.
+func (o *Outbox) migrate() error {
+	var v int
+	if err := o.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("outbox: db: %w", err)
+	}
+	switch v {
+	case 0, schemaVersion:
+		return nil
+	case 1:
+		var n int
+		if err := o.db.QueryRow(`SELECT count(*) FROM packets WHERE state != 'acknowledged'`).Scan(&n); err != nil {
+			return fmt.Errorf("outbox: db version 1: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("outbox: %s holds %d undelivered plaintext (version 1) packets; deliver them with the previous kiosk version first", o.dir, n)
+		}
+		if _, err := o.db.Exec(`DROP TABLE packets`); err != nil {
+			return fmt.Errorf("outbox: drop version 1 table: %w", err)
+		}
+		o.log.Info("outbox: replaced an empty version 1 outbox")
+		return nil
+	default:
+		return fmt.Errorf("outbox: db schema version %d is newer than this kiosk's %d", v, schemaVersion)
+	}
+}
+
+// removeStrays deletes packet directories that no live row owns, and
 // leftover temporary files inside the ones that are owned.
 func (o *Outbox) removeStrays() error {
-	rows, err := o.db.Query(`SELECT id FROM packets WHERE state != ?`, StateAcknowledged)
+	rows, err := o.db.Query(`SELECT id FROM packets WHERE state != ?`, StatePurged)
 	if err != nil {
 		return fmt.Errorf("outbox: list packets: %w", err)
 	}
@@ -282,7 +424,7 @@ func (o *Outbox) removeStrays() error {
 				return fmt.Errorf("outbox: %w", err)
 			}
 			for _, f := range files {
-				if len(f.Name()) > 0 && f.Name()[0] == '.' { // atomicfile temporaries
+				if len(f.Name()) > 0 && f.Name()[0] == '.' { // temporaries
 					os.RemoveAll(filepath.Join(p, f.Name()))
 				}
 			}
@@ -295,15 +437,16 @@ func (o *Outbox) removeStrays() error {
 		removed = true
 	}
 	if removed {
-		if err := atomicfile.SyncDir(o.packets); err != nil {
+		if err := o.syncDir(o.packets); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
 	return nil
 }
 
-// Close stops any Run (interrupting a submission in flight, which is then
-// queued again), wakes every Wait with ErrClosed and closes the database.
+// Close stops any Run (interrupting a delivery in flight, which resumes
+// where it stopped next time), wakes every Wait with ErrClosed and closes
+// the database.
 func (o *Outbox) Close() error {
 	o.mu.Lock()
 	if o.closed {
@@ -314,6 +457,8 @@ func (o *Outbox) Close() error {
 	close(o.closing)
 	o.mu.Unlock()
 	o.runWG.Wait()
+	o.enqMu.Lock() // let an Enqueue in progress finish
+	defer o.enqMu.Unlock()
 	if err := o.db.Close(); err != nil {
 		return fmt.Errorf("outbox: close: %w", err)
 	}
@@ -342,7 +487,19 @@ func (o *Outbox) changes() <-chan struct{} {
 	return o.changed
 }
 
+func (o *Outbox) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}
+
 func (o *Outbox) packetDir(id string) string { return filepath.Join(o.packets, id) }
+
+func (o *Outbox) at(event, path string) {
+	if o.hook != nil {
+		o.hook(event, path)
+	}
+}
 
 // DefaultIsPermanent treats an error as permanent when some error in its
 // chain has a method Permanent() bool that returns true.

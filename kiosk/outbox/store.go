@@ -9,22 +9,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/google/uuid"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk/atomicfile"
 )
 
-// Names of the fixed files in a packet directory.
-const (
-	manifestFile  = "manifest.json"
-	signatureFile = "signature"
-)
+// reserved are names a document may not have (the manifest's file is
+// manifest.age; the others are names of earlier layouts).
+var reserved = map[string]bool{"manifest": true, "manifest.json": true, "signature": true}
 
 // validate checks that p is well formed and consistent with its manifest, so
 // that a packet the portal must reject is refused before the citizen is told
@@ -81,7 +81,7 @@ func validate(p Packet) error {
 }
 
 func validDocName(n string) bool {
-	if n == "" || len(n) > 128 || n[0] == '.' || n == manifestFile || n == signatureFile {
+	if n == "" || len(n) > 128 || n[0] == '.' || reserved[n] {
 		return false
 	}
 	return !strings.ContainsAny(n, "/\\\x00") && filepath.Base(n) == n
@@ -106,11 +106,16 @@ func digest(manifest, sig []byte, docs []Doc) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Enqueue stores p durably: every file is written with atomicfile.Write into
-// packets/<id>/, the directory is fsynced, then the row is committed. Only the
-// commit makes the packet exist; a crash before it leaves a stray directory
-// that Open removes. Enqueueing the same ID again with the same content (or
-// after it was acknowledged) is a no-op; different content is ErrConflict.
+// Enqueue checks p, encrypts it to the portal's recipient and stores it
+// durably: the manifest and every document are written encrypted to
+// temporary files in packets/<id>/, fsynced and renamed, the directory is
+// fsynced, then one transaction commits the packet's row and its file list.
+// Only the commit makes the packet exist; a crash before it leaves a stray
+// directory that Open removes. Enqueueing the same ID again with the same
+// content (or after it was delivered) is a no-op; different content is
+// ErrConflict. A new packet the limits do not admit is refused with the
+// error Admit would give (ErrBacklogFull, ErrBacklogTooOld, ErrQuotaFull,
+// ErrDiskLow).
 func (o *Outbox) Enqueue(ctx context.Context, p Packet) error {
 	if err := validate(p); err != nil {
 		return err
@@ -119,6 +124,9 @@ func (o *Outbox) Enqueue(ctx context.Context, p Packet) error {
 
 	o.enqMu.Lock()
 	defer o.enqMu.Unlock()
+	if o.isClosed() {
+		return ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
 	}
@@ -129,12 +137,19 @@ func (o *Outbox) Enqueue(ctx context.Context, p Packet) error {
 	err := o.db.QueryRowContext(ctx, `SELECT digest, state FROM packets WHERE id = ?`, p.ID).Scan(&have, &state)
 	switch {
 	case err == nil:
-		if state == StateAcknowledged || have == sum {
+		if state.Delivered() || have == sum {
 			return nil
 		}
 		return fmt.Errorf("%w: %s", ErrConflict, p.ID)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
+	}
+	plain := int64(len(p.ManifestJSON))
+	for _, d := range p.Docs {
+		plain += int64(len(d.Data))
+	}
+	if err := o.admit(plain); err != nil {
+		return err
 	}
 
 	dir := o.packetDir(p.ID)
@@ -150,63 +165,195 @@ func (o *Outbox) Enqueue(ctx context.Context, p Packet) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
 	}
-	files := []Doc{{manifestFile, p.ManifestJSON}, {signatureFile, p.Signature}}
-	files = append(files, p.Docs...)
-	for _, f := range files {
-		if err := atomicfile.Write(filepath.Join(dir, f.Name), f.Data, 0o600); err != nil {
+	files := make([]fileRow, 0, len(p.Docs)+1)
+	write := func(name string, data []byte) error {
+		h, n, err := o.writeEncrypted(filepath.Join(dir, cipherName(name)), data)
+		if err != nil {
 			return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
 		}
+		files = append(files, fileRow{pos: len(files), name: name, sha256: h, size: n})
+		return nil
 	}
-	if err := atomicfile.SyncDir(dir); err != nil {
+	if err := write("", p.ManifestJSON); err != nil {
+		return err
+	}
+	for _, d := range p.Docs {
+		if err := write(d.Name, d.Data); err != nil {
+			return err
+		}
+	}
+	if err := o.syncDir(dir); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
 	}
-	if err := atomicfile.SyncDir(o.packets); err != nil {
+	if err := o.syncDir(o.packets); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", p.ID, err)
 	}
-	names := make([]string, len(p.Docs))
-	for i, d := range p.Docs {
-		names[i] = d.Name
+	var total int64
+	for _, f := range files {
+		total += f.size
 	}
-	docsJSON, _ := json.Marshal(names)
 	now := o.now().UnixNano()
-	if _, err := o.db.ExecContext(ctx, `INSERT INTO packets
-		(id, provisional, state, attempts, next_at, digest, docs, created_at, updated_at)
-		VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)`,
-		p.ID, p.ProvisionalNumber, StateQueued, now, sum, string(docsJSON), now, now); err != nil {
+	err = o.tx(ctx, "enqueue "+p.ID, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO packets
+			(id, provisional, state, attempts, next_at, digest, signature, bytes, created_at, updated_at)
+			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ProvisionalNumber, StateQueued, now, sum, p.Signature, total, now, now); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if _, err := tx.Exec(`INSERT INTO files (packet_id, pos, name, sha256, size) VALUES (?, ?, ?, ?, ?)`,
+				p.ID, f.pos, f.name, f.sha256, f.size); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("outbox: enqueue %s: commit: %w", p.ID, err)
 	}
 	committed = true
-	o.log.Info("outbox: packet queued", "packet", p)
+	o.log.Info("outbox: packet queued", "packet", p, "bytes", total)
 	o.notify()
 	o.Kick()
 	return nil
 }
 
-// load reads a pending packet's files back and checks them against the
-// digest recorded at Enqueue.
-func (o *Outbox) load(id, docsJSON, want string) (manifest, sig []byte, docs []Doc, err error) {
-	var names []string
-	if err := json.Unmarshal([]byte(docsJSON), &names); err != nil {
-		return nil, nil, nil, fmt.Errorf("document list: %w", err)
+// tx runs f in one transaction; the commit is announced to the test hook.
+func (o *Outbox) tx(ctx context.Context, what string, f func(*sql.Tx) error) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	dir := o.packetDir(id)
-	if manifest, err = os.ReadFile(filepath.Join(dir, manifestFile)); err != nil {
-		return nil, nil, nil, err
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
 	}
-	if sig, err = os.ReadFile(filepath.Join(dir, signatureFile)); err != nil {
-		return nil, nil, nil, err
+	o.at("commit", what)
+	return tx.Commit()
+}
+
+// exec runs one statement (its own transaction) after announcing it.
+func (o *Outbox) exec(what, q string, args ...any) (sql.Result, error) {
+	o.at("commit", what)
+	return o.db.Exec(q, args...)
+}
+
+// fileRow is one encrypted file of a packet.
+type fileRow struct {
+	pos       int
+	name      string // '' for the manifest
+	sha256    string
+	size      int64
+	uploadURL string
+	uploaded  bool
+}
+
+// cipherName is the on-disk name of a packet file.
+func cipherName(name string) string {
+	if name == "" {
+		return "manifest.age"
 	}
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
+	return name + ".age"
+}
+
+// writeEncrypted writes data encrypted to the recipient into a temporary
+// file beside path, fsyncs it and renames it to path (the caller fsyncs the
+// directory). It returns the SHA-256 (hex) and size of the ciphertext.
+func (o *Outbox) writeEncrypted(path string, data []byte) (sum string, size int64, err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", 0, err
+	}
+	tmp := f.Name()
+	defer func() {
 		if err != nil {
-			return nil, nil, nil, err
+			f.Close()
+			os.Remove(tmp)
 		}
-		docs = append(docs, Doc{Name: n, Data: b})
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return "", 0, err
 	}
-	if got := digest(manifest, sig, docs); got != want {
-		return nil, nil, nil, errors.New("packet files do not match their digest")
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	w, err := age.Encrypt(cw, o.recipient)
+	if err != nil {
+		return "", 0, fmt.Errorf("encrypt: %w", err)
 	}
-	return manifest, sig, docs, nil
+	if _, err = w.Write(data); err != nil {
+		return "", 0, fmt.Errorf("encrypt %s: %w", filepath.Base(path), err)
+	}
+	if err = w.Close(); err != nil {
+		return "", 0, fmt.Errorf("encrypt %s: %w", filepath.Base(path), err)
+	}
+	o.at("fsync-file", tmp)
+	if err = f.Sync(); err != nil {
+		return "", 0, fmt.Errorf("fsync %s: %w", filepath.Base(path), err)
+	}
+	if err = f.Close(); err != nil {
+		return "", 0, err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// syncDir fsyncs a directory so that creations, renames and removals in it
+// are durable.
+func (o *Outbox) syncDir(dir string) error {
+	o.at("fsync-dir", dir)
+	return atomicfile.SyncDir(dir)
+}
+
+// files returns a packet's file rows in order.
+func (o *Outbox) files(id string) ([]fileRow, error) {
+	rows, err := o.db.Query(`SELECT pos, name, sha256, size, upload_url, uploaded FROM files
+		WHERE packet_id = ? ORDER BY pos`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []fileRow
+	for rows.Next() {
+		var f fileRow
+		if err := rows.Scan(&f.pos, &f.name, &f.sha256, &f.size, &f.uploadURL, &f.uploaded); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// checkFile verifies that a packet file on disk is the ciphertext Enqueue
+// wrote.
+func (o *Outbox) checkFile(id string, f fileRow) error {
+	path := filepath.Join(o.packetDir(id), cipherName(f.name))
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, fh)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	if n != f.size || hex.EncodeToString(h.Sum(nil)) != f.sha256 {
+		return fmt.Errorf("%s does not match what was stored", filepath.Base(path))
+	}
+	return nil
 }
 
 const entryCols = `id, provisional, state, attempts, last_error, next_at, result, created_at, updated_at`
@@ -230,7 +377,7 @@ func scanEntry(s scanner) (Entry, error) {
 		}
 		e.Result = &r
 	}
-	if e.State == StateQueued {
+	if e.State.sending() {
 		e.NextAttempt = time.Unix(0, nextAt)
 	}
 	e.CreatedAt = time.Unix(0, created)
@@ -240,8 +387,6 @@ func scanEntry(s scanner) (Entry, error) {
 
 // Get returns the entry of packet id.
 func (o *Outbox) Get(id string) (Entry, bool, error) {
-	o.viewMu.RLock()
-	defer o.viewMu.RUnlock()
 	e, err := scanEntry(o.db.QueryRow(`SELECT `+entryCols+` FROM packets WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Entry{}, false, nil
@@ -254,8 +399,6 @@ func (o *Outbox) Get(id string) (Entry, bool, error) {
 
 // List returns every entry, oldest first.
 func (o *Outbox) List() ([]Entry, error) {
-	o.viewMu.RLock()
-	defer o.viewMu.RUnlock()
 	rows, err := o.db.Query(`SELECT ` + entryCols + ` FROM packets ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: list: %w", err)
@@ -275,26 +418,48 @@ func (o *Outbox) List() ([]Entry, error) {
 	return out, nil
 }
 
-// Backlog counts the packets the portal has not acknowledged: queued,
-// sending and needsAttention.
+// backlogStates are the states of packets the portal has not accepted.
+const backlogStates = `('queued', 'uploading', 'uploaded', 'needsAttention')`
+
+// Backlog counts the packets the portal has not accepted yet: queued,
+// uploading, uploaded and needsAttention.
 func (o *Outbox) Backlog() (int, error) {
 	var n int
-	if err := o.db.QueryRow(`SELECT count(*) FROM packets WHERE state != ?`, StateAcknowledged).Scan(&n); err != nil {
+	if err := o.db.QueryRow(`SELECT count(*) FROM packets WHERE state IN ` + backlogStates).Scan(&n); err != nil {
 		return 0, fmt.Errorf("outbox: backlog: %w", err)
 	}
 	return n, nil
 }
 
-// Requeue puts a needsAttention (or waiting queued) packet back in the queue,
-// due now. It is the operator's way out of needsAttention.
+// Requeue puts a needsAttention packet (or one waiting for a retry) back in
+// the queue, due now, forgetting its uploads so that it starts over. It is
+// the operator's way out of needsAttention.
 func (o *Outbox) Requeue(id string) error {
+	o.mu.Lock()
+	busy := o.busy[id]
+	o.mu.Unlock()
+	if busy {
+		return fmt.Errorf("outbox: requeue %s: packet is being delivered", id)
+	}
 	now := o.now().UnixNano()
-	res, err := o.db.Exec(`UPDATE packets SET state = ?, next_at = ?, updated_at = ?
-		WHERE id = ? AND state IN (?, ?)`, StateQueued, now, now, id, StateNeedsAttention, StateQueued)
+	var n int64
+	err := o.tx(context.Background(), "requeue "+id, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE packets SET state = ?, next_at = ?, updated_at = ?
+			WHERE id = ? AND state IN (?, ?, ?, ?)`, StateQueued, now, now, id,
+			StateNeedsAttention, StateQueued, StateUploading, StateUploaded)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(`UPDATE files SET upload_url = '', uploaded = 0 WHERE packet_id = ?`, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: requeue %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		e, ok, err := o.Get(id)
 		if err != nil {
 			return err
@@ -310,12 +475,16 @@ func (o *Outbox) Requeue(id string) error {
 	return nil
 }
 
-// Wait returns once packet id is acknowledged or needsAttention. If ctx ends
-// first it returns the current entry and ctx.Err(); if the outbox closes, the
-// current entry and ErrClosed.
+// Wait returns once packet id is delivered (finalised, acknowledged or
+// purged: Entry.Delivered) or needsAttention. If ctx ends first it returns
+// the current entry and ctx.Err(); if the outbox closes, the current entry
+// and ErrClosed.
 func (o *Outbox) Wait(ctx context.Context, id string) (Entry, error) {
 	for {
 		ch := o.changes() // before reading, so no change is missed
+		if o.isClosed() {
+			return Entry{}, ErrClosed
+		}
 		e, ok, err := o.Get(id)
 		if err != nil {
 			return Entry{}, err
@@ -323,7 +492,7 @@ func (o *Outbox) Wait(ctx context.Context, id string) (Entry, error) {
 		if !ok {
 			return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
-		if e.State == StateAcknowledged || e.State == StateNeedsAttention {
+		if e.Delivered() || e.State == StateNeedsAttention {
 			return e, nil
 		}
 		select {
