@@ -137,8 +137,8 @@ func waitHTTP(t *testing.T, u string) {
 }
 
 // faultProxy stands between the kiosk (and its browser) and the portal. When
-// intakeDown is set it drops every application upload on the floor, the way
-// a dead rural link does, while logins and codes still get through.
+// intakeDown is set it cuts every upload and finalise call, the way a dead
+// rural link does, while logins and codes still get through.
 type faultProxy struct {
 	intakeDown atomic.Bool
 	dropped    atomic.Int64
@@ -147,12 +147,18 @@ type faultProxy struct {
 func (p *faultProxy) handler(target *url.URL) http.Handler {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/applications" && p.intakeDown.Load() {
+		if p.intakeDown.Load() && isIntake(r.URL.Path) {
 			p.dropped.Add(1)
 			panic(http.ErrAbortHandler) // the connection just dies
 		}
 		rp.ServeHTTP(w, r)
 	})
+}
+
+// isIntake tells the requests that carry an application: tus uploads and
+// the finalise call (and the first, multipart intake).
+func isIntake(path string) bool {
+	return strings.HasPrefix(path, "/api/v1/uploads") || strings.HasPrefix(path, "/api/v1/packets/") || path == "/api/v1/applications"
 }
 
 type world struct {
@@ -272,7 +278,8 @@ func (w *world) phoneApproveLatest(t *testing.T) {
 	postJSON(t, w.portalURL+"/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": citizenID})
 }
 
-var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
+// The code message, not the receipt message that also carries digits.
+var codeMessage = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
 
 // phoneCode reads the newest confirmation code from the phone's inbox.
 func (w *world) phoneCode(t *testing.T, notBefore int) string {
@@ -283,9 +290,9 @@ func (w *world) phoneCode(t *testing.T, notBefore int) string {
 			Text string `json:"text"`
 		}
 		getJSON(t, w.portalURL+"/phone/api/inbox?citizen="+citizenID, &inbox)
-		if len(inbox) > notBefore {
-			if m := sixDigits.FindString(inbox[0].Text); m != "" {
-				return m
+		for _, msg := range inbox[:max(0, len(inbox)-notBefore)] { // newest first
+			if m := codeMessage.FindStringSubmatch(msg.Text); m != nil {
+				return m[1]
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -508,6 +515,14 @@ func TestCitizenFlow(t *testing.T) {
 		}
 		if got, want := w.receiptQR(t, 1), w.portalURL+"/t/"+r.reference; got != want {
 			t.Fatalf("receipt QR = %q, want %q", got, want)
+		}
+		// The citizen's own copy of the receipt reached their phone.
+		var inbox []struct {
+			Text string `json:"text"`
+		}
+		getJSON(t, w.portalURL+"/phone/api/inbox?citizen="+citizenID, &inbox)
+		if len(inbox) == 0 || !strings.Contains(inbox[0].Text, r.reference) {
+			t.Fatalf("newest phone message %+v does not carry %s", inbox, r.reference)
 		}
 		if left := w.personalDataLeft(t, citizenID, citizenName, "Hồng Nhung"); len(left) > 0 {
 			t.Fatalf("personal data left on the kiosk:\n%s", strings.Join(left, "\n"))

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/idqr"
 	"govkiosk/kiosk/atomicfile"
 )
 
@@ -28,8 +29,30 @@ type Catalogue struct {
 	// verify checks a signed catalogue against the key.
 	verify func(api.SignedCatalogue, *ecdsa.PublicKey) (api.Catalogue, error)
 
-	mu  sync.RWMutex
-	cur api.Catalogue
+	mu    sync.RWMutex
+	cur   api.Catalogue
+	trust *idqr.TrustList
+}
+
+// setLocked installs a verified catalogue and its ID QR trust list.
+func (c *Catalogue) setLocked(cat api.Catalogue) {
+	c.cur = cat
+	c.trust = nil
+	if len(cat.IDIssuers) > 0 {
+		t, err := idqr.ParseTrustListJSON(cat.IDIssuers)
+		if err != nil {
+			c.log.Warn("catalogue's ID QR trust list rejected", "err", err)
+			return
+		}
+		c.trust = t
+	}
+}
+
+// IDTrust is the trust list for signed ID QR codes; nil when there is none.
+func (c *Catalogue) IDTrust() *idqr.TrustList {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.trust
 }
 
 // NewCatalogue loads the cached catalogue from dataDir if there is a valid one.
@@ -39,7 +62,7 @@ func NewCatalogue(dataDir string, key *ecdsa.PublicKey, verify func(api.SignedCa
 		var sc api.SignedCatalogue
 		if err := json.Unmarshal(b, &sc); err == nil {
 			if cat, err := verify(sc, key); err == nil {
-				c.cur = cat
+				c.setLocked(cat)
 			} else {
 				log.Warn("cached catalogue rejected", "err", err)
 			}
@@ -66,7 +89,7 @@ func (c *Catalogue) Refresh(ctx context.Context, src CatalogueSource) error {
 		return err
 	}
 	c.mu.Lock()
-	c.cur = cat
+	c.setLocked(cat)
 	c.mu.Unlock()
 	c.log.Info("catalogue loaded", "version", cat.Version, "procedures", len(cat.Procedures))
 	return nil

@@ -21,7 +21,9 @@ import (
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
+	"govkiosk/backend-client/idqr"
 	"govkiosk/drivers/device"
+	"govkiosk/drivers/printer"
 	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
@@ -31,6 +33,9 @@ import (
 type Printer interface {
 	Status(ctx context.Context) device.Status
 	PrintImage(ctx context.Context, img image.Image) (jobID string, err error)
+	// Reprint prints a failed job again as a new job; it refuses when the
+	// job printed after all, so a citizen never gets a silent duplicate.
+	Reprint(ctx context.Context, failedID string, parts ...printer.Part) (jobID string, err error)
 }
 
 // DocumentScanner feeds pages from the ADF.
@@ -43,6 +48,8 @@ type DocumentScanner interface {
 type Login interface {
 	Begin(ctx context.Context, lang string) (authURL string, p *identity.Pending, err error)
 	Complete(ctx context.Context, p *identity.Pending, callback url.Values) (*identity.Identity, error)
+	// EndSession revokes the citizen's tokens at the provider and clears them.
+	EndSession(ctx context.Context, id *identity.Identity) error
 }
 
 // Portal is the part of the portal API a session uses directly.
@@ -57,7 +64,8 @@ type Outbox interface {
 	Enqueue(ctx context.Context, p outbox.Packet) error
 	Kick()
 	Wait(ctx context.Context, id string) (outbox.Entry, error)
-	Backlog() (int, error)
+	// Admit says whether a new application can be taken (backlog, age, disk).
+	Admit() error
 }
 
 // Deps is what the controller is wired with.
@@ -78,8 +86,13 @@ type Deps struct {
 	// SubmitWait is how long the citizen waits for the portal's tracking
 	// number before getting a provisional receipt (default 10 s).
 	SubmitWait time.Duration
-	// MaxBacklog refuses new submissions when this many are unsent (default 200).
-	MaxBacklog int
+	// IDTrust verifies signed offline ID QR codes; nil: the trust list from
+	// the signed catalogue.
+	IDTrust *idqr.TrustList
+	// Technician, when set, reports whether the kiosk is in technician mode
+	// (the cabinet door is open) and takes provisioning codes scanned then.
+	Technician func() bool
+	Provision  func(ctx context.Context, payload []byte)
 }
 
 // Controller runs the citizen session. All methods are safe for concurrent use.
@@ -98,9 +111,6 @@ func NewController(d Deps) *Controller {
 	}
 	if d.SubmitWait == 0 {
 		d.SubmitWait = 10 * time.Second
-	}
-	if d.MaxBacklog == 0 {
-		d.MaxBacklog = 200
 	}
 	if d.RenderReceipt == nil {
 		width := d.Config.Printer.WidthDots
@@ -158,6 +168,16 @@ func (c *Controller) wipeLocked(reason string) {
 	if old.step != StepAttract {
 		c.d.Log.Info("session wiped", "session", old.id, "reason", reason, "at_step", string(old.step))
 	}
+	if id := old.ident; id != nil && c.d.Login != nil {
+		// Revoke at the provider without holding the next citizen up.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := c.d.Login.EndSession(ctx, id); err != nil {
+				c.d.Log.Warn("end of session at the provider failed", "session", old.id, "err", err)
+			}
+		}()
+	}
 	// Drop references explicitly so nothing outlives the session by accident.
 	old.ident, old.pending, old.form, old.docs, old.receipt, old.confirmToken = nil, nil, nil, nil, nil, ""
 	c.changedLocked()
@@ -208,6 +228,7 @@ func (c *Controller) View(ctx context.Context) View {
 		IdleCountdown: int(c.d.Config.IdleCountdown.Seconds()),
 		OfficeName:    api.Text(c.d.Config.OfficeName).Get(s.lang),
 		KioskID:       c.d.Config.KioskID,
+		IDQRChecked:   s.idqrChecked,
 	}
 	if s.challenge != nil {
 		v.CodeExpires = s.challenge.ExpiresAt
@@ -351,6 +372,11 @@ func (c *Controller) ChooseProcedure(ctx context.Context, id string) error {
 		c.setNotice(userErr(MsgProcedureUnready, errors.New("scanner not ready")))
 		return nil
 	}
+	// Refuse before the citizen starts, never after they have typed and scanned.
+	if err := c.d.Outbox.Admit(); err != nil {
+		c.setNotice(userErr(MsgOutboxFull, err))
+		return nil
+	}
 	c.s.procedure = &p
 	c.goTo(StepLogin)
 	return nil
@@ -376,6 +402,8 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 
 func loginErr(err error) error {
 	switch {
+	case errors.Is(err, identity.ErrExpired):
+		return userErr(MsgSessionExpired, err)
 	case errors.Is(err, identity.ErrDenied):
 		return userErr(MsgLoginDenied, err)
 	case errors.Is(err, identity.ErrProviderDown):
@@ -579,11 +607,6 @@ func (c *Controller) RequestCode(ctx context.Context) error {
 	if c.s.step != StepReview && c.s.step != StepConfirm {
 		return nil
 	}
-	if n, err := c.d.Outbox.Backlog(); err == nil && n >= c.d.MaxBacklog {
-		err := userErr(MsgOutboxFull, fmt.Errorf("backlog %d", n))
-		c.setNotice(err)
-		return err
-	}
 	ch, err := c.d.Portal.RequestConfirmation(ctx, c.s.ident.AccessToken, api.ConfirmationRequest{
 		ProcedureID: c.s.procedure.ID, KioskID: c.d.Config.KioskID,
 	})
@@ -678,6 +701,9 @@ func (c *Controller) submitLocked(ctx context.Context) error {
 	if err := c.d.Outbox.Enqueue(ctx, outbox.Packet{
 		ID: packetID, ProvisionalNumber: provisional, ManifestJSON: mj, Signature: sig, Docs: docs,
 	}); err != nil {
+		if outbox.IsLimit(err) {
+			err = userErr(MsgOutboxFull, err)
+		}
 		c.setNotice(err)
 		return err
 	}
@@ -690,7 +716,7 @@ func (c *Controller) submitLocked(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, c.d.SubmitWait)
 	entry, werr := c.d.Outbox.Wait(wctx, packetID)
 	cancel()
-	if werr == nil && entry.State == outbox.StateAcknowledged && entry.Result != nil {
+	if werr == nil && entry.Delivered() && entry.Result != nil {
 		r.Reference = entry.Result.TrackingNumber
 		r.Provisional = false
 		r.AppointmentDate = entry.Result.AppointmentDate
@@ -742,6 +768,7 @@ func (c *Controller) printReceiptLocked(ctx context.Context) {
 		return
 	}
 	r.PNG = encodePNG(img)
+	r.image = img
 	if c.d.Printer == nil {
 		r.PrintError = "err.printer_unavailable"
 		return
@@ -761,10 +788,21 @@ func (c *Controller) ReprintReceipt(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchLocked()
-	if c.s.step == StepReceipt && c.s.receipt != nil && !c.s.receipt.Printed {
-		c.s.receipt.PrintError = ""
-		c.printReceiptLocked(ctx)
+	r := c.s.receipt
+	if c.s.step != StepReceipt || r == nil || r.Printed || c.d.Printer == nil || r.image == nil {
+		return
 	}
+	if r.JobID == "" {
+		c.printReceiptLocked(ctx)
+		return
+	}
+	job, err := c.d.Printer.Reprint(ctx, r.JobID, printer.Part{Image: r.image})
+	if err != nil {
+		c.log().Warn("receipt reprint failed", "job", r.JobID, "err", err)
+		r.PrintError = "err.printer_unavailable"
+		return
+	}
+	r.JobID, r.Printed, r.PrintError = job, true, ""
 }
 
 // ReceiptDone moves from the receipt to the rating.
@@ -803,18 +841,26 @@ func (c *Controller) Finish() {
 	c.wipeLocked("thanks shown")
 }
 
-// HandleScan routes a code from the QR reader.
+// HandleScan routes a code from the QR reader. Payloads are never logged.
 func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kind, ref := ClassifyQR(data, c.d.Config.PortalURL)
-	c.d.Log.Info("qr scanned", "kind", kind, "bytes", len(data))
-	if c.s.step != StepAttract && c.s.step != StepStatus {
+	c.d.Log.Info("qr scanned", "kind", kind, "bytes", len(data), "step", string(c.s.step))
+	idle := c.s.step == StepAttract || c.s.step == StepStatus
+	switch {
+	case kind == QRIdentity:
+		c.touchLocked()
+		c.identityQRLocked(data)
+	case kind == QRProvisioning && c.d.Technician != nil && c.d.Technician():
+		if c.d.Provision != nil {
+			c.d.Provision(ctx, data)
+		}
+		return
+	case !idle:
 		return // mid-session scans are ignored; the citizen is busy with something else
-	}
-	c.touchLocked()
-	switch kind {
-	case QRTracking:
+	case kind == QRTracking:
+		c.touchLocked()
 		st, err := c.d.Portal.Status(ctx, ref)
 		c.goTo(StepStatus)
 		c.s.status = nil
@@ -829,11 +875,52 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 			c.s.status = &st
 		}
 	default:
+		c.touchLocked()
 		c.goTo(StepStatus)
 		c.s.status = nil
 		c.setNotice(userErr(MsgNotForKiosk, fmt.Errorf("qr kind %s", kind)))
 	}
 	c.changedLocked()
+}
+
+// identityQRLocked checks the signed ID QR on a citizen's card. It may
+// cross-check and prefill the form of the citizen who logged in with the
+// national ID; it never logs anybody in on its own.
+func (c *Controller) identityQRLocked(data []byte) {
+	s := c.s
+	if s.step != StepForm || s.ident == nil {
+		c.setNotice(userErr(MsgIDQRNotLogin, errors.New("identity QR outside the form")))
+		return
+	}
+	trust := c.d.IDTrust
+	if trust == nil {
+		trust = c.d.Catalogue.IDTrust()
+	}
+	claims, err := idqr.Decode(data, trust, c.d.Now(), idqr.Limits{})
+	if err != nil {
+		c.setNotice(userErr(MsgIDQRInvalid, err))
+		return
+	}
+	if claims.CitizenID != s.ident.CitizenID {
+		c.setNotice(userErr(MsgIDQROtherPerson, errors.New("identity QR of another citizen")))
+		return
+	}
+	for _, f := range s.procedure.Fields {
+		if s.form[f.Name] != "" {
+			continue
+		}
+		switch f.Prefill {
+		case "birthdate":
+			s.form[f.Name] = claims.BirthDate
+		case "address":
+			s.form[f.Name] = claims.Address
+		case "name":
+			s.form[f.Name] = claims.Name
+		}
+	}
+	s.idqrChecked = true
+	s.notice, s.noticeCode = "", ""
+	c.log().Info("signed ID QR matched the logged-in citizen", "issuer_key", claims.KeyID)
 }
 
 // ReceiptPNG returns the current receipt image for the screen.

@@ -22,10 +22,13 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	backendclient "govkiosk/backend-client"
+
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
+	"govkiosk/drivers/printer"
 	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
@@ -45,9 +48,25 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 type fakeLogin struct {
+	mu        sync.Mutex
 	begun     int
 	completed int
+	ended     []string // access tokens revoked
 	err       error
+}
+
+func (f *fakeLogin) EndSession(ctx context.Context, id *identity.Identity) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended = append(f.ended, id.AccessToken)
+	id.AccessToken = ""
+	return nil
+}
+
+func (f *fakeLogin) endedTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ended...)
 }
 
 func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.Pending, error) {
@@ -131,8 +150,15 @@ func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Pa
 }
 
 type fakePrinter struct {
-	err   error
-	print int
+	err      error
+	print    int
+	reprints []string
+}
+
+func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...printer.Part) (string, error) {
+	f.print++
+	f.reprints = append(f.reprints, failedID)
+	return "job-2", f.err
 }
 
 func (f *fakePrinter) Status(context.Context) device.Status {
@@ -143,22 +169,61 @@ func (f *fakePrinter) PrintImage(ctx context.Context, img image.Image) (string, 
 	return "job-1", f.err
 }
 
-// fakeSender plays the portal for the outbox.
+// fakeSender plays the portal for the outbox: it holds uploads in memory and
+// decrypts the manifest with the portal's age identity at finalise.
 type fakeSender struct {
-	mu    sync.Mutex
-	down  bool
-	got   [][]byte
-	calls int
+	mu      sync.Mutex
+	id      *age.X25519Identity
+	down    bool
+	uploads map[string][]byte
+	got     [][]byte // plaintext manifests finalised
+	calls   int
 }
 
-func (f *fakeSender) Submit(ctx context.Context, manifest, sig []byte, docs []outbox.Doc) (api.SubmitResult, error) {
+func (f *fakeSender) CreateUpload(ctx context.Context, packetID, file string, size int64) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.down {
+		return "", errors.New("connection refused")
+	}
+	u := "http://portal.test/api/v1/uploads/" + packetID + "-" + file
+	if f.uploads == nil {
+		f.uploads = map[string][]byte{}
+	}
+	f.uploads[u] = nil
+	return u, nil
+}
+
+func (f *fakeSender) Upload(ctx context.Context, uploadURL string, data io.ReaderAt, size int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("connection refused")
+	}
+	b := make([]byte, size)
+	if _, err := data.ReadAt(b, 0); err != nil && err != io.EOF {
+		return err
+	}
+	f.uploads[uploadURL] = b
+	return nil
+}
+
+func (f *fakeSender) Finalise(ctx context.Context, req api.FinaliseRequest) (api.SubmitResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
 		return api.SubmitResult{}, errors.New("connection refused")
 	}
-	f.got = append(f.got, manifest)
+	r, err := age.Decrypt(bytes.NewReader(req.Manifest), f.id)
+	if err != nil {
+		return api.SubmitResult{}, err
+	}
+	m, err := io.ReadAll(r)
+	if err != nil {
+		return api.SubmitResult{}, err
+	}
+	f.got = append(f.got, m)
 	return api.SubmitResult{TrackingNumber: "QN-2026-000001", AppointmentDate: "2026-11-27", ReceivedAt: time.Now()}, nil
 }
 
@@ -199,12 +264,19 @@ func newRig(t *testing.T) *rig {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &fakeClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ob, err := outbox.Open(outbox.Options{Dir: filepath.Join(dir, "outbox"), Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	portalID, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := outbox.Open(outbox.Options{
+		Dir: filepath.Join(dir, "outbox"), Log: log, Recipient: portalID.Recipient(),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ob.Close() })
-	sender := &fakeSender{}
+	sender := &fakeSender{id: portalID}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go ob.Run(ctx, sender)
@@ -344,6 +416,14 @@ func TestHappyPathSubmitsSignedPacketAndPrints(t *testing.T) {
 	if s := r.c.View(ctx).Step; s != StepAttract {
 		t.Fatalf("after finish at %s", s)
 	}
+	// The citizen's tokens were revoked at the provider when the session ended.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.login.endedTokens()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := r.login.endedTokens(); len(got) != 1 || got[0] != "at-1" {
+		t.Fatalf("tokens revoked at the end: %v, want [at-1]", got)
+	}
 }
 
 func TestPortalDownGivesProvisionalReceiptAndDeliversLater(t *testing.T) {
@@ -375,7 +455,7 @@ func TestPortalDownGivesProvisionalReceiptAndDeliversLater(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	e, err := r.ob.Wait(wctx, v.Receipt.PacketID)
-	if err != nil || e.State != outbox.StateAcknowledged {
+	if err != nil || !e.Delivered() {
 		t.Fatalf("not delivered: %+v %v", e, err)
 	}
 	r.sender.mu.Lock()
@@ -465,8 +545,12 @@ func TestPrinterFailureShowsReceiptOnScreen(t *testing.T) {
 	}
 	r.printer.err = nil
 	r.c.ReprintReceipt(ctx)
-	if v := r.c.View(ctx); !v.Receipt.Printed || r.printer.print != 2 {
-		t.Fatalf("reprint: printed=%v calls=%d", v.Receipt.Printed, r.printer.print)
+	if v := r.c.View(ctx); !v.Receipt.Printed || r.printer.print != 2 || len(r.printer.reprints) != 1 || r.printer.reprints[0] != "job-1" {
+		t.Fatalf("reprint: printed=%v calls=%d reprints of %v", v.Receipt.Printed, r.printer.print, r.printer.reprints)
+	}
+	r.c.ReprintReceipt(ctx)
+	if r.printer.print != 2 {
+		t.Fatal("a printed receipt was printed again")
 	}
 }
 

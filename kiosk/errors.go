@@ -47,6 +47,9 @@ const (
 	MsgProcedureUnready = "err.procedure_unready"
 	MsgSessionExpired   = "err.session_expired"
 	MsgOutboxFull       = "err.outbox_full"
+	MsgIDQRInvalid      = "err.idqr_invalid"
+	MsgIDQROtherPerson  = "err.idqr_other_person"
+	MsgIDQRNotLogin     = "err.idqr_not_login"
 )
 
 // UserMessage returns the message key for err and, for errors that are not

@@ -1,13 +1,23 @@
 package kiosk
 
 import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/idqr"
 )
 
 func TestClassifyQR(t *testing.T) {
@@ -19,7 +29,8 @@ func TestClassifyQR(t *testing.T) {
 		{"http://p.test/t/../admin", QRUnknown, ""},
 		{"http://p.test/t/qn-lower", QRUnknown, ""},
 		{"http://other.test/t/QN-2026-000042", QRUnknown, ""},
-		{"HC1:NCFOXN%TS3DH", QRIdentity, ""},
+		{"NID1:NCFOXN%TS3DH", QRIdentity, ""},
+		{"HC1:NCFOXN%TS3DH", QRUnknown, ""}, // EU health certificates are not identity credentials
 		{"GOVKIOSK-PROVISION:abc", QRProvisioning, ""},
 		{"\xff\xfe binary", QRUnknown, ""},
 		{"http://p.test/t/QN-1\nx", QRUnknown, ""},
@@ -118,4 +129,62 @@ func TestLoadConfigValidates(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+func TestCatalogueCarriesIDQRTrustList(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	trust, err := idqr.NewTrustList(map[string]crypto.PublicKey{"vn-2026": key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := trust.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noVerify := func(sc api.SignedCatalogue, _ *ecdsa.PublicKey) (api.Catalogue, error) {
+		var c api.Catalogue
+		return c, json.Unmarshal(sc.Payload, &c)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for name, tc := range map[string]struct {
+		issuers json.RawMessage
+		want    []string
+	}{
+		"trust list":     {jwks, []string{"vn-2026"}},
+		"none":           {nil, nil},
+		"private key in": {json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","kid":"x","d":"AAAA","x":"AAAA","y":"AAAA"}]}`), nil},
+	} {
+		payload, _ := json.Marshal(api.Catalogue{Version: "1", IDIssuers: tc.issuers})
+		c := NewCatalogue(t.TempDir(), &key.PublicKey, noVerify, log)
+		if err := c.Refresh(context.Background(), catSource{api.SignedCatalogue{Payload: payload}}); err != nil {
+			t.Fatal(err)
+		}
+		got := c.IDTrust()
+		if (got == nil) != (tc.want == nil) || (got != nil && !slices.Equal(got.KeyIDs(), tc.want)) {
+			t.Errorf("%s: trust list %v, want key IDs %v", name, got, tc.want)
+		}
+	}
+}
+
+// FuzzClassifyQR: whatever is scanned, routing never panics, and a tracking
+// reference it extracts is always one the status look-up can safely take.
+func FuzzClassifyQR(f *testing.F) {
+	for _, s := range []string{"http://p.test/t/QN-2026-000042", "NID1:6BFOXN", "GOVKIOSK-PROVISION:x", "\xff", "http://p.test/t/../x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kind, ref := ClassifyQR(b, "http://p.test")
+		switch kind {
+		case QRTracking:
+			if !refPattern.MatchString(ref) {
+				t.Fatalf("tracking ref %q escapes the pattern", ref)
+			}
+		case QRIdentity, QRProvisioning, QRUnknown:
+			if ref != "" {
+				t.Fatalf("%s with a ref %q", kind, ref)
+			}
+		default:
+			t.Fatalf("unknown kind %q", kind)
+		}
+	})
 }

@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/idqr"
 )
 
 // Kinds of scanned payloads.
 const (
 	QRTracking     = "tracking"     // a receipt's tracking QR
 	QRProvisioning = "provisioning" // a technician's provisioning code
-	QRIdentity     = "identity"     // a signed identity credential (Base45 CWT)
+	QRIdentity     = "identity"     // a signed offline identity credential (NID1: Base45 CWT)
 	QRUnknown      = "unknown"
 )
 
@@ -36,7 +37,7 @@ func ClassifyQR(data []byte, portalURL string) (kind, ref string) {
 	switch {
 	case strings.HasPrefix(s, "GOVKIOSK-PROVISION:"):
 		return QRProvisioning, ""
-	case strings.HasPrefix(s, "HC1:") || strings.HasPrefix(s, "NID1:"):
+	case strings.HasPrefix(s, idqr.Prefix):
 		return QRIdentity, ""
 	}
 	return QRUnknown, ""

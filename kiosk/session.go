@@ -1,6 +1,7 @@
 package kiosk
 
 import (
+	"image"
 	"log/slog"
 	"time"
 
@@ -48,6 +49,7 @@ type Receipt struct {
 	PrintError      string // message key when printing failed
 	JobID           string
 	PNG             []byte // the receipt as rendered, shown on screen when the printer failed
+	image           *image.Gray
 }
 
 // session is the one citizen's state. Everything in it is personal data and
@@ -71,6 +73,7 @@ type session struct {
 	receipt      *Receipt
 	rating       int
 	status       *api.ApplicationStatus
+	idqrChecked  bool   // the citizen's signed ID QR matched the logged-in identity
 	notice       string // message key of a user-safe error to show on the current screen
 	noticeCode   string
 	lastActivity time.Time
@@ -110,6 +113,7 @@ type View struct {
 	KioskID       string
 	PrinterReady  bool
 	Technician    bool
+	IDQRChecked   bool // the signed ID QR on the citizen's card matched their login
 }
 
 // ProcedureView is a catalogue entry and whether it can be offered now.

@@ -35,6 +35,7 @@ func TestEveryUserErrorIsTranslated(t *testing.T) {
 		kiosk.MsgScannerEmpty, kiosk.MsgScannerCover, kiosk.MsgScannerDown, kiosk.MsgTooFewPages, kiosk.MsgTooManyPages,
 		kiosk.MsgCodeWrong, kiosk.MsgCodeExpired, kiosk.MsgCodeExhausted, kiosk.MsgCodeUnavailable, kiosk.MsgNotForKiosk,
 		kiosk.MsgStatusNotFound, kiosk.MsgStatusOffline, kiosk.MsgProcedureUnready, kiosk.MsgSessionExpired, kiosk.MsgOutboxFull,
+		kiosk.MsgIDQRInvalid, kiosk.MsgIDQROtherPerson, kiosk.MsgIDQRNotLogin,
 		kiosk.FieldRequired, kiosk.FieldTooShort, kiosk.FieldTooLong, kiosk.FieldPattern, kiosk.FieldNumber,
 		kiosk.FieldRange, kiosk.FieldDate, kiosk.FieldOption,
 	} {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	backendclient "govkiosk/backend-client"
-	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/display"
@@ -118,14 +117,23 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 	hc := &http.Client{Timeout: 60 * time.Second}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 
+	ageRecipient, err := provisioning.LoadPortalAgeRecipient(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	recipient, err := outbox.ParseRecipient(ageRecipient)
+	if err != nil {
+		return err
+	}
 	ob, err := outbox.Open(outbox.Options{
-		Dir: filepath.Join(cfg.DataDir, "outbox"), Log: log.With("part", "outbox"), IsPermanent: backendclient.IsPermanent,
+		Dir: filepath.Join(cfg.DataDir, "outbox"), Log: log.With("part", "outbox"), Recipient: recipient,
+		Limits: outbox.DefaultLimits, IsPermanent: backendclient.IsPermanent,
 	})
 	if err != nil {
 		return err
 	}
 	defer ob.Close()
-	go ob.Run(ctx, submitter{pc})
+	go ob.Run(ctx, pc)
 
 	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"))
 	go refreshCatalogue(ctx, cat, pc, log)
@@ -141,6 +149,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 			log.Warn("printer not available", "err", err)
 		} else {
 			defer p.Close()
+			go p.Run(ctx) // idle status polling: paper near end is seen before it runs out
 			prn, printerStatus = p, p.Status
 		}
 	}
@@ -202,6 +211,13 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 		},
 		Backlog: ob.Backlog, DiskPath: cfg.DataDir, SysRoot: cfg.SysRoot,
 		Send: pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
+		Warnings: func() []string {
+			p, err := ob.Pressure()
+			if err != nil {
+				return []string{"outbox-unreadable"}
+			}
+			return p.Reasons
+		},
 	})
 	mon.Refresh(ctx)
 	go mon.Run(ctx)
@@ -298,15 +314,4 @@ func openBrowser(ctx context.Context, url string, log *slog.Logger) {
 		return
 	}
 	go func() { cmd.Wait(); os.RemoveAll(profile) }()
-}
-
-// submitter lets the outbox deliver through the portal client.
-type submitter struct{ c *backendclient.Client }
-
-func (s submitter) Submit(ctx context.Context, manifest, sig []byte, docs []outbox.Doc) (api.SubmitResult, error) {
-	out := make([]backendclient.Document, len(docs))
-	for i, d := range docs {
-		out[i] = backendclient.Document{Name: d.Name, Data: d.Data}
-	}
-	return s.c.Submit(ctx, manifest, sig, out)
 }

@@ -40,6 +40,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	Log          *slog.Logger
 	Now          func() time.Time
+	// Warnings adds warnings from elsewhere (the outbox's pressure), so the
+	// monitoring team hears of a filling backlog long before it refuses.
+	Warnings func() []string
 }
 
 // Thresholds of the warnings.
@@ -150,6 +153,11 @@ func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
 		hb.TemperatureC = temp // JSON has no NaN: unknown is 0
 	}
 	hb.Warnings = warnings(devs, backlog, diskFree, diskKnown, temp)
+	if m.opts.Warnings != nil {
+		hb.Warnings = append(hb.Warnings, m.opts.Warnings()...)
+		slices.Sort(hb.Warnings)
+		hb.Warnings = slices.Compact(hb.Warnings)
+	}
 
 	m.metrics.update(devs, backlog, diskFree, diskKnown, temp)
 

@@ -421,3 +421,23 @@ func TestWarnings(t *testing.T) {
 		})
 	}
 }
+
+func TestExtraWarningsJoinTheHeartbeat(t *testing.T) {
+	m := New(Options{
+		KioskID: "KIOSK-0001", Interval: time.Minute, SysRoot: t.TempDir(),
+		Warnings: func() []string { return []string{"outbox-backlog-high", "outbox-backlog-high"} },
+	})
+	hb := m.Refresh(context.Background())
+	if !slices.Contains(hb.Warnings, "outbox-backlog-high") {
+		t.Fatalf("warnings %v lack the outbox's", hb.Warnings)
+	}
+	n := 0
+	for _, w := range hb.Warnings {
+		if w == "outbox-backlog-high" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("warning repeated %d times: %v", n, hb.Warnings)
+	}
+}
