@@ -392,6 +392,20 @@ func (w *world) walk(t *testing.T, ctx context.Context) flowResult {
 	if got := get(b, "prefill", chromedp.Value(css("field-full_name"))); got != citizenName {
 		t.Fatalf("form name prefilled with %q, want %q", got, citizenName)
 	}
+	// The citizen holds their ID card's signed QR under the imager: it is
+	// verified against the trust list in the signed catalogue and matched to
+	// the citizen who logged in.
+	resp, err := http.Get(w.portalURL + "/phone/idcard?format=text&citizen=" + citizenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp, err = http.Post(w.opsURL+"/demo/qr", "text/plain", bytes.NewReader(card)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	b.do("ID card checked", waitFor("idqr-checked"), waitFor("appform"))
 	// The choices are big radio buttons: touch the first of each.
 	b.do("choose", click("option-purpose-0"), click("option-marital_history-0"))
 	r.purpose = get(b, "purpose", chromedp.Value(css("option-purpose-0")))

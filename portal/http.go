@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/applications", s.handleAdminApplications)
 	mux.HandleFunc("GET /api/v1/admin/kiosks", s.handleAdminKiosks)
 	mux.HandleFunc("GET /{$}", s.handleConsole)
+	mux.HandleFunc("GET "+PathIDCard, s.handleIDCard)
 	idh := s.identity.Handler()
 	for _, p := range []string{api.PathIdP, api.PathPhone} {
 		mux.Handle(p, idh)

@@ -29,6 +29,7 @@ type keys struct {
 	caPEM       string
 	secret      []byte              // HMAC key for confirmation codes, tokens and citizen bindings
 	age         *age.X25519Identity // decrypts manifests and documents kiosks encrypt to its recipient
+	idCard      *ecdsa.PrivateKey   // signs the offline ID QR codes of the test citizens' cards
 }
 
 func loadKeys(dir string, rnd io.Reader, now time.Time) (*keys, error) {
@@ -50,6 +51,9 @@ func loadKeys(dir string, rnd io.Reader, now time.Time) (*keys, error) {
 		return nil, err
 	}
 	if k.age, err = loadOrCreateAgeIdentity(filepath.Join(dir, "portal-age.key")); err != nil {
+		return nil, err
+	}
+	if k.idCard, err = loadOrCreateECKey(filepath.Join(dir, "idcard-issuer.key"), rnd); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -126,6 +126,9 @@ func New(opts Options) (*Server, error) {
 	for _, p := range s.catalogue.Procedures {
 		s.procs[p.ID] = p
 	}
+	if s.catalogue.IDIssuers, err = idCardTrustList(s.keys.idCard); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
 	if s.signed, err = signCatalogue(s.catalogue, s.keys.portal, s.keys.portalKeyID, opts.Rand); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
