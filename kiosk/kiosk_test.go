@@ -188,3 +188,21 @@ func FuzzClassifyQR(f *testing.F) {
 		}
 	})
 }
+
+func TestProvisioningCodeOnlyInTechnicianMode(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	door := false
+	var got [][]byte
+	r.c.d.Technician = func() bool { return door }
+	r.c.d.Provision = func(_ context.Context, p []byte) { got = append(got, p) }
+	r.c.HandleScan(ctx, []byte("GOVKIOSK-PROVISION:abc"))
+	if v := r.c.View(ctx); len(got) != 0 || v.Notice != MsgNotForKiosk {
+		t.Fatalf("door closed: handed on %d codes, notice %q", len(got), v.Notice)
+	}
+	door = true
+	r.c.HandleScan(ctx, []byte("GOVKIOSK-PROVISION:abc"))
+	if len(got) != 1 || string(got[0]) != "GOVKIOSK-PROVISION:abc" {
+		t.Fatalf("door open: handed on %q", got)
+	}
+}
