@@ -34,3 +34,24 @@ func TestNeedsScanner(t *testing.T) {
 		}
 	}
 }
+
+func TestCitizenIDs(t *testing.T) {
+	for _, tc := range []struct {
+		id     string
+		th, vn bool
+	}{
+		{"1103700123458", true, false},
+		{"1103700123459", false, false}, // wrong check digit
+		{"049190012345", false, true},
+		{"04919001234a", false, false},
+		{"", false, false},
+		{"११०३७००१२३४५८", false, false}, // non-ASCII digits
+	} {
+		if got := ValidThaiID(tc.id); got != tc.th {
+			t.Errorf("ValidThaiID(%q) = %v", tc.id, got)
+		}
+		if got := ValidVietnamID(tc.id); got != tc.vn {
+			t.Errorf("ValidVietnamID(%q) = %v", tc.id, got)
+		}
+	}
+}

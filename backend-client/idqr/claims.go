@@ -1,6 +1,8 @@
 package idqr
 
 import (
+	"govkiosk/backend-client/api"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -259,27 +261,6 @@ func checkCitizenID(id, nationality string) error {
 	return nil
 }
 
-// validThaiID reports whether id is 13 ASCII digits whose last digit is the
-// mod-11 check digit of the first twelve (weights 13 down to 2).
-func validThaiID(id string) bool {
-	if !allDigits(id, 13) {
-		return false
-	}
-	sum := 0
-	for i := range 12 {
-		sum += int(id[i]-'0') * (13 - i)
-	}
-	return int(id[12]-'0') == (11-sum%11)%10
-}
+func validThaiID(id string) bool { return api.ValidThaiID(id) }
 
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func allDigits(s string, n int) bool { return api.AllDigits(s, n) }
