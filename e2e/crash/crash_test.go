@@ -1,16 +1,20 @@
-// Package crash proves the outbox's promise with real processes: a kiosk
-// process (this test binary re-executed) enqueues applications and delivers
-// them with the real portal client (govkiosk/backend-client: tus uploads and
-// the idempotent finalise) to a portal; the parent kills it with SIGKILL at
-// random points — while a packet is being written, while a document is
-// being uploaded, while the portal finalises — more than fifty times,
-// restarts it, and finally checks that every application the kiosk reported
-// "received" is at the portal exactly once with byte-identical documents.
+// Package crash proves the outbox's promise with real processes against the
+// real reference portal: a kiosk process (this test binary re-executed),
+// enrolled with the portal by provisioning, asks the portal for each
+// citizen's confirmation code, enqueues the application and delivers it
+// with the real portal client (govkiosk/backend-client: tus uploads and the
+// idempotent finalise) to govkiosk/portal running in the parent; the parent
+// kills the kiosk with SIGKILL at random points — while confirming, while a
+// packet is being written, while a document is being uploaded, while the
+// portal finalises — at least fifty times, restarts it, and finally checks
+// through the portal's admin API that every application the kiosk reported
+// "received" is there exactly once with the documents the kiosk enqueued
+// (SHA-256, size, pages).
 //
-// The portal here is a minimal tus 1.0 + finalise server written in this
-// test (it decrypts with the portal's age identity, verifies the kiosk's
-// signature and the document hashes); it keeps its state in the parent
-// process, so it survives the kiosk's deaths.
+// The portal keeps its state in the parent process (its own data directory),
+// so it survives the kiosk's deaths. Only the national-ID provider is a fake
+// (fakeIdentity): it maps access tokens to citizens and keeps the texts sent
+// to citizens' phones, which the kiosk reads back as the citizen would.
 package crash
 
 import (
@@ -18,11 +22,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,9 +33,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,26 +45,32 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/google/uuid"
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/tus"
+	"govkiosk/kiosk"
 	"govkiosk/kiosk/outbox"
+	"govkiosk/portal"
+	"govkiosk/provisioning"
 )
 
 // Environment of the kiosk child process.
 const (
-	envChild     = "CRASH_CHILD"      // "1" in the child
-	envDir       = "CRASH_DIR"        // outbox directory
-	envPortal    = "CRASH_PORTAL"     // portal base URL
-	envRecipient = "CRASH_RECIPIENT"  // portal age recipient
-	envKey       = "CRASH_KEY"        // kiosk key, PKCS#8 DER, base64
-	envStart     = "CRASH_START"      // first application number to submit
-	envEnd       = "CRASH_END"        // last application number to submit
-	envExitIdle  = "CRASH_EXIT_IDLE"  // "1": exit once every packet is delivered
-	kioskID      = "kiosk-crash-test" // the child's kiosk ID
+	envChild    = "CRASH_CHILD"     // "1" in the child
+	envData     = "CRASH_DATA"      // the kiosk's provisioned data directory
+	envStart    = "CRASH_START"     // first application number to submit
+	envEnd      = "CRASH_END"       // last application number to submit
+	envExitIdle = "CRASH_EXIT_IDLE" // "1": exit once every packet is delivered
+)
+
+const (
+	procedureID = "marital-status" // from portal/catalogue.json: id-card (1-2 pages) + divorce-decree (1-10)
+	enrollToken = "ENR-CRASH-TEST-1"
+	// inboxPath is where fakeIdentity shows a citizen's latest confirmation
+	// text, under the identity provider's /phone prefix the portal mounts.
+	inboxPath = api.PathPhone + "/test-inbox"
 )
 
 func TestMain(m *testing.M) {
@@ -72,40 +80,94 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// application returns the documents of application n: deterministic, so the
-// parent can check the portal's copy byte for byte.
-func application(n int) []outbox.Doc {
+// citizenID is the applicant of application n (12 digits, as the form's
+// citizen_id pattern wants); each application is another citizen.
+func citizenID(n int) string { return fmt.Sprintf("0491%08d", n) }
+
+// accessToken is the citizen's OIDC access token as fakeIdentity knows it.
+func accessToken(citizen string) string { return "at-" + citizen }
+
+// document is one document of an application as the kiosk scanned it.
+type document struct {
+	Type, File string
+	Pages      int
+	Data       []byte
+}
+
+// application returns the documents of application n: real PDFs whose pages
+// carry incompressible scan-like streams, deterministic so the parent knows
+// what the kiosk enqueued without being told.
+func application(n int) []document {
 	r := mrand.New(mrand.NewPCG(uint64(n), 77))
-	docs := make([]outbox.Doc, 2)
-	for i := range docs {
+	var docs []document
+	for i, d := range []struct {
+		typ      string
+		maxPages int
+	}{{"id-card", 2}, {"divorce-decree", 3}} {
+		pages := 1 + r.IntN(d.maxPages)
 		size := 40_000 + r.IntN(160_000)
-		b := make([]byte, size)
-		for j := range b {
-			b[j] = byte(r.Uint32())
-		}
-		copy(b, fmt.Sprintf("%%PDF-1.7 application %d document %d\n", n, i))
-		docs[i] = outbox.Doc{Name: fmt.Sprintf("doc-%d.pdf", i+1), Data: b}
+		docs = append(docs, document{Type: d.typ, File: fmt.Sprintf("doc-%d-%s.pdf", i+1, d.typ),
+			Pages: pages, Data: scanPDF(pages, size/pages, r)})
 	}
 	return docs
 }
 
-// packet builds application n as a signed packet with a fresh packet ID, as
-// the kiosk controller does.
-func packet(n int, key *ecdsa.PrivateKey) (outbox.Packet, error) {
-	id := uuid.NewString()
-	prov := fmt.Sprintf("K-%06d", n)
-	docs := application(n)
-	m := api.Manifest{
-		PacketID: id, ProvisionalNumber: prov, ProcedureID: "birth-certificate", KioskID: kioskID,
-		OfficeCode: "QN-TK", CreatedAt: time.Now().UTC(), Language: "vi",
-		Applicant:         api.Applicant{CitizenID: "049190012345", Name: "Nguyễn Thị Hồng Nhung"},
-		Form:              map[string]string{"application": strconv.Itoa(n)},
-		ConfirmationToken: "confirmed",
+// scanPDF writes a valid PDF with pages A4 pages, each with a content
+// stream of pageBytes random bytes (like a scan, incompressible).
+func scanPDF(pages, pageBytes int, r *mrand.Rand) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
 	}
-	for _, d := range docs {
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	var kids strings.Builder
+	for i := range pages {
+		fmt.Fprintf(&kids, "%d 0 R ", 3+i)
+	}
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids.String(), pages))
+	for i := range pages {
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> /Contents %d 0 R >>", 3+pages+i))
+	}
+	data := make([]byte, pageBytes)
+	for range pages {
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", pageBytes, data))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// packet builds application n as a signed packet with a fresh packet ID and
+// provisional number, as the kiosk controller does: a new attempt after a
+// kill is a new packet.
+func packet(n int, cfg kiosk.Config, key *ecdsa.PrivateKey, confirmationToken string) (outbox.Packet, error) {
+	id := uuid.NewString()
+	prov := fmt.Sprintf("P-%06d-%s", n, strings.ToUpper(strings.ReplaceAll(id, "-", "")[:8]))
+	citizen := citizenID(n)
+	m := api.Manifest{
+		PacketID: id, ProvisionalNumber: prov, ProcedureID: procedureID, KioskID: cfg.KioskID,
+		OfficeCode: cfg.OfficeCode, CreatedAt: time.Now().UTC(), Language: "vi",
+		Applicant: api.Applicant{CitizenID: citizen, Name: "Nguyễn Thị Hồng Nhung"},
+		Form: map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "citizen_id": citizen,
+			"purpose": "marriage", "marital_history": "divorced"},
+		ConfirmationToken: confirmationToken,
+	}
+	var docs []outbox.Doc
+	for _, d := range application(n) {
 		sum := sha256.Sum256(d.Data)
-		m.Documents = append(m.Documents, api.DocumentRef{Type: "scan", File: d.Name, Pages: 1,
+		m.Documents = append(m.Documents, api.DocumentRef{Type: d.Type, File: d.File, Pages: d.Pages,
 			SHA256: hex.EncodeToString(sum[:]), Size: int64(len(d.Data))})
+		docs = append(docs, outbox.Doc{Name: d.File, Data: d.Data})
 	}
 	mj, err := json.Marshal(m)
 	if err != nil {
@@ -118,28 +180,80 @@ func packet(n int, key *ecdsa.PrivateKey) (outbox.Packet, error) {
 	return outbox.Packet{ID: id, ProvisionalNumber: prov, ManifestJSON: mj, Signature: sig, Docs: docs}, nil
 }
 
-// child is the kiosk: it submits applications START..END one after the
-// other, printing "received N ID" only once Enqueue has returned, while Run
-// delivers them with the real portal client.
+var codeRE = regexp.MustCompile(`code is ([0-9]{6})`)
+
+// confirm gets a confirmation token for the citizen as a kiosk does: it asks
+// the portal to send a code, the citizen reads it on their phone (the fake
+// provider's inbox) and types it, and the portal answers the token. A code
+// sent for a request of a killed predecessor may be read instead of ours:
+// then the code is wrong and the kiosk asks again.
+func confirm(ctx context.Context, pc *backendclient.Client, hc *http.Client, base, citizen string) (string, error) {
+	var last error
+	for range 5 {
+		ch, err := pc.RequestConfirmation(ctx, accessToken(citizen), api.ConfirmationRequest{ProcedureID: procedureID})
+		if err != nil {
+			last = err
+			continue
+		}
+		resp, err := hc.Get(base + inboxPath + "?citizen=" + url.QueryEscape(citizen))
+		if err != nil {
+			last = err
+			continue
+		}
+		text, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if err != nil {
+			last = err
+			continue
+		}
+		m := codeRE.FindSubmatch(text)
+		if m == nil {
+			last = fmt.Errorf("no code on the phone (HTTP %d)", resp.StatusCode)
+			continue
+		}
+		res, err := pc.VerifyConfirmation(ctx, accessToken(citizen), api.ConfirmationVerify{ID: ch.ID, Code: string(m[1])})
+		if err != nil {
+			last = err
+			continue
+		}
+		if res.OK {
+			return res.Token, nil
+		}
+		last = fmt.Errorf("confirmation refused: %s", res.Reason)
+	}
+	return "", fmt.Errorf("confirm: %w", last)
+}
+
+// child is the kiosk: with the identity provisioning gave it, it submits
+// applications START..END one after the other, each confirmed by its
+// citizen, printing "received N ID" only once Enqueue has returned, while
+// Run delivers them with the real portal client.
 func child() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 2 }
-	der, err := base64.StdEncoding.DecodeString(os.Getenv(envKey))
+	dataDir := os.Getenv(envData)
+	cfg, err := kiosk.LoadConfig(filepath.Join(dataDir, provisioning.ConfigFile))
 	if err != nil {
 		return fail(err)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
+	if _, err := os.Stat(filepath.Join(dataDir, provisioning.KeyFile)); err != nil {
+		return fail(fmt.Errorf("not provisioned: %w", err))
+	}
+	key, err := provisioning.LoadOrCreateKey(dataDir)
 	if err != nil {
 		return fail(err)
 	}
-	key := k.(*ecdsa.PrivateKey)
-	rcpt, err := outbox.ParseRecipient(os.Getenv(envRecipient))
+	ageRcpt, err := provisioning.LoadPortalAgeRecipient(dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	rcpt, err := outbox.ParseRecipient(ageRcpt)
 	if err != nil {
 		return fail(err)
 	}
 	start, _ := strconv.Atoi(os.Getenv(envStart))
 	end, _ := strconv.Atoi(os.Getenv(envEnd))
 	ob, err := outbox.Open(outbox.Options{
-		Dir: os.Getenv(envDir), Recipient: rcpt, IsPermanent: backendclient.IsPermanent,
+		Dir: filepath.Join(dataDir, "outbox"), Recipient: rcpt, IsPermanent: backendclient.IsPermanent,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -156,11 +270,12 @@ func child() int {
 		return errors.Join(err, serr)
 	}}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
-	pc := backendclient.New(os.Getenv(envPortal), hc, kioskID, key)
+	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 	pc.SetUploadConfig(tus.Config{MinChunk: 8 << 10, FirstChunk: 16 << 10, MaxChunk: 64 << 10,
 		ChunkTime: 50 * time.Millisecond, StallTimeout: 5 * time.Second,
 		Backoff: tus.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}, MaxFailures: 5})
-	go ob.Run(context.Background(), pc)
+	ctx := context.Background()
+	go ob.Run(ctx, pc)
 	fmt.Println("started")
 	for n := start; n <= end; n++ {
 		// One citizen after another: the next application starts when the
@@ -175,12 +290,17 @@ func child() int {
 			}
 			<-time.After(5 * time.Millisecond)
 		}
-		p, err := packet(n, key)
+		fmt.Println("confirm", n)
+		tok, err := confirm(ctx, pc, hc, cfg.PortalURL, citizenID(n))
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Println("enqueue", n, p.ID)
-		if err := ob.Enqueue(context.Background(), p); err != nil {
+		p, err := packet(n, cfg, key, tok)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Println("enqueue", n, p.ID, p.ProvisionalNumber)
+		if err := ob.Enqueue(ctx, p); err != nil {
 			return fail(err)
 		}
 		fmt.Println("received", n, p.ID)
@@ -211,46 +331,88 @@ func child() int {
 	}
 }
 
-// portal is a minimal tus 1.0 (core, creation) + idempotent finalise server.
-type portal struct {
-	identity *age.X25519Identity
-	kioskKey *ecdsa.PublicKey
-	bps      int // PATCH bodies are read at this rate (bytes per second)
+// fakeIdentity is the national-ID provider as the portal sees it: access
+// token "at-<citizen ID>" is that citizen; texts sent to a citizen's phone
+// are kept, and the latest confirmation text is shown at inboxPath.
+type fakeIdentity struct {
+	mu    sync.Mutex
+	texts map[string][]string // by citizen ID
+}
+
+var digits12 = regexp.MustCompile(`^[0-9]{12}$`)
+
+func (f *fakeIdentity) CitizenIDForAccessToken(tok string) (string, bool) {
+	id, ok := strings.CutPrefix(tok, "at-")
+	return id, ok && digits12.MatchString(id)
+}
+
+func (f *fakeIdentity) Deliver(citizenID, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.texts == nil {
+		f.texts = map[string][]string{}
+	}
+	f.texts[citizenID] = append(f.texts[citizenID], text)
+}
+
+func (f *fakeIdentity) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+inboxPath, func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		ts := f.texts[r.URL.Query().Get("citizen")]
+		for i := len(ts) - 1; i >= 0; i-- {
+			if codeRE.MatchString(ts[i]) {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				io.WriteString(w, ts[i])
+				return
+			}
+		}
+		http.NotFound(w, r)
+	})
+	return mux
+}
+
+// counts returns the number of confirmation texts and of other texts (the
+// citizens' copies of their receipts) sent to phones.
+func (f *fakeIdentity) counts() (codes, receipts int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ts := range f.texts {
+		for _, t := range ts {
+			if codeRE.MatchString(t) {
+				codes++
+			} else {
+				receipts++
+			}
+		}
+	}
+	return codes, receipts
+}
+
+// tap sits in front of the real portal's handler: it reads PATCH bodies at
+// a link's rate (so a kill finds an upload in flight), tells the parent when
+// a PATCH or a finalise starts (to aim kills), and counts what happened.
+type tap struct {
+	h   http.Handler
+	bps int // PATCH bodies are read at this rate (bytes per second)
+
+	patching chan struct{} // a PATCH has started (non-blocking signal)
+	finalise chan struct{} // a finalise has arrived
 
 	mu       sync.Mutex
-	n        int
-	uploads  map[string]*upload
-	apps     map[string]*app // by packet ID
-	creates  int             // uploads created
-	resumes  int             // PATCHes that continued an upload from a non-zero offset after a cut
-	cuts     int             // PATCH bodies cut short by a kill
-	replays  int             // finalise answered from the idempotency record
-	patching chan struct{}   // a PATCH has started (non-blocking signal)
-	finalise chan struct{}   // a finalise has arrived
+	creates  int             // uploads created (201)
+	patches  int             // PATCH requests
+	cuts     int             // PATCH bodies cut short (kill, or the portal aborting a dead one)
+	resumes  int             // PATCHes of an upload whose previous PATCH was cut
+	cut      map[string]bool // upload id → its last PATCH was cut
+	finalSt  map[int]int     // finalise answers by status
+	confirms int             // confirmation codes requested
 }
 
-type upload struct {
-	// busy is held by a PATCH for its whole body and by HEAD: the handler
-	// of a dead kiosk's PATCH may still be appending when the restarted
-	// kiosk asks for the offset (a tus server must lock, as tusd does).
-	busy   sync.Mutex
-	length int64
-	data   []byte
-	cut    bool // the last PATCH was cut short
-	meta   string
-}
-
-type app struct {
-	number   int
-	manifest api.Manifest
-	docs     map[string][]byte
-	created  int // times a finalise created this application (must be 1)
-	result   api.SubmitResult
-}
-
-func newPortal(id *age.X25519Identity, kioskKey *ecdsa.PublicKey) *portal {
-	return &portal{identity: id, kioskKey: kioskKey, bps: 4 << 20, uploads: map[string]*upload{},
-		apps: map[string]*app{}, patching: make(chan struct{}, 1), finalise: make(chan struct{}, 1)}
+func newTap(h http.Handler) *tap {
+	return &tap{h: h, bps: 4 << 20, patching: make(chan struct{}, 1), finalise: make(chan struct{}, 1),
+		cut: map[string]bool{}, finalSt: map[int]int{}}
 }
 
 func signal(ch chan struct{}) {
@@ -260,208 +422,130 @@ func signal(ch chan struct{}) {
 	}
 }
 
-func (p *portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(tus.HeaderResumable, "1.0.0")
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
+// statusWriter records the status; Unwrap keeps http.ResponseController
+// (the portal's read deadlines on PATCH) working.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(c int) {
+	if s.status == 0 {
+		s.status = c
+	}
+	s.ResponseWriter.WriteHeader(c)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// slowBody reads at most 16 KiB at a time at bps bytes per second and
+// notes whether the body ended otherwise than with EOF.
+type slowBody struct {
+	io.ReadCloser
+	bps int
+	cut bool
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if len(p) > 16<<10 {
+		p = p[:16<<10]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.cut = true
+	}
+	if n > 0 {
+		<-time.After(time.Duration(n) * time.Second / time.Duration(b.bps))
+	}
+	return n, err
+}
+
+func (p *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
 	switch {
-	case r.Method == http.MethodOptions:
-		w.Header().Set(tus.HeaderVersion, "1.0.0")
-		w.Header().Set(tus.HeaderExtension, "creation")
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && r.URL.Path == backendclient.PathUploads:
-		p.create(w, r)
-	case strings.HasPrefix(r.URL.Path, backendclient.PathUploads):
-		p.uploadOp(w, r, strings.TrimPrefix(r.URL.Path, backendclient.PathUploads))
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, backendclient.PathPackets) && strings.HasSuffix(r.URL.Path, "/finalise"):
-		p.finish(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, backendclient.PathPackets), "/finalise"))
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func (p *portal) create(w http.ResponseWriter, r *http.Request) {
-	n, err := strconv.ParseInt(r.Header.Get(tus.HeaderLength), 10, 64)
-	if err != nil || n <= 0 {
-		http.Error(w, "bad Upload-Length", http.StatusBadRequest)
-		return
-	}
-	p.mu.Lock()
-	p.n++
-	id := strconv.Itoa(p.n)
-	p.uploads[id] = &upload{length: n, meta: r.Header.Get(tus.HeaderMetadata)}
-	p.creates++
-	p.mu.Unlock()
-	w.Header().Set("Location", backendclient.PathUploads+id)
-	w.WriteHeader(http.StatusCreated)
-}
-
-func (p *portal) uploadOp(w http.ResponseWriter, r *http.Request, id string) {
-	p.mu.Lock()
-	u := p.uploads[id]
-	p.mu.Unlock()
-	if u == nil {
-		http.NotFound(w, r)
-		return
-	}
-	u.busy.Lock()
-	defer u.busy.Unlock()
-	p.mu.Lock()
-	off := int64(len(u.data))
-	p.mu.Unlock()
-	switch r.Method {
-	case http.MethodHead:
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set(tus.HeaderOffset, strconv.FormatInt(off, 10))
-		w.Header().Set(tus.HeaderLength, strconv.FormatInt(u.length, 10))
-		w.WriteHeader(http.StatusOK)
-	case http.MethodPatch:
-		if r.Header.Get("Content-Type") != tus.ContentTypeOffset {
-			http.Error(w, "bad content type", http.StatusUnsupportedMediaType)
-			return
-		}
-		if got, err := strconv.ParseInt(r.Header.Get(tus.HeaderOffset), 10, 64); err != nil || got != off {
-			http.Error(w, "offset mismatch", http.StatusConflict)
-			return
-		}
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, api.PathUploads):
+		id := strings.TrimPrefix(r.URL.Path, api.PathUploads)
 		signal(p.patching)
-		// Read at the configured rate, keeping what arrives even when the
-		// connection dies (a tus server does the same).
-		buf := make([]byte, 16<<10)
-		tick := time.NewTicker(time.Duration(float64(time.Second) * float64(len(buf)) / float64(p.bps)))
-		defer tick.Stop()
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				p.mu.Lock()
-				if off > 0 && u.cut {
-					p.resumes++
-					u.cut = false
-				}
-				if int64(len(u.data)+n) > u.length {
-					p.mu.Unlock()
-					http.Error(w, "beyond Upload-Length", http.StatusBadRequest)
-					return
-				}
-				u.data = append(u.data, buf[:n]...)
-				off = int64(len(u.data))
-				p.mu.Unlock()
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				p.mu.Lock()
-				u.cut = true
-				p.cuts++
-				p.mu.Unlock()
-				return
-			}
-			<-tick.C
+		p.mu.Lock()
+		p.patches++
+		if p.cut[id] {
+			p.resumes++
+			delete(p.cut, id)
 		}
-		w.Header().Set(tus.HeaderOffset, strconv.FormatInt(off, 10))
-		w.WriteHeader(http.StatusNoContent)
+		p.mu.Unlock()
+		body := &slowBody{ReadCloser: r.Body, bps: p.bps}
+		r.Body = body
+		p.h.ServeHTTP(sw, r)
+		if body.cut {
+			p.mu.Lock()
+			p.cuts++
+			p.cut[id] = true
+			p.mu.Unlock()
+		}
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, api.PathPackets) && strings.HasSuffix(r.URL.Path, "/finalise"):
+		signal(p.finalise)
+		p.h.ServeHTTP(sw, r)
+		p.mu.Lock()
+		p.finalSt[sw.status]++
+		p.mu.Unlock()
+	case r.Method == http.MethodPost && r.URL.Path == api.PathUploads:
+		p.h.ServeHTTP(sw, r)
+		if sw.status == http.StatusCreated {
+			p.mu.Lock()
+			p.creates++
+			p.mu.Unlock()
+		}
+	case r.Method == http.MethodPost && r.URL.Path == api.PathConfirmations:
+		p.h.ServeHTTP(sw, r)
+		p.mu.Lock()
+		p.confirms++
+		p.mu.Unlock()
 	default:
-		http.Error(w, "method", http.StatusMethodNotAllowed)
+		p.h.ServeHTTP(w, r)
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+// lockedBuffer collects the portal's warnings, written from handlers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func reject(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, api.Error{Code: "rejected", Message: msg})
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }
 
-func (p *portal) decrypt(b []byte) ([]byte, error) {
-	r, err := age.Decrypt(bytes.NewReader(b), p.identity)
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(r)
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
-// finish is the idempotent finalise: the Idempotency-Key is the quoted
-// packet ID; a replay answers the original result with 200.
-func (p *portal) finish(w http.ResponseWriter, r *http.Request, packetID string) {
-	signal(p.finalise)
-	if r.Header.Get(api.HeaderIdempotencyKey) != `"`+packetID+`"` {
-		reject(w, http.StatusBadRequest, "Idempotency-Key must be the quoted packet ID")
-		return
-	}
-	var req api.FinaliseRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.PacketID != packetID {
-		reject(w, http.StatusBadRequest, "bad request body")
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if a, ok := p.apps[packetID]; ok {
-		p.replays++
-		res := a.result
-		res.Duplicate = true
-		writeJSON(w, http.StatusOK, res)
-		return
-	}
-	mj, err := p.decrypt(req.Manifest)
-	if err != nil {
-		reject(w, http.StatusUnprocessableEntity, "manifest does not decrypt")
-		return
-	}
-	sum := sha256.Sum256(mj)
-	if !ecdsa.VerifyASN1(p.kioskKey, sum[:], req.Signature) {
-		reject(w, http.StatusUnprocessableEntity, "bad signature")
-		return
-	}
-	var m api.Manifest
-	if err := json.Unmarshal(mj, &m); err != nil || m.PacketID != packetID {
-		reject(w, http.StatusUnprocessableEntity, "bad manifest")
-		return
-	}
-	a := &app{manifest: m, docs: map[string][]byte{}}
-	a.number, _ = strconv.Atoi(m.Form["application"])
-	for _, d := range m.Documents {
-		u := p.uploads[strings.TrimPrefix(mustPath(req.Uploads[d.File]), backendclient.PathUploads)]
-		if u == nil || int64(len(u.data)) != u.length {
-			reject(w, http.StatusUnprocessableEntity, "upload of "+d.File+" missing or incomplete")
-			return
-		}
-		pdf, err := p.decrypt(u.data)
-		if err != nil {
-			reject(w, http.StatusUnprocessableEntity, "document does not decrypt")
-			return
-		}
-		s := sha256.Sum256(pdf)
-		if hex.EncodeToString(s[:]) != d.SHA256 || int64(len(pdf)) != d.Size {
-			reject(w, http.StatusUnprocessableEntity, "document hash differs from manifest")
-			return
-		}
-		a.docs[d.File] = pdf
-	}
-	a.created++
-	a.result = api.SubmitResult{TrackingNumber: fmt.Sprintf("QN-2026-%06d", len(p.apps)+1),
-		ProvisionalNumber: m.ProvisionalNumber, AppointmentDate: "2026-12-01", ReceivedAt: time.Now().UTC()}
-	p.apps[packetID] = a
-	writeJSON(w, http.StatusCreated, a.result)
-}
-
-func mustPath(u string) string {
-	if i := strings.Index(u, backendclient.PathUploads); i >= 0 {
-		return u[i:]
-	}
-	return u
-}
-
-// kiosk is one run of the child process.
-type kiosk struct {
+// kioskRun is one run of the child process.
+type kioskRun struct {
 	cmd    *exec.Cmd
 	lines  chan string
 	stderr *bytes.Buffer
 	done   chan struct{}
 }
 
-func startKiosk(t *testing.T, env []string) *kiosk {
+func startKiosk(t *testing.T, env []string) *kioskRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
@@ -469,7 +553,7 @@ func startKiosk(t *testing.T, env []string) *kiosk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kiosk{cmd: cmd, lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	k := &kioskRun{cmd: cmd, lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = k.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -486,24 +570,84 @@ func startKiosk(t *testing.T, env []string) *kiosk {
 	return k
 }
 
+// enqueued is one Enqueue the kiosk started.
+type enqueued struct {
+	n    int
+	prov string
+}
+
+// ledger is what the kiosk printed over all its runs.
+type ledger struct {
+	enqueued map[string]enqueued // by packet ID
+	received map[string]int      // packet ID → application number, reported "received"
+	byNumber map[int][]string    // application number → packet IDs reported received
+	next     int                 // next application number to submit
+}
+
+func (l *ledger) line(s string) {
+	f := strings.Fields(s)
+	switch {
+	case len(f) == 4 && f[0] == "enqueue":
+		n, _ := strconv.Atoi(f[1])
+		l.enqueued[f[2]] = enqueued{n: n, prov: f[3]}
+	case len(f) == 3 && f[0] == "received":
+		n, _ := strconv.Atoi(f[1])
+		l.received[f[2]] = n
+		l.byNumber[n] = append(l.byNumber[n], f[2])
+		l.next = n + 1
+	}
+}
+
+// adminApplications reads the portal's admin list of applications.
+func adminApplications(base string) ([]portal.AdminApplication, error) {
+	resp, err := http.Get(base + "/api/v1/admin/applications")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("admin applications: HTTP %d", resp.StatusCode)
+	}
+	var apps []portal.AdminApplication
+	if err := json.NewDecoder(resp.Body).Decode(&apps); err != nil {
+		return nil, fmt.Errorf("admin applications: %w", err)
+	}
+	return apps, nil
+}
+
+// checkDocuments compares the portal's record of documents with
+// application n as the kiosk enqueued it.
+func checkDocuments(n int, got []portal.AdminDocument) error {
+	want := application(n)
+	if len(got) != len(want) {
+		return fmt.Errorf("%d documents at the portal, want %d", len(got), len(want))
+	}
+	byFile := map[string]portal.AdminDocument{}
+	for _, d := range got {
+		byFile[d.File] = d
+	}
+	for _, w := range want {
+		g, ok := byFile[w.File]
+		sum := sha256.Sum256(w.Data)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s missing at the portal", w.File)
+		case g.SHA256 != hex.EncodeToString(sum[:]) || g.Size != int64(len(w.Data)):
+			return fmt.Errorf("%s differs at the portal (sha256 %s size %d, want %x size %d)", w.File, g.SHA256, g.Size, sum, len(w.Data))
+		case g.Pages != w.Pages || g.Type != w.Type:
+			return fmt.Errorf("%s at the portal is %s with %d pages, want %s with %d", w.File, g.Type, g.Pages, w.Type, w.Pages)
+		}
+	}
+	return nil
+}
+
 // TestKillLoop is the proof. Its numbers are printed with -v.
 func TestKillLoop(t *testing.T) {
 	const kills = 100
-	dir := filepath.Join(t.TempDir(), "outbox")
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt := newPortal(id, &key.PublicKey)
-	// A small receive buffer keeps a PATCH body in flight (not already in
+	ctx := context.Background()
+
+	// The real reference portal, in-process, on a loopback listener with a
+	// small receive buffer: a PATCH body stays in flight (not already in
 	// the portal's kernel buffer) when the kiosk dies, so kills cut uploads.
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
@@ -512,19 +656,46 @@ func TestKillLoop(t *testing.T) {
 		})
 		return errors.Join(err, serr)
 	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := "http://" + ln.Addr().String()
+	ident := &fakeIdentity{}
+	portalLog := &lockedBuffer{}
+	ps, err := portal.New(portal.Options{
+		DataDir: t.TempDir(), PublicURL: base, Identity: ident, EnrollTokens: []string{enrollToken},
+		Log: slog.New(slog.NewTextHandler(portalLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	pt := newTap(ps.Handler())
 	srv := httptest.NewUnstartedServer(pt)
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	defer srv.Close()
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("portal warnings and errors:\n%s", portalLog)
+		}
+	}()
+
+	// Enroll the kiosk for real: device key, certificate, the portal's age
+	// recipient and kiosk.json in its data directory.
+	dataDir := filepath.Join(t.TempDir(), "kiosk")
+	cfg, err := provisioning.Provision(ctx, backendclient.New(base, nil, "", nil), provisioning.ProvisionOptions{
+		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	env := func(start, end int, exitIdle bool) []string {
-		e := []string{envChild + "=1", envDir + "=" + dir, envPortal + "=" + srv.URL,
-			envRecipient + "=" + id.Recipient().String(), envKey + "=" + base64.StdEncoding.EncodeToString(der),
+		e := []string{envChild + "=1", envData + "=" + dataDir,
 			envStart + "=" + strconv.Itoa(start), envEnd + "=" + strconv.Itoa(end)}
 		if exitIdle {
 			e = append(e, envExitIdle+"=1")
@@ -533,27 +704,19 @@ func TestKillLoop(t *testing.T) {
 	}
 
 	rnd := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	received := map[string]int{} // packet ID → application number, as the kiosk reported
-	byNumber := map[int][]string{}
-	next := 1
+	led := &ledger{enqueued: map[string]enqueued{}, received: map[string]int{}, byNumber: map[int][]string{}, next: 1}
 	modes := map[string]int{}
 	strays := 0 // packet directories of interrupted Enqueues removed at a restart
 	timeout := time.NewTimer(0)
 	began := time.Now()
 	for range kills {
 		roundStart := time.Now()
-		k := startKiosk(t, env(next, next+1000, false))
-		mode := []string{"timer", "mid-write", "mid-upload", "mid-finalise"}[rnd.IntN(4)]
+		k := startKiosk(t, env(led.next, led.next+1000, false))
+		mode := []string{"timer", "mid-confirm", "mid-write", "mid-upload", "mid-finalise"}[rnd.IntN(5)]
+		// Drop signals of the previous run.
+		drain(pt.patching)
+		drain(pt.finalise)
 		var trigger <-chan struct{}
-		// Drain stale signals of the previous run.
-		select {
-		case <-pt.patching:
-		default:
-		}
-		select {
-		case <-pt.finalise:
-		default:
-		}
 		switch mode {
 		case "mid-upload":
 			trigger = pt.patching
@@ -565,7 +728,7 @@ func TestKillLoop(t *testing.T) {
 		fired := false
 		var timerC <-chan time.Time
 		if mode == "timer" {
-			timerC = time.After(time.Duration(5+rnd.IntN(150)) * time.Millisecond)
+			timerC = time.After(time.Duration(5+rnd.IntN(200)) * time.Millisecond)
 		}
 	loop:
 		for {
@@ -574,14 +737,9 @@ func TestKillLoop(t *testing.T) {
 				if !ok {
 					t.Fatalf("kiosk exited by itself: %s", k.stderr)
 				}
-				f := strings.Fields(l)
-				if len(f) == 3 && f[0] == "received" {
-					n, _ := strconv.Atoi(f[1])
-					received[f[2]] = n
-					byNumber[n] = append(byNumber[n], f[2])
-					next = n + 1
-				}
-				if mode == "mid-write" && f[0] == "enqueue" && !fired {
+				led.line(l)
+				if !fired && ((mode == "mid-write" && strings.HasPrefix(l, "enqueue ")) ||
+					(mode == "mid-confirm" && strings.HasPrefix(l, "confirm "))) {
 					fired = true
 					timerC = time.After(time.Duration(rnd.IntN(3000)) * time.Microsecond)
 				}
@@ -598,13 +756,7 @@ func TestKillLoop(t *testing.T) {
 		k.cmd.Process.Signal(syscall.SIGKILL)
 		<-k.done
 		for l := range k.lines { // lines printed before the kill
-			f := strings.Fields(l)
-			if len(f) == 3 && f[0] == "received" {
-				n, _ := strconv.Atoi(f[1])
-				received[f[2]] = n
-				byNumber[n] = append(byNumber[n], f[2])
-				next = n + 1
-			}
+			led.line(l)
 		}
 		modes[mode]++
 		if d := time.Since(roundStart); d > time.Second {
@@ -615,7 +767,7 @@ func TestKillLoop(t *testing.T) {
 
 	// A last run without kills delivers everything and exits.
 	drainStart := time.Now()
-	k := startKiosk(t, env(next, next-1, true))
+	k := startKiosk(t, env(led.next, led.next-1, true))
 	deadline := time.NewTimer(60 * time.Second)
 	drained := false
 	for !drained {
@@ -634,58 +786,83 @@ func TestKillLoop(t *testing.T) {
 	t.Logf("kill rounds took %v, final drain %v", drainStart.Sub(began), time.Since(drainStart))
 	strays += strings.Count(k.stderr.String(), "removed stray packet directory")
 
-	// Check: every application reported received is at the portal exactly
-	// once, byte-identical; nothing reported received is missing.
-	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	losses, duplicates, mismatches := 0, 0, 0
-	for pid, n := range received {
-		a, ok := pt.apps[pid]
-		if !ok {
+	// Check through the portal's admin API: every application reported
+	// received is there exactly once with the documents the kiosk enqueued;
+	// nothing is there twice; everything there was enqueued by the kiosk.
+	apps, err := adminApplications(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPacket := map[string][]portal.AdminApplication{}
+	byProv := map[string]int{}
+	for _, a := range apps {
+		byPacket[a.PacketID] = append(byPacket[a.PacketID], a)
+		byProv[a.ProvisionalNumber]++
+	}
+	losses, duplicates, mismatches, orphans, resubmitted := 0, 0, 0, 0, 0
+	for pid, n := range led.received {
+		got := byPacket[pid]
+		if len(got) == 0 {
 			losses++
 			t.Errorf("application %d (packet %s) reported received but not at the portal", n, pid)
-			continue
 		}
-		if a.created != 1 {
-			duplicates += a.created - 1
+	}
+	for prov, c := range byProv {
+		if c > 1 {
+			duplicates += c - 1
+			t.Errorf("provisional number %s at the portal %d times", prov, c)
 		}
-		want := application(n)
-		if a.number != n || len(a.docs) != len(want) {
+	}
+	for pid, as := range byPacket {
+		if len(as) > 1 {
+			t.Errorf("packet %s at the portal %d times", pid, len(as))
+			if byProv[as[0].ProvisionalNumber] < len(as) { // not counted above
+				duplicates += len(as) - 1
+			}
+		}
+		e, ok := led.enqueued[pid]
+		if !ok {
 			mismatches++
-			t.Errorf("packet %s: portal holds application %d with %d documents, want %d with %d", pid, a.number, len(a.docs), n, len(want))
+			t.Errorf("packet %s at the portal was never enqueued by the kiosk", pid)
 			continue
 		}
-		for _, d := range want {
-			if !bytes.Equal(a.docs[d.Name], d.Data) {
+		if _, ok := led.received[pid]; !ok {
+			orphans++ // killed between Enqueue's commit and the "received" line
+			if len(led.byNumber[e.n]) > 0 {
+				resubmitted++ // the citizen, not told "received", applied again
+			}
+		}
+		for _, a := range as {
+			if a.ProvisionalNumber != e.prov || a.KioskID != cfg.KioskID || a.ProcedureID != procedureID {
 				mismatches++
-				t.Errorf("application %d: %s differs at the portal", n, d.Name)
+				t.Errorf("packet %s at the portal as %s/%s/%s, want %s/%s/%s", pid, a.ProvisionalNumber, a.KioskID, a.ProcedureID, e.prov, cfg.KioskID, procedureID)
+			}
+			if err := checkDocuments(e.n, a.Documents); err != nil {
+				mismatches++
+				t.Errorf("application %d (packet %s): %v", e.n, pid, err)
 			}
 		}
 	}
-	for n, ids := range byNumber {
+	for n, ids := range led.byNumber {
 		if len(ids) > 1 {
 			duplicates += len(ids) - 1
 			t.Errorf("application %d reported received under %d packets", n, len(ids))
 		}
 	}
-	orphans := 0 // at the portal, never reported received: killed between commit and the "received" line
-	for pid, a := range pt.apps {
-		if _, ok := received[pid]; !ok {
-			orphans++
-			if a.number < 1 || a.number > next {
-				t.Errorf("portal holds unknown application %d", a.number)
-			}
-		}
+	codes, receipts := ident.counts()
+	if receipts != len(apps) {
+		t.Errorf("%d receipts sent to citizens' phones for %d applications", receipts, len(apps))
 	}
-	if duplicates > 0 || mismatches > 0 {
-		t.Errorf("%d duplicates, %d mismatches", duplicates, mismatches)
-	}
-	if len(received) < kills/3 {
-		t.Errorf("only %d applications received over %d runs: the loop did not exercise much", len(received), kills)
+	if len(led.received) < kills/3 {
+		t.Errorf("only %d applications received over %d runs: the loop did not exercise much", len(led.received), kills)
 	}
 
 	// The kiosk's outbox is empty: nothing parked, no files left.
-	ob, err := outbox.Open(outbox.Options{Dir: dir, Recipient: id.Recipient()})
+	rcpt, err := outbox.ParseRecipient(ps.AgeRecipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := outbox.Open(outbox.Options{Dir: filepath.Join(dataDir, "outbox"), Recipient: rcpt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -693,13 +870,18 @@ func TestKillLoop(t *testing.T) {
 	if n, _ := ob.Backlog(); n != 0 {
 		t.Errorf("backlog %d after draining", n)
 	}
-	left, _ := os.ReadDir(filepath.Join(dir, "packets"))
+	left, _ := os.ReadDir(filepath.Join(dataDir, "outbox", "packets"))
 	if len(left) != 0 {
 		t.Errorf("%d packet directories left", len(left))
 	}
-	t.Logf("kill loop: %d kills %v; %d applications reported received, %d at the portal (%d delivered although the kill came before \"received\"); duplicates %d, losses %d, mismatches %d",
-		kills, modes, len(received), len(pt.apps), orphans, duplicates, losses, mismatches)
-	t.Logf("%d half-written packets (kill inside Enqueue) found and removed at restart", strays)
-	t.Logf("uploads: %d created for %d documents; %d PATCH bodies cut by a kill, %d uploads resumed at the server's offset; %d finalise replays answered from the idempotency record",
-		pt.creates, 2*len(pt.apps), pt.cuts, pt.resumes, pt.replays)
+
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	t.Logf("kill loop against the reference portal (kiosk %s): %d kills by phase %v", cfg.KioskID, kills, modes)
+	t.Logf("applications: %d reported received, %d at the portal (%d of them enqueued but killed before \"received\", %d of those applied for again); duplicates %d, losses %d, mismatches %d",
+		len(led.received), len(apps), orphans, resubmitted, duplicates, losses, mismatches)
+	t.Logf("confirmations: %d codes requested, %d sent, %d Enqueues started; %d half-written packets (kill inside Enqueue) removed at restart",
+		pt.confirms, codes, len(led.enqueued), strays)
+	t.Logf("uploads: %d created for %d documents; %d PATCHes, %d cut by a kill, %d resumed after a cut; finalise answers by status %v",
+		pt.creates, 2*len(apps), pt.patches, pt.cuts, pt.resumes, pt.finalSt)
 }
