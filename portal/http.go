@@ -91,6 +91,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The kiosk went away mid-request (a dropped link, a restart): its
+		// retry will come; nothing here failed.
+		s.log.Info("client gone mid-request", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, CodeInternal, "request cancelled")
+		return
+	}
 	s.log.Error("portal request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 }
