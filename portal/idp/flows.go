@@ -127,21 +127,34 @@ type parRequest struct {
 	expires  time.Time
 }
 
-// servePAR is the pushed authorization request endpoint.
-func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
+// rejecter answers a back-channel request with an OAuth error.
+func (p *Provider) rejecter(w http.ResponseWriter, what string) func(*formError) {
 	w.Header().Set("Cache-Control", "no-store")
-	fail := func(fe *formError) {
-		p.log.Info("idp PAR rejected", "error", fe.code, "reason", fe.desc)
+	return func(fe *formError) {
+		p.log.Info("idp "+what+" rejected", "error", fe.code, "reason", fe.desc)
 		writeJSON(w, fe.status, tokenError{Error: fe.code, Description: fe.desc})
 	}
+}
+
+// clientForm reads a back-channel form and authenticates its client; on
+// failure it has answered through fail.
+func (p *Provider) clientForm(w http.ResponseWriter, r *http.Request, path string, fail func(*formError)) (url.Values, Client, bool) {
 	f, fe := p.readForm(w, r)
-	if fe != nil {
-		fail(fe)
-		return
+	if fe == nil {
+		var cl Client
+		if cl, fe = p.authenticateClient(r, f, path); fe == nil {
+			return f, cl, true
+		}
 	}
-	cl, fe := p.authenticateClient(r, f, "/par")
-	if fe != nil {
-		fail(fe)
+	fail(fe)
+	return nil, Client{}, false
+}
+
+// servePAR is the pushed authorization request endpoint.
+func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
+	fail := p.rejecter(w, "PAR")
+	f, cl, ok := p.clientForm(w, r, "/par", fail)
+	if !ok {
 		return
 	}
 	q := url.Values{}
@@ -206,19 +219,9 @@ func (e errString) Error() string { return string(e) }
 // §3.1–3.2). The user code is a link code: the phone approves it like a
 // QR login, at verification_uri_complete.
 func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	fail := func(fe *formError) {
-		p.log.Info("idp device authorization rejected", "error", fe.code, "reason", fe.desc)
-		writeJSON(w, fe.status, tokenError{Error: fe.code, Description: fe.desc})
-	}
-	f, fe := p.readForm(w, r)
-	if fe != nil {
-		fail(fe)
-		return
-	}
-	cl, fe := p.authenticateClient(r, f, "/device_authorization")
-	if fe != nil {
-		fail(fe)
+	fail := p.rejecter(w, "device authorization")
+	f, cl, ok := p.clientForm(w, r, "/device_authorization", fail)
+	if !ok {
 		return
 	}
 	if !slices.Contains(strings.Fields(f.Get("scope")), "openid") {
