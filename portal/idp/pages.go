@@ -184,6 +184,8 @@ var pages = template.Must(template.New("").Parse(`
 </form>{{end}}
 <h2>Inbox of {{.Selected.Name}}</h2>
 <ul>{{range .Inbox}}<li class="msg"><small>{{.At.Format "2006-01-02 15:04:05"}}</small><br>{{.Text}}</li>{{else}}<li class="msg">No messages.</li>{{end}}</ul>
+<h2>ID card</h2>
+<p><a href="{{.PhoneBase}}/idcard?citizen={{.Selected.ID}}">Show the signed QR on {{.Selected.Name}}'s ID card</a></p>
 </main></body></html>{{end}}
 
 {{define "link"}}{{template "head" .}}
