@@ -93,6 +93,10 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	if _, _, err := sensors.RegisterFakes("KIOSK_DOOR", "KIOSK_LED"); err != nil {
 		return nil, fmt.Errorf("gpio fakes: %w", err)
 	}
+	sysRoot := filepath.Join(root, "sys")
+	if err := writeFakeSys(sysRoot); err != nil {
+		return nil, fmt.Errorf("fake sysfs: %w", err)
+	}
 
 	// Device settings change every run (new pseudo-terminals); the identity
 	// from enrollment is kept across runs.
@@ -119,7 +123,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 		}
 	}
 	cfg.Printer, cfg.QRReader, cfg.Scanner, cfg.Sensors = base.Printer, base.QRReader, base.Scanner, base.Sensors
-	cfg.Listen, cfg.OpsListen = o.listen, o.opsListen
+	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -127,6 +131,27 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	}
 	d.cfg = cfg
 	return d, nil
+}
+
+// writeFakeSys lays out the few sysfs files the kiosk reads — a backlight
+// and a thermal zone — the way node_exporter tests point at a fixture root.
+func writeFakeSys(root string) error {
+	files := map[string]string{
+		"class/backlight/panel/brightness":     "80\n",
+		"class/backlight/panel/max_brightness": "100\n",
+		"class/backlight/panel/bl_power":       "0\n",
+		"class/thermal/thermal_zone0/temp":     "41500\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler serves the demo's controls on the ops port: scan a QR code with the

@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"govkiosk/drivers/device"
+	"govkiosk/drivers/display"
 	"govkiosk/drivers/printer"
+	"govkiosk/drivers/sensors"
 )
 
 func TestRunRefusesBadArguments(t *testing.T) {
@@ -46,6 +49,12 @@ func TestDemoControls(t *testing.T) {
 	defer d.Close()
 	if d.cfg.KioskID == "" || d.cfg.Printer.Port == "" || d.cfg.QRReader.Port == "" || d.cfg.Scanner.Device != "test" {
 		t.Fatalf("demo config not provisioned with simulated devices: %+v", d.cfg)
+	}
+	if st := display.New(d.cfg.SysRoot, nil).Status(); st.State != device.Online {
+		t.Fatalf("demo backlight: %+v", st)
+	}
+	if c, err := sensors.Temperature(d.cfg.SysRoot); err != nil || c != 41.5 {
+		t.Fatalf("demo temperature %v, %v", c, err)
 	}
 	h := d.Handler()
 	post := func(path, ctype string, body []byte) int {
