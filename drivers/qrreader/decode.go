@@ -42,8 +42,12 @@ func DecodeImage(img image.Image) ([]byte, error) {
 // finder patterns are found but gozxing's sampling does not decode, it
 // samples the grid itself (corners traced from the finder patterns'
 // edges, piecewise perspective between alignment patterns, the version
-// read from its version information or guessed one either side). It
-// stops at the first symbol whose Reed–Solomon check passes. It returns an
+// read from its version information or guessed one either side), and
+// when finder-pattern triples are ambiguous it also tries the few that
+// best form a symbol's L in perspective. When all that fails, it samples
+// again with the grid nudged locally onto module centres, for crumpled
+// or curved paper. It stops at the first symbol whose Reed–Solomon check
+// passes. It returns an
 // error wrapping ErrNotFound when no pass reads a symbol.
 func Decode(img image.Image) (Result, error) {
 	if img == nil {
@@ -61,9 +65,19 @@ var qrHints = map[gozxing.DecodeHintType]interface{}{
 	gozxing.DecodeHintType_TRY_HARDER: true,
 }
 
+// sampling selects what readOnce tries on the finder-pattern triples it
+// finds.
+type sampling int
+
+const (
+	gozxingOnly sampling = iota // gozxing's detector and sampling
+	withRescue                  // and, when that fails, the own sampling
+	warpedOnly                  // only the own sampling refined for warped surfaces
+)
+
 // readMatrix detects and decodes a QR symbol in a binarized image, trying
 // bits as given and inverted. It leaves bits as it found them.
-func readMatrix(bits *gozxing.BitMatrix, all, own bool) (Result, bool) {
+func readMatrix(bits *gozxing.BitMatrix, all bool, own sampling) (Result, bool) {
 	if r, ok := readOnce(bits, all, own); ok {
 		return r, true
 	}
@@ -74,17 +88,22 @@ func readMatrix(bits *gozxing.BitMatrix, all, own bool) (Result, bool) {
 
 // readOnce finds finder-pattern triples in bits with gozxing (the single
 // best one, or with all every plausible one), samples and decodes the
-// symbol each implies as gozxing does, and when own is set and none
-// decodes, tries the pipeline's own grid sampling on them (see rescue).
+// symbol each implies as gozxing does, and with withRescue, when none
+// decodes, tries the pipeline's own grid sampling on them (see rescue);
+// warpedOnly skips straight to the own sampling refined for a warped
+// surface.
 // gozxing is a port of Java code and can panic on odd input; a panic
 // counts as a failed attempt.
-func readOnce(bits *gozxing.BitMatrix, all, own bool) (res Result, ok bool) {
+func readOnce(bits *gozxing.BitMatrix, all bool, own sampling) (res Result, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			ok = false
 		}
 	}()
 	infos := finderTriples(bits, all)
+	if own == warpedOnly {
+		return rescueWith(bits, infos, true)
+	}
 	for _, info := range infos {
 		dr, err := detector.NewDetector(bits).ProcessFinderPatternInfo(info)
 		if err != nil {
@@ -94,7 +113,7 @@ func readOnce(bits *gozxing.BitMatrix, all, own bool) (res Result, ok bool) {
 			return r, true
 		}
 	}
-	if own {
+	if own == withRescue {
 		return rescue(bits, infos)
 	}
 	return Result{}, false

@@ -385,3 +385,16 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// turnGray returns g turned 90° clockwise.
+func turnGray(g *image.Gray) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(image.Rect(0, 0, h, w))
+	for y := range h {
+		row := g.Pix[y*g.Stride:][:w]
+		for x, v := range row {
+			out.Pix[x*h+h-1-y] = v
+		}
+	}
+	return out
+}

@@ -4,18 +4,21 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/makiuchi-d/gozxing"
 )
 
 // A pass is one attempt of the pipeline: a grey variant of the image,
 // binarized one way, searched for the best finder-pattern triple or for
-// every plausible one, optionally on the binarized image turned 90° (the
-// finder-pattern search scans rows, so a turned copy finds other
-// candidates). Every pass also tries the inverted bits.
+// every plausible one, optionally on the binarized image turned by quarter
+// turns (the finder-pattern search scans rows and the centre estimates
+// depend on the scan direction, so a turned copy finds other candidates).
+// Every pass also tries the inverted bits.
 type pass struct {
 	prep variant
 	bin  binarizer
 	all  bool
-	turn bool
+	turn int // quarter turns
 	// full keeps a pass on the original of a big image; other passes on
 	// the original of a big image use the fitted copy instead.
 	full bool
@@ -33,6 +36,7 @@ const (
 	smooth            // 3×3 box blur: noise, halftone, sensor grain
 	stretched         // contrast stretched (1st..99th percentile)
 	down2             // ×0.5 box: big or noisy codes
+	quarter           // turned 90° clockwise: the global threshold samples other rows
 	numVariants
 )
 
@@ -50,7 +54,7 @@ var passes = []pass{
 	{prep: up2, bin: hybrid, all: true},
 	{prep: down75, bin: hybrid},
 	{prep: smooth, bin: hybrid},
-	{prep: up2, bin: hybrid, all: true, turn: true},
+	{prep: up2, bin: hybrid, all: true, turn: 1},
 	{prep: original, bin: adaptive},
 	{prep: original, bin: global, all: true},
 	{prep: up15, bin: hybrid},
@@ -58,19 +62,31 @@ var passes = []pass{
 	{prep: stretched, bin: hybrid},
 	{prep: down2, bin: hybrid},
 	{prep: down2, bin: global},
-	{prep: original, bin: hybrid, all: true, turn: true},
+	{prep: original, bin: hybrid, all: true, turn: 1},
 	{prep: up2, bin: global, all: true},
-	{prep: down75, bin: hybrid, turn: true},
+	{prep: down75, bin: hybrid, turn: 1},
+	{prep: original, bin: hybrid, all: true, turn: 2},
+	{prep: original, bin: hybrid, all: true, turn: 3},
+	{prep: quarter, bin: global, all: true},
 }
 
 // ownSampling runs the own grid sampling (sample.go) on every pass whose
 // finder patterns gozxing found but could not decode.
 var ownSampling = true
 
+// decodeGray runs the passes in order. Once every pass has failed, each
+// pass's binarized image gets a second, costlier try with the grid refined
+// for crumpled or curved surfaces (warp.go); only triples whose timing
+// patterns mostly read right pay for it.
 func decodeGray(g *image.Gray) (Result, error) {
 	p := prepared{base: g}
 	big := g.Rect.Dx()*g.Rect.Dy() > bigPixels
+	own := gozxingOnly
+	if ownSampling {
+		own = withRescue
+	}
 	tried := make(map[pass]bool, len(passes))
+	var warp []*gozxing.BitMatrix // binarized images of the failed passes
 	for _, ps := range passes {
 		if big && ps.prep == original && !ps.full {
 			ps.prep = fitted
@@ -88,10 +104,18 @@ func decodeGray(g *image.Gray) (Result, error) {
 		if bits == nil {
 			continue
 		}
-		if ps.turn {
+		for range ps.turn {
 			bits.Rotate90()
 		}
-		if r, ok := readMatrix(bits, ps.all, ownSampling); ok {
+		if r, ok := readMatrix(bits, ps.all, own); ok {
+			return r, nil
+		}
+		if ownSampling && bits.GetWidth()*bits.GetHeight() <= bigPixels {
+			warp = append(warp, bits)
+		}
+	}
+	for _, bits := range warp {
+		if r, ok := readMatrix(bits, true, warpedOnly); ok {
 			return r, nil
 		}
 	}
@@ -149,6 +173,8 @@ func (p *prepared) make(v variant) *image.Gray {
 		return boxBlur(src)
 	case stretched:
 		return stretch(src)
+	case quarter:
+		return turnGray(src)
 	case down2:
 		if min(w, h) < 160 {
 			return nil

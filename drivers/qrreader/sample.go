@@ -27,11 +27,17 @@ const maxRescueTriples = 3
 // rescue tries to sample and decode a symbol from each finder-pattern
 // triple in infos.
 func rescue(bits *gozxing.BitMatrix, infos []*detector.FinderPatternInfo) (Result, bool) {
+	return rescueWith(bits, infos, false)
+}
+
+// rescueWith is rescue with, when warp is set, the grids it tries refined
+// for a warped surface (see refine in warp.go) instead of as they are.
+func rescueWith(bits *gozxing.BitMatrix, infos []*detector.FinderPatternInfo, warp bool) (Result, bool) {
 	for i, info := range infos {
 		if i == maxRescueTriples {
 			break
 		}
-		if r, ok := rescueTriple(bits, info); ok {
+		if r, ok := rescueTriple(bits, info, warp); ok {
 			return r, true
 		}
 	}
@@ -51,7 +57,7 @@ func (g globalGrid) at(x, y float64) (float64, float64) {
 	return p[0], p[1]
 }
 
-func rescueTriple(bits *gozxing.BitMatrix, info *detector.FinderPatternInfo) (Result, bool) {
+func rescueTriple(bits *gozxing.BitMatrix, info *detector.FinderPatternInfo, warp bool) (Result, bool) {
 	tl, tr, bl := info.GetTopLeft(), info.GetTopRight(), info.GetBottomLeft()
 	ms := (tl.GetEstimatedModuleSize() + tr.GetEstimatedModuleSize() + bl.GetEstimatedModuleSize()) / 3
 	if ms < 1 {
@@ -91,7 +97,16 @@ func rescueTriple(bits *gozxing.BitMatrix, info *detector.FinderPatternInfo) (Re
 			}
 			tries = append(tries, globalGrid{base})
 		}
+		if warp && (d != dims[0] || d > maxWarpDim) {
+			break // refining is costly: only at the likeliest size
+		}
 		for _, g := range tries {
+			if warp {
+				if timing(bits, g, d) < minTiming {
+					continue
+				}
+				g = refine(bits, g, d)
+			}
 			if r, ok := decodeGrid(sampleGrid(bits, g, d)); ok {
 				return r, true
 			}
