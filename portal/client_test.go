@@ -1,6 +1,8 @@
 package portal_test
 
 import (
+	"govkiosk/portal/pdftest"
+
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -476,7 +478,7 @@ func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 // newPacket builds a signed marital-status packet with a 2-page ID card.
 func (e *env) newPacket(t *testing.T, n int, token string, edit func(*api.Manifest, []backendclient.Document) []backendclient.Document) packet {
 	t.Helper()
-	pdf := portal.MakePDF(2)
+	pdf := pdftest.Scan(2, 0, nil)
 	docs := []backendclient.Document{{Name: "doc-1.pdf", Data: pdf}}
 	m := api.Manifest{
 		PacketID:          fmt.Sprintf("0b9c2f6e-4a51-4d2b-9d1e-%012d", n),
@@ -610,7 +612,7 @@ func TestSubmitRejects(t *testing.T) {
 			return d
 		}, nil, 422, portal.CodePageCountMismatch},
 		{"too many pages", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
-			pdf := portal.MakePDF(3)
+			pdf := pdftest.Scan(3, 0, nil)
 			m.Documents[0] = api.DocumentRef{Type: "id-card", File: "doc-1.pdf", Pages: 3, SHA256: sha(pdf), Size: int64(len(pdf))}
 			return []backendclient.Document{{Name: "doc-1.pdf", Data: pdf}}
 		}, nil, 422, portal.CodePageLimit},
@@ -627,7 +629,7 @@ func TestSubmitRejects(t *testing.T) {
 			return nil
 		}, nil, 422, portal.CodeMissingDocument},
 		{"extra part", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
-			return append(d, backendclient.Document{Name: "doc-9.pdf", Data: portal.MakePDF(1)})
+			return append(d, backendclient.Document{Name: "doc-9.pdf", Data: pdftest.Scan(1, 0, nil)})
 		}, nil, 400, portal.CodeUnexpectedDocument},
 		{"path in file name", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 			m.Documents[0].File = "../../etc/passwd"

@@ -1,6 +1,8 @@
 package portal_test
 
 import (
+	"govkiosk/portal/pdftest"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,7 +23,6 @@ import (
 	"govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/tus"
-	"govkiosk/portal"
 )
 
 // faultProxy is toxiproxy, in-process on loopback, between client and portal.
@@ -176,8 +177,8 @@ func runFaults(t *testing.T, tc faultCase) {
 	for i := 0; i < packets; i++ {
 		token := e.confirm(t, "tok-an", "049090001234", "marital-status")
 		ps = append(ps, e.newPacket(t, i+1, token, func(m *api.Manifest, _ []backendclient.Document) []backendclient.Document {
-			id := portal.MakeScanPDF(2, tc.pageBytes, rnd)
-			decree := portal.MakeScanPDF(3, tc.pageBytes, rnd)
+			id := pdftest.Scan(2, tc.pageBytes, rnd)
+			decree := pdftest.Scan(3, tc.pageBytes, rnd)
 			m.Form["marital_history"] = "divorced"
 			m.Documents = []api.DocumentRef{
 				{Type: "id-card", File: "doc-1.pdf", Pages: 2, SHA256: sha(id), Size: int64(len(id))},

@@ -1,6 +1,8 @@
 package portal_test
 
 import (
+	"govkiosk/portal/pdftest"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -214,7 +216,7 @@ func TestFinaliseRejects(t *testing.T) {
 			req.Manifest = p.manifest
 		}, 400, portal.CodeBadManifest},
 		{"document differs from manifest", nil, func(t *testing.T, p packet, req *api.FinaliseRequest) {
-			req.Uploads["doc-1.pdf"] = e.uploadBytes(t, c, p.m.PacketID, "doc-1.pdf", ageEncrypt(t, e.s.AgeRecipient(), portal.MakePDF(1)))
+			req.Uploads["doc-1.pdf"] = e.uploadBytes(t, c, p.m.PacketID, "doc-1.pdf", ageEncrypt(t, e.s.AgeRecipient(), pdftest.Scan(1, 0, nil)))
 		}, 422, portal.CodeDocumentMismatch},
 		{"page count lie", func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 			m.Documents[0].Pages = 1

@@ -12,6 +12,8 @@
 package main
 
 import (
+	"govkiosk/portal/pdftest"
+
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -25,13 +27,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -151,7 +151,7 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	enc := map[string][]byte{}
 	var packetBytes int64
 	for _, d := range docs {
-		pdf := scanPDF(d.pages, pageBytes)
+		pdf := pdftest.Scan(d.pages, pageBytes, rand.Reader)
 		sum := sha256.Sum256(pdf)
 		m.Documents = append(m.Documents, api.DocumentRef{Type: d.typ, File: d.file, Pages: d.pages, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(pdf))})
 		if enc[d.file], err = encrypt(recipient, pdf); err != nil {
@@ -290,39 +290,6 @@ func encrypt(r age.Recipient, plain []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// scanPDF is a valid PDF of n A4 pages, each with a stream of pageBytes
-// random bytes standing in for a compressed scan.
-func scanPDF(n, pageBytes int) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(body string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
-	}
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	kids := make([]string, n)
-	for i := range kids {
-		kids[i] = fmt.Sprintf("%d 0 R", 3+i)
-	}
-	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), n))
-	for i := 0; i < n; i++ {
-		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> /Contents %d 0 R >>", 3+n+i))
-	}
-	for i := 0; i < n; i++ {
-		data := make([]byte, pageBytes)
-		io.ReadFull(rand.Reader, data)
-		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", pageBytes, data))
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
-	return b.Bytes()
 }
 
 func newUUID() string {

@@ -18,6 +18,8 @@
 package crash
 
 import (
+	"govkiosk/portal/pdftest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -107,44 +109,20 @@ func application(n int) []document {
 		pages := 1 + r.IntN(d.maxPages)
 		size := 40_000 + r.IntN(160_000)
 		docs = append(docs, document{Type: d.typ, File: fmt.Sprintf("doc-%d-%s.pdf", i+1, d.typ),
-			Pages: pages, Data: scanPDF(pages, size/pages, r)})
+			Pages: pages, Data: pdftest.Scan(pages, size/pages, randReader{r})})
 	}
 	return docs
 }
 
-// scanPDF writes a valid PDF with pages A4 pages, each with a content
-// stream of pageBytes random bytes (like a scan, incompressible).
-func scanPDF(pages, pageBytes int, r *mrand.Rand) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(body string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+// randReader reads from a seeded generator, so documents are the same on
+// every run for the same application number.
+type randReader struct{ r *mrand.Rand }
+
+func (rr randReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(rr.r.Uint32())
 	}
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	var kids strings.Builder
-	for i := range pages {
-		fmt.Fprintf(&kids, "%d 0 R ", 3+i)
-	}
-	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids.String(), pages))
-	for i := range pages {
-		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> /Contents %d 0 R >>", 3+pages+i))
-	}
-	data := make([]byte, pageBytes)
-	for range pages {
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", pageBytes, data))
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
-	return b.Bytes()
+	return len(p), nil
 }
 
 // packet builds application n as a signed packet with a fresh packet ID and
