@@ -8,31 +8,12 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"testing"
-
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 )
 
-// encodeQR renders payload as a QR symbol of about size×size pixels.
+// encodeQR renders payload (UTF-8) as a QR symbol of about size×size pixels.
 func encodeQR(t testing.TB, payload string, size int) *image.Gray {
 	t.Helper()
-	hints := map[gozxing.EncodeHintType]interface{}{
-		gozxing.EncodeHintType_CHARACTER_SET: "UTF-8",
-		gozxing.EncodeHintType_MARGIN:        4,
-	}
-	m, err := qrcode.NewQRCodeWriter().Encode(payload, gozxing.BarcodeFormat_QR_CODE, size, size, hints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := image.NewGray(image.Rect(0, 0, m.GetWidth(), m.GetHeight()))
-	for y := range m.GetHeight() {
-		for x := range m.GetWidth() {
-			if !m.Get(x, y) {
-				img.SetGray(x, y, color.Gray{Y: 255})
-			}
-		}
-	}
-	return img
+	return encodeBytes(t, payload, "UTF-8", size)
 }
 
 func invert(src *image.Gray) *image.Gray {
