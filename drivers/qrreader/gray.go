@@ -32,28 +32,10 @@ func toGray(img image.Image) *image.Gray {
 		}
 		return out
 	case *image.RGBA:
-		out := image.NewGray(image.Rect(0, 0, w, h))
-		for y := range h {
-			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			dst := out.Pix[y*w : (y+1)*w]
-			for x := range dst {
-				p := src[4*x : 4*x+4 : 4*x+4]
-				// Premultiplied: a transparent pixel is black; compose it on white.
-				dst[x] = lum(p[0], p[1], p[2], p[3], true)
-			}
-		}
-		return out
+		// Premultiplied: a transparent pixel is black; compose it on white.
+		return grayFrom4(m.Pix, m.PixOffset(b.Min.X, b.Min.Y), m.Stride, w, h, true)
 	case *image.NRGBA:
-		out := image.NewGray(image.Rect(0, 0, w, h))
-		for y := range h {
-			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			dst := out.Pix[y*w : (y+1)*w]
-			for x := range dst {
-				p := src[4*x : 4*x+4 : 4*x+4]
-				dst[x] = lum(p[0], p[1], p[2], p[3], false)
-			}
-		}
-		return out
+		return grayFrom4(m.Pix, m.PixOffset(b.Min.X, b.Min.Y), m.Stride, w, h, false)
 	}
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -394,6 +376,20 @@ func turnGray(g *image.Gray) *image.Gray {
 		row := g.Pix[y*g.Stride:][:w]
 		for x, v := range row {
 			out.Pix[x*h+h-1-y] = v
+		}
+	}
+	return out
+}
+
+// grayFrom4 converts 4-byte RGBA-family pixels starting at off to grey.
+func grayFrom4(pix []byte, off, stride, w, h int, premultiplied bool) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		src := pix[off+y*stride:][:4*w]
+		dst := out.Pix[y*w : (y+1)*w]
+		for x := range dst {
+			p := src[4*x : 4*x+4 : 4*x+4]
+			dst[x] = lum(p[0], p[1], p[2], p[3], premultiplied)
 		}
 	}
 	return out
