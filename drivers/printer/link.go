@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,7 @@ func transportFor(path string) string {
 type serialLink struct {
 	port    serial.Port
 	timeout time.Duration
+	once    sync.Once
 }
 
 func dialSerial(cfg Config) (link, error) {
@@ -76,10 +78,19 @@ func dialSerial(cfg Config) (link, error) {
 func (l *serialLink) write(ctx context.Context, p []byte) error {
 	// go.bug.st/serial writes block with no timeout: flushing the output
 	// queue (TCOFLUSH) releases a blocked write, and the port is closed.
-	return guardedWrite(ctx, l.port.Write, func() {
-		l.port.ResetOutputBuffer()
-		l.port.Close()
-	}, p, l.timeout)
+	return guardedWrite(ctx, l.port.Write, l.shut, p, l.timeout)
+}
+
+// shut flushes and closes the port without waiting: go.bug.st/serial's
+// Close waits for a Write in progress to return, so closing inline from a
+// timed-out write would hang the caller behind the very write it abandons.
+func (l *serialLink) shut() {
+	l.once.Do(func() {
+		go func() {
+			l.port.ResetOutputBuffer()
+			l.port.Close()
+		}()
+	})
 }
 
 func (l *serialLink) read(p []byte, d time.Duration) (int, error) {
@@ -98,7 +109,7 @@ func (l *serialLink) read(p []byte, d time.Duration) (int, error) {
 	return n, nil
 }
 
-func (l *serialLink) close() error { return l.port.Close() }
+func (l *serialLink) close() error { l.shut(); return nil }
 
 // fileLink is a device read and written as a plain file through the Go
 // runtime's poller, so deadlines work: the usblp driver supports poll.
