@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -86,6 +87,9 @@ type Deps struct {
 	// SubmitWait is how long the citizen waits for the portal's tracking
 	// number before getting a provisional receipt (default 10 s).
 	SubmitWait time.Duration
+	// PrintWait bounds printing one receipt (default 30 s); past it the
+	// receipt is shown on screen and the job can be reprinted.
+	PrintWait time.Duration
 	// IDTrust verifies signed offline ID QR codes; nil: the trust list from
 	// the signed catalogue.
 	IDTrust *idqr.TrustList
@@ -111,6 +115,12 @@ func NewController(d Deps) *Controller {
 	}
 	if d.SubmitWait == 0 {
 		d.SubmitWait = 10 * time.Second
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	if d.PrintWait == 0 {
+		d.PrintWait = 30 * time.Second
 	}
 	if d.RenderReceipt == nil {
 		width := d.Config.Printer.WidthDots
@@ -773,7 +783,9 @@ func (c *Controller) printReceiptLocked(ctx context.Context) {
 		r.PrintError = "err.printer_unavailable"
 		return
 	}
-	job, err := c.d.Printer.PrintImage(ctx, img)
+	pctx, cancel := context.WithTimeout(ctx, c.d.PrintWait)
+	defer cancel()
+	job, err := c.d.Printer.PrintImage(pctx, img)
 	r.JobID = job
 	if err != nil {
 		c.log().Warn("receipt not printed", "job", job, "err", err)
@@ -796,7 +808,9 @@ func (c *Controller) ReprintReceipt(ctx context.Context) {
 		c.printReceiptLocked(ctx)
 		return
 	}
-	job, err := c.d.Printer.Reprint(ctx, r.JobID, printer.Part{Image: r.image})
+	pctx, cancel := context.WithTimeout(ctx, c.d.PrintWait)
+	defer cancel()
+	job, err := c.d.Printer.Reprint(pctx, r.JobID, printer.Part{Image: r.image})
 	if err != nil {
 		c.log().Warn("receipt reprint failed", "job", r.JobID, "err", err)
 		r.PrintError = "err.printer_unavailable"

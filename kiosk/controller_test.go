@@ -150,6 +150,7 @@ func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Pa
 }
 
 type fakePrinter struct {
+	hang     bool // block until the context ends, like a printer that stopped reading
 	err      error
 	print    int
 	reprints []string
@@ -166,6 +167,10 @@ func (f *fakePrinter) Status(context.Context) device.Status {
 }
 func (f *fakePrinter) PrintImage(ctx context.Context, img image.Image) (string, error) {
 	f.print++
+	if f.hang {
+		<-ctx.Done()
+		return "job-1", ctx.Err()
+	}
 	return "job-1", f.err
 }
 
@@ -622,5 +627,22 @@ func TestPacketFilesGoneAfterAcknowledgement(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHungPrinterNeverHoldsTheCitizen: a printer that stops answering costs
+// at most PrintWait, then the receipt is on screen.
+func TestHungPrinterNeverHoldsTheCitizen(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.printer.hang = true
+	r.c.d.PrintWait = 50 * time.Millisecond
+	r.walkToConfirm(t)
+	if err := r.c.VerifyCode(ctx, "424242"); err != nil {
+		t.Fatal(err)
+	}
+	v := r.c.View(ctx)
+	if v.Step != StepReceipt || v.Receipt.Printed || v.Receipt.PrintError == "" || len(r.c.ReceiptPNG()) == 0 {
+		t.Fatalf("hung printer: step %s receipt %+v", v.Step, v.Receipt)
 	}
 }
