@@ -321,7 +321,13 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 		t.Fatalf("got %q", s.Data)
 	}
 
+	// Unplug: the imager goes and so does its device path (udev removes the
+	// link). The old /dev/pts number may be handed to another process's
+	// terminal at once, so the link must not keep pointing at it.
 	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(link); err != nil {
 		t.Fatal(err)
 	}
 	h.waitState(t, device.NoDevice)
