@@ -3,7 +3,8 @@ package printer
 import (
 	"errors"
 	"fmt"
-	"image"
+
+	"govkiosk/drivers/device"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -25,10 +26,7 @@ const (
 // with ToMono to the paper width, sent as GS v 0 bands) or, when Image is
 // nil, a QR code for QR printed by the printer itself (GS ( k, model 2,
 // centred, with a 4-module quiet zone above and below).
-type Part struct {
-	Image image.Image
-	QR    string
-}
+type Part = device.PrintPart
 
 // Encoded is one job's ESC/POS byte stream.
 type Encoded struct {

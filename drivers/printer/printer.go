@@ -48,9 +48,9 @@ type Config struct {
 
 // Errors; test them with errors.Is.
 var (
-	ErrPaperOut       = errors.New("printer: paper out")
-	ErrCoverOpen      = errors.New("printer: cover open")
-	ErrOffline        = errors.New("printer: offline")
+	ErrPaperOut       = device.ErrPaperOut
+	ErrCoverOpen      = device.ErrPrinterCoverOpen
+	ErrOffline        = device.ErrPrinterOffline
 	ErrJobTimeout     = errors.New("printer: job did not finish printing in time")
 	ErrUnknownJob     = errors.New("printer: unknown job")
 	ErrNotReprintable = errors.New("printer: job printed or being printed: a reprint would be a duplicate")

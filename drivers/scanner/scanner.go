@@ -50,17 +50,14 @@ const (
 
 // Sentinel errors; ScanBatch wraps them, so test with errors.Is.
 var (
-	ErrJammed    = errors.New("scanner: document feeder jammed")
-	ErrNoPaper   = errors.New("scanner: document feeder empty")
-	ErrCoverOpen = errors.New("scanner: cover open")
-	ErrNoDevice  = errors.New("scanner: device not found")
+	ErrJammed    = device.ErrScannerJammed
+	ErrNoPaper   = device.ErrScannerNoPaper
+	ErrCoverOpen = device.ErrScannerCoverOpen
+	ErrNoDevice  = device.ErrNoDevice
 )
 
 // Page is one scanned page as a PNG image (grey for Mode "Gray").
-type Page struct {
-	PNG           []byte
-	Width, Height int
-}
+type Page = device.Page
 
 // Limits that keep a broken or hostile backend from exhausting memory.
 const (
