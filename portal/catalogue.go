@@ -9,11 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"govkiosk/backend-client/api"
 )
@@ -134,46 +131,15 @@ func signCatalogue(c api.Catalogue, key *ecdsa.PrivateKey, keyID string, rnd io.
 	return api.SignedCatalogue{Payload: payload, Signature: sig, KeyID: keyID}, nil
 }
 
-// validateForm checks submitted form values against the procedure's fields.
+// validateForm checks submitted form values against the procedure's fields
+// with the same rules the kiosk applies (api.CheckForm), and refuses values
+// for fields the procedure does not have.
 func validateForm(p api.Procedure, form map[string]string) error {
 	known := map[string]bool{}
 	for _, f := range p.Fields {
 		known[f.Name] = true
-		v, ok := form[f.Name]
-		if !ok || v == "" {
-			if f.Required {
-				return fmt.Errorf("field %s is required", f.Name)
-			}
-			continue
-		}
-		n := utf8.RuneCountInString(v)
-		if (f.MinLen > 0 && n < f.MinLen) || (f.MaxLen > 0 && n > f.MaxLen) || n > 1000 {
-			return fmt.Errorf("field %s has a bad length", f.Name)
-		}
-		if f.Pattern != "" {
-			re, err := regexp.Compile("^(?:" + f.Pattern + ")$")
-			if err != nil || !re.MatchString(v) {
-				return fmt.Errorf("field %s does not match its pattern", f.Name)
-			}
-		}
-		switch f.Type {
-		case api.FieldNumber:
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || (f.Min != nil && x < *f.Min) || (f.Max != nil && x > *f.Max) {
-				return fmt.Errorf("field %s is not a number in range", f.Name)
-			}
-		case api.FieldDate:
-			if _, err := time.Parse(time.DateOnly, v); err != nil {
-				return fmt.Errorf("field %s is not a date", f.Name)
-			}
-		case api.FieldSelect:
-			found := false
-			for _, o := range f.Options {
-				found = found || o.Value == v
-			}
-			if !found {
-				return fmt.Errorf("field %s has an unknown option", f.Name)
-			}
+		if problem := api.CheckField(f, form[f.Name]); problem != "" {
+			return fmt.Errorf("field %s: %s", f.Name, problem)
 		}
 	}
 	for k := range form {
