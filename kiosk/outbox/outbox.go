@@ -17,6 +17,7 @@
 //
 //	queued → uploading → uploaded → finalised → acknowledged → purged
 //	   └──────────┴───────────┴──→ needsAttention (Requeue → queued)
+//	                                       └──→ withdrawn (Withdraw)
 //
 // queued: stored, nothing sent. uploading: at least one document upload was
 // created; every upload URL is committed as soon as CreateUpload returns and
@@ -25,7 +26,9 @@
 // documents are at the portal; only finalise remains. finalised: the
 // portal's result is stored (the packet is delivered). acknowledged: the
 // row's content fields (digest, signature, file list and upload URLs) are
-// dropped. purged: the files are removed and the directory fsynced. Open
+// dropped. purged: the files are removed and the directory fsynced.
+// withdrawn: the portal refused the packet for good and the citizen, still
+// at the kiosk, sent a corrected one instead; like purged, nothing is kept. Open
 // completes finalised → purged locally; Run resumes the others.
 //
 // Layout under Options.Dir:
@@ -106,6 +109,7 @@ const (
 	StateAcknowledged   State = "acknowledged"
 	StatePurged         State = "purged"
 	StateNeedsAttention State = "needsAttention"
+	StateWithdrawn      State = "withdrawn" // refused for good, then replaced by a corrected packet; files removed
 )
 
 // Delivered reports whether the portal has accepted the packet: finalised,
@@ -395,7 +399,7 @@ func (o *Outbox) migrate() error {
 // removeStrays deletes packet directories that no live row owns, and
 // leftover temporary files inside the ones that are owned.
 func (o *Outbox) removeStrays() error {
-	rows, err := o.db.Query(`SELECT id FROM packets WHERE state != ?`, StatePurged)
+	rows, err := o.db.Query(`SELECT id FROM packets WHERE state NOT IN (?, ?)`, StatePurged, StateWithdrawn)
 	if err != nil {
 		return fmt.Errorf("outbox: list packets: %w", err)
 	}

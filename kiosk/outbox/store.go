@@ -475,6 +475,54 @@ func (o *Outbox) Requeue(id string) error {
 	return nil
 }
 
+// Withdraw drops a packet the portal refused for good (needsAttention) that
+// the citizen has replaced with a corrected one: the row keeps no content
+// and the files are removed. Any other state is refused: a packet that may
+// still reach the portal is never dropped.
+func (o *Outbox) Withdraw(id string) error {
+	o.mu.Lock()
+	busy := o.busy[id]
+	o.mu.Unlock()
+	if busy {
+		return fmt.Errorf("outbox: withdraw %s: packet is being delivered", id)
+	}
+	var n int64
+	err := o.tx(context.Background(), "withdraw "+id, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE packets SET state = ?, digest = '', signature = NULL, bytes = 0, updated_at = ?
+			WHERE id = ? AND state = ?`, StateWithdrawn, o.now().UnixNano(), id, StateNeedsAttention)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(`DELETE FROM files WHERE packet_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: withdraw %s: %w", id, err)
+	}
+	if n == 0 {
+		e, ok, err := o.Get(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return fmt.Errorf("outbox: withdraw %s: packet is %s", id, e.State)
+	}
+	if err := os.RemoveAll(o.packetDir(id)); err != nil {
+		return fmt.Errorf("outbox: withdraw %s: %w", id, err) // Open removes it as a stray
+	}
+	if err := o.syncDir(o.packets); err != nil {
+		return err
+	}
+	o.log.Info("outbox: refused packet withdrawn", "id", id)
+	o.notify()
+	return nil
+}
+
 // Wait returns once packet id is delivered (finalised, acknowledged or
 // purged: Entry.Delivered) or needsAttention. If ctx ends first it returns
 // the current entry and ctx.Err(); if the outbox closes, the current entry
