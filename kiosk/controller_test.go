@@ -28,11 +28,31 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/printer"
-	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
 )
+
+// gate holds a fake device or service in a call until the test releases
+// it, like a printer that stopped reading or a portal that stopped answering.
+type gate struct {
+	once     sync.Once
+	entered  chan struct{} // closed when the first call arrives
+	released chan struct{}
+}
+
+func newGate() *gate { return &gate{entered: make(chan struct{}), released: make(chan struct{})} }
+
+// wait blocks until the gate is released or ctx ends; a nil gate is open.
+func (g *gate) wait(ctx context.Context) {
+	if g == nil {
+		return
+	}
+	g.once.Do(func() { close(g.entered) })
+	select {
+	case <-g.released:
+	case <-ctx.Done():
+	}
+}
 
 // fakeClock is a settable clock.
 type fakeClock struct {
@@ -53,6 +73,8 @@ type fakeLogin struct {
 	completed int
 	ended     []string // access tokens revoked
 	err       error
+	citizen   string // citizen ID of the next login ("" = 079123456789)
+	gate      *gate  // Begin and Complete wait on it
 }
 
 func (f *fakeLogin) EndSession(ctx context.Context, id *identity.Identity) error {
@@ -70,28 +92,46 @@ func (f *fakeLogin) endedTokens() []string {
 }
 
 func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.Pending, error) {
+	f.gate.wait(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.begun++
 	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
 }
 
 func (f *fakeLogin) Complete(ctx context.Context, p *identity.Pending, q url.Values) (*identity.Identity, error) {
+	f.gate.wait(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.completed++
 	if f.err != nil {
 		return nil, f.err
 	}
+	citizen := f.citizen
+	if citizen == "" {
+		citizen = "079123456789"
+	}
 	return &identity.Identity{
-		CitizenID: "079123456789", Name: "Nguyễn Thị Hồng Nhung", GivenName: "Nhung", FamilyName: "Nguyễn",
+		CitizenID: citizen, Name: "Nguyễn Thị Hồng Nhung", GivenName: "Nhung", FamilyName: "Nguyễn",
 		BirthDate: "1954-03-02", Address: "12 Trần Phú, Hội An", Phone: "0905123456", Profile: "vn", AccessToken: "at-1",
 	}, nil
 }
 
 type fakePortal struct {
-	code     string
-	attempts int
-	statuses map[string]api.ApplicationStatus
+	code         string
+	attempts     int
+	statuses     map[string]api.ApplicationStatus
+	gate         *gate // every call waits on it
+	unauthorized bool  // the portal forgot the citizen's token (a restart)
+	requests     int
 }
 
 func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req api.ConfirmationRequest) (api.ConfirmationChallenge, error) {
+	f.gate.wait(ctx)
+	f.requests++
+	if f.unauthorized {
+		return api.ConfirmationChallenge{}, &backendclient.APIError{StatusCode: 401, Code: "unauthorized"}
+	}
 	if tok != "at-1" {
 		return api.ConfirmationChallenge{}, errors.New("bad token")
 	}
@@ -100,6 +140,10 @@ func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req ap
 }
 
 func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.ConfirmationVerify) (api.ConfirmationResult, error) {
+	f.gate.wait(ctx)
+	if f.unauthorized {
+		return api.ConfirmationResult{}, &backendclient.APIError{StatusCode: 401, Code: "unauthorized"}
+	}
 	if f.attempts == 0 {
 		return api.ConfirmationResult{Reason: "exhausted"}, nil
 	}
@@ -114,6 +158,7 @@ func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.C
 }
 
 func (f *fakePortal) Status(ctx context.Context, ref string) (api.ApplicationStatus, error) {
+	f.gate.wait(ctx)
 	st, ok := f.statuses[ref]
 	if !ok {
 		return api.ApplicationStatus{}, &backendclient.APIError{StatusCode: 404, Code: "not_found"}
@@ -125,13 +170,15 @@ type fakeScanner struct {
 	state device.State
 	pages int
 	err   error
+	gate  *gate // ScanBatch waits on it
 }
 
 func (f *fakeScanner) Status(context.Context) device.Status {
 	return device.Status{Device: "scanner", State: f.state}
 }
 
-func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Page, error) {
+func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]device.Page, error) {
+	f.gate.wait(ctx)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -142,21 +189,22 @@ func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Pa
 	img.SetGray(10, 10, color.Gray{})
 	var b bytes.Buffer
 	png.Encode(&b, img)
-	var pages []scanner.Page
+	var pages []device.Page
 	for i := 0; i < min(f.pages, maxPages); i++ {
-		pages = append(pages, scanner.Page{PNG: b.Bytes(), Width: 124, Height: 175})
+		pages = append(pages, device.Page{PNG: b.Bytes(), Width: 124, Height: 175})
 	}
 	return pages, nil
 }
 
 type fakePrinter struct {
-	hang     bool // block until the context ends, like a printer that stopped reading
+	hang     bool  // block until the context ends, like a printer that stopped reading
+	gate     *gate // Print waits on it
 	err      error
 	print    int
 	reprints []string
 }
 
-func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...printer.Part) (string, error) {
+func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...device.PrintPart) (string, error) {
 	f.print++
 	f.reprints = append(f.reprints, failedID)
 	return "job-2", f.err
@@ -165,7 +213,8 @@ func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...pri
 func (f *fakePrinter) Status(context.Context) device.Status {
 	return device.Status{State: device.Online}
 }
-func (f *fakePrinter) PrintImage(ctx context.Context, img image.Image) (string, error) {
+func (f *fakePrinter) Print(ctx context.Context, parts ...device.PrintPart) (string, error) {
+	f.gate.wait(ctx)
 	f.print++
 	if f.hang {
 		<-ctx.Done()
@@ -183,6 +232,7 @@ type fakeSender struct {
 	uploads map[string][]byte
 	got     [][]byte // plaintext manifests finalised
 	calls   int
+	refuse  error // Finalise answers with it (a permanent refusal)
 }
 
 func (f *fakeSender) CreateUpload(ctx context.Context, packetID, file string, size int64) (string, error) {
@@ -220,6 +270,9 @@ func (f *fakeSender) Finalise(ctx context.Context, req api.FinaliseRequest) (api
 	if f.down {
 		return api.SubmitResult{}, errors.New("connection refused")
 	}
+	if f.refuse != nil {
+		return api.SubmitResult{}, f.refuse
+	}
 	r, err := age.Decrypt(bytes.NewReader(req.Manifest), f.id)
 	if err != nil {
 		return api.SubmitResult{}, err
@@ -250,6 +303,7 @@ type catSource struct{ sc api.SignedCatalogue }
 func (c catSource) SignedCatalogue(context.Context) (api.SignedCatalogue, error) { return c.sc, nil }
 
 type rig struct {
+	t       *testing.T
 	c       *Controller
 	clock   *fakeClock
 	login   *fakeLogin
@@ -275,7 +329,7 @@ func newRig(t *testing.T) *rig {
 	}
 	ob, err := outbox.Open(outbox.Options{
 		Dir: filepath.Join(dir, "outbox"), Log: log, Recipient: portalID.Recipient(),
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, IsPermanent: backendclient.IsPermanent,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +362,7 @@ func newRig(t *testing.T) *rig {
 	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "http://idp.test", "govkiosk", "http://127.0.0.1:8080/auth/callback"
 	cfg.SetDefaults()
 	r := &rig{
-		clock: clock, login: &fakeLogin{}, portal: &fakePortal{code: "424242", statuses: map[string]api.ApplicationStatus{}},
+		t: t, clock: clock, login: &fakeLogin{}, portal: &fakePortal{code: "424242", statuses: map[string]api.ApplicationStatus{}},
 		scanner: &fakeScanner{state: device.Online, pages: 2}, printer: &fakePrinter{}, sender: sender, ob: ob, key: key, dir: dir, cancel: cancel,
 	}
 	r.c = NewController(Deps{
@@ -318,6 +372,45 @@ func newRig(t *testing.T) *rig {
 		SubmitWait:    3 * time.Second,
 	})
 	return r
+}
+
+func (r *rig) walkToConfirmT() { r.t.Helper(); r.walkToConfirm(r.t) }
+
+// walkToForm drives a session from attract to the form, logged in.
+func (r *rig) walkToForm() {
+	t := r.t
+	t.Helper()
+	ctx := context.Background()
+	r.c.Start()
+	r.c.SetLanguage("en")
+	if err := r.c.ChooseProcedure(ctx, "marital-status"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.BeginLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.ConfirmIdentity(true); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.c.View(ctx).Step; s != StepForm {
+		t.Fatalf("walk to the form ended at %s", s)
+	}
+}
+
+// walkToDocuments drives a session to the first document.
+func (r *rig) walkToDocuments() {
+	t := r.t
+	t.Helper()
+	r.walkToForm()
+	if err := r.c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": "marriage registration"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.c.View(context.Background()).Step; s != StepDocuments {
+		t.Fatalf("walk to the documents ended at %s", s)
+	}
 }
 
 // walkToConfirm drives a session from attract to the code screen.
@@ -344,13 +437,13 @@ func (r *rig) walkToConfirm(t *testing.T) {
 	if got := c.View(ctx).Form["full_name"]; got != "Nguyễn Thị Hồng Nhung" {
 		t.Fatalf("form not prefilled from the ID: %q", got)
 	}
-	if c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": ""}) {
+	if c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": ""}) == nil {
 		t.Fatal("empty purpose accepted")
 	}
 	if p := c.View(ctx).FormProblems["purpose"]; p != FieldRequired {
 		t.Fatalf("purpose problem %q, want %q", p, FieldRequired)
 	}
-	if !c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": "marriage registration"}) {
+	if err := c.SubmitForm(map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "purpose": "marriage registration"}); err != nil {
 		t.Fatalf("valid form refused: %v", c.View(ctx).FormProblems)
 	}
 	if err := c.ScanDocument(ctx); err != nil {
@@ -519,7 +612,7 @@ func TestScannerDownHidesProceduresThatNeedIt(t *testing.T) {
 func TestScannerJamIsExplained(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	r.scanner.err = scanner.ErrJammed
+	r.scanner.err = device.ErrScannerJammed
 	r.c.Start()
 	r.c.SetLanguage("en")
 	r.c.ChooseProcedure(ctx, "marital-status")
@@ -570,8 +663,9 @@ func TestCodeExhaustedNeedsNewCode(t *testing.T) {
 	if v.Notice != MsgCodeExhausted || v.CodeSent {
 		t.Fatalf("after 5 wrong codes: notice %q codeSent %v", v.Notice, v.CodeSent)
 	}
-	if err := r.c.VerifyCode(ctx, "424242"); err != nil || r.c.View(ctx).Step != StepConfirm {
-		t.Fatal("a code was checked without a new challenge")
+	var ue *UserError
+	if err := r.c.VerifyCode(ctx, "424242"); !errors.As(err, &ue) || ue.Key != MsgCodeExpired || r.c.View(ctx).Step != StepConfirm {
+		t.Fatalf("a code was checked without a new challenge: %v", err)
 	}
 	r.c.RequestCode(ctx)
 	if err := r.c.VerifyCode(ctx, "424242"); err != nil {

@@ -62,3 +62,32 @@ func UserMessage(err error) (key, code string) {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%T", errors.Unwrap(err))))
 	return MsgGeneric, "E-" + hex.EncodeToString(sum[:3])
 }
+
+// Message keys of what the screen says while an operation runs, of the
+// refusal screen, and of the other user-safe errors added with them.
+const (
+	MsgBusy            = "err.busy"
+	MsgBusyStatus      = "busy.status"
+	MsgBusyLogin       = "busy.login"
+	MsgBusyScanning    = "busy.scanning"
+	MsgBusySendingCode = "busy.sending_code"
+	MsgBusyChecking    = "busy.checking"
+	MsgBusySending     = "busy.sending"
+	MsgBusyPrinting    = "busy.printing"
+	MsgCodeShort       = "err.code_short"
+	MsgLoginAgain      = "err.login_again"
+	MsgFormProblems    = "err.form_problems"
+	MsgRefusedForm     = "refused.form"
+	MsgRefusedStaff    = "refused.staff"
+)
+
+// MessageKeys lists every key the controller may put on the screen, for the
+// UI's coverage test: each must be translated in every language.
+var MessageKeys = []string{
+	MsgGeneric, MsgLoginFailed, MsgLoginDenied, MsgProviderDown, MsgScannerJammed, MsgScannerEmpty,
+	MsgScannerCover, MsgScannerDown, MsgTooFewPages, MsgTooManyPages, MsgCodeWrong, MsgCodeExpired,
+	MsgCodeExhausted, MsgCodeUnavailable, MsgNotForKiosk, MsgStatusNotFound, MsgStatusOffline,
+	MsgProcedureUnready, MsgSessionExpired, MsgOutboxFull, MsgIDQRInvalid, MsgIDQROtherPerson, MsgIDQRNotLogin,
+	MsgBusy, MsgBusyStatus, MsgBusyLogin, MsgBusyScanning, MsgBusySendingCode, MsgBusyChecking, MsgBusySending,
+	MsgBusyPrinting, MsgCodeShort, MsgLoginAgain, MsgFormProblems, MsgRefusedForm, MsgRefusedStaff,
+}

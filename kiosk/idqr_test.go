@@ -79,3 +79,16 @@ func TestIdentityQRCrossChecksButNeverLogsIn(t *testing.T) {
 		t.Fatalf("own card: notice %q checked %v born %q step %s", v.Notice, v.IDQRChecked, v.Form["born"], v.Step)
 	}
 }
+
+// idqrSetup trusts a fresh issuer key and returns it with a signed ID QR of
+// the rig's citizen.
+func (r *rig) idqrSetup(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	trust, err := idqr.NewTrustList(map[string]crypto.PublicKey{"vn-2026": key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c.d.IDTrust = trust
+	return key, issueIDQR(t, key, "079123456789", r.clock.Now())
+}

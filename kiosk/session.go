@@ -1,8 +1,10 @@
 package kiosk
 
 import (
+	"context"
 	"image"
 	"log/slog"
+	"slices"
 	"time"
 
 	"govkiosk/backend-client/api"
@@ -25,8 +27,15 @@ const (
 	StepReceipt   Step = "receipt"
 	StepRating    Step = "rating"
 	StepThanks    Step = "thanks"
-	StepStatus    Step = "status" // status of an earlier application, from its receipt QR
+	StepStatus    Step = "status"  // status of an earlier application, from its receipt QR
+	StepRefused   Step = "refused" // the portal refused the application for good: what to do now
 )
+
+// Steps lists every step, in flow order, for tests and the UI's coverage.
+var Steps = []Step{
+	StepAttract, StepLanguage, StepCatalogue, StepLogin, StepIdentity, StepForm, StepDocuments,
+	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused,
+}
 
 // ScannedDocument is one required document as scanned: a PDF and its page
 // thumbnails, held in memory only until the packet is written.
@@ -56,10 +65,13 @@ type Receipt struct {
 // is dropped by wipe.
 type session struct {
 	id           string
+	gen          uint64 // bumped by every transition: an op applies only to the state it started from
 	lang         string
 	largeText    bool
 	step         Step
-	history      []Step
+	busy         string             // message key of the operation in progress, "" when none
+	cancellable  bool               // Cancel may wipe while busy
+	opCancel     context.CancelFunc // cancels the op in progress when the session is wiped
 	procedure    *api.Procedure
 	pending      *identity.Pending
 	ident        *identity.Identity
@@ -71,9 +83,12 @@ type session struct {
 	confirmToken string
 	attemptsLeft int
 	receipt      *Receipt
-	rating       int
 	status       *api.ApplicationStatus
 	idqrChecked  bool   // the citizen's signed ID QR matched the logged-in identity
+	refusal      string // message key of why the portal refused the application
+	parked       string // packet the portal refused, withdrawn once a corrected one is written
+	reloginFor   string // after an expired login: hash of the citizen whose form is kept
+	resume       bool   // that citizen logged in again: back to review
 	notice       string // message key of a user-safe error to show on the current screen
 	noticeCode   string
 	lastActivity time.Time
@@ -81,6 +96,18 @@ type session struct {
 
 func (s *session) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("session", s.id), slog.String("step", string(s.step)))
+}
+
+// at reports whether the session is at one of steps (any step when none).
+func (s *session) at(steps []Step) bool {
+	return len(steps) == 0 || slices.Contains(steps, s.step)
+}
+
+// drop clears every reference to the citizen's data, so nothing outlives
+// the session by accident (a View copy taken earlier holds copies).
+func (s *session) drop() {
+	s.ident, s.pending, s.form, s.formProblems, s.docs, s.receipt, s.confirmToken = nil, nil, nil, nil, nil, nil, ""
+	s.challenge, s.status, s.procedure = nil, nil, nil
 }
 
 // View is a read-only snapshot of the session for the UI to render.
@@ -111,9 +138,10 @@ type View struct {
 	IdleCountdown int
 	OfficeName    string
 	KioskID       string
-	PrinterReady  bool
-	Technician    bool
-	IDQRChecked   bool // the signed ID QR on the citizen's card matched their login
+	IDQRChecked   bool   // the signed ID QR on the citizen's card matched their login
+	Busy          string // message key of the operation in progress ("busy.sending"), "" when idle
+	CanCancel     bool   // the cancel button works now
+	Refusal       string // on StepRefused: message key of why the portal refused the application
 }
 
 // ProcedureView is a catalogue entry and whether it can be offered now.

@@ -71,45 +71,49 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /receipt.png", s.receiptPNG)
 
 	cop := http.NewCrossOriginProtection()
-	post := func(path string, f func(r *http.Request)) {
+	// post handles one touch: the controller acts and puts anything the
+	// citizen must know on the session's screen; the browser is sent back
+	// to draw it. Errors that are not the citizen's to see are logged.
+	post := func(path string, f func(r *http.Request) error) {
 		s.mux.Handle("POST "+path, cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
-			f(r)
+			s.logAction(path, f(r))
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		})))
 	}
-	post("/start", func(*http.Request) { s.c.Start() })
-	post("/lang", func(r *http.Request) { s.c.SetLanguage(r.FormValue("lang")) })
-	post("/large", func(*http.Request) { s.c.ToggleLargeText() })
-	post("/back", func(*http.Request) { s.c.Back() })
-	post("/cancel", func(*http.Request) { s.c.Cancel() })
-	post("/procedure", func(r *http.Request) { s.c.ChooseProcedure(r.Context(), r.FormValue("id")) })
-	post("/identity", func(r *http.Request) { s.c.ConfirmIdentity(r.FormValue("yes") == "1") })
-	post("/form", func(r *http.Request) {
+	post("/start", func(*http.Request) error { return s.c.Start() })
+	post("/lang", func(r *http.Request) error { return s.c.SetLanguage(r.FormValue("lang")) })
+	post("/large", func(*http.Request) error { s.c.ToggleLargeText(); return nil })
+	post("/back", func(*http.Request) error { return s.c.Back() })
+	post("/cancel", func(*http.Request) error { return s.c.Cancel() })
+	post("/procedure", func(r *http.Request) error { return s.c.ChooseProcedure(r.Context(), r.FormValue("id")) })
+	post("/identity", func(r *http.Request) error { return s.c.ConfirmIdentity(r.FormValue("yes") == "1") })
+	post("/form", func(r *http.Request) error {
 		values := map[string]string{}
 		for k, v := range r.PostForm {
 			if len(v) > 0 {
 				values[k] = v[0]
 			}
 		}
-		s.c.SubmitForm(values)
+		return s.c.SubmitForm(values)
 	})
-	post("/scan", func(r *http.Request) { s.c.ScanDocument(r.Context()) })
-	post("/rescan", func(*http.Request) { s.c.RescanDocument() })
-	post("/next", func(*http.Request) { s.c.NextDocument() })
-	post("/code/request", func(r *http.Request) { s.c.RequestCode(r.Context()) })
-	post("/code/verify", func(r *http.Request) { s.c.VerifyCode(r.Context(), r.FormValue("code")) })
-	post("/receipt/reprint", func(r *http.Request) { s.c.ReprintReceipt(r.Context()) })
-	post("/receipt/done", func(*http.Request) { s.c.ReceiptDone() })
-	post("/rate", func(r *http.Request) {
+	post("/scan", func(r *http.Request) error { return s.c.ScanDocument(r.Context()) })
+	post("/rescan", func(*http.Request) error { return s.c.RescanDocument() })
+	post("/next", func(*http.Request) error { return s.c.NextDocument() })
+	post("/code/request", func(r *http.Request) error { return s.c.RequestCode(r.Context()) })
+	post("/code/verify", func(r *http.Request) error { return s.c.VerifyCode(r.Context(), r.FormValue("code")) })
+	post("/fix", func(*http.Request) error { return s.c.FixAnswers() })
+	post("/receipt/reprint", func(r *http.Request) error { return s.c.ReprintReceipt(r.Context()) })
+	post("/receipt/done", func(*http.Request) error { return s.c.ReceiptDone() })
+	post("/rate", func(r *http.Request) error {
 		n, _ := strconv.Atoi(r.FormValue("n"))
-		s.c.Rate(n)
+		return s.c.Rate(n)
 	})
-	post("/finish", func(*http.Request) { s.c.Finish() })
+	post("/finish", func(*http.Request) error { s.c.Finish(); return nil })
 	s.mux.Handle("POST /touch", cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.c.Touch()
 		w.WriteHeader(http.StatusNoContent)
@@ -117,9 +121,24 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
 }
 
+// logAction logs what a touch led to. User-safe errors are already on the
+// citizen's screen; anything else gets its error code, as the screen does.
+func (s *Server) logAction(path string, err error) {
+	if err == nil {
+		return
+	}
+	key, code := kiosk.UserMessage(err)
+	if code == "" {
+		s.log.Debug("action refused", "action", path, "key", key)
+		return
+	}
+	s.log.Error("action failed", "action", path, "code", code, "err", err)
+}
+
 func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 	authURL, err := s.c.BeginLogin(r.Context())
 	if err != nil {
+		s.logAction("/login/start", err)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -127,8 +146,8 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	// Errors are already on the session's screen (or the session is gone).
-	_ = s.c.CompleteLogin(r.Context(), r.URL.Query())
+	// Errors are on the session's screen (or the session is gone).
+	s.logAction("/auth/callback", s.c.CompleteLogin(r.Context(), r.URL.Query()))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -30,15 +30,7 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestEveryUserErrorIsTranslated(t *testing.T) {
-	for _, key := range []string{
-		kiosk.MsgGeneric, kiosk.MsgLoginFailed, kiosk.MsgLoginDenied, kiosk.MsgProviderDown, kiosk.MsgScannerJammed,
-		kiosk.MsgScannerEmpty, kiosk.MsgScannerCover, kiosk.MsgScannerDown, kiosk.MsgTooFewPages, kiosk.MsgTooManyPages,
-		kiosk.MsgCodeWrong, kiosk.MsgCodeExpired, kiosk.MsgCodeExhausted, kiosk.MsgCodeUnavailable, kiosk.MsgNotForKiosk,
-		kiosk.MsgStatusNotFound, kiosk.MsgStatusOffline, kiosk.MsgProcedureUnready, kiosk.MsgSessionExpired, kiosk.MsgOutboxFull,
-		kiosk.MsgIDQRInvalid, kiosk.MsgIDQROtherPerson, kiosk.MsgIDQRNotLogin,
-		kiosk.FieldRequired, kiosk.FieldTooShort, kiosk.FieldTooLong, kiosk.FieldPattern, kiosk.FieldNumber,
-		kiosk.FieldRange, kiosk.FieldDate, kiosk.FieldOption,
-	} {
+	for _, key := range append(append([]string{}, kiosk.MessageKeys...), kiosk.FieldProblems...) {
 		if _, ok := messages["en"][key]; !ok {
 			t.Errorf("no message for %q", key)
 		}
@@ -70,12 +62,10 @@ func TestEveryScreenRenders(t *testing.T) {
 		Status:     &api.ApplicationStatus{TrackingNumber: "QN-2026-000001", Status: "in-review"},
 		Procedures: []kiosk.ProcedureView{{Procedure: proc, Available: false}},
 		Notice:     kiosk.MsgScannerJammed, IdleTimeout: 120, IdleCountdown: 30,
+		Refusal:    kiosk.MsgRefusedForm, Busy: kiosk.MsgBusySending, CanCancel: true,
 	}
-	leak := regexp.MustCompile(`>\s*(err|field|docs|nav|status|receipt)\.[a-z_]+`)
-	for _, step := range []kiosk.Step{
-		kiosk.StepAttract, kiosk.StepLanguage, kiosk.StepCatalogue, kiosk.StepLogin, kiosk.StepIdentity, kiosk.StepForm,
-		kiosk.StepDocuments, kiosk.StepReview, kiosk.StepConfirm, kiosk.StepReceipt, kiosk.StepRating, kiosk.StepThanks, kiosk.StepStatus,
-	} {
+	leak := regexp.MustCompile(`>\s*(err|field|docs|nav|status|receipt|busy|refused)\.[a-z_]+`)
+	for _, step := range kiosk.Steps {
 		for _, lang := range []string{"th", "vi", "en"} {
 			v := base
 			v.Step, v.Lang = step, lang

@@ -10,15 +10,22 @@
   document.getElementById("help-open").addEventListener("click", () => help.showModal());
   document.getElementById("help-close").addEventListener("click", () => help.close());
 
-  // Redraw when the kiosk changes the screen (QR scan, idle wipe).
+  // Redraw when the kiosk changes the screen (QR scan, idle wipe, a long
+  // action ending), unless a touch is on its way: its answer redraws.
+  let submitting = false;
+  document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => { submitting = true; }));
   if (window.EventSource) {
     const es = new EventSource("/events");
-    es.addEventListener("refresh", () => window.location.replace("/"));
+    es.addEventListener("refresh", () => { if (!submitting) window.location.replace("/"); });
   }
 
   // Busy overlay while a slow action (scanning, submitting) runs.
   document.querySelectorAll("form.busy").forEach((f) =>
-    f.addEventListener("submit", () => { document.getElementById("busy").hidden = false; }));
+    f.addEventListener("submit", () => {
+      const busy = document.getElementById("busy");
+      if (f.dataset.busy) busy.firstElementChild.textContent = f.dataset.busy;
+      busy.hidden = false;
+    }));
 
   // Keypad for the confirmation code.
   const code = document.getElementById("code");

@@ -1,0 +1,104 @@
+package kiosk
+
+import "fmt"
+
+// event is something that moves the citizen from one screen to another.
+type event string
+
+const (
+	evStart       event = "start"       // touch the attract (or status) screen
+	evLanguage    event = "language"    // a language chosen on the language screen
+	evProcedure   event = "procedure"   // a procedure chosen
+	evLoggedIn    event = "loggedIn"    // the provider's callback verified
+	evConfirmed   event = "confirmed"   // "Yes, this is me"
+	evFormDone    event = "formDone"    // a valid form submitted
+	evDocsDone    event = "docsDone"    // the last document accepted
+	evCodeSent    event = "codeSent"    // a confirmation code is on its way
+	evSubmitted   event = "submitted"   // the packet is in the outbox: receipt
+	evRefused     event = "refused"     // the portal refused the packet for good
+	evFix         event = "fix"         // after a refusal: change the answers
+	evLoginAgain  event = "loginAgain"  // the citizen's login expired mid-session
+	evReceiptDone event = "receiptDone" // receipt taken
+	evRated       event = "rated"       // rating given or skipped
+	evStatus      event = "status"      // a receipt QR read on an idle screen
+	evBack        event = "back"        // the back button
+)
+
+// to is a transition to a fixed step.
+func to(s Step) func(*session) Step { return func(*session) Step { return s } }
+
+// flow is every move of the citizen flow, forward and back, in one table:
+// from a step, an event leads to the step its function returns. A function
+// may set up the step it enters (which document is shown). Cancel, the idle
+// timer and the end of a session are not here: they wipe from any step.
+var flow = map[Step]map[event]func(*session) Step{
+	StepAttract:   {evStart: to(StepLanguage), evStatus: to(StepStatus)},
+	StepStatus:    {evStart: to(StepLanguage), evStatus: to(StepStatus)},
+	StepLanguage:  {evLanguage: to(StepCatalogue), evBack: to(StepAttract)},
+	StepCatalogue: {evProcedure: to(StepLogin), evBack: to(StepLanguage)},
+	StepLogin:     {evLoggedIn: to(StepIdentity), evBack: to(StepCatalogue)},
+	StepIdentity:  {evConfirmed: afterIdentity},
+	StepForm:      {evFormDone: afterForm},
+	StepDocuments: {evDocsDone: to(StepReview), evBack: to(StepForm)},
+	StepReview:    {evCodeSent: to(StepConfirm), evBack: beforeReview, evLoginAgain: to(StepLogin)},
+	StepConfirm:   {evSubmitted: to(StepReceipt), evRefused: to(StepRefused), evBack: to(StepReview), evLoginAgain: to(StepLogin)},
+	StepRefused:   {evFix: to(StepForm)},
+	StepReceipt:   {evReceiptDone: to(StepRating)},
+	StepRating:    {evRated: to(StepThanks)},
+}
+
+// afterIdentity: a citizen who logged in again after their login expired
+// finds their checked form (and documents) where they left it.
+func afterIdentity(s *session) Step {
+	if s.resume && len(ValidateForm(s.procedure.Fields, s.form)) == 0 {
+		return StepReview
+	}
+	return StepForm
+}
+
+// afterForm goes to the first document, or straight to review without any.
+func afterForm(s *session) Step {
+	s.docIndex = 0
+	if len(s.procedure.Documents) == 0 {
+		return StepReview
+	}
+	return StepDocuments
+}
+
+// beforeReview goes back to the last document, or to the form without any.
+func beforeReview(s *session) Step {
+	if s.procedure != nil && len(s.procedure.Documents) > 0 {
+		s.docIndex = len(s.procedure.Documents) - 1
+		return StepDocuments
+	}
+	return StepForm
+}
+
+// fire moves s along the flow table. An event the table does not have from
+// s's step is a programming error, reported and not followed.
+func (s *session) fire(ev event) error {
+	next, ok := flow[s.step][ev]
+	if !ok {
+		return fmt.Errorf("kiosk: no transition from %s on %s", s.step, ev)
+	}
+	s.step = next(s)
+	s.gen++
+	s.notice, s.noticeCode = "", ""
+	return nil
+}
+
+// moved records a change within a step (the next document) that makes
+// operations started before it stale.
+func (s *session) moved() {
+	s.gen++
+	s.notice, s.noticeCode = "", ""
+}
+
+// canGoBack reports whether the back button leads somewhere.
+func (s *session) canGoBack() bool {
+	if s.step == StepDocuments && s.docIndex > 0 {
+		return true
+	}
+	_, ok := flow[s.step][evBack]
+	return ok
+}

@@ -1,0 +1,186 @@
+package kiosk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+
+	backendclient "govkiosk/backend-client"
+	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/identity"
+)
+
+// National-ID login and "Is this you?".
+
+// BeginLogin returns the provider's login URL to send the kiosk browser to.
+// The provider is called (PAR, discovery) with the lock released.
+func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
+	var lang string
+	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
+		lang = s.lang
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if o == nil {
+		return "", userErr(MsgSessionExpired, errors.New("login started outside the login step"))
+	}
+	defer o.end()
+	authURL, p, err := c.d.Login.Begin(o.ctx, lang)
+	aerr := o.apply(func(s *session) error {
+		if err != nil {
+			err = loginErr(err)
+			c.setNotice(err)
+			return err
+		}
+		s.pending = p
+		return nil
+	})
+	if aerr != nil {
+		if errors.Is(aerr, errStale) {
+			return "", userErr(MsgSessionExpired, aerr)
+		}
+		return "", aerr
+	}
+	return authURL, nil
+}
+
+func loginErr(err error) error {
+	switch {
+	case errors.Is(err, identity.ErrExpired):
+		return userErr(MsgSessionExpired, err)
+	case errors.Is(err, identity.ErrDenied):
+		return userErr(MsgLoginDenied, err)
+	case errors.Is(err, identity.ErrProviderDown):
+		return userErr(MsgProviderDown, err)
+	default:
+		return userErr(MsgLoginFailed, err)
+	}
+}
+
+// CompleteLogin takes the provider's callback. The code is exchanged and the
+// ID token verified with the lock released.
+func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
+	var p *identity.Pending
+	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
+		if s.pending == nil {
+			return errNoPending
+		}
+		p, s.pending = s.pending, nil // single use, whatever happens
+		return nil
+	})
+	if o == nil || err != nil {
+		// A callback for a session that is gone: never log anybody in.
+		c.d.Log.Warn("login callback without a pending login")
+		return userErr(MsgSessionExpired, errNoPending)
+	}
+	defer o.end()
+	id, err := c.d.Login.Complete(o.ctx, p, q)
+	aerr := o.apply(func(s *session) error {
+		if err != nil {
+			err = loginErr(err)
+			c.setNotice(err)
+			return err
+		}
+		s.ident = id
+		c.log().Info("citizen logged in", "identity", id)
+		return s.fire(evLoggedIn)
+	})
+	if errors.Is(aerr, errStale) {
+		// Wiped while the token was exchanged: the login is dropped.
+		c.revoke(id)
+		return userErr(MsgSessionExpired, aerr)
+	}
+	return aerr
+}
+
+var errNoPending = errors.New("no pending login")
+
+// revoke ends a login that never became part of a session.
+func (c *Controller) revoke(id *identity.Identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.revokeLocked("", id)
+}
+
+// citizenKey identifies a citizen within a session without keeping the ID.
+func citizenKey(id *identity.Identity) string {
+	sum := sha256.Sum256([]byte("govkiosk-citizen\x00" + id.CitizenID))
+	return hex.EncodeToString(sum[:])
+}
+
+// ConfirmIdentity answers "Is this you?". No wipes the session.
+func (c *Controller) ConfirmIdentity(yes bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked()
+	s := c.s
+	if s.step != StepIdentity || s.busy != "" {
+		return nil
+	}
+	if !yes {
+		c.wipeLocked("not me")
+		return nil
+	}
+	s.resume = false
+	if s.reloginFor != "" {
+		if s.reloginFor == citizenKey(s.ident) {
+			s.resume = s.form != nil
+		} else {
+			// Somebody else logged in after the first citizen's login
+			// expired: nothing of the first may be shown to them.
+			s.form, s.formProblems, s.docs, s.idqrChecked = nil, nil, nil, false
+		}
+	}
+	s.reloginFor = ""
+	if s.form == nil {
+		s.form = prefill(s.procedure.Fields, s.ident)
+		s.docs = make([]ScannedDocument, len(s.procedure.Documents))
+	}
+	return s.fire(evConfirmed)
+}
+
+func prefill(fields []api.Field, id *identity.Identity) map[string]string {
+	form := map[string]string{}
+	for _, f := range fields {
+		switch f.Prefill {
+		case "name":
+			form[f.Name] = id.Name
+		case "birthdate":
+			form[f.Name] = id.BirthDate
+		case "address":
+			form[f.Name] = id.Address
+		case "phone_number":
+			form[f.Name] = id.Phone
+		case "citizen_id":
+			form[f.Name] = id.CitizenID
+		}
+	}
+	return form
+}
+
+// loginExpiredLocked handles the portal refusing the citizen's access token
+// (a portal restart, an expired login): the citizen logs in again and finds
+// their procedure, language, form and documents kept, if it is them.
+func (c *Controller) loginExpiredLocked(s *session, err error) error {
+	if s.ident != nil {
+		s.reloginFor = citizenKey(s.ident)
+		c.revokeLocked(s.id, s.ident)
+	}
+	s.ident, s.challenge, s.confirmToken, s.pending = nil, nil, "", nil
+	if ferr := s.fire(evLoginAgain); ferr != nil {
+		return ferr
+	}
+	uerr := userErr(MsgLoginAgain, err)
+	c.setNotice(uerr)
+	return uerr
+}
+
+// isUnauthorized reports whether the portal refused the citizen's token.
+func isUnauthorized(err error) bool {
+	var ae *backendclient.APIError
+	return errors.As(err, &ae) && ae.StatusCode == 401
+}
