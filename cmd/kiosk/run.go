@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg     kiosk.Config
 		demoOps http.Handler
 		readers []qrreader.Reader
+		banner  string
 		err     error
 	)
 	switch {
@@ -97,9 +98,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer dw.close()
-		cfg, demoOps, readers = dw.cfg, dw.ops, dw.readers
-		fmt.Fprint(stdout, dw.banner)
+		cfg, demoOps, readers, banner = dw.cfg, dw.ops, dw.readers, dw.banner
 	case *configPath != "":
+		if err := refuseDemoFlags(fs); err != nil {
+			return err
+		}
 		if cfg, err = loadConfig(*configPath, fs); err != nil {
 			return err
 		}
@@ -107,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
 	return serve(ctx, cfg, serveOptions{
-		readers: readers, log: log, stdout: stdout, demoOps: demoOps, browser: *browser,
+		readers: readers, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
 		submitWait: *submitWait, startTimeout: *startTimeout,
 	})
 }
@@ -147,6 +150,27 @@ func loadConfig(path string, fs *flag.FlagSet) (kiosk.Config, error) {
 	return cfg, nil
 }
 
+// demoFlags are the flags only the demo reads.
+var demoFlags = map[string]bool{
+	"data": true, "portal": true, "portal-listen": true, "enroll-token": true,
+	"idle-timeout": true, "idle-countdown": true,
+}
+
+// refuseDemoFlags reports demo-only flags given with --config, which would
+// otherwise be silently ignored.
+func refuseDemoFlags(fs *flag.FlagSet) error {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if demoFlags[f.Name] {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	if len(given) > 0 {
+		return fmt.Errorf("%v apply only to --demo; with --config these settings come from the file", given)
+	}
+	return nil
+}
+
 // demoOptions are the demo's command-line settings.
 type demoOptions struct {
 	dataDir, listen, opsListen           string
@@ -169,6 +193,7 @@ type serveOptions struct {
 	readers      []qrreader.Reader // besides the serial imager: camera frames
 	log          *slog.Logger
 	stdout       io.Writer
+	banner       string // printed on stdout once the kiosk is ready
 	demoOps      http.Handler
 	browser      bool
 	submitWait   time.Duration
@@ -360,7 +385,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	g.serveHTTP("ops", opsLn, ops, log)
 
 	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
-	fmt.Fprintf(o.stdout, "kiosk ready: open http://%s/\n", cfg.Listen)
+	fmt.Fprintf(o.stdout, "%skiosk ready: open http://%s/\n", o.banner, cfg.Listen)
 	if o.browser {
 		openBrowser(g.ctx, "http://"+cfg.Listen+"/", log)
 	}

@@ -260,8 +260,11 @@ func TestListenFlagsOverrideConfig(t *testing.T) {
 	if _, err := loadConfig(p, parse("--listen", "0.0.0.0:8080")); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("--listen 0.0.0.0:8080 with --config: %v", err)
 	}
+	// Demo-only settings are refused, not ignored.
+	code, stderr, _ := runKiosk(t, 20*time.Second, "--config", p, "--portal", "http://127.0.0.1:1", "--idle-timeout", "1m")
+	wantStartFailure(t, code, stderr, "[--idle-timeout --portal] apply only to --demo")
 	// And through the real process: the flag, not the file, is what is refused.
-	code, stderr, _ := runKiosk(t, 20*time.Second, "--config", p, "--ops-listen", "192.0.2.1:9100")
+	code, stderr, _ = runKiosk(t, 20*time.Second, "--config", p, "--ops-listen", "192.0.2.1:9100")
 	wantStartFailure(t, code, stderr, `opsListen "192.0.2.1:9100" must be a loopback address`)
 }
 
