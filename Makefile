@@ -5,7 +5,7 @@ BIN := bin
 APT_PACKAGES := sane-utils libsane1 chromium chromium-driver zbar-tools fonts-noto-core
 export CGO_ENABLED := 1
 
-.PHONY: demo test deps build vet unit e2e bench-qr clean
+.PHONY: demo test deps build production vet unit e2e bench-qr clean
 
 ## demo: build and run the kiosk with simulated devices and the embedded portal
 demo: deps build
@@ -14,6 +14,7 @@ demo: deps build
 ## test: install what the tests need, then vet and run every test
 test: deps vet
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags demo ./cmd/kiosk
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,15 +26,24 @@ deps:
 	@[ -d e2e/peers/node_modules ] || npm ci --prefix e2e/peers --no-audit --no-fund
 	$(GO) mod download
 
+## build: every command into bin/, the kiosk with the demo in it (-tags demo)
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -tags demo -o $(BIN)/ ./cmd/...
+
+## production: the kiosk as shipped, without the demo, the reference portal or the emulators
+production:
+	@bad=$$($(GO) list -deps ./cmd/kiosk | grep -E 'govkiosk/portal|escposemu|imageremu'); \
+	if [ -n "$$bad" ]; then echo "cmd/kiosk links demo-only packages:"; echo "$$bad"; exit 1; fi
+	$(GO) build -o $(BIN)/production/ ./cmd/kiosk
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags demo ./cmd/kiosk
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 -tags demo ./cmd/kiosk
 
 e2e: deps
 	$(GO) test -count=1 -v ./e2e/

@@ -1,3 +1,5 @@
+//go:build demo
+
 package main
 
 import (
@@ -25,12 +27,6 @@ import (
 	"govkiosk/provisioning"
 )
 
-type demoOptions struct {
-	dataDir, listen, opsListen           string
-	portalURL, portalListen, enrollToken string
-	idleTimeout, idleCountdown           time.Duration
-}
-
 // demo is the simulated world around a kiosk: the ESC/POS printer and the QR
 // imager on pseudo-terminals, SANE's test scanner, fake GPIO pins and, unless
 // another portal is named, the reference portal in-process.
@@ -41,42 +37,72 @@ type demo struct {
 	imager     *imageremu.Emulator
 	camera     *qrreader.Frames
 	portal     *portal.Server
+	stopPortal context.CancelFunc // ends the embedded portal's serving
 }
 
-func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, err error) {
+// openDemo starts the demo world for run.
+func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, error) {
+	d, err := startDemo(ctx, o, log)
+	if err != nil {
+		return demoWorld{}, err
+	}
+	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
+		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
+	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, close: d.Close}, nil
+}
+
+// startDemo builds the simulated world. Each step that waits on something
+// (the embedded portal, enrollment) is bounded by o.startTimeout; on any
+// failure what was started is stopped again.
+func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, error) {
+	if o.startTimeout <= 0 {
+		o.startTimeout = defaultStartTimeout
+	}
 	root, err := filepath.Abs(o.dataDir)
 	if err != nil {
 		return nil, err
 	}
 	kioskDir := filepath.Join(root, "kiosk")
 	saneDir := filepath.Join(root, "sane")
-	d = &demo{receiptDir: filepath.Join(root, "receipts")}
+	d := &demo{receiptDir: filepath.Join(root, "receipts")}
 	for _, dir := range []string{kioskDir, saneDir, d.receiptDir} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("demo data folder: %w", err)
 		}
 	}
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			d.Close()
 		}
 	}()
 
 	portalURL, token := o.portalURL, o.enrollToken
 	if portalURL == "" {
-		srv, url, err := portal.Start(ctx, portal.Options{
-			Listen:            o.portalListen,
-			DataDir:           filepath.Join(root, "portal"),
-			KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
-			Log:               log.With("part", "portal"),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("embedded portal: %w", err)
+		// The portal serves until d.Close, not merely until start-up ends.
+		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		d.stopPortal = stop
+		type startedPortal struct {
+			srv *portal.Server
+			url string
 		}
+		sp, err := within(ctx, o.startTimeout, func() (startedPortal, error) {
+			srv, url, err := portal.Start(pctx, portal.Options{
+				Listen:            o.portalListen,
+				DataDir:           filepath.Join(root, "portal"),
+				KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
+				Log:               log.With("part", "portal"),
+			})
+			return startedPortal{srv, url}, err
+		}, func(late startedPortal) { stop() })
+		if err != nil {
+			return nil, fmt.Errorf("embedded portal (--portal-listen %s): %w", o.portalListen, err)
+		}
+		srv := sp.srv
+		portalURL = sp.url
 		d.portal = srv
-		portalURL = url
 		if token, err = srv.IssueEnrollToken(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("embedded portal: %w", err)
 		}
 	}
 
@@ -113,13 +139,19 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 		if token == "" {
 			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
 		}
-		enroller := backendclient.New(portalURL, &http.Client{Timeout: 30 * time.Second}, "", nil)
-		cfg, err = provisioning.Provision(ctx, enroller, provisioning.ProvisionOptions{
+		enroller := backendclient.New(portalURL, &http.Client{Timeout: o.startTimeout}, "", nil)
+		ectx, cancel := context.WithTimeout(ctx, o.startTimeout)
+		cfg, err = provisioning.Provision(ectx, enroller, provisioning.ProvisionOptions{
 			DataDir: kioskDir, PortalURL: portalURL, Token: token,
 			Listen: o.listen, OpsListen: o.opsListen, Base: base,
 		})
-		if err != nil {
-			return nil, fmt.Errorf("provision demo kiosk: %w", err)
+		timedOut := ectx.Err() == context.DeadlineExceeded
+		cancel()
+		switch {
+		case err != nil && timedOut:
+			return nil, fmt.Errorf("enroll the demo kiosk with the portal %s: no answer within %v (--start-timeout)", portalURL, o.startTimeout)
+		case err != nil:
+			return nil, fmt.Errorf("enroll the demo kiosk with the portal %s: %w", portalURL, err)
 		}
 	}
 	cfg.Printer, cfg.QRReader, cfg.Scanner, cfg.Sensors = base.Printer, base.QRReader, base.Scanner, base.Sensors
@@ -127,9 +159,10 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo config: %w", err)
 	}
 	d.cfg = cfg
+	started = true
 	return d, nil
 }
 
@@ -210,6 +243,9 @@ func (d *demo) Handler() http.Handler {
 	return mux
 }
 
+// Close stops the emulators and the embedded portal, waiting a bounded time
+// for the portal to finish its requests and close its database. It is safe
+// on a demo that was only partly started.
 func (d *demo) Close() {
 	if d.printer != nil {
 		d.printer.Close()
@@ -217,7 +253,14 @@ func (d *demo) Close() {
 	if d.imager != nil {
 		d.imager.Close()
 	}
+	if d.stopPortal != nil {
+		d.stopPortal()
+	}
 	if d.portal != nil {
-		d.portal.Close()
+		select {
+		case <-d.portal.Done():
+		case <-time.After(shutdownTimeout + time.Second):
+			d.portal.Close()
+		}
 	}
 }

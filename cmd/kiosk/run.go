@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/identity"
 	"govkiosk/backend-client/tus"
@@ -33,30 +35,46 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+const (
+	// defaultStartTimeout bounds each start-up step that waits on something
+	// outside the process: enrollment, the embedded portal, opening a device.
+	defaultStartTimeout = 30 * time.Second
+	// shutdownTimeout bounds the final flush: HTTP shutdown, closing the
+	// outbox and the devices.
+	shutdownTimeout = 5 * time.Second
+)
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kiosk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configPath = fs.String("config", "", "kiosk.json written by `kioskctl provision`")
-		demoMode   = fs.Bool("demo", false, "simulated devices and an embedded reference portal")
-		listen     = fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback only)")
-		opsListen  = fs.String("ops-listen", "127.0.0.1:9100", "health and metrics address (loopback only)")
-		dataDir    = fs.String("data", "demo-data", "demo: data folder")
-		portalURL  = fs.String("portal", "", "demo: use this portal instead of the embedded one")
-		portalAddr = fs.String("portal-listen", "127.0.0.1:8090", "demo: embedded portal address")
-		token      = fs.String("enroll-token", "", "demo with --portal: one-time enrollment token")
-		browser    = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
-		submitWait = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
-		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
-		idle       = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
-		countdown  = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
+		configPath   = fs.String("config", "", "kiosk.json written by `kioskctl provision`")
+		demoMode     = fs.Bool("demo", false, "simulated devices and an embedded reference portal (binaries built with `make demo`)")
+		listen       = fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback only); with --config, given only to override the file")
+		opsListen    = fs.String("ops-listen", "127.0.0.1:9100", "health and metrics address (loopback only); with --config, given only to override the file")
+		dataDir      = fs.String("data", "demo-data", "demo: data folder")
+		portalURL    = fs.String("portal", "", "demo: use this portal instead of the embedded one")
+		portalAddr   = fs.String("portal-listen", "127.0.0.1:8090", "demo: embedded portal address")
+		token        = fs.String("enroll-token", "", "demo with --portal: one-time enrollment token")
+		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
+		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
+		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
+		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
+		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
+		countdown    = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	if *startTimeout <= 0 {
+		return fmt.Errorf("--start-timeout %v must be positive", *startTimeout)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -64,48 +82,146 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg     kiosk.Config
 		demoOps http.Handler
 		readers []qrreader.Reader
+		banner  string
 		err     error
 	)
 	switch {
+	case *demoMode && *configPath != "":
+		return errors.New("give --config FILE or --demo, not both")
 	case *demoMode:
-		var d *demo
-		d, err = startDemo(ctx, demoOptions{
+		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token,
-			idleTimeout: *idle, idleCountdown: *countdown,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
 		}, log)
 		if err != nil {
 			return err
 		}
-		defer d.Close()
-		cfg, demoOps, readers = d.cfg, d.Handler(), []qrreader.Reader{d.camera}
-		fmt.Fprintf(stdout, "govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
-			cfg.Listen, cfg.PortalURL, cfg.PortalURL, d.receiptDir, cfg.OpsListen)
+		defer dw.close()
+		cfg, demoOps, readers, banner = dw.cfg, dw.ops, dw.readers, dw.banner
 	case *configPath != "":
-		cfg, err = kiosk.LoadConfig(*configPath)
-		if err != nil {
+		if err := refuseDemoFlags(fs); err != nil {
+			return err
+		}
+		if cfg, err = loadConfig(*configPath, fs); err != nil {
 			return err
 		}
 	default:
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
-	return serve(ctx, cfg, serveOptions{readers: readers, log: log, stdout: stdout, demoOps: demoOps, browser: *browser, submitWait: *submitWait})
+	return serve(ctx, cfg, serveOptions{
+		readers: readers, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
+		submitWait: *submitWait, startTimeout: *startTimeout,
+	})
+}
+
+// loadConfig reads the config file and applies --listen and --ops-listen
+// over it, but only those given on the command line (a flag left at its
+// default never overrides the file), then validates the result again.
+func loadConfig(path string, fs *flag.FlagSet) (kiosk.Config, error) {
+	cfg, err := kiosk.LoadConfig(path)
+	if err != nil {
+		return kiosk.Config{}, err
+	}
+	fileListen := cfg.Listen
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = f.Value.String()
+		case "ops-listen":
+			cfg.OpsListen = f.Value.String()
+		default:
+			return
+		}
+		given = append(given, "--"+f.Name)
+	})
+	if len(given) == 0 {
+		return cfg, nil
+	}
+	// The login callback provisioning derived from the file's UI address
+	// follows the UI to its new address.
+	if cfg.Listen != fileListen && cfg.OIDC.RedirectURL == "http://"+fileListen+"/auth/callback" {
+		cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
+	}
+	if err := cfg.Validate(); err != nil {
+		return kiosk.Config{}, fmt.Errorf("config %s with %v: %w", path, given, err)
+	}
+	return cfg, nil
+}
+
+// demoFlags are the flags only the demo reads.
+var demoFlags = map[string]bool{
+	"data": true, "portal": true, "portal-listen": true, "enroll-token": true,
+	"idle-timeout": true, "idle-countdown": true,
+}
+
+// refuseDemoFlags reports demo-only flags given with --config, which would
+// otherwise be silently ignored.
+func refuseDemoFlags(fs *flag.FlagSet) error {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if demoFlags[f.Name] {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	if len(given) > 0 {
+		return fmt.Errorf("%v apply only to --demo; with --config these settings come from the file", given)
+	}
+	return nil
+}
+
+// demoOptions are the demo's command-line settings.
+type demoOptions struct {
+	dataDir, listen, opsListen           string
+	portalURL, portalListen, enrollToken string
+	idleTimeout, idleCountdown           time.Duration
+	startTimeout                         time.Duration
+}
+
+// demoWorld is what run needs of the demo (demo.go, built with -tags demo;
+// demo_off.go otherwise).
+type demoWorld struct {
+	cfg     kiosk.Config
+	ops     http.Handler // mounted under /demo/ on the ops port
+	readers []qrreader.Reader
+	banner  string // what to open, printed on stdout
+	close   func()
 }
 
 type serveOptions struct {
-	readers    []qrreader.Reader // besides the serial imager: camera frames
-	log        *slog.Logger
-	stdout     io.Writer
-	demoOps    http.Handler
-	browser    bool
-	submitWait time.Duration
+	readers      []qrreader.Reader // besides the serial imager: camera frames
+	log          *slog.Logger
+	stdout       io.Writer
+	banner       string // printed on stdout once the kiosk is ready
+	demoOps      http.Handler
+	browser      bool
+	submitWait   time.Duration
+	startTimeout time.Duration // bounds opening each device
 }
 
-// serve wires the packages together and runs until ctx is done.
-func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
+// serve wires the packages together and runs them until ctx is done or one
+// of them fails. Cancellation is a clean stop (nil); a subsystem's error
+// stops the others and is returned. The final flush is bounded by
+// shutdownTimeout.
+func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	log := o.log.With("kiosk", cfg.KioskID)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	if o.startTimeout <= 0 {
+		o.startTimeout = defaultStartTimeout
+	}
+
+	// Take both addresses first: a busy port is the likeliest start-up
+	// failure, and nothing has been opened yet that would need undoing.
+	uiLn, err := listen("touch UI", "--listen", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer uiLn.Close()
+	opsLn, err := listen("ops (health, metrics)", "--ops-listen", cfg.OpsListen)
+	if err != nil {
+		return err
+	}
+	defer opsLn.Close()
 
 	key, err := provisioning.LoadOrCreateKey(cfg.DataDir)
 	if err != nil {
@@ -138,25 +254,29 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	defer ob.Close()
-	go ob.Run(ctx, pc)
+	// Deferred closes run after the subsystems below have been joined.
+	defer func() { err = errors.Join(err, closeWithin(log, "outbox", shutdownTimeout, ob.Close)) }()
 
 	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"))
-	go refreshCatalogue(ctx, cat, pc, log)
 
 	// Devices. A missing device is reported, never fatal: the kiosk offers what it can.
-	var prn kiosk.Printer
+	var (
+		prn    kiosk.Printer
+		prnRun func(context.Context) error
+	)
 	printerStatus := func(context.Context) device.Status {
 		return device.Status{Device: "printer", State: device.NoDevice, At: time.Now()}
 	}
 	if cfg.Printer.Port != "" {
-		p, err := printer.Open(printer.Config{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
+		p, err := within(ctx, o.startTimeout, func() (*printer.Printer, error) {
+			return printer.Open(printer.Config{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
+		}, func(p *printer.Printer) { p.Close() })
 		if err != nil {
 			log.Warn("printer not available", "err", err)
 		} else {
-			defer p.Close()
-			go p.Run(ctx) // idle status polling: paper near end is seen before it runs out
-			prn, printerStatus = p, p.Status
+			defer closeWithin(log, "printer", shutdownTimeout, p.Close)
+			// idle status polling: paper near end is seen before it runs out
+			prn, printerStatus, prnRun = p, p.Status, p.Run
 		}
 	}
 	var scn kiosk.DocumentScanner
@@ -185,31 +305,21 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 			log.Info("provisioning code scanned in technician mode", "bytes", len(payload))
 		},
 	})
-	go ctrl.RunIdle(ctx)
+	// TODO(integrator, issue 9): join the controller's background work (the
+	// wipe's token revocation) before the outbox closes: add
+	// `defer ctrl.Close()` right here once kiosk.Controller has Close.
 
 	qrStatus := func(context.Context) device.Status {
 		return device.Status{Device: "qrreader", State: device.NoDevice, At: time.Now()}
 	}
 	readers := o.readers
+	var qr *qrreader.Serial
 	if cfg.QRReader.Port != "" {
-		qr := qrreader.NewSerial(qrreader.SerialConfig{
+		qr = qrreader.NewSerial(qrreader.SerialConfig{
 			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce.Duration,
 		}, log, time.Now)
-		go qr.Run(ctx)
 		readers = append(readers, qr)
 		qrStatus = func(context.Context) device.Status { return qr.Status() }
-	}
-	for _, r := range readers {
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case s := <-r.Scans():
-					ctrl.HandleScan(ctx, s.Data)
-				}
-			}
-		}()
 	}
 
 	mon := health.New(health.Options{
@@ -231,8 +341,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 			return p.Reasons
 		},
 	})
-	mon.Refresh(ctx)
-	go mon.Run(ctx)
+	mon.Refresh(ctx) // bounded by the monitor's check timeout
 
 	uiSrv, err := ui.New(ctrl, log.With("part", "ui"))
 	if err != nil {
@@ -243,44 +352,158 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 	if o.demoOps != nil {
 		ops.Handle("/demo/", o.demoOps)
 	}
-	errc := make(chan error, 2)
-	uiHTTP, err := listenAndServe(ctx, cfg.Listen, uiSrv, errc)
-	if err != nil {
-		return err
-	}
-	opsHTTP, err := listenAndServe(ctx, cfg.OpsListen, ops, errc)
-	if err != nil {
-		return err
-	}
-	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
-	fmt.Fprintf(o.stdout, "kiosk ready: open http://%s/\n", cfg.Listen)
-	if o.browser {
-		openBrowser(ctx, "http://"+cfg.Listen+"/", log)
-	}
 
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+	// Everything is open: run the subsystems until one fails or ctx ends.
+	g := newGroup(ctx)
+	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, pc); return nil })
+	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
+	g.goRun("idle timer", func(ctx context.Context) error { ctrl.RunIdle(ctx); return nil })
+	if prnRun != nil {
+		g.goRun("printer", prnRun)
 	}
-	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	uiHTTP.Shutdown(shut)
-	opsHTTP.Shutdown(shut)
-	return err
+	if qr != nil {
+		g.goRun("qr reader", qr.Run)
+	}
+	for _, r := range readers {
+		g.goRun("scans", func(ctx context.Context) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case s, ok := <-r.Scans():
+					if !ok {
+						log.Warn("a QR reader stopped sending scans")
+						return nil
+					}
+					ctrl.HandleScan(ctx, s.Data)
+				}
+			}
+		})
+	}
+	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
+	g.serveHTTP("touch UI", uiLn, uiSrv, log)
+	g.serveHTTP("ops", opsLn, ops, log)
+
+	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
+	fmt.Fprintf(o.stdout, "%skiosk ready: open http://%s/\n", o.banner, cfg.Listen)
+	if o.browser {
+		openBrowser(g.ctx, "http://"+cfg.Listen+"/", log)
+	}
+	return g.wait()
 }
 
-func listenAndServe(ctx context.Context, addr string, h http.Handler, errc chan<- error) (*http.Server, error) {
+// listen takes addr for the server named what, set with flagName.
+func listen(what, flagName, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("%s (%s): %w", what, flagName, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
+	return ln, nil
+}
+
+// group runs the kiosk's subsystems: the first real error cancels the
+// others and is what wait returns; cancellation of the parent is not an
+// error.
+type group struct {
+	ctx      context.Context // canceled when the parent is or a subsystem fails
+	g        *errgroup.Group
+	shutdown time.Duration // bound on each HTTP server's shutdown
+}
+
+func newGroup(ctx context.Context) *group {
+	g, gctx := errgroup.WithContext(ctx)
+	return &group{ctx: gctx, g: g, shutdown: shutdownTimeout}
+}
+
+// goRun runs f in the group. An error f returns because the group's context
+// was canceled counts as a clean stop; any other stops the kiosk, named.
+func (g *group) goRun(name string, f func(context.Context) error) {
+	g.g.Go(func() error {
+		err := f(g.ctx)
+		if err == nil || (g.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))) {
+			return nil
 		}
+		return fmt.Errorf("%s: %w", name, err)
+	})
+}
+
+// serveHTTP serves h on ln until the group ends, then shuts the server down
+// within g.shutdown (closing what is still open after that).
+func (g *group) serveHTTP(name string, ln net.Listener, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return g.ctx }}
+	g.goRun(name+" server", func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.g.Go(func() error {
+		<-g.ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), g.shutdown)
+		defer cancel()
+		if err := srv.Shutdown(shut); err != nil {
+			log.Warn("server did not shut down in time; closing its connections", "server", name, "within", g.shutdown, "err", err)
+			srv.Close()
+		}
+		return nil
+	})
+}
+
+// wait waits for every subsystem and returns the first real error, or nil
+// when the kiosk was stopped by its context.
+func (g *group) wait() error {
+	return g.g.Wait()
+}
+
+// closeWithin calls closeFn, waiting at most d: a device or database that
+// hangs on close must not keep the process from exiting.
+func closeWithin(log *slog.Logger, name string, d time.Duration, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("close failed", "part", name, "err", err)
+		}
+		return err
+	case <-time.After(d):
+		log.Warn("close did not finish in time; leaving it", "part", name, "within", d)
+		return fmt.Errorf("%s: not closed within %v", name, d)
+	}
+}
+
+// within runs open, which takes no context, for at most d (or until ctx
+// ends): a device or peer that hangs costs a bounded wait. What open
+// returns after the caller gave up is handed to discard.
+func within[T any](ctx context.Context, d time.Duration, open func() (T, error), discard func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
 	}()
-	return srv, nil
+	t := time.NewTimer(d)
+	defer t.Stop()
+	giveUp := func(why error) (T, error) {
+		go func() {
+			if r := <-done; r.err == nil && discard != nil {
+				discard(r.v)
+			}
+		}()
+		var zero T
+		return zero, why
+	}
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-t.C:
+		return giveUp(fmt.Errorf("no answer within %v (--start-timeout)", d))
+	case <-ctx.Done():
+		return giveUp(ctx.Err())
+	}
 }
 
 // refreshCatalogue keeps the catalogue fresh: quickly retried while it fails,

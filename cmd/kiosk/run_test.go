@@ -3,22 +3,189 @@ package main
 import (
 	"bytes"
 	"context"
-	"image/png"
-	"io"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"govkiosk/drivers/device"
-	"govkiosk/drivers/display"
-	"govkiosk/drivers/printer"
-	"govkiosk/drivers/sensors"
 )
+
+// envAsMain makes the test binary run main() with its arguments, so a test
+// can watch the real process: its exit status and everything on stderr.
+const envAsMain = "GOVKIOSK_TEST_AS_KIOSK"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envAsMain) == "1" {
+		os.Args = append([]string{"kiosk"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// kioskProc is the kiosk running as a child process.
+type kioskProc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error // cmd.Wait's, once done is closed
+}
+
+func startKioskProc(t *testing.T, args ...string) *kioskProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), envAsMain+"=1")
+	k := &kioskProc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = k.stdout, k.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { k.err = cmd.Wait(); close(k.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-k.done:
+		default:
+			cmd.Process.Kill()
+			<-k.done
+		}
+	})
+	return k
+}
+
+// wait waits up to d for the process to exit and returns its exit code.
+func (k *kioskProc) wait(t *testing.T, d time.Duration, what string) int {
+	t.Helper()
+	select {
+	case <-k.done:
+	case <-time.After(d):
+		k.cmd.Process.Kill()
+		<-k.done
+		t.Fatalf("kiosk did not exit within %v while %s; stderr:\n%s", d, what, k.stderr)
+	}
+	var ee *exec.ExitError
+	switch {
+	case k.err == nil:
+		return 0
+	case errors.As(k.err, &ee):
+		return ee.ExitCode()
+	default:
+		t.Fatalf("waiting for the kiosk: %v", k.err)
+		return -1
+	}
+}
+
+// runKiosk runs the kiosk with args until it exits (at most within d).
+func runKiosk(t *testing.T, d time.Duration, args ...string) (code int, stderr string, took time.Duration) {
+	t.Helper()
+	begin := time.Now()
+	k := startKioskProc(t, args...)
+	code = k.wait(t, d, "expecting a start-up failure")
+	return code, k.stderr.String(), time.Since(begin)
+}
+
+// wantStartFailure checks the shape every start-up failure must have: exit
+// status 1, no panic, and exactly one "kiosk: ..." line, the last one, that
+// contains each of want.
+func wantStartFailure(t *testing.T, code int, stderr string, want ...string) {
+	t.Helper()
+	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+		t.Fatalf("the kiosk panicked:\n%s", stderr)
+	}
+	if code != 1 {
+		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "kiosk: ") {
+		t.Fatalf("last stderr line %q is not the one-line error; stderr:\n%s", last, stderr)
+	}
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "kiosk: ") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d error lines, want 1; stderr:\n%s", n, stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(last, w) {
+			t.Errorf("error line %q does not say %q", last, w)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// busyPort holds a loopback port for the test's duration.
+func busyPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// freePort is a loopback port nobody listens on (for a moment).
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// writeConfig writes a kiosk.json that LoadConfig accepts, changed by edit.
+func writeConfig(t *testing.T, edit func(map[string]any)) string {
+	t.Helper()
+	dir := t.TempDir()
+	c := map[string]any{
+		"kioskId": "K-TEST", "portalUrl": "http://127.0.0.1:1", "dataDir": dir,
+		"oidc": map[string]any{"issuer": "http://127.0.0.1:1", "clientId": "govkiosk", "redirectUrl": "http://127.0.0.1:8080/auth/callback"},
+	}
+	if edit != nil {
+		edit(c)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "kiosk.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func TestRunRefusesBadArguments(t *testing.T) {
 	for name, args := range map[string][]string{
@@ -34,67 +201,222 @@ func TestRunRefusesBadArguments(t *testing.T) {
 	}
 }
 
-func TestDemoControls(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/scanimage"); err != nil {
-		t.Skip("sane-utils is not installed (make deps installs it)")
+func TestStartFailsOnBadConfig(t *testing.T) {
+	t.Run("missing file", func(t *testing.T) {
+		code, stderr, _ := runKiosk(t, 20*time.Second, "--config", filepath.Join(t.TempDir(), "none.json"))
+		wantStartFailure(t, code, stderr, "none.json", "no such file")
+	})
+	t.Run("not JSON", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "kiosk.json")
+		os.WriteFile(p, []byte("{kioskId: K-1"), 0o600)
+		code, stderr, _ := runKiosk(t, 20*time.Second, "--config", p)
+		wantStartFailure(t, code, stderr, "decode config")
+	})
+	t.Run("invalid values", func(t *testing.T) {
+		// Several problems at once: all are named, on one line.
+		p := writeConfig(t, func(c map[string]any) {
+			c["kioskId"] = ""
+			c["listen"] = "0.0.0.0:8080"
+			c["languages"] = []string{"fr"}
+		})
+		code, stderr, _ := runKiosk(t, 20*time.Second, "--config", p)
+		wantStartFailure(t, code, stderr, "kioskId is empty", "must be a loopback address", `language "fr"`)
+	})
+	t.Run("not provisioned", func(t *testing.T) {
+		code, stderr, _ := runKiosk(t, 20*time.Second, "--config", writeConfig(t, nil))
+		wantStartFailure(t, code, stderr, "portal key")
+	})
+}
+
+func TestListenFlagsOverrideConfig(t *testing.T) {
+	p := writeConfig(t, func(c map[string]any) { c["listen"] = "127.0.0.1:18081"; c["opsListen"] = "127.0.0.1:19101" })
+	parse := func(args ...string) *flag.FlagSet {
+		fs := flag.NewFlagSet("kiosk", flag.ContinueOnError)
+		fs.String("listen", "127.0.0.1:8080", "")
+		fs.String("ops-listen", "127.0.0.1:9100", "")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return fs
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := startDemo(ctx, demoOptions{
-		dataDir: t.TempDir(), listen: "127.0.0.1:18080", opsListen: "127.0.0.1:19100", portalListen: "127.0.0.1:0",
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		args           []string
+		listen, opsLis string
+	}{
+		{nil, "127.0.0.1:18081", "127.0.0.1:19101"}, // the file's, not the flags' defaults
+		{[]string{"--listen", "127.0.0.1:7070"}, "127.0.0.1:7070", "127.0.0.1:19101"},
+		{[]string{"--ops-listen", "localhost:7171"}, "127.0.0.1:18081", "localhost:7171"},
+		{[]string{"--listen", "127.0.0.1:7070", "--ops-listen", "127.0.0.1:7171"}, "127.0.0.1:7070", "127.0.0.1:7171"},
+	} {
+		cfg, err := loadConfig(p, parse(tc.args...))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if cfg.Listen != tc.listen || cfg.OpsListen != tc.opsLis {
+			t.Errorf("%v: listen %q, ops %q; want %q, %q", tc.args, cfg.Listen, cfg.OpsListen, tc.listen, tc.opsLis)
+		}
 	}
-	defer d.Close()
-	if d.cfg.KioskID == "" || d.cfg.Printer.Port == "" || d.cfg.QRReader.Port == "" || d.cfg.Scanner.Device != "test" {
-		t.Fatalf("demo config not provisioned with simulated devices: %+v", d.cfg)
+	// A flag given is validated like the file: no public address.
+	if _, err := loadConfig(p, parse("--listen", "0.0.0.0:8080")); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("--listen 0.0.0.0:8080 with --config: %v", err)
 	}
-	if st := display.New(d.cfg.SysRoot, nil).Status(); st.State != device.Online {
-		t.Fatalf("demo backlight: %+v", st)
+	// Demo-only settings are refused, not ignored.
+	code, stderr, _ := runKiosk(t, 20*time.Second, "--config", p, "--portal", "http://127.0.0.1:1", "--idle-timeout", "1m")
+	wantStartFailure(t, code, stderr, "[--idle-timeout --portal] apply only to --demo")
+	// And through the real process: the flag, not the file, is what is refused.
+	code, stderr, _ = runKiosk(t, 20*time.Second, "--config", p, "--ops-listen", "192.0.2.1:9100")
+	wantStartFailure(t, code, stderr, `opsListen "192.0.2.1:9100" must be a loopback address`)
+}
+
+// waitGroup is g.wait with a deadline, so a group that never ends fails the
+// test instead of hanging it.
+func waitGroup(t *testing.T, g *group, d time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- g.wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("the subsystems were not joined within %v", d)
+		return nil
 	}
-	if c, err := sensors.Temperature(d.cfg.SysRoot); err != nil || c != 41.5 {
-		t.Fatalf("demo temperature %v, %v", c, err)
-	}
-	h := d.Handler()
-	post := func(path, ctype string, body []byte) int {
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		r.Header.Set("Content-Type", ctype)
-		h.ServeHTTP(w, r)
-		return w.Code
-	}
-	// A camera frame with a QR code comes out of the camera reader.
-	qr, err := printer.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frame bytes.Buffer
-	png.Encode(&frame, qr)
-	if code := post("/demo/frame", "image/png", frame.Bytes()); code != http.StatusNoContent {
-		t.Fatalf("frame with a QR: %d", code)
+}
+
+func TestGroupStopsOnASubsystemError(t *testing.T) {
+	g := newGroup(context.Background())
+	stopped := make(chan struct{})
+	g.goRun("health", func(ctx context.Context) error {
+		<-ctx.Done()
+		close(stopped)
+		return ctx.Err()
+	})
+	g.goRun("outbox", func(context.Context) error { return errors.New("disk gone") })
+	err := waitGroup(t, g, 5*time.Second)
+	if err == nil || err.Error() != "outbox: disk gone" {
+		t.Fatalf("group error %v, want the outbox's, named", err)
 	}
 	select {
-	case s := <-d.camera.Scans():
-		if string(s.Data) != "http://127.0.0.1:8090/t/QN-2026-000001" {
-			t.Fatalf("camera read %q", s.Data)
+	case <-stopped:
+	default:
+		t.Fatal("the other subsystem was not stopped")
+	}
+}
+
+func TestGroupCancellationIsACleanStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := newGroup(ctx)
+	g.goRun("qr reader", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	g.goRun("printer", func(ctx context.Context) error { <-ctx.Done(); return fmt.Errorf("poll: %w", ctx.Err()) })
+	g.goRun("idle timer", func(ctx context.Context) error { <-ctx.Done(); return nil })
+	cancel()
+	if err := waitGroup(t, g, 5*time.Second); err != nil {
+		t.Fatalf("stopped by its context, the group reported %v", err)
+	}
+	// A deadline or cancellation that did not come from the group's context
+	// is a real failure.
+	g = newGroup(context.Background())
+	g.goRun("catalogue", func(context.Context) error { return context.DeadlineExceeded })
+	if err := waitGroup(t, g, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a subsystem's own timeout was dropped: %v", err)
+	}
+}
+
+func TestGroupHTTPShutdownIsBounded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := newGroup(ctx)
+	g.shutdown = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	// A handler that ignores its context: shutdown must not wait for it.
+	g.serveHTTP("touch UI", ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+	}), slog.New(slog.DiscardHandler))
+	go http.Get("http://" + ln.Addr().String() + "/")
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
+	cancel()
+	begin := time.Now()
+	if err := waitGroup(t, g, 5*time.Second); err != nil {
+		t.Fatalf("a bounded shutdown reported %v", err)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Fatalf("shutdown took %v with a 300ms bound", took)
+	}
+}
+
+func TestGroupReportsAServerThatFails(t *testing.T) {
+	g := newGroup(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close() // Serve fails at once
+	g.serveHTTP("ops", ln, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if err := waitGroup(t, g, 5*time.Second); err == nil || !strings.HasPrefix(err.Error(), "ops server: ") {
+		t.Fatalf("a failed server gave %v", err)
+	}
+}
+
+func TestWithinGivesUpOnAHungOpen(t *testing.T) {
+	unblock := make(chan struct{})
+	discarded := make(chan int, 1)
+	begin := time.Now()
+	_, err := within(context.Background(), 100*time.Millisecond, func() (int, error) {
+		<-unblock
+		return 7, nil
+	}, func(v int) { discarded <- v })
+	if err == nil || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Fatalf("within: %v", err)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Fatalf("within waited %v", took)
+	}
+	close(unblock)
+	select {
+	case v := <-discarded:
+		if v != 7 {
+			t.Fatalf("discarded %d", v)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no scan from the camera frame")
+		t.Fatal("what the open returned late was never discarded")
 	}
-	if code := post("/demo/frame", "image/png", []byte("not an image")); code != http.StatusBadRequest {
-		t.Fatalf("garbage frame: %d", code)
+	v, err := within(context.Background(), time.Second, func() (int, error) { return 3, nil }, nil)
+	if v != 3 || err != nil {
+		t.Fatalf("within a quick open: %d, %v", v, err)
 	}
-	if code := post("/demo/printer", "application/x-www-form-urlencoded", []byte("paper=jam")); code != http.StatusBadRequest {
-		t.Fatalf("unknown paper state: %d", code)
+}
+
+func TestCloseWithinIsBounded(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	if err := closeWithin(log, "outbox", time.Second, func() error { return errors.New("busy") }); err == nil || err.Error() != "busy" {
+		t.Fatalf("close error %v", err)
 	}
-	if code := post("/demo/printer", "application/x-www-form-urlencoded", []byte("paper=out")); code != http.StatusNoContent {
-		t.Fatalf("paper out: %d", code)
+	hang := make(chan struct{})
+	defer close(hang)
+	begin := time.Now()
+	err := closeWithin(log, "printer", 100*time.Millisecond, func() error { <-hang; return nil })
+	if err == nil || err.Error() != "printer: not closed within 100ms" {
+		t.Fatalf("hung close: %v", err)
 	}
-	if code := post("/demo/qr", "text/plain", nil); code != http.StatusBadRequest {
-		t.Fatalf("empty QR: %d", code)
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Fatalf("closeWithin waited %v", took)
 	}
-	if !strings.HasPrefix(d.cfg.PortalURL, "http://127.0.0.1:") {
-		t.Fatalf("portal URL %q", d.cfg.PortalURL)
+}
+
+func TestOneLine(t *testing.T) {
+	err := errors.Join(errors.New("kioskId is empty"), errors.New(`language "fr" is not one of th, vi, en`))
+	if got := oneLine(fmt.Errorf("config x: %w", err)); got != `config x: kioskId is empty; language "fr" is not one of th, vi, en` {
+		t.Fatalf("oneLine: %q", got)
 	}
 }

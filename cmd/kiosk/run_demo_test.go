@@ -1,0 +1,222 @@
+//go:build demo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	backendclient "govkiosk/backend-client"
+	"govkiosk/drivers/device"
+	"govkiosk/drivers/display"
+	"govkiosk/drivers/printer"
+	"govkiosk/drivers/sensors"
+	"govkiosk/portal"
+	"govkiosk/provisioning"
+)
+
+// demoArgs are the arguments of a demo kiosk on free ports in its own folder.
+func demoArgs(t *testing.T, extra ...string) []string {
+	args := []string{"--demo", "--data", t.TempDir(), "--listen", freePort(t), "--ops-listen", freePort(t), "--portal-listen", "127.0.0.1:0"}
+	return append(args, extra...)
+}
+
+// startPortal runs a reference portal for the test.
+func startPortal(t *testing.T) (*portal.Server, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, url, err := portal.Start(ctx, portal.Options{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
+		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"},
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-srv.Done():
+		case <-time.After(10 * time.Second):
+			t.Error("test portal did not shut down within 10s")
+		}
+	})
+	return srv, url
+}
+
+func TestDemoStartFailures(t *testing.T) {
+	const bound = 40 * time.Second
+	t.Run("busy UI port", func(t *testing.T) {
+		busy := busyPort(t)
+		code, stderr, _ := runKiosk(t, bound, append(demoArgs(t), "--listen", busy)...)
+		wantStartFailure(t, code, stderr, "touch UI", busy, "address already in use")
+	})
+	t.Run("busy ops port", func(t *testing.T) {
+		busy := busyPort(t)
+		code, stderr, _ := runKiosk(t, bound, append(demoArgs(t), "--ops-listen", busy)...)
+		wantStartFailure(t, code, stderr, "ops", busy, "address already in use")
+	})
+	t.Run("busy portal port", func(t *testing.T) {
+		busy := busyPort(t)
+		code, stderr, _ := runKiosk(t, bound, append(demoArgs(t), "--portal-listen", busy)...)
+		wantStartFailure(t, code, stderr, "embedded portal", busy, "address already in use")
+	})
+	t.Run("bad token", func(t *testing.T) {
+		_, url := startPortal(t)
+		code, stderr, _ := runKiosk(t, bound, demoArgs(t, "--portal", url, "--enroll-token", "ENR-BAD")...)
+		wantStartFailure(t, code, stderr, "enroll", url)
+	})
+	t.Run("used token", func(t *testing.T) {
+		srv, url := startPortal(t)
+		tok, err := srv.IssueEnrollToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := provisioning.Provision(ctx, backendclient.New(url, nil, "", nil), provisioning.ProvisionOptions{
+			DataDir: t.TempDir(), PortalURL: url, Token: tok, Hostname: "first-kiosk",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		code, stderr, _ := runKiosk(t, bound, demoArgs(t, "--portal", url, "--enroll-token", tok)...)
+		wantStartFailure(t, code, stderr, "enroll", url)
+	})
+	t.Run("no token", func(t *testing.T) {
+		_, url := startPortal(t)
+		code, stderr, _ := runKiosk(t, bound, demoArgs(t, "--portal", url)...)
+		wantStartFailure(t, code, stderr, "--enroll-token")
+	})
+	t.Run("portal port closed", func(t *testing.T) {
+		url := "http://" + freePort(t)
+		code, stderr, _ := runKiosk(t, bound, demoArgs(t, "--portal", url, "--enroll-token", "ENR-X")...)
+		wantStartFailure(t, code, stderr, "enroll", url, "connection refused")
+	})
+	t.Run("portal never answers", func(t *testing.T) {
+		// A peer that accepts the connection and then says nothing: only a
+		// deadline ends the wait.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		url := "http://" + ln.Addr().String()
+		code, stderr, took := runKiosk(t, bound, demoArgs(t, "--portal", url, "--enroll-token", "ENR-X", "--start-timeout", "2s")...)
+		wantStartFailure(t, code, stderr, "enroll", url, "within 2s")
+		if took > 15*time.Second {
+			t.Errorf("the kiosk took %v to give up on a silent portal with --start-timeout 2s", took)
+		}
+	})
+}
+
+// A demo kiosk that started stops cleanly (status 0) on SIGINT and on SIGTERM.
+func TestDemoStopsCleanlyOnSignal(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			k := startKioskProc(t, demoArgs(t)...)
+			deadline := time.Now().Add(60 * time.Second)
+			for !strings.Contains(k.stdout.String(), "kiosk ready") {
+				select {
+				case <-k.done:
+					t.Fatalf("the demo kiosk exited before it was ready:\n%s", k.stderr)
+				case <-time.After(50 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no \"kiosk ready\" within 60s; stderr:\n%s", k.stderr)
+				}
+			}
+			k.cmd.Process.Signal(sig)
+			if code := k.wait(t, 15*time.Second, "stopping on "+sig.String()); code != 0 {
+				t.Fatalf("exit status %d after %v; stderr:\n%s", code, sig, k.stderr)
+			}
+			if s := k.stderr.String(); strings.Contains(s, "kiosk: ") || strings.Contains(s, "panic") {
+				t.Errorf("a clean stop reported an error:\n%s", s)
+			}
+		})
+	}
+}
+
+func TestDemoControls(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/scanimage"); err != nil {
+		t.Skip("sane-utils is not installed (make deps installs it)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := startDemo(ctx, demoOptions{
+		dataDir: t.TempDir(), listen: "127.0.0.1:18080", opsListen: "127.0.0.1:19100", portalListen: "127.0.0.1:0",
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.cfg.KioskID == "" || d.cfg.Printer.Port == "" || d.cfg.QRReader.Port == "" || d.cfg.Scanner.Device != "test" {
+		t.Fatalf("demo config not provisioned with simulated devices: %+v", d.cfg)
+	}
+	if st := display.New(d.cfg.SysRoot, nil).Status(); st.State != device.Online {
+		t.Fatalf("demo backlight: %+v", st)
+	}
+	if c, err := sensors.Temperature(d.cfg.SysRoot); err != nil || c != 41.5 {
+		t.Fatalf("demo temperature %v, %v", c, err)
+	}
+	h := d.Handler()
+	post := func(path, ctype string, body []byte) int {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	// A camera frame with a QR code comes out of the camera reader.
+	qr, err := printer.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frame bytes.Buffer
+	png.Encode(&frame, qr)
+	if code := post("/demo/frame", "image/png", frame.Bytes()); code != http.StatusNoContent {
+		t.Fatalf("frame with a QR: %d", code)
+	}
+	select {
+	case s := <-d.camera.Scans():
+		if string(s.Data) != "http://127.0.0.1:8090/t/QN-2026-000001" {
+			t.Fatalf("camera read %q", s.Data)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no scan from the camera frame")
+	}
+	if code := post("/demo/frame", "image/png", []byte("not an image")); code != http.StatusBadRequest {
+		t.Fatalf("garbage frame: %d", code)
+	}
+	if code := post("/demo/printer", "application/x-www-form-urlencoded", []byte("paper=jam")); code != http.StatusBadRequest {
+		t.Fatalf("unknown paper state: %d", code)
+	}
+	if code := post("/demo/printer", "application/x-www-form-urlencoded", []byte("paper=out")); code != http.StatusNoContent {
+		t.Fatalf("paper out: %d", code)
+	}
+	if code := post("/demo/qr", "text/plain", nil); code != http.StatusBadRequest {
+		t.Fatalf("empty QR: %d", code)
+	}
+	if !strings.HasPrefix(d.cfg.PortalURL, "http://127.0.0.1:") {
+		t.Fatalf("portal URL %q", d.cfg.PortalURL)
+	}
+}
