@@ -305,9 +305,15 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 			log.Info("provisioning code scanned in technician mode", "bytes", len(payload))
 		},
 	})
-	// TODO(integrator, issue 9): join the controller's background work (the
-	// wipe's token revocation) before the outbox closes: add
-	// `defer ctrl.Close()` right here once kiosk.Controller has Close.
+	// The controller's background work (the wipe's token revocation) is
+	// joined before the outbox closes, within the shutdown bound.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if cerr := ctrl.Close(cctx); cerr != nil {
+			log.Warn("controller background work not finished at shutdown", "err", cerr)
+		}
+	}()
 
 	qrStatus := func(context.Context) device.Status {
 		return device.Status{Device: "qrreader", State: device.NoDevice, At: time.Now()}
@@ -357,7 +363,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	g := newGroup(ctx)
 	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, pc); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
-	g.goRun("idle timer", func(ctx context.Context) error { ctrl.RunIdle(ctx); return nil })
+	g.goRun("idle timer", ctrl.RunIdle)
 	if prnRun != nil {
 		g.goRun("printer", prnRun)
 	}
