@@ -24,7 +24,6 @@ import (
 	"govkiosk/backend-client/identity"
 	"govkiosk/backend-client/idqr"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/printer"
 	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
@@ -36,7 +35,7 @@ type Printer interface {
 	PrintImage(ctx context.Context, img image.Image) (jobID string, err error)
 	// Reprint prints a failed job again as a new job; it refuses when the
 	// job printed after all, so a citizen never gets a silent duplicate.
-	Reprint(ctx context.Context, failedID string, parts ...printer.Part) (jobID string, err error)
+	Reprint(ctx context.Context, failedID string, parts ...device.PrintPart) (jobID string, err error)
 }
 
 // DocumentScanner feeds pages from the ADF.
@@ -810,7 +809,7 @@ func (c *Controller) ReprintReceipt(ctx context.Context) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.d.PrintWait)
 	defer cancel()
-	job, err := c.d.Printer.Reprint(pctx, r.JobID, printer.Part{Image: r.image})
+	job, err := c.d.Printer.Reprint(pctx, r.JobID, device.PrintPart{Image: r.image})
 	if err != nil {
 		c.log().Warn("receipt reprint failed", "job", r.JobID, "err", err)
 		r.PrintError = "err.printer_unavailable"

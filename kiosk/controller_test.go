@@ -28,7 +28,6 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/printer"
 	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
@@ -156,7 +155,7 @@ type fakePrinter struct {
 	reprints []string
 }
 
-func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...printer.Part) (string, error) {
+func (f *fakePrinter) Reprint(ctx context.Context, failedID string, parts ...device.PrintPart) (string, error) {
 	f.print++
 	f.reprints = append(f.reprints, failedID)
 	return "job-2", f.err

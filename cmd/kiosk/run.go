@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 		return device.Status{Device: "printer", State: device.NoDevice, At: time.Now()}
 	}
 	if cfg.Printer.Port != "" {
-		p, err := printer.Open(printer.Config{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
+		p, err := printer.Open(&printer.Opts{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
 		if err != nil {
 			log.Warn("printer not available", "err", err)
 		} else {

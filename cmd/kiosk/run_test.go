@@ -16,8 +16,8 @@ import (
 
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/display"
-	"govkiosk/drivers/printer"
 	"govkiosk/drivers/sensors"
+	"govkiosk/kiosk/receipt"
 )
 
 func TestRunRefusesBadArguments(t *testing.T) {
@@ -65,7 +65,7 @@ func TestDemoControls(t *testing.T) {
 		return w.Code
 	}
 	// A camera frame with a QR code comes out of the camera reader.
-	qr, err := printer.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
+	qr, err := receipt.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func buildChecks(cfg kiosk.Config, hc *http.Client, log *slog.Logger) []provisio
 	var checks []provisioning.Check
 	if cfg.Printer.Port != "" {
 		checks = append(checks, provisioning.Check{Name: "printer", Run: func(ctx context.Context) device.Status {
-			p, err := printer.Open(printer.Config{
+			p, err := printer.Open(&printer.Opts{
 				Port: cfg.Printer.Port, Baud: cfg.Printer.Baud,
 				WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows,
 			}, log)

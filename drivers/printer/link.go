@@ -21,7 +21,7 @@ const (
 )
 
 // ErrWriteTimeout is returned when the printer took no data for
-// Config.WriteTimeout (stalled, flow control stuck, or unplugged).
+// Opts.WriteTimeout (stalled, flow control stuck, or unplugged).
 var ErrWriteTimeout = errors.New("printer: write timed out")
 
 // writeChunk bounds one write system call, so that progress is seen often.
@@ -38,7 +38,7 @@ type link interface {
 }
 
 // dial opens cfg's device.
-func dial(cfg Config) (link, error) {
+func dial(cfg Opts) (link, error) {
 	switch cfg.Transport {
 	case TransportUSBLP:
 		return dialFile(cfg)
@@ -62,7 +62,7 @@ type serialLink struct {
 	once    sync.Once
 }
 
-func dialSerial(cfg Config) (link, error) {
+func dialSerial(cfg Opts) (link, error) {
 	port, err := serial.Open(cfg.Port, &serial.Mode{
 		BaudRate: cfg.Baud,
 		DataBits: 8,
@@ -72,7 +72,7 @@ func dialSerial(cfg Config) (link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Port, err)
 	}
-	return &serialLink{port: port, timeout: cfg.WriteTimeout}, nil
+	return &serialLink{port: port, timeout: cfg.WriteTimeout.Duration}, nil
 }
 
 func (l *serialLink) write(ctx context.Context, p []byte) error {
@@ -118,7 +118,7 @@ type fileLink struct {
 	timeout time.Duration
 }
 
-func dialFile(cfg Config) (link, error) {
+func dialFile(cfg Opts) (link, error) {
 	f, err := os.OpenFile(cfg.Port, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Port, err)
@@ -127,7 +127,7 @@ func dialFile(cfg Config) (link, error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: no timeouts on this device: %w", cfg.Port, err)
 	}
-	return &fileLink{f: f, timeout: cfg.WriteTimeout}, nil
+	return &fileLink{f: f, timeout: cfg.WriteTimeout.Duration}, nil
 }
 
 func (l *fileLink) write(ctx context.Context, p []byte) error {
