@@ -24,7 +24,7 @@ import (
 	"govkiosk/backend-client/identity"
 	"govkiosk/backend-client/idqr"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/scanner"
+	"govkiosk/kiosk/document"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
 )
@@ -41,7 +41,7 @@ type Printer interface {
 // DocumentScanner feeds pages from the ADF.
 type DocumentScanner interface {
 	Status(ctx context.Context) device.Status
-	ScanBatch(ctx context.Context, maxPages int) ([]scanner.Page, error)
+	ScanBatch(ctx context.Context, maxPages int) ([]device.Page, error)
 }
 
 // Login is the national-ID login.
@@ -555,20 +555,20 @@ func (c *Controller) scan(ctx context.Context, req api.DocumentRequirement) (Sca
 	}
 	pages, err := c.d.Scanner.ScanBatch(ctx, maxPages)
 	switch {
-	case errors.Is(err, scanner.ErrJammed):
+	case errors.Is(err, device.ErrScannerJammed):
 		return ScannedDocument{}, userErr(MsgScannerJammed, err)
-	case errors.Is(err, scanner.ErrNoPaper):
+	case errors.Is(err, device.ErrScannerNoPaper):
 		return ScannedDocument{}, userErr(MsgScannerEmpty, err)
-	case errors.Is(err, scanner.ErrCoverOpen):
+	case errors.Is(err, device.ErrScannerCoverOpen):
 		return ScannedDocument{}, userErr(MsgScannerCover, err)
 	case err != nil:
 		return ScannedDocument{}, userErr(MsgScannerDown, err)
 	}
-	pdf, err := scanner.BuildPDF(pages, c.d.Config.Scanner.DPI)
+	pdf, err := document.BuildPDF(pages, c.d.Config.Scanner.DPI)
 	if err != nil {
 		return ScannedDocument{}, fmt.Errorf("assemble pdf: %w", err)
 	}
-	thumbs, err := scanner.Thumbnails(pdf, 240)
+	thumbs, err := document.Thumbnails(pdf, 240)
 	if err != nil {
 		return ScannedDocument{}, fmt.Errorf("thumbnails: %w", err)
 	}

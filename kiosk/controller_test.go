@@ -28,7 +28,6 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/scanner"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
 )
@@ -130,7 +129,7 @@ func (f *fakeScanner) Status(context.Context) device.Status {
 	return device.Status{Device: "scanner", State: f.state}
 }
 
-func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Page, error) {
+func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]device.Page, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -141,9 +140,9 @@ func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]scanner.Pa
 	img.SetGray(10, 10, color.Gray{})
 	var b bytes.Buffer
 	png.Encode(&b, img)
-	var pages []scanner.Page
+	var pages []device.Page
 	for i := 0; i < min(f.pages, maxPages); i++ {
-		pages = append(pages, scanner.Page{PNG: b.Bytes(), Width: 124, Height: 175})
+		pages = append(pages, device.Page{PNG: b.Bytes(), Width: 124, Height: 175})
 	}
 	return pages, nil
 }
@@ -518,7 +517,7 @@ func TestScannerDownHidesProceduresThatNeedIt(t *testing.T) {
 func TestScannerJamIsExplained(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	r.scanner.err = scanner.ErrJammed
+	r.scanner.err = device.ErrScannerJammed
 	r.c.Start()
 	r.c.SetLanguage("en")
 	r.c.ChooseProcedure(ctx, "marital-status")

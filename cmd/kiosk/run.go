@@ -164,8 +164,13 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 		return device.Status{Device: "scanner", State: device.NoDevice, At: time.Now()}
 	}
 	if cfg.Scanner.Device != "" {
-		s := scanner.New(scanner.Config{Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir, Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI}, log)
-		scn, scannerStatus = s, s.Status
+		s, err := scanner.Open(&scanner.Opts{Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir, Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI}, log)
+		if err != nil {
+			log.Warn("scanner not available", "err", err)
+		} else {
+			defer s.Close()
+			scn, scannerStatus = s, s.Status
+		}
 	}
 	sens := sensors.Open(sensors.Config{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
 	disp := display.New(cfg.SysRoot, log)

@@ -40,11 +40,14 @@ func buildChecks(cfg kiosk.Config, hc *http.Client, log *slog.Logger) []provisio
 	}
 	if cfg.Scanner.Device != "" {
 		checks = append(checks, provisioning.Check{Name: "scanner", Run: func(ctx context.Context) device.Status {
-			s := scanner.New(scanner.Config{
+			s, err := scanner.Open(&scanner.Opts{
 				Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir,
 				Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI,
 			}, log)
-			defer closeIfCloser(s)
+			if err != nil {
+				return openFailed("scanner", err)
+			}
+			defer s.Close()
 			return s.Status(ctx)
 		}})
 	}
