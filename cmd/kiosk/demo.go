@@ -15,11 +15,13 @@ import (
 	"time"
 
 	backendclient "govkiosk/backend-client"
+	"govkiosk/drivers/device"
 	"govkiosk/drivers/printer/escposemu"
 	"govkiosk/drivers/qrreader"
 	"govkiosk/drivers/qrreader/imageremu"
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
+	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/kiosk"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -40,6 +42,7 @@ type demo struct {
 	printer    *escposemu.Emulator
 	imager     *imageremu.Emulator
 	camera     *qrreader.Frames
+	sensors    sensors.Opts // fake GPIO pins, handed to the sensors driver
 	portal     *portal.Server
 }
 
@@ -86,13 +89,13 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (d *demo, e
 	if d.imager, err = imageremu.Start(log.With("sim", "imager")); err != nil {
 		return nil, fmt.Errorf("imager emulator: %w", err)
 	}
-	d.camera = qrreader.NewFrames(2*time.Second, log, time.Now)
+	if d.camera, err = qrreader.OpenFrames(&qrreader.FramesOpts{Debounce: device.D(2 * time.Second)}, log); err != nil {
+		return nil, fmt.Errorf("camera: %w", err)
+	}
 	if err := scanner.WriteTestConfig(saneDir); err != nil {
 		return nil, fmt.Errorf("sane test config: %w", err)
 	}
-	if _, _, err := sensors.RegisterFakes("KIOSK_DOOR", "KIOSK_LED"); err != nil {
-		return nil, fmt.Errorf("gpio fakes: %w", err)
-	}
+	d.sensors = *sensorstest.Opts(sensorstest.Pins("KIOSK_DOOR", "KIOSK_LED"))
 	sysRoot := filepath.Join(root, "sys")
 	if err := writeFakeSys(sysRoot); err != nil {
 		return nil, fmt.Errorf("fake sysfs: %w", err)

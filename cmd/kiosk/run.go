@@ -61,10 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var (
-		cfg     kiosk.Config
-		demoOps http.Handler
-		readers []qrreader.Reader
-		err     error
+		cfg      kiosk.Config
+		demoOps  http.Handler
+		readers  []qrreader.Reader
+		sensOpts sensors.Opts
+		err      error
 	)
 	switch {
 	case *demoMode:
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer d.Close()
-		cfg, demoOps, readers = d.cfg, d.Handler(), []qrreader.Reader{d.camera}
+		cfg, demoOps, readers, sensOpts = d.cfg, d.Handler(), []qrreader.Reader{d.camera}, d.sensors
 		fmt.Fprintf(stdout, "govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
 			cfg.Listen, cfg.PortalURL, cfg.PortalURL, d.receiptDir, cfg.OpsListen)
 	case *configPath != "":
@@ -89,11 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
-	return serve(ctx, cfg, serveOptions{readers: readers, log: log, stdout: stdout, demoOps: demoOps, browser: *browser, submitWait: *submitWait})
+	return serve(ctx, cfg, serveOptions{readers: readers, sensors: sensOpts, log: log, stdout: stdout, demoOps: demoOps, browser: *browser, submitWait: *submitWait})
 }
 
 type serveOptions struct {
 	readers    []qrreader.Reader // besides the serial imager: camera frames
+	sensors    sensors.Opts      // pins handed in (the demo's fakes); the names come from the config
 	log        *slog.Logger
 	stdout     io.Writer
 	demoOps    http.Handler
@@ -172,8 +174,18 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 			scn, scannerStatus = s, s.Status
 		}
 	}
-	sens := sensors.Open(sensors.Config{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
-	disp := display.New(cfg.SysRoot, log)
+	sensOpts := o.sensors // the demo hands in fake pins
+	sensOpts.DoorPin, sensOpts.LEDPin = cfg.Sensors.DoorPin, cfg.Sensors.LEDPin
+	sens, err := sensors.Open(&sensOpts, log)
+	if err != nil {
+		return err
+	}
+	defer sens.Close()
+	disp, err := display.Open(&display.Opts{SysRoot: cfg.SysRoot}, log)
+	if err != nil {
+		return err
+	}
+	defer disp.Close()
 
 	login := identity.New(identity.Config{
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
@@ -197,12 +209,16 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 	}
 	readers := o.readers
 	if cfg.QRReader.Port != "" {
-		qr := qrreader.NewSerial(qrreader.SerialConfig{
-			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce.Duration,
-		}, log, time.Now)
+		qr, err := qrreader.OpenSerial(&qrreader.SerialOpts{
+			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce,
+		}, log)
+		if err != nil {
+			return err
+		}
+		defer qr.Close()
 		go qr.Run(ctx)
 		readers = append(readers, qr)
-		qrStatus = func(context.Context) device.Status { return qr.Status() }
+		qrStatus = qr.Status
 	}
 	for _, r := range readers {
 		go func() {
@@ -223,8 +239,8 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) error {
 			"printer":  printerStatus,
 			"scanner":  scannerStatus,
 			"qrreader": qrStatus,
-			"sensors":  func(context.Context) device.Status { return sens.Status() },
-			"display":  func(context.Context) device.Status { return disp.Status() },
+			"sensors":  sens.Status,
+			"display":  disp.Status,
 		},
 		Backlog: ob.Backlog, DiskPath: cfg.DataDir, SysRoot: cfg.SysRoot,
 		Send: pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),

@@ -50,7 +50,11 @@ func TestDemoControls(t *testing.T) {
 	if d.cfg.KioskID == "" || d.cfg.Printer.Port == "" || d.cfg.QRReader.Port == "" || d.cfg.Scanner.Device != "test" {
 		t.Fatalf("demo config not provisioned with simulated devices: %+v", d.cfg)
 	}
-	if st := display.New(d.cfg.SysRoot, nil).Status(); st.State != device.Online {
+	disp, err := display.Open(&display.Opts{SysRoot: d.cfg.SysRoot}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := disp.Status(context.Background()); st.State != device.Online {
 		t.Fatalf("demo backlight: %+v", st)
 	}
 	if c, err := sensors.Temperature(d.cfg.SysRoot); err != nil || c != 41.5 {
