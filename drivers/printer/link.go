@@ -97,6 +97,8 @@ func (l *serialLink) read(p []byte, d time.Duration) (int, error) {
 	if err := l.port.SetReadTimeout(max(d, 0)); err != nil {
 		return 0, fmt.Errorf("set read timeout: %w", err)
 	}
+	// The wall clock, not Opts.Now: this measures the kernel's own read
+	// timeout, to tell a hung-up tty (zero bytes at once) from silence.
 	start := time.Now()
 	n, err := l.port.Read(p)
 	if err != nil {
@@ -132,6 +134,7 @@ func dialFile(cfg Opts) (link, error) {
 
 func (l *fileLink) write(ctx context.Context, p []byte) error {
 	return guardedWrite(ctx, func(b []byte) (int, error) {
+		// os.File deadlines are wall-clock instants, whatever Opts.Now says.
 		if err := l.f.SetWriteDeadline(time.Now().Add(l.timeout)); err != nil {
 			return 0, err
 		}
@@ -144,6 +147,7 @@ func (l *fileLink) write(ctx context.Context, p []byte) error {
 }
 
 func (l *fileLink) read(p []byte, d time.Duration) (int, error) {
+	// os.File deadlines are wall-clock instants, whatever Opts.Now says.
 	if err := l.f.SetReadDeadline(time.Now().Add(max(d, time.Millisecond))); err != nil {
 		return 0, fmt.Errorf("set read deadline: %w", err)
 	}
