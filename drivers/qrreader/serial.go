@@ -103,7 +103,7 @@ const (
 	debouncePruneSize = 64
 )
 
-// Serial is the driver of a serial QR imager. Create it with NewSerial, run
+// Serial is the driver of a serial QR imager. Create it with OpenSerial, run
 // it with Run (once), read codes from Scans.
 type Serial struct {
 	cfg   SerialOpts
