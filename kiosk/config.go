@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"govkiosk/drivers/device"
 )
 
 // Config is the kiosk's one configuration file, decoded and validated at once.
@@ -61,23 +63,9 @@ type Config struct {
 	SysRoot string `json:"sysRoot"` // "/sys", configurable for tests
 }
 
-// Duration is a time.Duration written as "120s" in JSON.
-type Duration struct{ time.Duration }
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"120s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
+// Duration is a time.Duration written as "120s" in JSON; the same type as
+// the drivers' options use.
+type Duration = device.Duration
 
 // LoadConfig reads, defaults and validates the config file at path.
 func LoadConfig(path string) (Config, error) {

@@ -7,7 +7,7 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/scanner"
+	"govkiosk/kiosk/document"
 )
 
 // Scanning the supporting documents.
@@ -80,11 +80,11 @@ func (c *Controller) scan(ctx context.Context, req api.DocumentRequirement) (Sca
 	if len(pages) > 0 && pages[0].DPI > 0 {
 		dpi = pages[0].DPI
 	}
-	pdf, err := scanner.BuildPDF(pages, dpi)
+	pdf, err := document.BuildPDF(pages, dpi)
 	if err != nil {
 		return ScannedDocument{}, fmt.Errorf("assemble pdf: %w", err)
 	}
-	thumbs, err := scanner.Thumbnails(pdf, 240)
+	thumbs, err := document.Thumbnails(pdf, 240)
 	if err != nil {
 		return ScannedDocument{}, fmt.Errorf("thumbnails: %w", err)
 	}

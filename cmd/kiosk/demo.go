@@ -17,11 +17,13 @@ import (
 	"time"
 
 	backendclient "govkiosk/backend-client"
+	"govkiosk/drivers/device"
 	"govkiosk/drivers/printer/escposemu"
 	"govkiosk/drivers/qrreader"
 	"govkiosk/drivers/qrreader/imageremu"
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
+	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/kiosk"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -36,6 +38,7 @@ type demo struct {
 	printer    *escposemu.Emulator
 	imager     *imageremu.Emulator
 	camera     *qrreader.Frames
+	sensors    sensors.Opts // fake GPIO pins, handed to the sensors driver
 	portal     *portal.Server
 	stopPortal context.CancelFunc // ends the embedded portal's serving
 }
@@ -48,7 +51,7 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	}
 	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
 		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
-	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, close: d.Close}, nil
+	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, sensors: d.sensors, close: d.Close}, nil
 }
 
 // startDemo builds the simulated world. Each step that waits on something
@@ -112,13 +115,13 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	if d.imager, err = imageremu.Start(log.With("sim", "imager")); err != nil {
 		return nil, fmt.Errorf("imager emulator: %w", err)
 	}
-	d.camera = qrreader.NewFrames(2*time.Second, log, time.Now)
+	if d.camera, err = qrreader.OpenFrames(&qrreader.FramesOpts{Debounce: device.D(2 * time.Second)}, log); err != nil {
+		return nil, fmt.Errorf("camera: %w", err)
+	}
 	if err := scanner.WriteTestConfig(saneDir); err != nil {
 		return nil, fmt.Errorf("sane test config: %w", err)
 	}
-	if _, _, err := sensors.RegisterFakes("KIOSK_DOOR", "KIOSK_LED"); err != nil {
-		return nil, fmt.Errorf("gpio fakes: %w", err)
-	}
+	d.sensors = *sensorstest.Opts(sensorstest.Pins("KIOSK_DOOR", "KIOSK_LED"))
 	sysRoot := filepath.Join(root, "sys")
 	if err := writeFakeSys(sysRoot); err != nil {
 		return nil, fmt.Errorf("fake sysfs: %w", err)

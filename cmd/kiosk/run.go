@@ -79,11 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var (
-		cfg     kiosk.Config
-		demoOps http.Handler
-		readers []qrreader.Reader
-		banner  string
-		err     error
+		cfg      kiosk.Config
+		demoOps  http.Handler
+		readers  []qrreader.Reader
+		banner   string
+		sensOpts sensors.Opts
+		err      error
 	)
 	switch {
 	case *demoMode && *configPath != "":
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer dw.close()
-		cfg, demoOps, readers, banner = dw.cfg, dw.ops, dw.readers, dw.banner
+		cfg, demoOps, readers, banner, sensOpts = dw.cfg, dw.ops, dw.readers, dw.banner, dw.sensors
 	case *configPath != "":
 		if err := refuseDemoFlags(fs); err != nil {
 			return err
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
 	return serve(ctx, cfg, serveOptions{
-		readers: readers, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
+		readers: readers, sensors: sensOpts, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
 		submitWait: *submitWait, startTimeout: *startTimeout,
 	})
 }
@@ -185,12 +186,14 @@ type demoWorld struct {
 	cfg     kiosk.Config
 	ops     http.Handler // mounted under /demo/ on the ops port
 	readers []qrreader.Reader
-	banner  string // what to open, printed on stdout
+	banner  string       // what to open, printed on stdout
+	sensors sensors.Opts // the fake GPIO pins
 	close   func()
 }
 
 type serveOptions struct {
 	readers      []qrreader.Reader // besides the serial imager: camera frames
+	sensors      sensors.Opts      // pins handed in (the demo's fakes); the names come from the config
 	log          *slog.Logger
 	stdout       io.Writer
 	banner       string // printed on stdout once the kiosk is ready
@@ -269,7 +272,7 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	}
 	if cfg.Printer.Port != "" {
 		p, err := within(ctx, o.startTimeout, func() (*printer.Printer, error) {
-			return printer.Open(printer.Config{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
+			return printer.Open(&printer.Opts{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
 		}, func(p *printer.Printer) { p.Close() })
 		if err != nil {
 			log.Warn("printer not available", "err", err)
@@ -284,11 +287,26 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 		return device.Status{Device: "scanner", State: device.NoDevice, At: time.Now()}
 	}
 	if cfg.Scanner.Device != "" {
-		s := scanner.New(scanner.Config{Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir, Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI}, log)
-		scn, scannerStatus = s, s.Status
+		s, err := scanner.Open(&scanner.Opts{Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir, Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI}, log)
+		if err != nil {
+			log.Warn("scanner not available", "err", err)
+		} else {
+			defer s.Close()
+			scn, scannerStatus = s, s.Status
+		}
 	}
-	sens := sensors.Open(sensors.Config{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
-	disp := display.New(cfg.SysRoot, log)
+	sensOpts := o.sensors // the demo hands in fake pins
+	sensOpts.DoorPin, sensOpts.LEDPin = cfg.Sensors.DoorPin, cfg.Sensors.LEDPin
+	sens, err := sensors.Open(&sensOpts, log)
+	if err != nil {
+		return err
+	}
+	defer sens.Close()
+	disp, err := display.Open(&display.Opts{SysRoot: cfg.SysRoot}, log)
+	if err != nil {
+		return err
+	}
+	defer disp.Close()
 
 	login := identity.New(identity.Config{
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
@@ -321,11 +339,16 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	readers := o.readers
 	var qr *qrreader.Serial
 	if cfg.QRReader.Port != "" {
-		qr = qrreader.NewSerial(qrreader.SerialConfig{
-			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce.Duration,
-		}, log, time.Now)
+		var err error
+		qr, err = qrreader.OpenSerial(&qrreader.SerialOpts{
+			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce,
+		}, log)
+		if err != nil {
+			return err
+		}
+		defer qr.Close()
 		readers = append(readers, qr)
-		qrStatus = func(context.Context) device.Status { return qr.Status() }
+		qrStatus = qr.Status
 	}
 
 	mon := health.New(health.Options{
@@ -334,8 +357,8 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 			"printer":  printerStatus,
 			"scanner":  scannerStatus,
 			"qrreader": qrStatus,
-			"sensors":  func(context.Context) device.Status { return sens.Status() },
-			"display":  func(context.Context) device.Status { return disp.Status() },
+			"sensors":  sens.Status,
+			"display":  disp.Status,
 		},
 		Backlog: ob.Backlog, DiskPath: cfg.DataDir, SysRoot: cfg.SysRoot,
 		Send: pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),

@@ -20,8 +20,8 @@ import (
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/display"
-	"govkiosk/drivers/printer"
 	"govkiosk/drivers/sensors"
+	"govkiosk/kiosk/receipt"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
 )
@@ -172,7 +172,11 @@ func TestDemoControls(t *testing.T) {
 	if d.cfg.KioskID == "" || d.cfg.Printer.Port == "" || d.cfg.QRReader.Port == "" || d.cfg.Scanner.Device != "test" {
 		t.Fatalf("demo config not provisioned with simulated devices: %+v", d.cfg)
 	}
-	if st := display.New(d.cfg.SysRoot, nil).Status(); st.State != device.Online {
+	disp, err := display.Open(&display.Opts{SysRoot: d.cfg.SysRoot}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := disp.Status(context.Background()); st.State != device.Online {
 		t.Fatalf("demo backlight: %+v", st)
 	}
 	if c, err := sensors.Temperature(d.cfg.SysRoot); err != nil || c != 41.5 {
@@ -187,7 +191,7 @@ func TestDemoControls(t *testing.T) {
 		return w.Code
 	}
 	// A camera frame with a QR code comes out of the camera reader.
-	qr, err := printer.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
+	qr, err := receipt.QRCode("http://127.0.0.1:8090/t/QN-2026-000001", 300)
 	if err != nil {
 		t.Fatal(err)
 	}

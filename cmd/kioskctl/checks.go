@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -27,24 +26,27 @@ func buildChecks(cfg kiosk.Config, hc *http.Client, log *slog.Logger) []provisio
 	var checks []provisioning.Check
 	if cfg.Printer.Port != "" {
 		checks = append(checks, provisioning.Check{Name: "printer", Run: func(ctx context.Context) device.Status {
-			p, err := printer.Open(printer.Config{
+			p, err := printer.Open(&printer.Opts{
 				Port: cfg.Printer.Port, Baud: cfg.Printer.Baud,
 				WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows,
 			}, log)
 			if err != nil {
 				return openFailed("printer", err)
 			}
-			defer closeIfCloser(p)
+			defer p.Close()
 			return p.Status(ctx)
 		}})
 	}
 	if cfg.Scanner.Device != "" {
 		checks = append(checks, provisioning.Check{Name: "scanner", Run: func(ctx context.Context) device.Status {
-			s := scanner.New(scanner.Config{
+			s, err := scanner.Open(&scanner.Opts{
 				Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir,
 				Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI,
 			}, log)
-			defer closeIfCloser(s)
+			if err != nil {
+				return openFailed("scanner", err)
+			}
+			defer s.Close()
 			return s.Status(ctx)
 		}})
 	}
@@ -53,9 +55,12 @@ func buildChecks(cfg kiosk.Config, hc *http.Client, log *slog.Logger) []provisio
 	}
 	if cfg.Sensors.DoorPin != "" || cfg.Sensors.LEDPin != "" {
 		checks = append(checks, provisioning.Check{Name: "sensors", Run: func(ctx context.Context) device.Status {
-			s := sensors.Open(sensors.Config{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
-			defer closeIfCloser(s)
-			return s.Status()
+			s, err := sensors.Open(&sensors.Opts{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
+			if err != nil {
+				return openFailed("sensors", err)
+			}
+			defer s.Close()
+			return s.Status(ctx)
 		}})
 	}
 	return append(checks, provisioning.PortalCheck(cfg.PortalURL, hc, time.Now))
@@ -68,10 +73,4 @@ func openFailed(name string, err error) device.Status {
 		st.State = device.NoDevice
 	}
 	return st
-}
-
-func closeIfCloser(v any) {
-	if c, ok := v.(io.Closer); ok {
-		_ = c.Close()
-	}
 }

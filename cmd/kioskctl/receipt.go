@@ -50,7 +50,7 @@ func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("receipt-sample: %w", err)
 	}
-	enc, err := printer.Encode(printer.Config{WidthDots: *width}, parts...)
+	enc, err := printer.Encode(printer.Opts{WidthDots: *width}, parts...)
 	if err != nil {
 		return fmt.Errorf("receipt-sample: %w", err)
 	}

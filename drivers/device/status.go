@@ -1,5 +1,22 @@
-// Package device holds the one status model every kiosk device reports,
-// after XFS4IoT: a state, a media state, and the action a person must take.
+// Package device is the contract between the kiosk and its drivers, in
+// neutral types no driver owns:
+//
+//   - the one status model every device reports, after XFS4IoT: a state, a
+//     media state, and the action a person must take (Status);
+//   - what every driver is (Device: Status(ctx), String(), Close()), which
+//     each driver package guards at compile time;
+//   - what flows through the devices: scanned pages (Page), print jobs
+//     (PrintPart), and the receipt paper's geometry (DotsPerMM, Width80mm,
+//     Width58mm);
+//   - the faults callers test with errors.Is (ErrScannerJammed,
+//     ErrPaperOut, ...), which every model's driver wraps;
+//   - Duration, the text-encoded duration of driver options and kiosk.json.
+//
+// Every driver has one shape: `type Opts struct` with a JSON tag on every
+// knob (clocks and handed-in hardware are json:"-"), `var DefaultOpts`,
+// and `Open(o *Opts, log *slog.Logger) (*T, error)`, nil Opts meaning the
+// defaults. A new model of a device class is a new package of that shape;
+// the kiosk reaches it through its own small interfaces over these types.
 package device
 
 import "time"

@@ -1,8 +1,25 @@
 // Package display drives the touchscreen's backlight through sysfs
 // (class/backlight/*/brightness, max_brightness, bl_power).
+//
+// # Shape
+//
+// Like every driver: Opts (JSON tags for kiosk.json, DefaultOpts), Open(o
+// *Opts, log) (*Display, error) with nil Opts meaning DefaultOpts, and
+// Status(ctx), String() and Close() of device.Device. The sysfs root is an
+// option, so tests point it at a fixture tree.
+//
+// # Another display
+//
+// A panel whose backlight the kernel exposes under class/backlight needs
+// nothing new (Opts.Backlight picks one by name). One driven another way
+// (DDC/CI, a vendor tool) is a new package with its own Opts and Open, the
+// same Status/String/Close behind a `var _ device.Device = ...` guard and
+// SetBrightness/Blank; the kiosk's configuration gets one field for its
+// Opts and the place that opens devices one case.
 package display
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,22 +42,63 @@ const (
 	blPowerOff = "4"
 )
 
-// Display is the first backlight found under sysRoot.
+// Opts says where to find the backlight.
+type Opts struct {
+	SysRoot   string `json:"sysRoot,omitempty"`   // sysfs mount ["/sys"]; tests use a fixture tree
+	Backlight string `json:"backlight,omitempty"` // name under class/backlight; "" = the first in name order
+
+	Now func() time.Time `json:"-"` // clock for status times [time.Now]
+}
+
+// DefaultOpts are the defaults Open fills zero fields from.
+var DefaultOpts = Opts{SysRoot: "/sys"}
+
+func (o Opts) withDefaults() (Opts, error) {
+	if o.SysRoot == "" {
+		o.SysRoot = DefaultOpts.SysRoot
+	}
+	if o.Backlight == "" {
+		o.Backlight = DefaultOpts.Backlight
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if strings.ContainsAny(o.Backlight, "/*?[") || o.Backlight == ".." || o.Backlight == "." {
+		return o, fmt.Errorf("display: backlight name %q is not a plain name", o.Backlight)
+	}
+	return o, nil
+}
+
+// Display is one backlight under the sysfs root.
 type Display struct {
 	log *slog.Logger
 	now func() time.Time
 	dir string // sysRoot/class/backlight/NAME, "" when none
 }
 
-// New finds the first backlight, in name order, under
-// sysRoot/class/backlight (sysRoot is normally /sys). Without one the
-// display reports noDevice and its setters return ErrNoDevice.
-func New(sysRoot string, log *slog.Logger) *Display {
+var _ device.Device = (*Display)(nil)
+
+// Open finds the backlight o names, or the first one in name order, under
+// SysRoot/class/backlight. Without one the display reports noDevice and its
+// setters return ErrNoDevice; only invalid options are an error.
+func Open(o *Opts, log *slog.Logger) (*Display, error) {
+	cfg := DefaultOpts
+	if o != nil {
+		cfg = *o
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Display{log: log.With("device", "display"), now: time.Now}
-	entries, _ := filepath.Glob(filepath.Join(sysRoot, "class", "backlight", "*"))
+	d := &Display{log: log.With("device", "display"), now: cfg.Now}
+	pattern := "*"
+	if cfg.Backlight != "" {
+		pattern = cfg.Backlight
+	}
+	entries, _ := filepath.Glob(filepath.Join(cfg.SysRoot, "class", "backlight", pattern))
 	sort.Strings(entries)
 	for _, e := range entries {
 		// sysfs entries are symlinks to directories: Stat follows them.
@@ -50,15 +108,28 @@ func New(sysRoot string, log *slog.Logger) *Display {
 		}
 	}
 	if d.dir == "" {
-		d.log.Warn("no backlight found", "root", sysRoot)
+		d.log.Warn("no backlight found", "root", cfg.SysRoot, "name", cfg.Backlight)
 	} else {
 		d.log.Info("backlight found", "name", filepath.Base(d.dir))
 	}
-	return d
+	return d, nil
 }
 
-// Status is online when a backlight exists, noDevice otherwise.
-func (d *Display) Status() device.Status {
+// String names the backlight, e.g. "display(intel_backlight)", or
+// "display(none)" without one.
+func (d *Display) String() string {
+	if d.dir == "" {
+		return "display(none)"
+	}
+	return "display(" + filepath.Base(d.dir) + ")"
+}
+
+// Close holds nothing open: every setter opens and closes its attribute.
+func (d *Display) Close() error { return nil }
+
+// Status is online when a backlight exists, noDevice otherwise. Reading
+// sysfs does not block, so ctx is not consulted.
+func (d *Display) Status(context.Context) device.Status {
 	st := device.Status{Device: "display", State: device.Online, At: d.now()}
 	if d.dir == "" {
 		st.State, st.Detail = device.NoDevice, "no backlight"

@@ -1,6 +1,7 @@
 package display
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func TestSetBrightness(t *testing.T) {
 	}
 	for _, tc := range tests {
 		root := fixture(t, map[string]string{"panel": tc.maxB})
-		d := New(root, nil)
+		d := mustOpen(t, root)
 		if err := d.SetBrightness(tc.percent); err != nil {
 			t.Fatalf("max %s, %d%%: %v", tc.maxB, tc.percent, err)
 		}
@@ -73,7 +74,7 @@ func TestSetBrightness(t *testing.T) {
 
 func TestSetBrightnessOutOfRange(t *testing.T) {
 	root := fixture(t, map[string]string{"panel": "100"})
-	d := New(root, nil)
+	d := mustOpen(t, root)
 	for _, p := range []int{-1, 101} {
 		if err := d.SetBrightness(p); err == nil {
 			t.Errorf("SetBrightness(%d) succeeded", p)
@@ -86,7 +87,7 @@ func TestSetBrightnessOutOfRange(t *testing.T) {
 
 func TestFirstBacklightUsed(t *testing.T) {
 	root := fixture(t, map[string]string{"intel_backlight": "1000", "acpi_video0": "10"})
-	d := New(root, nil)
+	d := mustOpen(t, root)
 	if err := d.SetBrightness(50); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +101,8 @@ func TestFirstBacklightUsed(t *testing.T) {
 
 func TestBlankAndStatus(t *testing.T) {
 	root := fixture(t, map[string]string{"panel": "255"})
-	d := New(root, nil)
-	if st := d.Status(); st.Device != "display" || st.State != device.Online || st.Detail != "" {
+	d := mustOpen(t, root)
+	if st := d.Status(context.Background()); st.Device != "display" || st.State != device.Online || st.Detail != "" {
 		t.Fatalf("status %+v", st)
 	}
 	steps := []struct {
@@ -120,7 +121,7 @@ func TestBlankAndStatus(t *testing.T) {
 		if got := readAttr(t, root, "panel", "bl_power"); got != s.want {
 			t.Fatalf("Blank(%v): bl_power %s, want %s", s.blank, got, s.want)
 		}
-		if st := d.Status(); st.State != device.Online || st.Detail != s.detail {
+		if st := d.Status(context.Background()); st.State != device.Online || st.Detail != s.detail {
 			t.Fatalf("Blank(%v): status %+v", s.blank, st)
 		}
 	}
@@ -143,8 +144,8 @@ func TestNoBacklight(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := New(tc.root(t), nil)
-			if st := d.Status(); st.Device != "display" || st.State != device.NoDevice {
+			d := mustOpen(t, tc.root(t))
+			if st := d.Status(context.Background()); st.Device != "display" || st.State != device.NoDevice {
 				t.Fatalf("status %+v", st)
 			}
 			if err := d.SetBrightness(50); !errors.Is(err, ErrNoDevice) {
@@ -159,7 +160,7 @@ func TestNoBacklight(t *testing.T) {
 
 func TestWriteErrorReported(t *testing.T) {
 	root := fixture(t, map[string]string{"panel": "255"})
-	d := New(root, nil)
+	d := mustOpen(t, root)
 	if err := os.Remove(filepath.Join(root, "class", "backlight", "panel", "bl_power")); err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +169,45 @@ func TestWriteErrorReported(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "class", "backlight", "panel", "bl_power")); err == nil {
 		t.Fatal("Blank created bl_power")
+	}
+}
+
+func mustOpen(t *testing.T, root string) *Display {
+	t.Helper()
+	d, err := Open(&Opts{SysRoot: root}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Opts.Backlight picks a backlight by name; String names the one in use;
+// a name that is not a plain name is refused.
+func TestBacklightByName(t *testing.T) {
+	root := fixture(t, map[string]string{"intel_backlight": "1000", "acpi_video0": "10"})
+	d, err := Open(&Opts{SysRoot: root, Backlight: "intel_backlight"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.String() != "display(intel_backlight)" {
+		t.Errorf("String = %q", d.String())
+	}
+	if err := d.SetBrightness(50); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAttr(t, root, "intel_backlight", "brightness"); got != "500" {
+		t.Fatalf("intel_backlight brightness %s, want 500", got)
+	}
+	if got := readAttr(t, root, "acpi_video0", "brightness"); got != "10" {
+		t.Fatalf("acpi_video0 touched: %s", got)
+	}
+	if d, _ := Open(&Opts{SysRoot: root, Backlight: "absent"}, nil); d.Status(context.Background()).State != device.NoDevice || d.String() != "display(none)" {
+		t.Errorf("absent backlight: %v %+v", d, d.Status(context.Background()))
+	}
+	for _, bad := range []string{"../x", "*", "."} {
+		if _, err := Open(&Opts{SysRoot: root, Backlight: bad}, nil); err == nil {
+			t.Errorf("backlight %q accepted", bad)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +58,7 @@ func waitJob(t *testing.T, emu *escposemu.Emulator, n int) string {
 func TestTransports(t *testing.T) {
 	for _, tr := range []string{TransportSerial, TransportUSBLP} {
 		t.Run(tr, func(t *testing.T) {
-			p, emu := setup(t, Config{Transport: tr})
+			p, emu := setup(t, Opts{Transport: tr})
 			if st := p.Status(context.Background()); st.State != device.Online {
 				t.Fatalf("status %+v", st)
 			}
@@ -71,7 +70,7 @@ func TestTransports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j, _ := p.Job(id); j.Phase != JobDone || j.Rows != 40+defaultFeedDots {
+			if j, _ := p.Job(id); j.Phase != JobDone || j.Rows != 40+DefaultOpts.FeedDots {
 				t.Errorf("job %+v", j)
 			}
 			waitJob(t, emu, 1)
@@ -92,7 +91,7 @@ func TestTransports(t *testing.T) {
 func TestWriteTimeout(t *testing.T) {
 	for _, tr := range []string{TransportSerial, TransportUSBLP} {
 		t.Run(tr, func(t *testing.T) {
-			p, emu := setup(t, Config{Transport: tr, WriteTimeout: 300 * time.Millisecond})
+			p, emu := setup(t, Opts{Transport: tr, WriteTimeout: device.D(300 * time.Millisecond)})
 			emu.StallAfter(8000)
 			id, err := p.PrintImage(context.Background(), solid(576, 4000)) // 288 kB
 			if !errors.Is(err, ErrWriteTimeout) {
@@ -114,15 +113,6 @@ func TestWriteTimeout(t *testing.T) {
 	}
 }
 
-func receiptImage(t *testing.T, payload string) *image.Gray {
-	t.Helper()
-	img, err := RenderHTML(receiptHTML(t, payload, 0), 576)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 // Unplugging the printer (the device node goes away) is NoDevice; plugging
 // it back (same path, as udev's by-id links give) is found again without
 // restarting the driver.
@@ -139,7 +129,7 @@ func TestReconnectAfterUnplug(t *testing.T) {
 			if err := os.Symlink(emu1.PortPath(), link); err != nil {
 				t.Fatal(err)
 			}
-			p, err := Open(Config{Port: link, Transport: tr}, testLogger(t))
+			p, err := Open(&Opts{Port: link, Transport: tr}, testLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +167,7 @@ func TestReconnectAfterUnplug(t *testing.T) {
 // Idle polling keeps LastStatus fresh; paper near end shows as media
 // "low" (a health warning) while the printer stays usable.
 func TestMonitor(t *testing.T) {
-	p, emu := setup(t, Config{})
+	p, emu := setup(t, Opts{})
 	ctx, cancel := context.WithCancel(context.Background())
 	ticks := make(chan time.Time)
 	done := make(chan error, 1)
@@ -211,7 +201,7 @@ func TestMonitor(t *testing.T) {
 // With automatic status back on, the printer sends 4-byte reports unasked;
 // they and line noise must not be taken for DLE EOT answers.
 func TestAutoStatusBackAndNoise(t *testing.T) {
-	p, emu := setup(t, Config{AutoStatusBack: true})
+	p, emu := setup(t, Opts{AutoStatusBack: true})
 	tests := []struct {
 		name  string
 		st    escposemu.State
@@ -250,7 +240,7 @@ func TestAutoStatusBackAndNoise(t *testing.T) {
 // While a job prints, Status answers at once from the cache (Busy) rather
 // than queueing behind the job.
 func TestStatusWhilePrinting(t *testing.T) {
-	p, emu := setup(t, Config{WriteTimeout: 10 * time.Second})
+	p, emu := setup(t, Opts{WriteTimeout: device.D(10 * time.Second)})
 	if st := p.Status(context.Background()); st.State != device.Online {
 		t.Fatal(st)
 	}
@@ -280,15 +270,12 @@ func TestNativeQRBothWidths(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer emu.Close()
-			p, err := Open(Config{Port: emu.PortPath(), WidthDots: width, QRLevel: "Q", QRModule: 8}, testLogger(t))
+			p, err := Open(&Opts{Port: emu.PortPath(), WidthDots: width, QRLevel: "Q", QRModule: 8}, testLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			head, err := RenderHTML([]byte(`<p style="font-size:14pt">Mã hồ sơ QN-2026-000042 — เลขที่คำขอ</p>`), width)
-			if err != nil {
-				t.Fatal(err)
-			}
+			head := textLines(width, 3)
 			if _, err := p.Print(context.Background(), Part{Image: head}, Part{QR: payload}, Part{Image: head}); err != nil {
 				t.Fatal(err)
 			}
@@ -307,16 +294,16 @@ func TestNativeQRBothWidths(t *testing.T) {
 func TestCutModes(t *testing.T) {
 	img := solid(576, 8)
 	tests := []struct {
-		cfg   Config
+		cfg   Opts
 		tail  []byte
 		pages int
 	}{
-		{Config{}, []byte{0x1b, 'J', 120, 0x1d, 'V', 48}, 1},
-		{Config{Cut: CutPartial}, []byte{0x1b, 'J', 120, 0x1d, 'V', 49}, 1},
-		{Config{Cut: CutFeedFull, FeedDots: 40}, []byte{0x1d, 'V', 65, 40}, 1},
-		{Config{Cut: CutFeedPartial}, []byte{0x1d, 'V', 66, 120}, 1},
-		{Config{Cut: CutNone, FeedDots: 300}, []byte{0x1b, 'J', 255, 0x1b, 'J', 45}, 0},
-		{Config{NoCutter: true, Cut: CutPartial}, []byte{0x1b, 'J', 120}, 0},
+		{Opts{}, []byte{0x1b, 'J', 120, 0x1d, 'V', 48}, 1},
+		{Opts{Cut: CutPartial}, []byte{0x1b, 'J', 120, 0x1d, 'V', 49}, 1},
+		{Opts{Cut: CutFeedFull, FeedDots: 40}, []byte{0x1d, 'V', 65, 40}, 1},
+		{Opts{Cut: CutFeedPartial}, []byte{0x1d, 'V', 66, 120}, 1},
+		{Opts{Cut: CutNone, FeedDots: 300}, []byte{0x1b, 'J', 255, 0x1b, 'J', 45}, 0},
+		{Opts{NoCutter: true, Cut: CutPartial}, []byte{0x1b, 'J', 120}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%v", tc.cfg.Cut, tc.cfg.NoCutter), func(t *testing.T) {
@@ -336,15 +323,15 @@ func TestCutModes(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []Config{{Cut: "zigzag"}, {QRLevel: "X"}, {QRModule: 17}, {Transport: "parallel"}, {WidthDots: 4096}} {
+	for _, bad := range []Opts{{Cut: "zigzag"}, {QRLevel: "X"}, {QRModule: 17}, {Transport: "parallel"}, {WidthDots: 4096}} {
 		if _, err := Encode(bad, Part{Image: img}); err == nil {
 			t.Errorf("Encode accepted %+v", bad)
 		}
 	}
-	if _, err := Encode(Config{}); err == nil {
+	if _, err := Encode(Opts{}); err == nil {
 		t.Error("empty job accepted")
 	}
-	if _, err := Encode(Config{WidthDots: 384}, Part{QR: strings.Repeat("x", 3000)}); err == nil {
+	if _, err := Encode(Opts{WidthDots: 384}, Part{QR: strings.Repeat("x", 3000)}); err == nil {
 		t.Error("QR too big accepted")
 	}
 }
@@ -353,7 +340,7 @@ func TestCutModes(t *testing.T) {
 // error level (48..51 = L, M, Q, H), store with the right length, print.
 func TestEncodeQRBytes(t *testing.T) {
 	for level, n := range map[string]byte{"L": 48, "M": 49, "Q": 50, "H": 51} {
-		b, rows, err := encodeQR("hello", Config{WidthDots: 576, QRModule: 4, QRLevel: level})
+		b, rows, err := encodeQR("hello", Opts{WidthDots: 576, QRModule: 4, QRLevel: level})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,7 +368,7 @@ func TestPrinterWithoutProcessID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
-	p, err := Open(Config{Port: emu.PortPath()}, testLogger(t))
+	p, err := Open(&Opts{Port: emu.PortPath()}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package printer
 import (
 	"errors"
 	"fmt"
+	"image"
 
 	"govkiosk/drivers/device"
 
@@ -22,10 +23,11 @@ const (
 	CutNone        CutMode = "none"         // cutterless: feed past the tear bar, no cut
 )
 
-// Part is one piece of a job, printed in order: a raster image (reduced
-// with ToMono to the paper width, sent as GS v 0 bands) or, when Image is
-// nil, a QR code for QR printed by the printer itself (GS ( k, model 2,
-// centred, with a 4-module quiet zone above and below).
+// Part is one piece of a job, printed in order: a black-and-white raster
+// image at most the paper width (pixels darker than mid-grey print;
+// narrower images are centred; sent as GS v 0 bands) or, when Image is nil,
+// a QR code for QR printed by the printer itself (GS ( k, model 2, centred,
+// with a 4-module quiet zone above and below).
 type Part = device.PrintPart
 
 // Encoded is one job's ESC/POS byte stream.
@@ -56,11 +58,47 @@ var qrLevels = map[string]struct {
 // maxQRBytes is the byte-mode capacity of a version 40-L symbol.
 const maxQRBytes = 2953
 
+// Paper geometry, in dots of the 203 dpi heads.
+const (
+	DotsPerMM = device.DotsPerMM
+	Width80mm = device.Width80mm
+	Width58mm = device.Width58mm
+)
+
+// raster is img as the printer's dots, exactly width wide: a *image.Gray of
+// that width as it is, anything else converted (composited over white, then
+// below mid-grey prints) and a narrower image centred. A wider image is an
+// error: reducing a picture to the paper is the caller's layout, not the
+// driver's.
+func raster(img image.Image, width int) (*image.Gray, error) {
+	b := img.Bounds()
+	if g, ok := img.(*image.Gray); ok && b.Dx() == width {
+		return g, nil
+	}
+	if b.Dx() > width {
+		return nil, fmt.Errorf("image %d dots wide, the paper %d", b.Dx(), width)
+	}
+	out := image.NewGray(image.Rect(0, 0, width, b.Dy()))
+	for i := range out.Pix {
+		out.Pix[i] = 0xff
+	}
+	left := (width - b.Dx()) / 2
+	for y := 0; y < b.Dy(); y++ {
+		row := out.Pix[y*out.Stride+left:]
+		for x := 0; x < b.Dx(); x++ {
+			r, g, bl, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			w := 0xffff - a // premultiplied: add the white behind
+			row[x] = uint8((19595*(r+w) + 38470*(g+w) + 7471*(bl+w) + 1<<15) >> 24)
+		}
+	}
+	return out, nil
+}
+
 // Encode turns parts into the byte stream of one job for cfg's printer:
 // ESC @, GS a (when AutoStatusBack), the parts, then the feed and cut of
 // cfg. It is what PrintJob sends, less the job-end marker (GS ( H) the
 // driver adds to know when the paper has left the head.
-func Encode(cfg Config, parts ...Part) (Encoded, error) {
+func Encode(cfg Opts, parts ...Part) (Encoded, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return Encoded{}, err
@@ -76,7 +114,10 @@ func Encode(cfg Config, parts ...Part) (Encoded, error) {
 	for i, p := range parts {
 		switch {
 		case p.Image != nil:
-			mono := ToMono(p.Image, cfg.WidthDots)
+			mono, err := raster(p.Image, cfg.WidthDots)
+			if err != nil {
+				return Encoded{}, fmt.Errorf("printer: part %d: %w", i+1, err)
+			}
 			e.Data = append(e.Data, EncodeRaster(mono, cfg.BandRows)...)
 			e.Rows += mono.Bounds().Dy()
 		case p.QR != "":
@@ -107,7 +148,7 @@ func feedDots(out []byte, n int) []byte {
 }
 
 // encodeTail is the end of a job: feed and cut per cfg.Cut.
-func encodeTail(cfg Config) ([]byte, int) {
+func encodeTail(cfg Opts) ([]byte, int) {
 	switch cfg.Cut {
 	case CutFeedFull, CutFeedPartial:
 		m := byte(65)
@@ -142,7 +183,7 @@ func qrModules(payload string, lvl decoder.ErrorCorrectionLevel) (int, error) {
 // encodeQR is the GS ( k sequence printing payload as a model 2 QR code
 // centred, with cfg's module size (made smaller if the symbol would not fit
 // the paper) and error correction level, and the rows of paper it uses.
-func encodeQR(payload string, cfg Config) ([]byte, int, error) {
+func encodeQR(payload string, cfg Opts) ([]byte, int, error) {
 	if len(payload) > maxQRBytes {
 		return nil, 0, fmt.Errorf("qr payload of %d bytes too long", len(payload))
 	}

@@ -140,7 +140,7 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			}
 		}
 		img.Pix[(h-1)*img.Stride] = 0 // keep the last row from being trimmed
-		cfg := Config{WidthDots: width, BandRows: int(band)%MaxBandRows + 1, FeedDots: 8}
+		cfg := Opts{WidthDots: width, BandRows: int(band)%MaxBandRows + 1, FeedDots: 8}
 		enc, err := Encode(cfg, Part{Image: img})
 		if err != nil {
 			t.Fatal(err)

@@ -21,7 +21,7 @@ const (
 )
 
 // ErrWriteTimeout is returned when the printer took no data for
-// Config.WriteTimeout (stalled, flow control stuck, or unplugged).
+// Opts.WriteTimeout (stalled, flow control stuck, or unplugged).
 var ErrWriteTimeout = errors.New("printer: write timed out")
 
 // writeChunk bounds one write system call, so that progress is seen often.
@@ -38,7 +38,7 @@ type link interface {
 }
 
 // dial opens cfg's device.
-func dial(cfg Config) (link, error) {
+func dial(cfg Opts) (link, error) {
 	switch cfg.Transport {
 	case TransportUSBLP:
 		return dialFile(cfg)
@@ -62,7 +62,7 @@ type serialLink struct {
 	once    sync.Once
 }
 
-func dialSerial(cfg Config) (link, error) {
+func dialSerial(cfg Opts) (link, error) {
 	port, err := serial.Open(cfg.Port, &serial.Mode{
 		BaudRate: cfg.Baud,
 		DataBits: 8,
@@ -72,7 +72,7 @@ func dialSerial(cfg Config) (link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Port, err)
 	}
-	return &serialLink{port: port, timeout: cfg.WriteTimeout}, nil
+	return &serialLink{port: port, timeout: cfg.WriteTimeout.Duration}, nil
 }
 
 func (l *serialLink) write(ctx context.Context, p []byte) error {
@@ -97,6 +97,8 @@ func (l *serialLink) read(p []byte, d time.Duration) (int, error) {
 	if err := l.port.SetReadTimeout(max(d, 0)); err != nil {
 		return 0, fmt.Errorf("set read timeout: %w", err)
 	}
+	// The wall clock, not Opts.Now: this measures the kernel's own read
+	// timeout, to tell a hung-up tty (zero bytes at once) from silence.
 	start := time.Now()
 	n, err := l.port.Read(p)
 	if err != nil {
@@ -118,7 +120,7 @@ type fileLink struct {
 	timeout time.Duration
 }
 
-func dialFile(cfg Config) (link, error) {
+func dialFile(cfg Opts) (link, error) {
 	f, err := os.OpenFile(cfg.Port, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Port, err)
@@ -127,11 +129,12 @@ func dialFile(cfg Config) (link, error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: no timeouts on this device: %w", cfg.Port, err)
 	}
-	return &fileLink{f: f, timeout: cfg.WriteTimeout}, nil
+	return &fileLink{f: f, timeout: cfg.WriteTimeout.Duration}, nil
 }
 
 func (l *fileLink) write(ctx context.Context, p []byte) error {
 	return guardedWrite(ctx, func(b []byte) (int, error) {
+		// os.File deadlines are wall-clock instants, whatever Opts.Now says.
 		if err := l.f.SetWriteDeadline(time.Now().Add(l.timeout)); err != nil {
 			return 0, err
 		}
@@ -144,6 +147,7 @@ func (l *fileLink) write(ctx context.Context, p []byte) error {
 }
 
 func (l *fileLink) read(p []byte, d time.Duration) (int, error) {
+	// os.File deadlines are wall-clock instants, whatever Opts.Now says.
 	if err := l.f.SetReadDeadline(time.Now().Add(max(d, time.Millisecond))); err != nil {
 		return 0, fmt.Errorf("set read deadline: %w", err)
 	}

@@ -1,9 +1,30 @@
 // Package printer drives an 80 mm or 58 mm ESC/POS thermal receipt printer
-// over a serial line or the USB printer class device (/dev/usb/lp*):
-// receipts are laid out as HTML by MuPDF (RenderHTML), reduced to black and
-// white (ToMono), encoded as GS v 0 raster bands and optional native QR
-// codes (Encode), printed as jobs with IDs (Print, PrintImage, Reprint,
-// Job), and watched through DLE EOT status (Status, Run, LastStatus).
+// over a serial line or the USB printer class device (/dev/usb/lp*). It
+// knows nothing of receipts: it encodes images that are already black and
+// white and at most the paper width as GS v 0 raster bands, optional native
+// QR codes (GS ( k) and the feed and cut (Encode), prints them as jobs with
+// IDs (Print, PrintImage, Reprint, Job), and watches the printer through
+// DLE EOT status (Status, Run, LastStatus). Laying receipts out and
+// reducing them to dots is the kiosk's receipt package.
+//
+// # Shape
+//
+// Like every driver: Opts (JSON tags for kiosk.json, DefaultOpts, zero
+// fields take the defaults), Open(o *Opts, log) (*Printer, error) with nil
+// Opts meaning DefaultOpts, and Status(ctx), String() and Close() of
+// device.Device. The kiosk drives a printer through its own small interface
+// over device.PrintPart and device.Status, never through this package's
+// types.
+//
+// # Another printer model
+//
+// An ESC/POS printer that needs other knobs gets them as Opts fields here.
+// A printer that does not speak ESC/POS is a new package beside this one:
+// its own Opts and Open, the same Status/String/Close with a
+// `var _ device.Device = (*Printer)(nil)` guard, and PrintImage/Reprint
+// over device.PrintPart, wrapping device.ErrPaperOut and the other printer
+// faults; the kiosk's configuration gets one field for its Opts and the
+// place that opens devices one case.
 package printer
 
 import (
@@ -20,30 +41,43 @@ import (
 	"govkiosk/drivers/device"
 )
 
-// Config says where the printer is and what it can do. Zero fields take
-// the defaults in brackets.
-type Config struct {
-	Port      string // serial tty, or /dev/usb/lpN for the USB printer class
-	Transport string // TransportSerial or TransportUSBLP [from Port: /dev/usb/lp* is usblp]
-	Baud      int    // serial only [115200]
-	WidthDots int    // 576 (80 mm) or 384 (58 mm) [576]
-	BandRows  int    // GS v 0 band height, 1..960 [256]; some printers need less
+// Opts says where the printer is and what it can do. Zero fields take
+// the value of DefaultOpts (in brackets).
+type Opts struct {
+	Port      string `json:"port"`                // serial tty, or /dev/usb/lpN for the USB printer class
+	Transport string `json:"transport,omitempty"` // TransportSerial or TransportUSBLP [from Port: /dev/usb/lp* is usblp]
+	Baud      int    `json:"baud,omitempty"`      // serial only [115200]
+	WidthDots int    `json:"widthDots,omitempty"` // 576 (80 mm) or 384 (58 mm) [576]
+	BandRows  int    `json:"bandRows,omitempty"`  // GS v 0 band height, 1..960 [256]; some printers need less
 
-	Cut      CutMode // [CutFull; CutNone when NoCutter]
-	NoCutter bool    // the printer has no cutter: same as Cut = CutNone
-	FeedDots int     // paper fed after the receipt, before the cut [120 = 15 mm]
+	Cut      CutMode `json:"cut,omitempty"`      // [CutFull; CutNone when NoCutter]
+	NoCutter bool    `json:"noCutter,omitempty"` // the printer has no cutter: same as Cut = CutNone
+	FeedDots int     `json:"feedDots,omitempty"` // paper fed after the receipt, before the cut [120 = 15 mm]
 
-	QRModule int    // native QR module size in dots, 1..16 [6]; smaller if it would not fit
-	QRLevel  string // native QR error correction: L, M, Q or H [M]
+	QRModule int    `json:"qrModule,omitempty"` // native QR module size in dots, 1..16 [6]; smaller if it would not fit
+	QRLevel  string `json:"qrLevel,omitempty"`  // native QR error correction: L, M, Q or H [M]
 
-	AutoStatusBack bool // turn on GS a: the printer reports changes unasked (told apart from DLE EOT answers)
-	NoProcessID    bool // do not use GS ( H (it is probed on connect anyway): a job counts as printed when the status after sending it is fine
+	AutoStatusBack bool `json:"autoStatusBack,omitempty"` // turn on GS a: the printer reports changes unasked (told apart from DLE EOT answers)
+	NoProcessID    bool `json:"noProcessId,omitempty"`    // do not use GS ( H (it is probed on connect anyway): a job counts as printed when the status after sending it is fine
 
-	WriteTimeout time.Duration // a write that moves no byte for this long fails [5 s]
-	PollInterval time.Duration // status polling while idle, in Run [10 s]
+	WriteTimeout device.Duration `json:"writeTimeout,omitzero"` // a write that moves no byte for this long fails [5s]
+	PollInterval device.Duration `json:"pollInterval,omitzero"` // status polling while idle, in Run [10s]
 
-	Now   func() time.Time // clock for time stamps [time.Now]
-	NewID func() string    // job IDs [uuid.NewString]
+	Now   func() time.Time `json:"-"` // clock for time stamps, job times and waits for answers [time.Now]
+	NewID func() string    `json:"-"` // job IDs [uuid.NewString]
+}
+
+// DefaultOpts are the defaults Open and Encode fill zero fields from.
+var DefaultOpts = Opts{
+	Baud:         115200,
+	WidthDots:    Width80mm,
+	BandRows:     256,
+	Cut:          CutFull,
+	FeedDots:     15 * DotsPerMM,
+	QRModule:     6,
+	QRLevel:      "M",
+	WriteTimeout: device.D(5 * time.Second),
+	PollInterval: device.D(10 * time.Second),
 }
 
 // Errors; test them with errors.Is.
@@ -57,51 +91,48 @@ var (
 )
 
 const (
-	statusTimeout    = 500 * time.Millisecond // per DLE EOT answer
-	afterJobTimeout  = 3 * time.Second        // the printer may still be busy with the raster
-	jobPoll          = 250 * time.Millisecond // status polling while a job prints
-	jobSlack         = 10 * time.Second       // job timeout on top of the printing time at 50 mm/s
-	maxJobsKept      = 256
-	defaultBaud      = 115200
-	defaultWidthDots = 576
-	defaultBandRows  = 256
-	defaultFeedDots  = 15 * DotsPerMM
-	defaultQRModule  = 6
+	statusTimeout   = 500 * time.Millisecond // per DLE EOT answer
+	afterJobTimeout = 3 * time.Second        // the printer may still be busy with the raster
+	jobPoll         = 250 * time.Millisecond // status polling while a job prints
+	jobSlack        = 10 * time.Second       // job timeout on top of the printing time at 50 mm/s
+	maxJobsKept     = 256
 )
 
-func (c Config) withDefaults() (Config, error) {
+// withDefaults fills zero fields from DefaultOpts and checks the result.
+func (c Opts) withDefaults() (Opts, error) {
+	d := DefaultOpts
 	if c.Transport == "" {
 		c.Transport = transportFor(c.Port)
 	}
 	if c.Baud == 0 {
-		c.Baud = defaultBaud
+		c.Baud = d.Baud
 	}
 	if c.WidthDots == 0 {
-		c.WidthDots = defaultWidthDots
+		c.WidthDots = d.WidthDots
 	}
 	if c.BandRows == 0 {
-		c.BandRows = defaultBandRows
+		c.BandRows = d.BandRows
 	}
 	if c.Cut == "" {
-		c.Cut = CutFull
+		c.Cut = d.Cut
 	}
 	if c.NoCutter {
 		c.Cut = CutNone
 	}
 	if c.FeedDots == 0 {
-		c.FeedDots = defaultFeedDots
+		c.FeedDots = d.FeedDots
 	}
 	if c.QRModule == 0 {
-		c.QRModule = defaultQRModule
+		c.QRModule = d.QRModule
 	}
 	if c.QRLevel == "" {
-		c.QRLevel = "M"
+		c.QRLevel = d.QRLevel
 	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 5 * time.Second
+	if c.WriteTimeout.Duration == 0 {
+		c.WriteTimeout = d.WriteTimeout
 	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 10 * time.Second
+	if c.PollInterval.Duration == 0 {
+		c.PollInterval = d.PollInterval
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -120,7 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("printer: feed of %d dots out of range", c.FeedDots)
 	case c.QRModule < 1 || c.QRModule > 16:
 		return c, fmt.Errorf("printer: QR module of %d dots out of range 1..16", c.QRModule)
-	case c.WriteTimeout < 0 || c.PollInterval < 0:
+	case c.WriteTimeout.Duration < 0 || c.PollInterval.Duration < 0:
 		return c, errors.New("printer: negative timeout")
 	}
 	if _, ok := qrLevels[c.QRLevel]; !ok {
@@ -162,7 +193,7 @@ type JobState struct {
 // jobs and status queries are serialised. The device is reopened by the
 // next job or status query after it went away (unplugged, powered off).
 type Printer struct {
-	cfg Config
+	cfg Opts
 	log *slog.Logger
 
 	mu      sync.Mutex // held for all I/O
@@ -183,12 +214,19 @@ type Printer struct {
 	busy  bool
 }
 
-// Open checks cfg, opens the device and resets the printer (ESC @). An
-// error here is a configuration or wiring problem; after Open, a device
-// that goes away is reported as NoDevice and reopened when it comes back.
-func Open(cfg Config, log *slog.Logger) (*Printer, error) {
+var _ device.Device = (*Printer)(nil)
+
+// Open checks o (nil: DefaultOpts), opens the device and resets the
+// printer (ESC @). An error here is a configuration or wiring problem;
+// after Open, a device that goes away is reported as NoDevice and reopened
+// when it comes back.
+func Open(o *Opts, log *slog.Logger) (*Printer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var cfg Opts
+	if o != nil {
+		cfg = *o
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -203,6 +241,9 @@ func Open(cfg Config, log *slog.Logger) (*Printer, error) {
 	}
 	return p, nil
 }
+
+// String names the printer by its device, e.g. "printer(/dev/ttyUSB0)".
+func (p *Printer) String() string { return "printer(" + p.cfg.Port + ")" }
 
 // Close closes the device.
 func (p *Printer) Close() error {
@@ -219,8 +260,8 @@ func (p *Printer) Close() error {
 	return nil
 }
 
-// Config is the configuration in use, defaults filled in.
-func (p *Printer) Config() Config { return p.cfg }
+// Opts are the options in use, defaults filled in.
+func (p *Printer) Opts() Opts { return p.cfg }
 
 // conn returns the open link, opening and initialising the device if needed.
 func (p *Printer) conn(ctx context.Context) (link, error) {
@@ -257,9 +298,9 @@ func (p *Printer) probeProcessID(ctx context.Context) bool {
 	if err := p.ln.write(ctx, processIDRequest(probe)); err != nil {
 		return false
 	}
-	deadline := time.Now().Add(statusTimeout)
+	deadline := p.cfg.Now().Add(statusTimeout)
 	for !p.seen(probe) && p.ln != nil {
-		left := time.Until(deadline)
+		left := deadline.Sub(p.cfg.Now())
 		if left <= 0 {
 			p.log.Warn("printer does not answer GS ( H: jobs end with a status check")
 			return false
@@ -276,7 +317,7 @@ func (p *Printer) probeProcessID(ctx context.Context) bool {
 // waiting for data. Enough zero bytes complete any band or store the driver
 // sends (blank dot rows, then NULs, which are ignored); then the printer
 // drops what it still holds of the job (DLE DC4 8) and resets (ESC @).
-func resyncBytes(cfg Config) []byte {
+func resyncBytes(cfg Opts) []byte {
 	n := max(8+(cfg.WidthDots+7)/8*cfg.BandRows, maxQRBytes+8)
 	b := make([]byte, n, n+len(cmdClearBuffer)+len(cmdInit))
 	return append(append(b, cmdClearBuffer...), cmdInit...)
@@ -431,15 +472,16 @@ func (p *Printer) query(ctx context.Context, n byte, timeout time.Duration) (byt
 	if err := p.send(ctx, []byte{0x10, 0x04, n}); err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := p.cfg.Now().Add(timeout)
 	for len(p.statusQ) == 0 {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		left := time.Until(deadline)
+		left := deadline.Sub(p.cfg.Now())
+		if d, ok := ctx.Deadline(); ok {
+			// A context's deadline runs on the wall clock, like its timer.
+			left = min(left, time.Until(d))
+		}
 		if left <= 0 || p.ln == nil {
 			return 0, errors.New("no answer")
 		}
@@ -452,11 +494,11 @@ func (p *Printer) query(ctx context.Context, n byte, timeout time.Duration) (byt
 	return b, nil
 }
 
-// Run polls the status every Config.PollInterval until ctx ends, keeping
+// Run polls the status every Opts.PollInterval until ctx ends, keeping
 // LastStatus fresh and logging changes (paper near end is a warning). Polls
 // are skipped while a job prints: the job polls itself.
 func (p *Printer) Run(ctx context.Context) error {
-	t := time.NewTicker(p.cfg.PollInterval)
+	t := time.NewTicker(p.cfg.PollInterval.Duration)
 	defer t.Stop()
 	return p.Monitor(ctx, t.C)
 }
@@ -498,7 +540,7 @@ func (p *Printer) PrintImage(ctx context.Context, img image.Image) (string, erro
 // refuses to start (JobRefused) when the printer reports paper out, cover
 // open, an error or offline, or cannot be reached. Once started, it waits
 // until the printer has processed the whole job (GS ( H process ID, unless
-// Config.NoProcessID), watching the status meanwhile; paper running out,
+// Opts.NoProcessID), watching the status meanwhile; paper running out,
 // the cover opening, a write failing or timing out mark the job JobFailed,
 // and the printer's buffer is cleared so that the rest of the receipt does
 // not come out after a refill. The driver never retries a job by itself:
@@ -597,7 +639,7 @@ func (p *Printer) run(ctx context.Context, enc Encoded) error {
 		return refuse(st, bits)
 	}
 	// 50 mm/s is a slow printer; the slack covers a slow serial line.
-	deadline := time.Now().Add(jobSlack + time.Duration(enc.Rows)*time.Second/(50*DotsPerMM))
+	deadline := p.cfg.Now().Add(jobSlack + time.Duration(enc.Rows)*time.Second/(50*DotsPerMM))
 	for {
 		if p.seen(pid) {
 			st, bits := p.status(ctx, afterJobTimeout)
@@ -607,12 +649,12 @@ func (p *Printer) run(ctx context.Context, enc Encoded) error {
 		if err := refuse(st, bits); err != nil {
 			return err
 		}
-		until := time.Now().Add(jobPoll)
+		until := p.cfg.Now().Add(jobPoll)
 		for !p.seen(pid) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			left := time.Until(until)
+			left := until.Sub(p.cfg.Now())
 			if left <= 0 {
 				break
 			}
@@ -623,7 +665,7 @@ func (p *Printer) run(ctx context.Context, enc Encoded) error {
 				return fmt.Errorf("%w: %v", ErrOffline, err)
 			}
 		}
-		if !p.seen(pid) && time.Now().After(deadline) {
+		if !p.seen(pid) && p.cfg.Now().After(deadline) {
 			return ErrJobTimeout
 		}
 	}

@@ -28,7 +28,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // setup starts an emulator and opens the driver on its pty.
-func setup(t *testing.T, cfg Config) (*Printer, *escposemu.Emulator) {
+func setup(t *testing.T, cfg Opts) (*Printer, *escposemu.Emulator) {
 	t.Helper()
 	emu, err := escposemu.Start(t.TempDir(), testLogger(t))
 	if err != nil {
@@ -36,7 +36,7 @@ func setup(t *testing.T, cfg Config) (*Printer, *escposemu.Emulator) {
 	}
 	t.Cleanup(func() { emu.Close() })
 	cfg.Port = emu.PortPath()
-	p, err := Open(cfg, testLogger(t))
+	p, err := Open(&cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +49,9 @@ func TestPrintReceiptDecodesWithZbar(t *testing.T) {
 	if err != nil {
 		t.Skip("zbarimg not installed")
 	}
-	p, emu := setup(t, Config{Baud: 115200, WidthDots: 576, BandRows: 128})
+	p, emu := setup(t, Opts{Baud: 115200, WidthDots: 576, BandRows: 128})
 	payload := "https://dichvucong.example.vn/tra-cuu?ma=QN-2025-000123&k=7f3a"
-	img, err := RenderHTML(receiptHTML(t, payload, 3), 576)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := receiptImage(t, payload)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id, err := p.PrintImage(ctx, img)
@@ -82,7 +79,7 @@ func TestPrintReceiptDecodesWithZbar(t *testing.T) {
 }
 
 func TestStatusFromEmulator(t *testing.T) {
-	p, emu := setup(t, Config{})
+	p, emu := setup(t, Opts{})
 	tests := []struct {
 		name   string
 		st     escposemu.State
@@ -112,7 +109,7 @@ func TestStatusFromEmulator(t *testing.T) {
 }
 
 func TestStatusNoDevice(t *testing.T) {
-	p, emu := setup(t, Config{})
+	p, emu := setup(t, Opts{})
 	emu.Close() // the pty goes away under the driver
 	st := p.Status(context.Background())
 	if st.State != device.NoDevice || st.Usable() {
@@ -128,7 +125,7 @@ func solid(w, h int) *image.Gray {
 }
 
 func TestPrintRefused(t *testing.T) {
-	p, emu := setup(t, Config{})
+	p, emu := setup(t, Opts{})
 	tests := []struct {
 		st   escposemu.State
 		want error
@@ -158,7 +155,7 @@ func TestPrintRefused(t *testing.T) {
 }
 
 func TestPaperRunsOutMidJob(t *testing.T) {
-	p, emu := setup(t, Config{BandRows: 64})
+	p, emu := setup(t, Opts{BandRows: 64})
 	ctx := context.Background()
 	emu.RunOutAfterRows(300)
 	id, err := p.PrintImage(ctx, solid(576, 1000))
@@ -229,7 +226,7 @@ func TestPaperRunsOutMidJob(t *testing.T) {
 }
 
 func TestConcurrentJobs(t *testing.T) {
-	p, emu := setup(t, Config{NoCutter: false})
+	p, emu := setup(t, Opts{NoCutter: false})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for i := 0; i < 4; i++ {
@@ -261,7 +258,7 @@ func TestConcurrentJobs(t *testing.T) {
 }
 
 func TestNoCutterAndCancel(t *testing.T) {
-	p, emu := setup(t, Config{NoCutter: true})
+	p, emu := setup(t, Opts{NoCutter: true})
 	if _, err := p.PrintImage(context.Background(), solid(576, 20)); err != nil {
 		t.Fatal(err)
 	}
@@ -276,12 +273,12 @@ func TestNoCutterAndCancel(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	for _, cfg := range []Config{
+	for _, cfg := range []Opts{
 		{Port: "/nonexistent/tty"},
 		{Port: "/dev/null", BandRows: 961},
 		{Port: "/dev/null", WidthDots: 3},
 	} {
-		if p, err := Open(cfg, nil); err == nil {
+		if p, err := Open(&cfg, nil); err == nil {
 			p.Close()
 			t.Errorf("Open(%+v) succeeded", cfg)
 		}

@@ -4,6 +4,8 @@ import (
 	"image"
 	"testing"
 	"time"
+
+	"govkiosk/drivers/device"
 )
 
 func qrFrame(t *testing.T, payload string) image.Image {
@@ -12,7 +14,10 @@ func qrFrame(t *testing.T, payload string) image.Image {
 }
 func TestFramesEmitsDecodedCodesOnce(t *testing.T) {
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	f := NewFrames(2*time.Second, nil, func() time.Time { return now })
+	f, err := OpenFrames(&FramesOpts{Debounce: device.D(2 * time.Second), Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !f.Submit(qrFrame(t, "http://127.0.0.1:8090/t/QN-2026-000001")) {
 		t.Fatal("frame with a QR code not decoded")
 	}

@@ -2,10 +2,28 @@
 // (one code per line, ended by CR), and from camera images decoded with
 // gozxing. Payloads are personal data: they are never logged, only their
 // length.
+//
+// # Shape
+//
+// Like every driver, each reader has options with JSON tags for kiosk.json
+// and defaults (SerialOpts and DefaultSerialOpts, FramesOpts and
+// DefaultFramesOpts; zero fields take the defaults), one constructor
+// (OpenSerial, OpenFrames: nil options mean the defaults) and Status(ctx),
+// String() and Close() of device.Device. Both are a Reader: codes come out
+// on Scans.
+//
+// # Another reader model
+//
+// An imager that speaks another protocol (HID keyboard wedge, a vendor
+// command set) is a new package with its own Opts and Open, the same
+// Status/String/Close behind a `var _ device.Device = ...` guard, and a
+// Scans() <-chan Scan channel, so it is a Reader; the kiosk's configuration
+// gets one field for its Opts and the place that opens devices one case.
 package qrreader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,12 +47,52 @@ const (
 	SourceCamera = "camera"
 )
 
-// SerialConfig configures a serial imager.
-type SerialConfig struct {
-	Port     string        // device path, e.g. /dev/ttyACM0 (a symlink is fine)
-	Baud     int           // 0 means 115200; USB-CDC ignores it anyway
-	MaxLen   int           // longest payload kept; 0 means DefaultMaxLen
-	Debounce time.Duration // the same payload within this of its last emission is dropped
+// SerialOpts configures a serial imager. Zero fields take the value of
+// DefaultSerialOpts.
+type SerialOpts struct {
+	Port     string          `json:"port"`              // device path, e.g. /dev/ttyACM0 (a symlink is fine)
+	Baud     int             `json:"baud,omitempty"`    // [115200]; USB-CDC ignores it anyway
+	MaxLen   int             `json:"maxLen,omitempty"`  // longest payload kept [DefaultMaxLen]
+	Debounce device.Duration `json:"debounce,omitzero"` // the same payload within this of its last emission is dropped [0: none]
+
+	Now func() time.Time `json:"-"` // clock for scan times, status times and debouncing [time.Now]
+}
+
+// DefaultSerialOpts are the defaults OpenSerial fills zero fields from.
+var DefaultSerialOpts = SerialOpts{Baud: defaultBaud, MaxLen: DefaultMaxLen}
+
+// withDefaults fills zero fields from DefaultSerialOpts and checks the result.
+func (o SerialOpts) withDefaults() (SerialOpts, error) {
+	d := DefaultSerialOpts
+	if o.Baud == 0 {
+		o.Baud = d.Baud
+	}
+	if o.MaxLen == 0 {
+		o.MaxLen = d.MaxLen
+	}
+	if o.Debounce.Duration == 0 {
+		o.Debounce = d.Debounce
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	var errs []error
+	if o.Port == "" {
+		errs = append(errs, errors.New("no port"))
+	}
+	if o.Baud < 0 {
+		errs = append(errs, fmt.Errorf("baud %d", o.Baud))
+	}
+	if o.MaxLen < 0 {
+		errs = append(errs, fmt.Errorf("max length %d", o.MaxLen))
+	}
+	if o.Debounce.Duration < 0 {
+		errs = append(errs, errors.New("negative debounce"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("qrreader: %w", err)
+	}
+	return o, nil
 }
 
 const (
@@ -45,10 +103,10 @@ const (
 	debouncePruneSize = 64
 )
 
-// Serial is the driver of a serial QR imager. Create it with NewSerial, run
+// Serial is the driver of a serial QR imager. Create it with OpenSerial, run
 // it with Run (once), read codes from Scans.
 type Serial struct {
-	cfg   SerialConfig
+	cfg   SerialOpts
 	log   *slog.Logger
 	now   func() time.Time
 	scans chan Scan
@@ -59,21 +117,26 @@ type Serial struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 
+	closed    chan struct{} // closed by Close: Run stops
+	closeOnce sync.Once
+
 	mu     sync.Mutex
 	status device.Status
 }
 
-// NewSerial returns a driver for cfg. now is the clock used for scan times,
-// status times and debouncing; nil means time.Now.
-func NewSerial(cfg SerialConfig, log *slog.Logger, now func() time.Time) *Serial {
-	if cfg.Baud <= 0 {
-		cfg.Baud = defaultBaud
+var _ device.Device = (*Serial)(nil)
+
+// OpenSerial checks o (nil: DefaultSerialOpts, which name no port) and
+// returns a driver for it. It does not open the port: Run does, and keeps
+// reopening it.
+func OpenSerial(o *SerialOpts, log *slog.Logger) (*Serial, error) {
+	var cfg SerialOpts
+	if o != nil {
+		cfg = *o
 	}
-	if cfg.MaxLen <= 0 {
-		cfg.MaxLen = DefaultMaxLen
-	}
-	if now == nil {
-		now = time.Now
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -81,15 +144,26 @@ func NewSerial(cfg SerialConfig, log *slog.Logger, now func() time.Time) *Serial
 	r := &Serial{
 		cfg:        cfg,
 		log:        log.With("device", "qrreader"),
-		now:        now,
+		now:        cfg.Now,
 		scans:      make(chan Scan, scanBuffer),
 		open:       serial.Open,
 		minBackoff: defaultMinBackoff,
 		maxBackoff: defaultMaxBackoff,
+		closed:     make(chan struct{}),
 	}
-	r.out = newEmitter(r.scans, r.log, now)
-	r.status = device.Status{Device: "qrreader", State: device.Offline, Detail: "not started", At: now()}
-	return r
+	r.out = newEmitter(r.scans, r.log, r.now)
+	r.status = device.Status{Device: "qrreader", State: device.Offline, Detail: "not started", At: r.now()}
+	return r, nil
+}
+
+// String names the reader by its port, e.g. "qrreader(/dev/ttyACM0)".
+func (r *Serial) String() string { return "qrreader(" + r.cfg.Port + ")" }
+
+// Close stops Run (which then closes the port and returns nil). It does
+// not wait for Run to return.
+func (r *Serial) Close() error {
+	r.closeOnce.Do(func() { close(r.closed) })
+	return nil
 }
 
 // Scans delivers codes. It is buffered; when it is full, new codes are
@@ -98,7 +172,11 @@ func (r *Serial) Scans() <-chan Scan { return r.scans }
 
 // Status reports the reader's state: online while the port is open,
 // noDevice while it cannot be opened or read, offline before and after Run.
-func (r *Serial) Status() device.Status {
+func (r *Serial) Status(context.Context) device.Status {
+	return r.currentStatus()
+}
+
+func (r *Serial) currentStatus() device.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.status
@@ -116,19 +194,28 @@ func (r *Serial) setStatus(st device.State, action device.Action, detail string)
 // Run opens the port and reads codes until ctx is done. When the port cannot
 // be opened or a read fails, the status becomes noDevice and Run tries again
 // after a backoff that doubles up to a cap and starts over after a good
-// connection. It returns ctx.Err().
-func (r *Serial) Run(ctx context.Context) error {
+// connection. It returns ctx.Err(), or nil after Close.
+func (r *Serial) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	backoff := r.minBackoff
 	for {
 		connected, err := r.session(ctx)
 		if ctx.Err() != nil {
 			r.setStatus(device.Offline, device.ActionNone, "stopped")
-			return ctx.Err()
+			return parent.Err()
 		}
 		if connected {
 			backoff = r.minBackoff
 		}
-		prev := r.Status().State
+		prev := r.currentStatus().State
 		r.setStatus(device.NoDevice, device.ActionMaintenance, err.Error())
 		if prev != device.NoDevice {
 			r.log.Warn("qr reader unavailable", "port", r.cfg.Port, "err", err)
@@ -140,7 +227,7 @@ func (r *Serial) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			r.setStatus(device.Offline, device.ActionNone, "stopped")
-			return ctx.Err()
+			return parent.Err()
 		case <-t.C:
 		}
 		backoff = min(2*backoff, r.maxBackoff)
@@ -186,8 +273,5 @@ func (r *Serial) session(ctx context.Context) (connected bool, err error) {
 
 // emit debounces p and hands it to Scans without blocking.
 func (r *Serial) emit(p []byte) {
-	r.mu.Lock()
-	debounce := r.cfg.Debounce
-	r.mu.Unlock()
-	r.out.emit(p, SourceSerial, debounce)
+	r.out.emit(p, SourceSerial, r.cfg.Debounce.Duration)
 }

@@ -64,11 +64,15 @@ type harness struct {
 	logs *lockedBuffer
 }
 
-func startSerial(t *testing.T, cfg SerialConfig, now func() time.Time, tweak func(*Serial)) *harness {
+func startSerial(t *testing.T, cfg SerialOpts, now func() time.Time, tweak func(*Serial)) *harness {
 	t.Helper()
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := NewSerial(cfg, log, now)
+	cfg.Now = now
+	r, err := OpenSerial(&cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if tweak != nil {
 		tweak(r)
 	}
@@ -89,9 +93,9 @@ func startSerial(t *testing.T, cfg SerialConfig, now func() time.Time, tweak fun
 func (h *harness) waitState(t *testing.T, want device.State) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
-	for h.r.Status().State != want {
+	for h.r.Status(context.Background()).State != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("status %+v, want state %s", h.r.Status(), want)
+			t.Fatalf("status %+v, want state %s", h.r.Status(context.Background()), want)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -103,7 +107,7 @@ func (h *harness) next(t *testing.T) Scan {
 	case s := <-h.r.Scans():
 		return s
 	case <-time.After(wait):
-		t.Fatalf("no scan arrived; status %+v", h.r.Status())
+		t.Fatalf("no scan arrived; status %+v", h.r.Status(context.Background()))
 		return Scan{}
 	}
 }
@@ -177,7 +181,7 @@ func TestSerialReadsFromImager(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startEmu(t)
 			clock := &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
-			h := startSerial(t, SerialConfig{Port: e.PortPath(), MaxLen: tc.maxLen}, clock.Now, nil)
+			h := startSerial(t, SerialOpts{Port: e.PortPath(), MaxLen: tc.maxLen}, clock.Now, nil)
 			h.waitState(t, device.Online)
 			if err := tc.send(e); err != nil {
 				t.Fatal(err)
@@ -198,7 +202,7 @@ func TestSerialReadsFromImager(t *testing.T) {
 			if s := h.next(t); string(s.Data) != "sentinel" {
 				t.Fatalf("extra scan %q", s.Data)
 			}
-			if st := h.r.Status(); st.Device != "qrreader" || st.State != device.Online {
+			if st := h.r.Status(context.Background()); st.Device != "qrreader" || st.State != device.Online {
 				t.Fatalf("status %+v", st)
 			}
 		})
@@ -208,7 +212,7 @@ func TestSerialReadsFromImager(t *testing.T) {
 func TestSerialDebounce(t *testing.T) {
 	e := startEmu(t)
 	clock := &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
-	h := startSerial(t, SerialConfig{Port: e.PortPath(), Debounce: 2 * time.Second}, clock.Now, nil)
+	h := startSerial(t, SerialOpts{Port: e.PortPath(), Debounce: device.D(2 * time.Second)}, clock.Now, nil)
 	h.waitState(t, device.Online)
 
 	steps := []struct {
@@ -238,7 +242,7 @@ func TestSerialDebounce(t *testing.T) {
 
 func TestSerialDropsWhenNobodyReads(t *testing.T) {
 	e := startEmu(t)
-	h := startSerial(t, SerialConfig{Port: e.PortPath()}, nil, nil)
+	h := startSerial(t, SerialOpts{Port: e.PortPath()}, nil, nil)
 	h.waitState(t, device.Online)
 	total := scanBuffer + 3
 	for i := range total {
@@ -268,7 +272,7 @@ func TestSerialDropsWhenNobodyReads(t *testing.T) {
 
 func TestSerialNeverLogsPayload(t *testing.T) {
 	e := startEmu(t)
-	h := startSerial(t, SerialConfig{Port: e.PortPath(), Debounce: time.Hour, MaxLen: 64}, nil, nil)
+	h := startSerial(t, SerialOpts{Port: e.PortPath(), Debounce: device.D(time.Hour), MaxLen: 64}, nil, nil)
 	h.waitState(t, device.Online)
 	secret := "CCCD-079123456789-SECRET"
 	for _, s := range []string{secret, secret} {
@@ -306,7 +310,7 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 	}
 	var opens atomic.Int64
 	const minBackoff = 10 * time.Millisecond
-	h := startSerial(t, SerialConfig{Port: link}, nil, func(r *Serial) {
+	h := startSerial(t, SerialOpts{Port: link}, nil, func(r *Serial) {
 		r.minBackoff, r.maxBackoff = minBackoff, 80*time.Millisecond
 		r.open = func(p string, m *serial.Mode) (serial.Port, error) {
 			opens.Add(1)
@@ -331,7 +335,7 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitState(t, device.NoDevice)
-	if st := h.r.Status(); st.Device != "qrreader" || st.Action != device.ActionMaintenance || st.Detail == "" {
+	if st := h.r.Status(context.Background()); st.Device != "qrreader" || st.Action != device.ActionMaintenance || st.Detail == "" {
 		t.Fatalf("status %+v", st)
 	}
 
@@ -350,8 +354,8 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 	if limit := int64(elapsed/minBackoff) + 2; n > limit {
 		t.Fatalf("%d open attempts in %v: not backing off (limit %d)", n, elapsed, limit)
 	}
-	if h.r.Status().State != device.NoDevice {
-		t.Fatalf("status %+v while unplugged", h.r.Status())
+	if h.r.Status(context.Background()).State != device.NoDevice {
+		t.Fatalf("status %+v while unplugged", h.r.Status(context.Background()))
 	}
 
 	// Plug a new imager in where the config points.
@@ -381,15 +385,22 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not return after cancel while reading")
 	}
-	if st := h.r.Status(); st.State != device.Offline {
+	if st := h.r.Status(context.Background()); st.State != device.Offline {
 		t.Fatalf("status after stop %+v", st)
 	}
 }
 
 func TestSerialMissingPort(t *testing.T) {
-	cfg := SerialConfig{Port: filepath.Join(t.TempDir(), "absent")}
-	if st := NewSerial(cfg, nil, nil).Status(); st.State != device.Offline || st.Device != "qrreader" {
+	cfg := SerialOpts{Port: filepath.Join(t.TempDir(), "absent")}
+	r, err := OpenSerial(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Status(context.Background()); st.State != device.Offline || st.Device != "qrreader" {
 		t.Fatalf("status before Run %+v", st)
+	}
+	if got := r.String(); got != "qrreader("+cfg.Port+")" {
+		t.Errorf("String = %q", got)
 	}
 	h := startSerial(t, cfg, nil, nil)
 	h.waitState(t, device.NoDevice)
@@ -402,5 +413,37 @@ func TestSerialMissingPort(t *testing.T) {
 		h.errc <- err
 	case <-time.After(wait):
 		t.Fatal("Run did not return after cancel while backing off")
+	}
+}
+
+// Close stops Run cleanly (nil, not an error), port closed, status offline;
+// options no imager could work with are refused.
+func TestSerialCloseAndOpts(t *testing.T) {
+	e := startEmu(t)
+	h := startSerial(t, SerialOpts{Port: e.PortPath()}, nil, nil)
+	h.waitState(t, device.Online)
+	if err := h.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.errc:
+		if err != nil {
+			t.Fatalf("Run after Close returned %v, want nil", err)
+		}
+		h.errc <- err // for the cleanup
+	case <-time.After(wait):
+		t.Fatal("Run did not return after Close")
+	}
+	if st := h.r.Status(context.Background()); st.State != device.Offline {
+		t.Fatalf("status after Close %+v", st)
+	}
+	for name, o := range map[string]*SerialOpts{
+		"nil (no port)":     nil,
+		"negative debounce": {Port: "/dev/null", Debounce: device.D(-time.Second)},
+		"negative max len":  {Port: "/dev/null", MaxLen: -1},
+	} {
+		if _, err := OpenSerial(o, nil); err == nil {
+			t.Errorf("%s: OpenSerial succeeded", name)
+		}
 	}
 }

@@ -1,10 +1,32 @@
 // Package scanner drives the kiosk's sheet-fed document scanner through SANE,
 // by running Debian's scanimage (sane-utils). In tests and the demo the same
 // code talks to SANE's own "test" backend, configured by WriteTestConfig.
+// It only scans: ScanBatch returns the pages as device.Page (PNG, size,
+// DPI); putting them into a PDF and drawing thumbnails is the kiosk's
+// document package.
 //
 // Scans are personal data: pages are scanned into a private temporary
 // directory, read into memory and the directory is removed before ScanBatch
 // returns, whatever happened.
+//
+// # Shape
+//
+// Like every driver: Opts (JSON tags for kiosk.json, DefaultOpts, zero
+// fields take the defaults), Open(o *Opts, log) (*Scanner, error) with nil
+// Opts meaning DefaultOpts, and Status(ctx), String() and Close() of
+// device.Device. Faults wrap device.ErrScannerJammed, ErrScannerNoPaper,
+// ErrScannerCoverOpen and ErrNoDevice, so the kiosk tests them without
+// importing this package.
+//
+// # Another scanner model
+//
+// A scanner SANE drives needs no code: its device name, source and mode go
+// in Opts. One SANE cannot drive (a vendor SDK, eSCL over the network) is a
+// new package beside this one with its own Opts and Open, the same
+// Status/String/Close behind a `var _ device.Device = (*Scanner)(nil)`
+// guard, and ScanBatch(ctx, maxPages) ([]device.Page, error) wrapping the
+// device sentinels; the kiosk's configuration gets one field for its Opts
+// and the place that opens devices one case.
 package scanner
 
 import (
@@ -29,16 +51,20 @@ import (
 	"govkiosk/drivers/device"
 )
 
-// Config says which SANE device to use and how to scan.
-type Config struct {
-	Device    string   // SANE device name, e.g. "test:0" or "test"
-	ConfigDir string   // SANE_CONFIG_DIR for scanimage; "" = system default
-	Source    string   // "Automatic Document Feeder" by default
-	DPI       int      // e.g. 150 (the default)
-	Mode      string   // "Gray" by default
-	ScanImage string   // path of scanimage, default "scanimage"
-	ExtraArgs []string // extra backend options (tests inject faults with these)
-	TempDir   string   // parent of the per-batch private dir; "" = os.TempDir()
+// Opts says which SANE device to use and how to scan. Zero fields take the
+// value of DefaultOpts.
+type Opts struct {
+	Device    string          `json:"device"`              // SANE device name, e.g. "test:0" or "test"
+	ConfigDir string          `json:"configDir,omitempty"` // SANE_CONFIG_DIR for scanimage; "" = system default
+	Source    string          `json:"source,omitempty"`    // ["Automatic Document Feeder"]
+	DPI       int             `json:"dpi,omitempty"`       // 50..1200 [150]
+	Mode      string          `json:"mode,omitempty"`      // ["Gray"]
+	ScanImage string          `json:"scanImage,omitempty"` // path of scanimage ["scanimage"]
+	ExtraArgs []string        `json:"extraArgs,omitempty"` // extra backend options (tests inject faults with these)
+	TempDir   string          `json:"tempDir,omitempty"`   // parent of the per-batch private dir; "" = os.TempDir()
+	Idle      device.Duration `json:"idle,omitzero"`       // scanimage silent this long is stopped [45s]
+
+	Now func() time.Time `json:"-"` // clock for status times and batch durations [time.Now]
 }
 
 // Defaults.
@@ -47,6 +73,53 @@ const (
 	DefaultDPI    = 150
 	DefaultMode   = "Gray"
 )
+
+// DefaultOpts are the defaults Open fills zero fields from.
+var DefaultOpts = Opts{
+	Source:    DefaultSource,
+	DPI:       DefaultDPI,
+	Mode:      DefaultMode,
+	ScanImage: "scanimage",
+	Idle:      device.D(45 * time.Second),
+}
+
+// withDefaults fills zero fields from DefaultOpts and checks the result.
+func (o Opts) withDefaults() (Opts, error) {
+	d := DefaultOpts
+	if o.Source == "" {
+		o.Source = d.Source
+	}
+	if o.DPI == 0 {
+		o.DPI = d.DPI
+	}
+	if o.Mode == "" {
+		o.Mode = d.Mode
+	}
+	if o.ScanImage == "" {
+		o.ScanImage = d.ScanImage
+	}
+	if o.Idle.Duration == 0 {
+		o.Idle = d.Idle
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.ExtraArgs = slices.Clone(o.ExtraArgs)
+	var errs []error
+	if o.Device == "" {
+		errs = append(errs, errors.New("no SANE device name"))
+	}
+	if o.DPI < 50 || o.DPI > 1200 {
+		errs = append(errs, fmt.Errorf("dpi %d out of range 50..1200", o.DPI))
+	}
+	if o.Idle.Duration < 0 {
+		errs = append(errs, errors.New("negative idle timeout"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("scanner: %w", err)
+	}
+	return o, nil
+}
 
 // Sentinel errors; ScanBatch wraps them, so test with errors.Is.
 var (
@@ -67,18 +140,15 @@ const (
 	// cancelGrace is how long scanimage gets after SIGINT (it cancels the
 	// scan and ejects the sheet) before it is killed.
 	cancelGrace = 3 * time.Second
-	// defaultIdle is how long scanimage may stay silent (it prints progress
-	// with -p while reading, so this spans a sheet feed, not a whole batch).
-	defaultIdle = 45 * time.Second
 )
 
 // Scanner is one SANE scanner. It is safe for concurrent use; scans and
 // status probes are serialised because SANE devices open exclusively.
 type Scanner struct {
-	cfg  Config
+	cfg  Opts
 	log  *slog.Logger
 	now  func() time.Time
-	idle time.Duration // watchdog: scanimage silent this long is stopped
+	idle time.Duration // watchdog: scanimage silent this long is stopped (it prints progress with -p, so this spans a sheet feed, not a batch)
 
 	mu sync.Mutex // held while scanimage runs
 
@@ -86,25 +156,35 @@ type Scanner struct {
 	fault   error // last ErrJammed/ErrCoverOpen, cleared by a good batch
 }
 
-// New returns a Scanner for cfg, filling in defaults. log may be nil.
-func New(cfg Config, log *slog.Logger) *Scanner {
-	if cfg.Source == "" {
-		cfg.Source = DefaultSource
+var _ device.Device = (*Scanner)(nil)
+
+// Open checks o (nil: DefaultOpts) and returns a Scanner. It does not touch
+// the device: a scanner that is missing or off is reported by Status and
+// ScanBatch, not here. log may be nil.
+func Open(o *Opts, log *slog.Logger) (*Scanner, error) {
+	var cfg Opts
+	if o != nil {
+		cfg = *o
 	}
-	if cfg.DPI <= 0 {
-		cfg.DPI = DefaultDPI
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = DefaultMode
-	}
-	if cfg.ScanImage == "" {
-		cfg.ScanImage = "scanimage"
-	}
-	cfg.ExtraArgs = slices.Clone(cfg.ExtraArgs)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scanner{cfg: cfg, log: log.With("device", "scanner"), now: time.Now, idle: defaultIdle}
+	return &Scanner{cfg: cfg, log: log.With("device", "scanner"), now: cfg.Now, idle: cfg.Idle.Duration}, nil
+}
+
+// String names the scanner by its SANE device, e.g. "scanner(test:0)".
+func (s *Scanner) String() string { return "scanner(" + s.cfg.Device + ")" }
+
+// Close waits for a scan or status probe in progress to end; scanimage
+// holds the device only while it runs, so nothing else stays open.
+func (s *Scanner) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return nil
 }
 
 // Status probes the device (scanimage -A opens it and lists its options)
@@ -204,6 +284,9 @@ func (s *Scanner) ScanBatch(ctx context.Context, maxPages int) (pages []Page, er
 	pages, rerr := readPages(dir)
 	if rerr != nil {
 		return nil, rerr
+	}
+	for i := range pages {
+		pages[i].DPI = s.cfg.DPI
 	}
 	serr := res.classify(len(pages))
 	s.log.Info("scan batch done", "pages", len(pages), "ms", s.now().Sub(start).Milliseconds(),

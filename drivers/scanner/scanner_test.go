@@ -35,11 +35,44 @@ func newTestScanner(t *testing.T, device string, extra ...string) (*Scanner, str
 	}
 	tmp := t.TempDir()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s := New(Config{Device: device, ConfigDir: cfgDir, DPI: 150, ExtraArgs: extra, TempDir: tmp}, log)
+	s := mustOpen(t, Opts{Device: device, ConfigDir: cfgDir, DPI: 150, ExtraArgs: extra, TempDir: tmp}, log)
 	// The test backend very rarely deadlocks scanimage after an injected
 	// error; let the watchdog end that sooner than in production.
 	s.idle = 10 * time.Second
 	return s, tmp
+}
+
+func mustOpen(t *testing.T, o Opts, log *slog.Logger) *Scanner {
+	t.Helper()
+	s, err := Open(&o, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Open refuses options no scan could work with, and names the scanner by
+// its device.
+func TestOpen(t *testing.T) {
+	for name, o := range map[string]*Opts{
+		"no device":     {},
+		"dpi too low":   {Device: "test:0", DPI: 10},
+		"dpi too high":  {Device: "test:0", DPI: 5000},
+		"negative idle": {Device: "test:0", Idle: device.D(-time.Second)},
+		"nil":           nil,
+	} {
+		if _, err := Open(o, nil); err == nil {
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+	s, err := Open(&Opts{Device: "test:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.String() != "scanner(test:0)" || s.cfg.DPI != DefaultDPI || s.idle != DefaultOpts.Idle.Duration {
+		t.Errorf("Open: %v, dpi %d, idle %v", s, s.cfg.DPI, s.idle)
+	}
 }
 
 func assertEmptyDir(t *testing.T, dir string) {
@@ -87,7 +120,7 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestScanBatchBuildPDFThumbnails(t *testing.T) {
+func TestScanBatch(t *testing.T) {
 	needScanimage(t)
 	s, tmp := newTestScanner(t, TestDevice)
 	pages, err := s.ScanBatch(context.Background(), 3)
@@ -100,8 +133,8 @@ func TestScanBatchBuildPDFThumbnails(t *testing.T) {
 	}
 	for i, p := range pages {
 		// A4 at 150 dpi: 210 mm = 1240 px, 297 mm = 1754 px (SANE rounds down to 1753).
-		if p.Width != 1240 || p.Height < 1752 || p.Height > 1754 {
-			t.Errorf("page %d is %dx%d, want about 1240x1754", i+1, p.Width, p.Height)
+		if p.Width != 1240 || p.Height < 1752 || p.Height > 1754 || p.DPI != 150 {
+			t.Errorf("page %d is %dx%d at %d dpi, want about 1240x1754 at 150", i+1, p.Width, p.Height, p.DPI)
 		}
 		img, err := png.Decode(bytes.NewReader(p.PNG))
 		if err != nil {
@@ -117,71 +150,6 @@ func TestScanBatchBuildPDFThumbnails(t *testing.T) {
 	if st := s.Status(context.Background()); st.State != device.Online || st.Media != device.ScannerReady {
 		t.Errorf("Status after good batch = %+v", st)
 	}
-
-	pdf, err := BuildPDF(pages, 150)
-	if err != nil {
-		t.Fatalf("BuildPDF: %v", err)
-	}
-	if n, err := PageCount(pdf); err != nil || n != 3 {
-		t.Fatalf("PageCount = %d, %v; want 3", n, err)
-	}
-	assertA4Pages(t, pdf, 3)
-	if !bytes.Contains(pdf, []byte("/DeviceGray")) {
-		t.Error("PDF images are not DeviceGray")
-	}
-
-	thumbs, err := Thumbnails(pdf, 200)
-	if err != nil {
-		t.Fatalf("Thumbnails: %v", err)
-	}
-	if len(thumbs) != 3 {
-		t.Fatalf("got %d thumbnails, want 3", len(thumbs))
-	}
-	for i, th := range thumbs {
-		img, err := png.Decode(bytes.NewReader(th))
-		if err != nil {
-			t.Fatalf("thumbnail %d: %v", i+1, err)
-		}
-		b := img.Bounds()
-		if b.Dx() != 200 || b.Dy() < 281 || b.Dy() > 284 {
-			t.Errorf("thumbnail %d is %v, want 200x283", i+1, b)
-		}
-		// The test backend draws a black/white grid: the thumbnail must show it.
-		lo, hi := grayRange(img)
-		if lo > 64 || hi < 192 {
-			t.Errorf("thumbnail %d grey range %d..%d, want a visible grid", i+1, lo, hi)
-		}
-	}
-}
-
-func assertA4Pages(t *testing.T, pdf []byte, want int) {
-	t.Helper()
-	dims, err := pageDims(pdf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dims) != want {
-		t.Fatalf("%d page dims, want %d", len(dims), want)
-	}
-	for i, d := range dims {
-		// A4 is 595.3 x 841.9 pt.
-		if d.Width < 594 || d.Width > 597 || d.Height < 840 || d.Height > 843 {
-			t.Errorf("page %d is %.1fx%.1f pt, want A4", i+1, d.Width, d.Height)
-		}
-	}
-}
-
-func grayRange(img image.Image) (lo, hi uint8) {
-	lo = 255
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, _, _, _ := img.At(x, y).RGBA()
-			v := uint8(r >> 8)
-			lo, hi = min(lo, v), max(hi, v)
-		}
-	}
-	return lo, hi
 }
 
 func TestScanBatchFeederRunsOut(t *testing.T) {
@@ -362,7 +330,7 @@ exit $FAIL_CODE
 			t.Setenv("FAIL_CODE", tc.code)
 			t.Setenv("FAIL_MSG", tc.msg)
 			tmp := t.TempDir()
-			s := New(Config{Device: "x", ScanImage: fake, TempDir: tmp}, nil)
+			s := mustOpen(t, Opts{Device: "x", ScanImage: fake, TempDir: tmp}, nil)
 			pages, err := s.ScanBatch(context.Background(), 5)
 			assertEmptyDir(t, tmp)
 			if tc.ok != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
@@ -408,7 +376,7 @@ func TestWatchdog(t *testing.T) {
 				t.Fatal(err)
 			}
 			tmp := t.TempDir()
-			s := New(Config{Device: "x", ScanImage: fake, TempDir: tmp}, nil)
+			s := mustOpen(t, Opts{Device: "x", ScanImage: fake, TempDir: tmp}, nil)
 			s.idle = 300 * time.Millisecond
 			_, err := s.ScanBatch(context.Background(), 2)
 			if err == nil {
@@ -429,7 +397,7 @@ func TestWatchdog(t *testing.T) {
 }
 
 func TestScanBatchArgs(t *testing.T) {
-	s := New(Config{Device: "test:0"}, nil)
+	s := mustOpen(t, Opts{Device: "test:0"}, nil)
 	for _, n := range []int{0, -1, maxPagesPerBatch + 1} {
 		if _, err := s.ScanBatch(context.Background(), n); err == nil {
 			t.Errorf("ScanBatch(%d) gave no error", n)
@@ -530,4 +498,24 @@ func TestWriteTestConfig(t *testing.T) {
 			t.Errorf("test.conf lacks %q", want)
 		}
 	}
+}
+
+// grayPage makes a w×h grey PNG page with a black frame and a white inside.
+func grayPage(t *testing.T, w, h int) Page {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			v := uint8(255)
+			if x < w/10 || y < h/10 {
+				v = 0
+			}
+			img.Pix[y*img.Stride+x] = v
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return Page{PNG: buf.Bytes(), Width: w, Height: h}
 }

@@ -47,7 +47,7 @@ br_y 297.0
 `
 
 // WriteTestConfig writes dll.conf (listing only the test backend) and
-// test.conf (A4 geometry) into dir, creating it. Point Config.ConfigDir at
+// test.conf (A4 geometry) into dir, creating it. Point Opts.ConfigDir at
 // dir and use Device TestDevice.
 func WriteTestConfig(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

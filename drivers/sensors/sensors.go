@@ -1,9 +1,29 @@
 // Package sensors reads the cabinet's tamper/door switch and drives its
 // status LED through periph.io GPIO, and reads the board temperature from
 // sysfs.
+//
+// # Shape
+//
+// Like every driver: Opts (JSON tags for kiosk.json, DefaultOpts), Open(o
+// *Opts, log) (*Sensors, error) with nil Opts meaning DefaultOpts, and
+// Status(ctx), String() and Close() of device.Device. Real pins are looked
+// up by name in periph's registry after host.Init; tests and the demo hand
+// in pins of their own through Opts.Door and Opts.LED (see the sensorstest
+// package), so nothing fake is ever registered in the process-wide
+// registry.
+//
+// # Another board
+//
+// A board whose GPIO periph drives needs only the pin names in Opts. Sensors
+// on another bus (I2C, a vendor controller) are a new package with its own
+// Opts and Open, the same Status/String/Close behind a
+// `var _ device.Device = ...` guard and DoorOpen/SetLED; the kiosk's
+// configuration gets one field for its Opts and the place that opens
+// devices one case.
 package sensors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +35,6 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/host/v3"
 
 	"govkiosk/drivers/device"
@@ -24,14 +43,34 @@ import (
 // ErrNoDevice is returned when the pins are not there.
 var ErrNoDevice = errors.New("sensors: no device")
 
-// Config names the pins as gpioreg knows them (e.g. "GPIO17").
-type Config struct {
-	DoorPin string // input; High = door open (the switch pulls it Low when closed)
-	LEDPin  string // output; High = LED on
+// Opts names the pins as gpioreg knows them (e.g. "GPIO17"), or hands pins
+// in directly.
+type Opts struct {
+	DoorPin string `json:"doorPin,omitempty"` // input; High = door open (the switch pulls it Low when closed)
+	LEDPin  string `json:"ledPin,omitempty"`  // output; High = LED on
+
+	Door gpio.PinIO       `json:"-"` // used instead of looking DoorPin up (tests, demo)
+	LED  gpio.PinIO       `json:"-"` // used instead of looking LEDPin up
+	Now  func() time.Time `json:"-"` // clock for status times [time.Now]
+}
+
+// DefaultOpts are the defaults Open fills zero fields from: no pins, so
+// sensors report noDevice until the configuration names them.
+var DefaultOpts = Opts{}
+
+func (o Opts) withDefaults() (Opts, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Door == nil && o.LED == nil && o.DoorPin != "" && o.DoorPin == o.LEDPin {
+		return o, fmt.Errorf("sensors: door and LED are both pin %s", o.DoorPin)
+	}
+	return o, nil
 }
 
 // Sensors is the door switch and status LED.
 type Sensors struct {
+	cfg     Opts
 	log     *slog.Logger
 	now     func() time.Time
 	door    gpio.PinIO
@@ -39,20 +78,37 @@ type Sensors struct {
 	missing string // why the device is absent; "" when present
 }
 
-// Open initialises periph's host drivers and looks the pins up. It never
-// fails: a machine without GPIO, or without the configured pins, gives
+var _ device.Device = (*Sensors)(nil)
+
+// Open initialises periph's host drivers and finds the pins (o.Door and
+// o.LED when given, else by name). Only options that cannot be right are an
+// error: a machine without GPIO, or without the configured pins, gives
 // Sensors whose Status is noDevice.
-func Open(cfg Config, log *slog.Logger) *Sensors {
+func Open(o *Opts, log *slog.Logger) (*Sensors, error) {
+	cfg := DefaultOpts
+	if o != nil {
+		cfg = *o
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sensors{log: log.With("device", "sensors"), now: time.Now}
-	if _, err := host.Init(); err != nil {
-		// Pins registered by other means (fakes) may still be there.
-		s.log.Warn("periph host init failed", "err", err)
+	s := &Sensors{cfg: cfg, log: log.With("device", "sensors"), now: cfg.Now}
+	if cfg.Door == nil || cfg.LED == nil {
+		if _, err := host.Init(); err != nil {
+			s.log.Warn("periph host init failed", "err", err)
+		}
 	}
-	s.door = lookup(cfg.DoorPin)
-	s.led = lookup(cfg.LEDPin)
+	s.door, s.led = cfg.Door, cfg.LED
+	if s.door == nil {
+		s.door = lookup(cfg.DoorPin)
+	}
+	if s.led == nil {
+		s.led = lookup(cfg.LEDPin)
+	}
 	switch {
 	case s.door == nil:
 		s.missing = fmt.Sprintf("door pin %q not found", cfg.DoorPin)
@@ -74,7 +130,7 @@ func Open(cfg Config, log *slog.Logger) *Sensors {
 	} else {
 		s.log.Info("sensors ready", "door", s.door.Name(), "led", s.led.Name())
 	}
-	return s
+	return s, nil
 }
 
 func lookup(name string) gpio.PinIO {
@@ -84,9 +140,37 @@ func lookup(name string) gpio.PinIO {
 	return gpioreg.ByName(name)
 }
 
+// String names the pins, e.g. "sensors(door=GPIO17,led=GPIO27)".
+func (s *Sensors) String() string {
+	name := func(p gpio.PinIO, cfg string) string {
+		if p != nil {
+			return p.Name()
+		}
+		return cfg
+	}
+	return "sensors(door=" + name(s.door, s.cfg.DoorPin) + ",led=" + name(s.led, s.cfg.LEDPin) + ")"
+}
+
+// Close switches the LED off and halts both pins.
+func (s *Sensors) Close() error {
+	if s.door == nil || s.led == nil {
+		return nil
+	}
+	var errs []error
+	if err := s.led.Out(gpio.Low); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, s.led.Halt(), s.door.Halt())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sensors: close: %w", err)
+	}
+	return nil
+}
+
 // Status is online while the pins are there. An open door is still online
-// but asks for maintenance; absent pins are noDevice.
-func (s *Sensors) Status() device.Status {
+// but asks for maintenance; absent pins are noDevice. Reading a pin does
+// not block, so ctx is not consulted.
+func (s *Sensors) Status(context.Context) device.Status {
 	st := device.Status{Device: "sensors", State: device.Online, At: s.now()}
 	if s.missing != "" {
 		st.State, st.Action, st.Detail = device.NoDevice, device.ActionMaintenance, s.missing
@@ -119,23 +203,6 @@ func (s *Sensors) SetLED(on bool) error {
 		return fmt.Errorf("sensors: set LED %s: %w", s.led.Name(), err)
 	}
 	return nil
-}
-
-// RegisterFakes registers two gpiotest pins in gpioreg under the given names,
-// for the demo and tests: the door starts Low (closed), the LED Low (off).
-// door.Out(gpio.High) opens the door, door.Out(gpio.Low) closes it;
-// led.Read() shows the LED.
-func RegisterFakes(doorName, ledName string) (door, led *gpiotest.Pin, err error) {
-	door = &gpiotest.Pin{N: doorName, Num: -1, Fn: "In", L: gpio.Low}
-	led = &gpiotest.Pin{N: ledName, Num: -1, Fn: "Out", L: gpio.Low}
-	if err := gpioreg.Register(door); err != nil {
-		return nil, nil, fmt.Errorf("sensors: register fake door pin: %w", err)
-	}
-	if err := gpioreg.Register(led); err != nil {
-		_ = gpioreg.Unregister(doorName)
-		return nil, nil, fmt.Errorf("sensors: register fake LED pin: %w", err)
-	}
-	return door, led, nil
 }
 
 // Temperature is the hottest thermal zone under sysRoot (normally /sys), in

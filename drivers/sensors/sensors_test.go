@@ -1,6 +1,7 @@
-package sensors
+package sensors_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -12,26 +13,38 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"govkiosk/drivers/device"
+	"govkiosk/drivers/sensors"
+	"govkiosk/drivers/sensors/sensorstest"
 )
 
-func registerFakes(t *testing.T) (door, led *gpiotest.Pin, cfg Config) {
+// fakes are a door and LED pin handed in through Opts, named after the test.
+func fakes(t *testing.T) (door, led *gpiotest.Pin, o *sensors.Opts) {
 	t.Helper()
-	cfg = Config{DoorPin: "TEST_DOOR_" + t.Name(), LEDPin: "TEST_LED_" + t.Name()}
-	door, led, err := RegisterFakes(cfg.DoorPin, cfg.LEDPin)
+	door, led = sensorstest.Pins("TEST_DOOR_"+t.Name(), "TEST_LED_"+t.Name())
+	return door, led, sensorstest.Opts(door, led)
+}
+
+func open(t *testing.T, o *sensors.Opts) *sensors.Sensors {
+	t.Helper()
+	s, err := sensors.Open(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = gpioreg.Unregister(cfg.DoorPin)
-		_ = gpioreg.Unregister(cfg.LEDPin)
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
 	})
-	return door, led, cfg
+	return s
 }
 
 func TestDoorAndLED(t *testing.T) {
-	door, led, cfg := registerFakes(t)
-	s := Open(cfg, nil)
-	if st := s.Status(); st.Device != "sensors" || st.State != device.Online || st.Detail != "" || st.Action != device.ActionNone {
+	door, led, cfg := fakes(t)
+	s := open(t, cfg)
+	if got, want := s.String(), "sensors(door="+door.N+",led="+led.N+")"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+	if st := s.Status(context.Background()); st.Device != "sensors" || st.State != device.Online || st.Detail != "" || st.Action != device.ActionNone {
 		t.Fatalf("closed door: status %+v", st)
 	}
 	tests := []struct {
@@ -53,7 +66,7 @@ func TestDoorAndLED(t *testing.T) {
 		if err != nil || open != tc.open {
 			t.Fatalf("%s: DoorOpen = %v, %v", tc.name, open, err)
 		}
-		st := s.Status()
+		st := s.Status(context.Background())
 		if st.State != device.Online || st.Detail != tc.detail || st.Action != tc.action {
 			t.Fatalf("%s: status %+v", tc.name, st)
 		}
@@ -69,39 +82,58 @@ func TestDoorAndLED(t *testing.T) {
 	}
 }
 
-func TestRegisterFakesTwiceFails(t *testing.T) {
-	_, _, cfg := registerFakes(t)
-	if _, _, err := RegisterFakes(cfg.DoorPin, cfg.LEDPin); err == nil {
-		t.Fatal("registering the same pin names twice succeeded")
+// Pins handed in are never put in periph's registry; real pins are still
+// found there by name.
+func TestPinsByNameAndHandedIn(t *testing.T) {
+	door, led, cfg := fakes(t)
+	open(t, cfg)
+	open(t, cfg) // a second set of the same pins: nothing global to clash
+	if gpioreg.ByName(door.N) != nil || gpioreg.ByName(led.N) != nil {
+		t.Fatal("handed-in fakes ended up in gpioreg")
 	}
-	// The first registration still works.
-	if st := Open(cfg, nil).Status(); st.State != device.Online {
-		t.Fatalf("status %+v", st)
+	rdoor := &gpiotest.Pin{N: "REG_DOOR_" + t.Name(), Num: -1, L: gpio.Low}
+	rled := &gpiotest.Pin{N: "REG_LED_" + t.Name(), Num: -1, L: gpio.Low}
+	for _, p := range []*gpiotest.Pin{rdoor, rled} {
+		if err := gpioreg.Register(p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = gpioreg.Unregister(p.N) })
+	}
+	s := open(t, &sensors.Opts{DoorPin: rdoor.N, LEDPin: rled.N})
+	if st := s.Status(context.Background()); st.State != device.Online {
+		t.Fatalf("pins by name: status %+v", st)
+	}
+	if err := s.SetLED(true); err != nil || rled.Read() != gpio.High {
+		t.Fatalf("SetLED on a pin by name: %v, pin %v", err, rled.Read())
+	}
+	if _, err := sensors.Open(&sensors.Opts{DoorPin: "GPIO17", LEDPin: "GPIO17"}, nil); err == nil {
+		t.Error("door and LED on one pin was accepted")
 	}
 }
 
 func TestOpenMissingPins(t *testing.T) {
-	_, _, fakes := registerFakes(t)
+	door, led, _ := fakes(t)
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  *sensors.Opts
 	}{
-		{"both missing", Config{DoorPin: "NO_SUCH_DOOR", LEDPin: "NO_SUCH_LED"}},
-		{"door missing", Config{DoorPin: "NO_SUCH_DOOR", LEDPin: fakes.LEDPin}},
-		{"LED missing", Config{DoorPin: fakes.DoorPin, LEDPin: "NO_SUCH_LED"}},
-		{"not configured", Config{}},
+		{"both missing", &sensors.Opts{DoorPin: "NO_SUCH_DOOR", LEDPin: "NO_SUCH_LED"}},
+		{"door missing", &sensors.Opts{DoorPin: "NO_SUCH_DOOR", LED: led}},
+		{"LED missing", &sensors.Opts{Door: door, LEDPin: "NO_SUCH_LED"}},
+		{"not configured", &sensors.Opts{}},
+		{"nil options", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Open(tc.cfg, nil)
-			st := s.Status()
+			s := open(t, tc.cfg)
+			st := s.Status(context.Background())
 			if st.Device != "sensors" || st.State != device.NoDevice || st.Detail == "" {
 				t.Fatalf("status %+v", st)
 			}
-			if _, err := s.DoorOpen(); !errors.Is(err, ErrNoDevice) {
+			if _, err := s.DoorOpen(); !errors.Is(err, sensors.ErrNoDevice) {
 				t.Fatalf("DoorOpen: %v", err)
 			}
-			if err := s.SetLED(true); !errors.Is(err, ErrNoDevice) {
+			if err := s.SetLED(true); !errors.Is(err, sensors.ErrNoDevice) {
 				t.Fatalf("SetLED: %v", err)
 			}
 		})
@@ -142,7 +174,7 @@ func TestTemperature(t *testing.T) {
 					}
 				}
 			}
-			got, err := Temperature(root)
+			got, err := sensors.Temperature(root)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("Temperature = %v, want an error", got)

@@ -35,7 +35,7 @@ func BenchmarkRenderEncode(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			d := Sample(tc.lang, false)
-			cfg := printer.Config{WidthDots: tc.width}
+			cfg := printer.Opts{WidthDots: tc.width}
 			var enc printer.Encoded
 			start := time.Now()
 			for b.Loop() {

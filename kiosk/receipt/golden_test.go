@@ -57,7 +57,7 @@ func paper(t *testing.T, d Data, width int, nativeQR bool) *image.Gray {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := printer.Encode(printer.Config{WidthDots: width}, parts...)
+	enc, err := printer.Encode(printer.Opts{WidthDots: width}, parts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,10 @@
 // Package receipt lays out the citizen's receipt as HTML in their language
-// and rasterises it for the thermal printer.
+// and rasterises it for the thermal printer: the HTML is laid out by MuPDF
+// (go-fitz) with the kiosk's fonts, so Thai and Vietnamese shape correctly
+// (RenderHTML), reduced to black and white dots exactly the paper width
+// (ToMono), and handed to any printer driver as device.PrintPart values
+// (Parts). It knows the paper geometry (DotsPerMM, Width80mm, Width58mm),
+// not the printer's wire protocol: it imports no driver.
 package receipt
 
 import (
@@ -13,7 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"govkiosk/drivers/printer"
+	"govkiosk/drivers/device"
 )
 
 // Data is everything printed on a receipt.
@@ -123,7 +128,7 @@ hr { border: 0; border-top: 0.35mm solid #000; margin: 2mm 0; } /* MuPDF draws s
 
 // HTML lays the receipt out for 80 mm paper. The printer's renderer
 // supplies the fonts.
-func HTML(d Data) ([]byte, error) { return html(d, printer.Width80mm, "all") }
+func HTML(d Data) ([]byte, error) { return html(d, Width80mm, "all") }
 
 // qrDots is the largest QR image for a paper width: about half the paper.
 func qrDots(widthDots int) int { return min(300, widthDots*5/8) }
@@ -143,7 +148,7 @@ func html(d Data, widthDots int, section string) ([]byte, error) {
 		"RefPt":       refPoints(d.Reference, widthDots),
 	}
 	if section == "all" {
-		qr, err := printer.QRCode(d.TrackURL, qrDots(widthDots))
+		qr, err := QRCode(d.TrackURL, qrDots(widthDots))
 		if err != nil {
 			return nil, fmt.Errorf("receipt qr: %w", err)
 		}
@@ -151,7 +156,7 @@ func html(d Data, widthDots int, section string) ([]byte, error) {
 		if err := png.Encode(&qrPNG, qr); err != nil {
 			return nil, err
 		}
-		vars["QRmm"] = fmt.Sprintf("%.3f", float64(qr.Bounds().Dx())/printer.DotsPerMM) // one image pixel per printer dot
+		vars["QRmm"] = fmt.Sprintf("%.3f", float64(qr.Bounds().Dx())/DotsPerMM) // one image pixel per printer dot
 		vars["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(qrPNG.Bytes()))
 	}
 	var b bytes.Buffer
@@ -190,7 +195,7 @@ func thaiBreaks(b []byte) []byte {
 // 58 mm paper. A monospace digit is about 0.6 em wide.
 func refPoints(ref string, widthDots int) string {
 	n := max(utf8.RuneCountInString(ref), 1)
-	usableMM := float64(widthDots)/printer.DotsPerMM - 3
+	usableMM := float64(widthDots)/DotsPerMM - 3
 	pt := usableMM / (0.62 * float64(n)) * 72 / 25.4
 	return fmt.Sprintf("%.1f", min(max(pt, 9), 17))
 }
@@ -271,23 +276,23 @@ func renderSection(d Data, widthDots int, section string) (*image.Gray, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := printer.RenderHTML(h, widthDots)
+	g, err := RenderHTML(h, widthDots)
 	if err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)
 	}
-	return printer.ToMono(g, widthDots), nil
+	return ToMono(g, widthDots), nil
 }
 
 // Parts lays the receipt out as printer parts. With nativeQR false it is
 // one image (Render); with nativeQR true, the part above the QR code, the
 // QR code for the printer to draw (GS ( k), and the part below.
-func Parts(d Data, widthDots int, nativeQR bool) ([]printer.Part, error) {
+func Parts(d Data, widthDots int, nativeQR bool) ([]device.PrintPart, error) {
 	if !nativeQR {
 		img, err := Render(d, widthDots)
 		if err != nil {
 			return nil, err
 		}
-		return []printer.Part{{Image: img}}, nil
+		return []device.PrintPart{{Image: img}}, nil
 	}
 	if d.TrackURL == "" {
 		return nil, fmt.Errorf("receipt qr: no tracking URL")
@@ -300,5 +305,5 @@ func Parts(d Data, widthDots int, nativeQR bool) ([]printer.Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []printer.Part{{Image: top}, {QR: d.TrackURL}, {Image: bottom}}, nil
+	return []device.PrintPart{{Image: top}, {QR: d.TrackURL}, {Image: bottom}}, nil
 }

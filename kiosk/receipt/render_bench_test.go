@@ -1,11 +1,15 @@
-package printer
+package receipt
 
-import "testing"
+import (
+	"testing"
 
-// BenchmarkReceipt measures the host side of one typical receipt: MuPDF
+	"govkiosk/drivers/printer"
+)
+
+// BenchmarkRenderHTML measures the host side of one typical receipt: MuPDF
 // layout and rasterisation, reduction to black and white, and ESC/POS
-// encoding.
-func BenchmarkReceipt(b *testing.B) {
+// raster encoding.
+func BenchmarkRenderHTML(b *testing.B) {
 	html := receiptHTML(b, "https://dichvucong.example.vn/tra-cuu?ma=QN-2025-000123", 8)
 	b.ReportAllocs()
 	var rows, size int
@@ -15,7 +19,7 @@ func BenchmarkReceipt(b *testing.B) {
 			b.Fatal(err)
 		}
 		mono := ToMono(img, 576)
-		data := EncodeRaster(mono, 256)
+		data := printer.EncodeRaster(mono, 256)
 		rows, size = mono.Bounds().Dy(), len(data)
 	}
 	b.ReportMetric(float64(rows), "rows")

@@ -1,4 +1,4 @@
-package scanner
+package document
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"govkiosk/drivers/device"
 )
 
 func pageDims(pdf []byte) ([]types.Dim, error) {
@@ -18,7 +20,7 @@ func pageDims(pdf []byte) ([]types.Dim, error) {
 }
 
 // grayPage makes a w×h grey page with a black frame and a white inside.
-func grayPage(t *testing.T, w, h int) Page {
+func grayPage(t *testing.T, w, h int) device.Page {
 	t.Helper()
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -34,7 +36,7 @@ func grayPage(t *testing.T, w, h int) Page {
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	return Page{PNG: buf.Bytes(), Width: w, Height: h}
+	return device.Page{PNG: buf.Bytes(), Width: w, Height: h}
 }
 
 func TestBuildPDFPhysicalSize(t *testing.T) {
@@ -50,7 +52,7 @@ func TestBuildPDFPhysicalSize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pdf, err := BuildPDF([]Page{grayPage(t, tc.w, tc.h), grayPage(t, tc.w, tc.h)}, tc.dpi)
+			pdf, err := BuildPDF([]device.Page{grayPage(t, tc.w, tc.h), grayPage(t, tc.w, tc.h)}, tc.dpi)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,15 +106,15 @@ func TestBuildPDFRejects(t *testing.T) {
 	good := grayPage(t, 50, 70)
 	tests := []struct {
 		name  string
-		pages []Page
+		pages []device.Page
 		dpi   int
 	}{
 		{"no pages", nil, 150},
-		{"dpi zero", []Page{good}, 0},
-		{"dpi absurd", []Page{good}, 100000},
-		{"garbage image", []Page{good, {PNG: []byte("not a png at all")}}, 150},
-		{"empty image", []Page{{}}, 150},
-		{"truncated png", []Page{{PNG: good.PNG[:len(good.PNG)/2]}}, 150},
+		{"dpi zero", []device.Page{good}, 0},
+		{"dpi absurd", []device.Page{good}, 100000},
+		{"garbage image", []device.Page{good, {PNG: []byte("not a png at all")}}, 150},
+		{"empty image", []device.Page{{}}, 150},
+		{"truncated png", []device.Page{{PNG: good.PNG[:len(good.PNG)/2]}}, 150},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,7 +126,7 @@ func TestBuildPDFRejects(t *testing.T) {
 }
 
 func TestHostilePDF(t *testing.T) {
-	pdf, err := BuildPDF([]Page{grayPage(t, 124, 175), grayPage(t, 124, 175)}, 15*10)
+	pdf, err := BuildPDF([]device.Page{grayPage(t, 124, 175), grayPage(t, 124, 175)}, 15*10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,5 +246,33 @@ func TestThumbnailsOddPageBoxes(t *testing.T) {
 				t.Errorf("thumbnail %dx%d, want 100x%d", c.Width, c.Height, tc.wantH)
 			}
 		})
+	}
+}
+
+// A page's own DPI sets its size; the dpi argument only stands in for
+// pages whose scanner did not say.
+func TestBuildPDFPageDPI(t *testing.T) {
+	said, unsaid := grayPage(t, 1240, 1754), grayPage(t, 1240, 1754)
+	said.DPI = 300
+	pdf, err := BuildPDF([]device.Page{said, unsaid}, 150)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dims, err := pageDims(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]float64{{297.6, 420.96}, {595.2, 841.92}} // A5-ish at 300 dpi, A4 at 150
+	if len(dims) != 2 {
+		t.Fatalf("%d pages", len(dims))
+	}
+	for i, d := range dims {
+		if abs(d.Width-want[i][0]) > 0.5 || abs(d.Height-want[i][1]) > 0.5 {
+			t.Errorf("page %d is %.2fx%.2f pt, want %.2fx%.2f", i+1, d.Width, d.Height, want[i][0], want[i][1])
+		}
+	}
+	said.DPI = 5
+	if _, err := BuildPDF([]device.Page{said}, 150); err == nil {
+		t.Error("a page at 5 dpi was accepted")
 	}
 }

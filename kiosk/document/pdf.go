@@ -1,4 +1,9 @@
-package scanner
+// Package document turns scanned pages into what the kiosk sends and shows:
+// one PDF per document (BuildPDF, pages as Flate-compressed grey images at
+// their physical size), its page count checked by pdfcpu (PageCount), and
+// thumbnails rendered by MuPDF (Thumbnails). It works on device.Page, so
+// any scanner driver's pages fit; no scanner package is imported.
+package document
 
 import (
 	"bytes"
@@ -15,6 +20,8 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"govkiosk/drivers/device"
 )
 
 // Limits for PDFs this package builds or renders.
@@ -39,39 +46,43 @@ func pdfConf() *model.Configuration {
 }
 
 // BuildPDF makes one PDF with one page per image, each page at the image's
-// physical size at dpi (1240×1754 px at 150 dpi is an A4 page). Images are
-// stored as Flate-compressed DeviceGray (JPEG input is converted to grey too).
-func BuildPDF(pages []Page, dpi int) (out []byte, err error) {
-	defer catch(&err, "scanner: build PDF")
+// physical size at the page's DPI, or at dpi when the scanner did not say
+// (1240×1754 px at 150 dpi is an A4 page). Images are stored as
+// Flate-compressed DeviceGray (JPEG input is converted to grey too).
+func BuildPDF(pages []device.Page, dpi int) (out []byte, err error) {
+	defer catch(&err, "document: build PDF")
 	if len(pages) == 0 {
-		return nil, errors.New("scanner: build PDF: no pages")
+		return nil, errors.New("document: build PDF: no pages")
 	}
 	if len(pages) > maxPDFPages {
-		return nil, fmt.Errorf("scanner: build PDF: %d pages, at most %d", len(pages), maxPDFPages)
+		return nil, fmt.Errorf("document: build PDF: %d pages, at most %d", len(pages), maxPDFPages)
 	}
-	if dpi < minDPI || dpi > maxDPI {
-		return nil, fmt.Errorf("scanner: build PDF: dpi %d out of range %d..%d", dpi, minDPI, maxDPI)
+	for i, p := range pages {
+		if d := pageDPI(p, dpi); d < minDPI || d > maxDPI {
+			return nil, fmt.Errorf("document: build PDF: page %d: dpi %d out of range %d..%d", i+1, d, minDPI, maxDPI)
+		}
 	}
 	conf := pdfConf()
 	ctx, err := pdfcpu.CreateContextWithXRefTable(conf, types.PaperSize["A4"])
 	if err != nil {
-		return nil, fmt.Errorf("scanner: build PDF: %w", err)
+		return nil, fmt.Errorf("document: build PDF: %w", err)
 	}
 	pagesRef, err := ctx.Pages()
 	if err != nil || pagesRef == nil {
-		return nil, fmt.Errorf("scanner: build PDF: page tree: %v", err)
+		return nil, fmt.Errorf("document: build PDF: page tree: %v", err)
 	}
 	pagesDict, err := ctx.DereferenceDict(*pagesRef)
 	if err != nil || pagesDict == nil {
-		return nil, fmt.Errorf("scanner: build PDF: page tree: %v", err)
+		return nil, fmt.Errorf("document: build PDF: page tree: %v", err)
 	}
 	for i, p := range pages {
+		dpi := pageDPI(p, dpi)
 		c, _, err := image.DecodeConfig(bytes.NewReader(p.PNG))
 		if err != nil {
-			return nil, fmt.Errorf("scanner: build PDF: page %d: %w", i+1, err)
+			return nil, fmt.Errorf("document: build PDF: page %d: %w", i+1, err)
 		}
 		if c.Width <= 0 || c.Height <= 0 {
-			return nil, fmt.Errorf("scanner: build PDF: page %d: empty image", i+1)
+			return nil, fmt.Errorf("document: build PDF: page %d: empty image", i+1)
 		}
 		dim := &types.Dim{
 			Width:  float64(c.Width) * pointsPerInch / float64(dpi),
@@ -91,38 +102,46 @@ func BuildPDF(pages []Page, dpi int) (out []byte, err error) {
 		}
 		refs, err := pdfcpu.NewPagesForImage(ctx.XRefTable, bytes.NewReader(p.PNG), pagesRef, imp)
 		if err != nil {
-			return nil, fmt.Errorf("scanner: build PDF: page %d: %w", i+1, err)
+			return nil, fmt.Errorf("document: build PDF: page %d: %w", i+1, err)
 		}
 		for _, ref := range refs {
 			if err := ctx.SetValid(*ref); err != nil {
-				return nil, fmt.Errorf("scanner: build PDF: page %d: %w", i+1, err)
+				return nil, fmt.Errorf("document: build PDF: page %d: %w", i+1, err)
 			}
 			if err := model.AppendPageTree(ref, 1, pagesDict); err != nil {
-				return nil, fmt.Errorf("scanner: build PDF: page %d: %w", i+1, err)
+				return nil, fmt.Errorf("document: build PDF: page %d: %w", i+1, err)
 			}
 			ctx.PageCount++
 		}
 	}
 	var buf bytes.Buffer
 	if err := api.Write(ctx, &buf, conf); err != nil {
-		return nil, fmt.Errorf("scanner: build PDF: write: %w", err)
+		return nil, fmt.Errorf("document: build PDF: write: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// pageDPI is the page's own resolution, or dflt when it has none.
+func pageDPI(p device.Page, dflt int) int {
+	if p.DPI > 0 {
+		return p.DPI
+	}
+	return dflt
 }
 
 // PageCount returns the number of pages of pdf after reading and validating
 // it with pdfcpu. Malformed input gives an error.
 func PageCount(pdf []byte) (n int, err error) {
-	defer catch(&err, "scanner: page count")
+	defer catch(&err, "document: page count")
 	if len(pdf) == 0 {
-		return 0, errors.New("scanner: page count: empty PDF")
+		return 0, errors.New("document: page count: empty PDF")
 	}
 	n, err = api.PageCount(bytes.NewReader(pdf), pdfConf())
 	if err != nil {
-		return 0, fmt.Errorf("scanner: page count: %w", err)
+		return 0, fmt.Errorf("document: page count: %w", err)
 	}
 	if n < 1 {
-		return 0, errors.New("scanner: page count: PDF has no pages")
+		return 0, errors.New("document: page count: PDF has no pages")
 	}
 	return n, nil
 }
@@ -136,31 +155,31 @@ func Thumbnails(pdf []byte, widthPx int) (thumbs [][]byte, err error) {
 			thumbs = nil
 		}
 	}()
-	defer catch(&err, "scanner: thumbnails")
+	defer catch(&err, "document: thumbnails")
 	if widthPx < minThumbWidth || widthPx > maxThumbWidth {
-		return nil, fmt.Errorf("scanner: thumbnails: width %d out of range %d..%d", widthPx, minThumbWidth, maxThumbWidth)
+		return nil, fmt.Errorf("document: thumbnails: width %d out of range %d..%d", widthPx, minThumbWidth, maxThumbWidth)
 	}
 	n, err := PageCount(pdf)
 	if err != nil {
 		return nil, err
 	}
 	if n > maxPDFPages {
-		return nil, fmt.Errorf("scanner: thumbnails: %d pages, at most %d", n, maxPDFPages)
+		return nil, fmt.Errorf("document: thumbnails: %d pages, at most %d", n, maxPDFPages)
 	}
 	doc, err := fitz.NewFromMemory(pdf)
 	if doc != nil {
 		defer doc.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("scanner: thumbnails: open: %w", err)
+		return nil, fmt.Errorf("document: thumbnails: open: %w", err)
 	}
 	if got := doc.NumPage(); got != n {
-		return nil, fmt.Errorf("scanner: thumbnails: MuPDF sees %d pages, pdfcpu %d", got, n)
+		return nil, fmt.Errorf("document: thumbnails: MuPDF sees %d pages, pdfcpu %d", got, n)
 	}
 	for i := range n {
 		t, err := thumbnail(doc, i, widthPx)
 		if err != nil {
-			return nil, fmt.Errorf("scanner: thumbnails: page %d: %w", i+1, err)
+			return nil, fmt.Errorf("document: thumbnails: page %d: %w", i+1, err)
 		}
 		thumbs = append(thumbs, t)
 	}

@@ -1,4 +1,4 @@
-package printer
+package receipt
 
 import (
 	"errors"
@@ -10,16 +10,15 @@ import (
 
 	"github.com/gen2brain/go-fitz"
 
+	"govkiosk/drivers/device"
 	"govkiosk/kiosk/fonts"
 )
 
-// DotsPerMM is the resolution of the 203 dpi class of thermal heads.
-const DotsPerMM = 8
-
-// Printable widths of the two paper sizes, in dots.
+// Paper geometry of the 203 dpi thermal heads receipts are laid out for.
 const (
-	Width80mm = 576
-	Width58mm = 384
+	DotsPerMM = device.DotsPerMM
+	Width80mm = device.Width80mm // dots across 80 mm paper
+	Width58mm = device.Width58mm // dots across 58 mm paper
 )
 
 const (

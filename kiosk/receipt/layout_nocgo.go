@@ -1,6 +1,6 @@
 //go:build !cgo || nocgo
 
-package printer
+package receipt
 
 import (
 	"errors"
