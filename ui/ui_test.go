@@ -62,7 +62,7 @@ func TestEveryScreenRenders(t *testing.T) {
 		Status:     &api.ApplicationStatus{TrackingNumber: "QN-2026-000001", Status: "in-review"},
 		Procedures: []kiosk.ProcedureView{{Procedure: proc, Available: false}},
 		Notice:     kiosk.MsgScannerJammed, IdleTimeout: 120, IdleCountdown: 30,
-		Refusal:    kiosk.MsgRefusedForm, Busy: kiosk.MsgBusySending, CanCancel: true,
+		Refusal: kiosk.MsgRefusedForm, Busy: kiosk.MsgBusySending, CanCancel: true,
 	}
 	leak := regexp.MustCompile(`>\s*(err|field|docs|nav|status|receipt|busy|refused)\.[a-z_]+`)
 	for _, step := range kiosk.Steps {
