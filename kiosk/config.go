@@ -1,19 +1,19 @@
 package kiosk
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"time"
 
 	"govkiosk/drivers/device"
 )
 
-// Config is the kiosk's one configuration file, decoded and validated at once.
+// Config is the controller's part of kiosk.json: who the kiosk is, where its
+// portal and provider are, how it talks to citizens. The file as a whole,
+// with every driver's options beside these, is kiosk/config.Config, which
+// embeds this one; the controller never sees a driver's options.
 type Config struct {
 	KioskID    string            `json:"kioskId"`
 	OfficeCode string            `json:"officeCode"`
@@ -34,57 +34,12 @@ type Config struct {
 	IdleCountdown Duration `json:"idleCountdown"` // default 30s
 	Heartbeat     Duration `json:"heartbeat"`     // default 60s
 
-	Printer struct {
-		Port      string `json:"port"` // serial device, e.g. /dev/ttyUSB0; empty: no printer
-		Baud      int    `json:"baud"`
-		WidthDots int    `json:"widthDots"` // 576 for 80 mm, 384 for 58 mm
-		BandRows  int    `json:"bandRows"`  // GS v 0 band height, at most 960
-	} `json:"printer"`
-
-	Scanner struct {
-		Device    string `json:"device"`    // SANE device name, e.g. "test:0"
-		ConfigDir string `json:"configDir"` // SANE_CONFIG_DIR, empty for the system's
-		Source    string `json:"source"`    // e.g. "Automatic Document Feeder"
-		DPI       int    `json:"dpi"`
-	} `json:"scanner"`
-
-	QRReader struct {
-		Port     string   `json:"port"` // serial device of the 2D imager; empty: none
-		Baud     int      `json:"baud"`
-		MaxLen   int      `json:"maxLen"`
-		Debounce Duration `json:"debounce"`
-	} `json:"qrReader"`
-
-	Sensors struct {
-		DoorPin string `json:"doorPin"` // gpioreg name, e.g. "GPIO17"
-		LEDPin  string `json:"ledPin"`
-	} `json:"sensors"`
-
-	SysRoot string `json:"sysRoot"` // "/sys", configurable for tests
+	SysRoot string `json:"sysRoot"` // sysfs root for the display and thermal zones ["/sys"]; tests use a fixture tree
 }
 
 // Duration is a time.Duration written as "120s" in JSON; the same type as
 // the drivers' options use.
 type Duration = device.Duration
-
-// LoadConfig reads, defaults and validates the config file at path.
-func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
-	}
-	var c Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("decode config %s: %w", path, err)
-	}
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
-}
 
 // SetDefaults fills what the file may leave out.
 func (c *Config) SetDefaults() {
@@ -105,30 +60,6 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Heartbeat.Duration == 0 {
 		c.Heartbeat.Duration = 60 * time.Second
-	}
-	if c.Printer.Baud == 0 {
-		c.Printer.Baud = 115200
-	}
-	if c.Printer.WidthDots == 0 {
-		c.Printer.WidthDots = 576
-	}
-	if c.Printer.BandRows == 0 {
-		c.Printer.BandRows = 256
-	}
-	if c.Scanner.Source == "" {
-		c.Scanner.Source = "Automatic Document Feeder"
-	}
-	if c.Scanner.DPI == 0 {
-		c.Scanner.DPI = 150
-	}
-	if c.QRReader.Baud == 0 {
-		c.QRReader.Baud = 9600
-	}
-	if c.QRReader.MaxLen == 0 {
-		c.QRReader.MaxLen = 4096
-	}
-	if c.QRReader.Debounce.Duration == 0 {
-		c.QRReader.Debounce.Duration = 2 * time.Second
 	}
 	if c.SysRoot == "" {
 		c.SysRoot = "/sys"
@@ -168,15 +99,6 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout.Duration < 10*time.Second {
 		bad("idleTimeout %v is shorter than 10s", c.IdleTimeout)
-	}
-	if c.Printer.WidthDots != 576 && c.Printer.WidthDots != 384 {
-		bad("printer widthDots %d must be 576 (80 mm) or 384 (58 mm)", c.Printer.WidthDots)
-	}
-	if c.Printer.BandRows < 1 || c.Printer.BandRows > 960 {
-		bad("printer bandRows %d must be 1..960", c.Printer.BandRows)
-	}
-	if c.Scanner.DPI < 75 || c.Scanner.DPI > 600 {
-		bad("scanner dpi %d must be 75..600", c.Scanner.DPI)
 	}
 	return errors.Join(errs...)
 }

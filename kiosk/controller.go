@@ -133,10 +133,7 @@ func NewController(d Deps) *Controller {
 		d.PrintWait = 30 * time.Second
 	}
 	if d.ReceiptWidthDots == 0 {
-		d.ReceiptWidthDots = d.Config.Printer.WidthDots
-	}
-	if d.ScanDPI == 0 {
-		d.ScanDPI = d.Config.Scanner.DPI
+		d.ReceiptWidthDots = device.Width80mm
 	}
 	if d.ScanDPI == 0 {
 		d.ScanDPI = 150

@@ -18,8 +18,8 @@ import (
 	"filippo.io/age"
 
 	"govkiosk/backend-client/api"
-	"govkiosk/kiosk"
 	"govkiosk/kiosk/atomicfile"
+	"govkiosk/kiosk/config"
 )
 
 // Enroller asks the portal to enroll this kiosk. backendclient.Client is the
@@ -30,12 +30,12 @@ type Enroller interface {
 
 // ProvisionOptions are what the technician gives at provisioning time.
 type ProvisionOptions struct {
-	DataDir   string       // where keys, certificates and kiosk.json go; created 0700
-	PortalURL string       // base URL of the portal API
-	Token     string       // one-time enrollment token; never logged or stored
-	Listen    string       // touch UI address (loopback); empty: Base.Listen or the default
-	OpsListen string       // /healthz and /metrics address; empty: Base.OpsListen or the default
-	Base      kiosk.Config // device settings from the technician (printer, scanner, ...)
+	DataDir   string        // where keys, certificates and kiosk.json go; created 0700
+	PortalURL string        // base URL of the portal API
+	Token     string        // one-time enrollment token; never logged or stored
+	Listen    string        // touch UI address (loopback); empty: Base.Listen or the default
+	OpsListen string        // /healthz and /metrics address; empty: Base.OpsListen or the default
+	Base      config.Config // device settings from the technician (printer, scanner, ...)
 
 	Hostname string           // sent to the portal; empty: os.Hostname()
 	Now      func() time.Time // clock for certificate validity; nil: time.Now
@@ -47,19 +47,19 @@ type ProvisionOptions struct {
 // portal's age recipient, when the portal gives one) and kiosk.json in
 // DataDir, each atomically, kiosk.json last. Nothing but the key is written
 // unless the whole answer is valid.
-func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Config, error) {
+func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (config.Config, error) {
 	if e == nil {
-		return kiosk.Config{}, errors.New("provision: no enroller")
+		return config.Config{}, errors.New("provision: no enroller")
 	}
 	if o.DataDir == "" || o.PortalURL == "" || o.Token == "" {
-		return kiosk.Config{}, errors.New("provision: data dir, portal URL and token are required")
+		return config.Config{}, errors.New("provision: data dir, portal URL and token are required")
 	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: data dir: %w", err)
+		return config.Config{}, fmt.Errorf("provision: data dir: %w", err)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: create data dir: %w", err)
+		return config.Config{}, fmt.Errorf("provision: create data dir: %w", err)
 	}
 	now := o.Now
 	if now == nil {
@@ -72,37 +72,37 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Confi
 
 	key, err := LoadOrCreateKey(dataDir)
 	if err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+		return config.Config{}, fmt.Errorf("provision: %w", err)
 	}
 	pubPEM, err := PublicKeyPEM(&key.PublicKey)
 	if err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+		return config.Config{}, fmt.Errorf("provision: %w", err)
 	}
 	resp, err := e.Enroll(ctx, api.EnrollRequest{Token: o.Token, PublicKeyPEM: pubPEM, Hostname: host})
 	if err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: enroll: %w", err)
+		return config.Config{}, fmt.Errorf("provision: enroll: %w", err)
 	}
 	if resp.KioskID == "" {
-		return kiosk.Config{}, errors.New("provision: portal returned no kiosk ID")
+		return config.Config{}, errors.New("provision: portal returned no kiosk ID")
 	}
 	if err := VerifyCertificate(resp.CertificatePEM, resp.PortalCAPEM, &key.PublicKey, now()); err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+		return config.Config{}, fmt.Errorf("provision: %w", err)
 	}
 	if _, err := ParsePublicKeyPEM(resp.PortalKeyPEM); err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: portal key: %w", err)
+		return config.Config{}, fmt.Errorf("provision: portal key: %w", err)
 	}
 	ageRecipient := strings.TrimSpace(resp.PortalAgeRecipient)
 	if _, err := age.ParseX25519Recipient(ageRecipient); err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: portal age recipient %q: %w", ageRecipient, err)
+		return config.Config{}, fmt.Errorf("provision: portal age recipient %q: %w", ageRecipient, err)
 	}
 
 	cfg := buildConfig(o, dataDir, resp)
 	if err := cfg.Validate(); err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: resulting config is invalid: %w", err)
+		return config.Config{}, fmt.Errorf("provision: resulting config is invalid: %w", err)
 	}
 	js, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return kiosk.Config{}, fmt.Errorf("provision: encode config: %w", err)
+		return config.Config{}, fmt.Errorf("provision: encode config: %w", err)
 	}
 	type file struct {
 		name string
@@ -120,13 +120,13 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (kiosk.Confi
 	files = append(files, file{ConfigFile, append(js, '\n'), 0o644}) // last: its presence means "provisioned"
 	for _, f := range files {
 		if err := atomicfile.Write(filepath.Join(dataDir, f.name), f.data, f.perm); err != nil {
-			return kiosk.Config{}, fmt.Errorf("provision: %w", err)
+			return config.Config{}, fmt.Errorf("provision: %w", err)
 		}
 	}
 	return cfg, nil
 }
 
-func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) kiosk.Config {
+func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) config.Config {
 	cfg := o.Base
 	cfg.Languages = slices.Clone(o.Base.Languages)
 	cfg.KioskID = resp.KioskID

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"govkiosk/backend-client/api"
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 )
 
 var testNow = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -122,8 +122,8 @@ func newFake(t *testing.T) *fakeEnroller {
 	return &fakeEnroller{t: t, ca: newTestCA(t, true), portalKey: mustKey(t)}
 }
 
-func baseConfig() kiosk.Config {
-	var b kiosk.Config
+func baseConfig() config.Config {
+	var b config.Config
 	b.Printer.Port = "/dev/ttyUSB0"
 	b.Scanner.Device = "test:0"
 	b.QRReader.Port = "/dev/ttyACM0"
@@ -170,9 +170,9 @@ func TestProvisionGoodPath(t *testing.T) {
 		t.Errorf("data dir mode: %v %v", fi.Mode(), err)
 	}
 
-	loaded, err := kiosk.LoadConfig(filepath.Join(dir, ConfigFile))
+	loaded, err := config.Load(filepath.Join(dir, ConfigFile))
 	if err != nil {
-		t.Fatalf("kiosk.LoadConfig: %v", err)
+		t.Fatalf("config.Load: %v", err)
 	}
 	checks := []struct{ name, got, want string }{
 		{"kioskId", loaded.KioskID, "KSK-0042"},

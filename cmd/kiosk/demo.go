@@ -22,9 +22,8 @@ import (
 	"govkiosk/drivers/qrreader"
 	"govkiosk/drivers/qrreader/imageremu"
 	"govkiosk/drivers/scanner"
-	"govkiosk/drivers/sensors"
 	"govkiosk/drivers/sensors/sensorstest"
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
 )
@@ -33,12 +32,12 @@ import (
 // imager on pseudo-terminals, SANE's test scanner, fake GPIO pins and, unless
 // another portal is named, the reference portal in-process.
 type demo struct {
-	cfg        kiosk.Config
+	cfg        config.Config
 	receiptDir string
 	printer    *escposemu.Emulator
 	imager     *imageremu.Emulator
 	camera     *qrreader.Frames
-	sensors    sensors.Opts // fake GPIO pins, handed to the sensors driver
+	pins       demoPins // fake GPIO pins, handed to the sensors driver
 	portal     *portal.Server
 	stopPortal context.CancelFunc // ends the embedded portal's serving
 }
@@ -51,7 +50,7 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	}
 	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
 		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
-	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, sensors: d.sensors, close: d.Close}, nil
+	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 
 // startDemo builds the simulated world. Each step that waits on something
@@ -89,7 +88,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 			srv *portal.Server
 			url string
 		}
-		sp, err := within(ctx, o.startTimeout, func() (startedPortal, error) {
+		sp, err := device.Within(ctx, o.startTimeout, func() (startedPortal, error) {
 			srv, url, err := portal.Start(pctx, portal.Options{
 				Listen:            o.portalListen,
 				DataDir:           filepath.Join(root, "portal"),
@@ -121,7 +120,8 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	if err := scanner.WriteTestConfig(saneDir); err != nil {
 		return nil, fmt.Errorf("sane test config: %w", err)
 	}
-	d.sensors = *sensorstest.Opts(sensorstest.Pins("KIOSK_DOOR", "KIOSK_LED"))
+	door, led := sensorstest.Pins("KIOSK_DOOR", "KIOSK_LED")
+	d.pins = demoPins{door: door, led: led}
 	sysRoot := filepath.Join(root, "sys")
 	if err := writeFakeSys(sysRoot); err != nil {
 		return nil, fmt.Errorf("fake sysfs: %w", err)
@@ -129,7 +129,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 
 	// Device settings change every run (new pseudo-terminals); the identity
 	// from enrollment is kept across runs.
-	var base kiosk.Config
+	var base config.Config
 	base.Printer.Port = d.printer.PortPath()
 	base.QRReader.Port = d.imager.PortPath()
 	base.Scanner.Device = "test"
@@ -137,7 +137,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	base.Sensors.DoorPin, base.Sensors.LEDPin = "KIOSK_DOOR", "KIOSK_LED"
 
 	cfgPath := filepath.Join(kioskDir, "kiosk.json")
-	cfg, err := kiosk.LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil || cfg.PortalURL != portalURL {
 		if token == "" {
 			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
@@ -157,7 +157,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 			return nil, fmt.Errorf("enroll the demo kiosk with the portal %s: %w", portalURL, err)
 		}
 	}
-	cfg.Printer, cfg.QRReader, cfg.Scanner, cfg.Sensors = base.Printer, base.QRReader, base.Scanner, base.Sensors
+	cfg.Devices = base.Devices
 	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()

@@ -15,17 +15,16 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/identity"
 	"govkiosk/backend-client/tus"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/display"
-	"govkiosk/drivers/printer"
 	"govkiosk/drivers/qrreader"
-	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
 	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/health"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/provisioning"
@@ -79,12 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var (
-		cfg      kiosk.Config
-		demoOps  http.Handler
-		readers  []qrreader.Reader
-		banner   string
-		sensOpts sensors.Opts
-		err      error
+		cfg     config.Config
+		demoOps http.Handler
+		readers []qrreader.Reader
+		banner  string
+		pins    demoPins
+		err     error
 	)
 	switch {
 	case *demoMode && *configPath != "":
@@ -99,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer dw.close()
-		cfg, demoOps, readers, banner, sensOpts = dw.cfg, dw.ops, dw.readers, dw.banner, dw.sensors
+		cfg, demoOps, readers, banner, pins = dw.cfg, dw.ops, dw.readers, dw.banner, dw.pins
 	case *configPath != "":
 		if err := refuseDemoFlags(fs); err != nil {
 			return err
@@ -111,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
 	return serve(ctx, cfg, serveOptions{
-		readers: readers, sensors: sensOpts, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
+		readers: readers, pins: pins, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
 		submitWait: *submitWait, startTimeout: *startTimeout,
 	})
 }
@@ -119,10 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // loadConfig reads the config file and applies --listen and --ops-listen
 // over it, but only those given on the command line (a flag left at its
 // default never overrides the file), then validates the result again.
-func loadConfig(path string, fs *flag.FlagSet) (kiosk.Config, error) {
-	cfg, err := kiosk.LoadConfig(path)
+func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
+	cfg, err := config.Load(path)
 	if err != nil {
-		return kiosk.Config{}, err
+		return config.Config{}, err
 	}
 	fileListen := cfg.Listen
 	var given []string
@@ -146,7 +145,7 @@ func loadConfig(path string, fs *flag.FlagSet) (kiosk.Config, error) {
 		cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
 	}
 	if err := cfg.Validate(); err != nil {
-		return kiosk.Config{}, fmt.Errorf("config %s with %v: %w", path, given, err)
+		return config.Config{}, fmt.Errorf("config %s with %v: %w", path, given, err)
 	}
 	return cfg, nil
 }
@@ -183,17 +182,21 @@ type demoOptions struct {
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;
 // demo_off.go otherwise).
 type demoWorld struct {
-	cfg     kiosk.Config
+	cfg     config.Config
 	ops     http.Handler // mounted under /demo/ on the ops port
 	readers []qrreader.Reader
-	banner  string       // what to open, printed on stdout
-	sensors sensors.Opts // the fake GPIO pins
+	banner  string   // what to open, printed on stdout
+	pins    demoPins // the simulated cabinet's door and LED
 	close   func()
 }
 
+// demoPins are the simulated cabinet's GPIO pins (nil outside the demo:
+// the pins are looked up by the names in the config).
+type demoPins struct{ door, led gpio.PinIO }
+
 type serveOptions struct {
 	readers      []qrreader.Reader // besides the serial imager: camera frames
-	sensors      sensors.Opts      // pins handed in (the demo's fakes); the names come from the config
+	pins         demoPins          // pins handed in (the demo's fakes); otherwise the names in the config
 	log          *slog.Logger
 	stdout       io.Writer
 	banner       string // printed on stdout once the kiosk is ready
@@ -207,7 +210,7 @@ type serveOptions struct {
 // of them fails. Cancellation is a clean stop (nil); a subsystem's error
 // stops the others and is returned. The final flush is bounded by
 // shutdownTimeout.
-func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
+func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	log := o.log.With("kiosk", cfg.KioskID)
 	if o.startTimeout <= 0 {
 		o.startTimeout = defaultStartTimeout
@@ -258,64 +261,39 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 		return err
 	}
 	// Deferred closes run after the subsystems below have been joined.
-	defer func() { err = errors.Join(err, closeWithin(log, "outbox", shutdownTimeout, ob.Close)) }()
+	defer func() { err = errors.Join(err, device.CloseWithin(log, "outbox", shutdownTimeout, ob.Close)) }()
 
 	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"))
 
-	// Devices. A missing device is reported, never fatal: the kiosk offers what it can.
+	// Devices. A missing printer or scanner is reported, never fatal: the
+	// kiosk offers what it can.
+	devs, err := config.Open(ctx, cfg.DeviceOptions(), config.OpenOptions{
+		Log: log, Timeout: o.startTimeout, Door: o.pins.door, LED: o.pins.led,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, devs.Close(shutdownTimeout)) }()
 	var (
-		prn    kiosk.Printer
-		prnRun func(context.Context) error
+		prn kiosk.Printer
+		scn kiosk.DocumentScanner
 	)
-	printerStatus := func(context.Context) device.Status {
-		return device.Status{Device: "printer", State: device.NoDevice, At: time.Now()}
+	if devs.Printer != nil {
+		prn = devs.Printer
 	}
-	if cfg.Printer.Port != "" {
-		p, err := within(ctx, o.startTimeout, func() (*printer.Printer, error) {
-			return printer.Open(&printer.Opts{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows}, log)
-		}, func(p *printer.Printer) { p.Close() })
-		if err != nil {
-			log.Warn("printer not available", "err", err)
-		} else {
-			defer closeWithin(log, "printer", shutdownTimeout, p.Close)
-			// idle status polling: paper near end is seen before it runs out
-			prn, printerStatus, prnRun = p, p.Status, p.Run
-		}
+	if devs.Scanner != nil {
+		scn = devs.Scanner
 	}
-	var scn kiosk.DocumentScanner
-	scannerStatus := func(context.Context) device.Status {
-		return device.Status{Device: "scanner", State: device.NoDevice, At: time.Now()}
-	}
-	if cfg.Scanner.Device != "" {
-		s, err := scanner.Open(&scanner.Opts{Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir, Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI}, log)
-		if err != nil {
-			log.Warn("scanner not available", "err", err)
-		} else {
-			defer s.Close()
-			scn, scannerStatus = s, s.Status
-		}
-	}
-	sensOpts := o.sensors // the demo hands in fake pins
-	sensOpts.DoorPin, sensOpts.LEDPin = cfg.Sensors.DoorPin, cfg.Sensors.LEDPin
-	sens, err := sensors.Open(&sensOpts, log)
-	if err != nil {
-		return err
-	}
-	defer sens.Close()
-	disp, err := display.Open(&display.Opts{SysRoot: cfg.SysRoot}, log)
-	if err != nil {
-		return err
-	}
-	defer disp.Close()
+	sens := devs.Sensors
 
 	login := identity.New(identity.Config{
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, Log: log.With("part", "identity"),
 	})
 	ctrl := kiosk.NewController(kiosk.Deps{
-		Config: cfg, Log: log.With("part", "session"), Signer: key,
+		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Printer: prn, Scanner: scn, Catalogue: cat,
-		SubmitWait: o.submitWait,
+		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.
 		Technician: func() bool { open, err := sens.DoorOpen(); return err == nil && open },
@@ -333,35 +311,17 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 		}
 	}()
 
-	qrStatus := func(context.Context) device.Status {
-		return device.Status{Device: "qrreader", State: device.NoDevice, At: time.Now()}
-	}
 	readers := o.readers
-	var qr *qrreader.Serial
-	if cfg.QRReader.Port != "" {
-		var err error
-		qr, err = qrreader.OpenSerial(&qrreader.SerialOpts{
-			Port: cfg.QRReader.Port, Baud: cfg.QRReader.Baud, MaxLen: cfg.QRReader.MaxLen, Debounce: cfg.QRReader.Debounce,
-		}, log)
-		if err != nil {
-			return err
-		}
-		defer qr.Close()
-		readers = append(readers, qr)
-		qrStatus = qr.Status
+	if devs.QRReader != nil {
+		readers = append(readers, devs.QRReader)
 	}
 
 	mon := health.New(health.Options{
 		KioskID: cfg.KioskID, Version: version,
-		Checkers: map[string]health.Checker{
-			"printer":  printerStatus,
-			"scanner":  scannerStatus,
-			"qrreader": qrStatus,
-			"sensors":  sens.Status,
-			"display":  disp.Status,
-		},
-		Backlog: ob.Backlog, DiskPath: cfg.DataDir, SysRoot: cfg.SysRoot,
-		Send: pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
+		Checkers: checkers(devs),
+		Backlog:  ob.Backlog, DiskPath: cfg.DataDir,
+		Temperature: func() (float64, error) { return sensors.Temperature(cfg.SysRoot) },
+		Send:        pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
 		Warnings: func() []string {
 			p, err := ob.Pressure()
 			if err != nil {
@@ -387,11 +347,11 @@ func serve(ctx context.Context, cfg kiosk.Config, o serveOptions) (err error) {
 	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, pc); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
 	g.goRun("idle timer", ctrl.RunIdle)
-	if prnRun != nil {
-		g.goRun("printer", prnRun)
+	if devs.Printer != nil {
+		g.goRun("printer", devs.Printer.Run) // idle status polling: paper near end is seen before it runs out
 	}
-	if qr != nil {
-		g.goRun("qr reader", qr.Run)
+	if devs.QRReader != nil {
+		g.goRun("qr reader", devs.QRReader.Run)
 	}
 	for _, r := range readers {
 		g.goRun("scans", func(ctx context.Context) error {
@@ -484,57 +444,6 @@ func (g *group) wait() error {
 	return g.g.Wait()
 }
 
-// closeWithin calls closeFn, waiting at most d: a device or database that
-// hangs on close must not keep the process from exiting.
-func closeWithin(log *slog.Logger, name string, d time.Duration, closeFn func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- closeFn() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			log.Warn("close failed", "part", name, "err", err)
-		}
-		return err
-	case <-time.After(d):
-		log.Warn("close did not finish in time; leaving it", "part", name, "within", d)
-		return fmt.Errorf("%s: not closed within %v", name, d)
-	}
-}
-
-// within runs open, which takes no context, for at most d (or until ctx
-// ends): a device or peer that hangs costs a bounded wait. What open
-// returns after the caller gave up is handed to discard.
-func within[T any](ctx context.Context, d time.Duration, open func() (T, error), discard func(T)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := open()
-		done <- result{v, err}
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	giveUp := func(why error) (T, error) {
-		go func() {
-			if r := <-done; r.err == nil && discard != nil {
-				discard(r.v)
-			}
-		}()
-		var zero T
-		return zero, why
-	}
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-t.C:
-		return giveUp(fmt.Errorf("no answer within %v (--start-timeout)", d))
-	case <-ctx.Done():
-		return giveUp(ctx.Err())
-	}
-}
-
 // refreshCatalogue keeps the catalogue fresh: quickly retried while it fails,
 // then every ten minutes.
 func refreshCatalogue(ctx context.Context, cat *kiosk.Catalogue, src kiosk.CatalogueSource, log *slog.Logger) {
@@ -578,4 +487,13 @@ func openBrowser(ctx context.Context, url string, log *slog.Logger) {
 		return
 	}
 	go func() { cmd.Wait(); os.RemoveAll(profile) }()
+}
+
+// checkers are the health monitor's device checks.
+func checkers(devs *config.Set) map[string]health.Checker {
+	m := map[string]health.Checker{}
+	for name, f := range devs.Checkers() {
+		m[name] = f
+	}
+	return m
 }

@@ -1,76 +1,50 @@
 package main
 
-// The construction of self-test checks from the config: the only file of
-// kioskctl that knows the drivers' constructors.
+// The construction of self-test checks from the config. The devices are
+// opened the way the kiosk opens them (config.Open), so the self-test sees
+// what the kiosk would.
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/printer"
-	"govkiosk/drivers/scanner"
-	"govkiosk/drivers/sensors"
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/provisioning"
 )
 
-// buildChecks returns one check per configured device, then the portal.
-// Devices the config leaves empty are not checked.
-func buildChecks(cfg kiosk.Config, hc *http.Client, log *slog.Logger) []provisioning.Check {
+// buildChecks opens the configured devices and returns one check per
+// device the config fits, then the portal, and a function closing the
+// devices. Devices the config leaves empty are not checked (the display only
+// when its backlight is named: a screen without one has nothing to check).
+func buildChecks(ctx context.Context, cfg config.Config, hc *http.Client, log *slog.Logger) ([]provisioning.Check, func(), error) {
+	devs, err := config.Open(ctx, cfg.DeviceOptions(), config.OpenOptions{Log: log, Timeout: provisioning.CheckTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	status := devs.Checkers()
 	var checks []provisioning.Check
-	if cfg.Printer.Port != "" {
-		checks = append(checks, provisioning.Check{Name: "printer", Run: func(ctx context.Context) device.Status {
-			p, err := printer.Open(&printer.Opts{
-				Port: cfg.Printer.Port, Baud: cfg.Printer.Baud,
-				WidthDots: cfg.Printer.WidthDots, BandRows: cfg.Printer.BandRows,
-			}, log)
-			if err != nil {
-				return openFailed("printer", err)
-			}
-			defer p.Close()
-			return p.Status(ctx)
-		}})
+	fitted := map[string]bool{
+		config.NamePrinter:  cfg.Printer.Port != "",
+		config.NameScanner:  cfg.Scanner.Device != "",
+		config.NameQRReader: cfg.QRReader.Port != "",
+		config.NameSensors:  cfg.Sensors.DoorPin != "" || cfg.Sensors.LEDPin != "",
+		config.NameDisplay:  cfg.Display.Backlight != "",
 	}
-	if cfg.Scanner.Device != "" {
-		checks = append(checks, provisioning.Check{Name: "scanner", Run: func(ctx context.Context) device.Status {
-			s, err := scanner.Open(&scanner.Opts{
-				Device: cfg.Scanner.Device, ConfigDir: cfg.Scanner.ConfigDir,
-				Source: cfg.Scanner.Source, DPI: cfg.Scanner.DPI,
-			}, log)
-			if err != nil {
-				return openFailed("scanner", err)
-			}
-			defer s.Close()
-			return s.Status(ctx)
-		}})
+	for _, name := range config.Names {
+		if !fitted[name] {
+			continue
+		}
+		if name == config.NameQRReader {
+			// The imager's driver connects in its run loop, which the
+			// self-test does not start: check that the port opens instead.
+			checks = append(checks, provisioning.SerialPortCheck(name, cfg.QRReader.Port, cfg.QRReader.Baud, time.Now))
+			continue
+		}
+		checks = append(checks, provisioning.Check{Name: name, Run: func(ctx context.Context) device.Status { return status[name](ctx) }})
 	}
-	if cfg.QRReader.Port != "" {
-		checks = append(checks, provisioning.SerialPortCheck("qrreader", cfg.QRReader.Port, cfg.QRReader.Baud, time.Now))
-	}
-	if cfg.Sensors.DoorPin != "" || cfg.Sensors.LEDPin != "" {
-		checks = append(checks, provisioning.Check{Name: "sensors", Run: func(ctx context.Context) device.Status {
-			s, err := sensors.Open(&sensors.Opts{DoorPin: cfg.Sensors.DoorPin, LEDPin: cfg.Sensors.LEDPin}, log)
-			if err != nil {
-				return openFailed("sensors", err)
-			}
-			defer s.Close()
-			return s.Status(ctx)
-		}})
-	}
-	return append(checks, provisioning.PortalCheck(cfg.PortalURL, hc, time.Now))
-}
-
-func openFailed(name string, err error) device.Status {
-	st := device.Status{Device: name, State: device.HardwareError, Action: device.ActionMaintenance,
-		Detail: fmt.Sprintf("open: %v", err), At: time.Now()}
-	if errors.Is(err, fs.ErrNotExist) {
-		st.State = device.NoDevice
-	}
-	return st
+	checks = append(checks, provisioning.PortalCheck(cfg.PortalURL, hc, time.Now))
+	return checks, func() { devs.Close(provisioning.CheckTimeout) }, nil
 }

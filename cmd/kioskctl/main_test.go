@@ -25,7 +25,7 @@ import (
 	"github.com/creack/pty"
 
 	"govkiosk/backend-client/api"
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/provisioning"
 )
 
@@ -245,7 +245,7 @@ func TestRunProvisionThenSelfTest(t *testing.T) {
 	if gotPortal != portal.URL {
 		t.Errorf("enroller built for %q", gotPortal)
 	}
-	cfg, err := kiosk.LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

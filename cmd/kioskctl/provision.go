@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/provisioning"
 )
 
@@ -21,7 +21,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dataDir := fs.String("data-dir", "", "kiosk data directory for keys, certificates and kiosk.json (required)")
 	listen := fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9100", "/healthz and /metrics address (loopback)")
-	var base kiosk.Config
+	var base config.Config
 	fs.StringVar(&base.Printer.Port, "printer-port", "", "receipt printer serial device, e.g. /dev/ttyUSB0 (empty: none)")
 	fs.IntVar(&base.Printer.WidthDots, "printer-width", 576, "printer width in dots: 576 (80 mm) or 384 (58 mm)")
 	fs.StringVar(&base.Scanner.Device, "scanner-device", "", "SANE device name, e.g. test:0 (empty: none)")

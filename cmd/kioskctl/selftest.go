@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/provisioning"
 )
 
@@ -29,7 +29,7 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *path == "" {
 		return errors.New("selftest: --config is required")
 	}
-	cfg, err := kiosk.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,12 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	hc := &http.Client{Timeout: provisioning.CheckTimeout}
 
-	rep := provisioning.SelfTest(ctx, cfg.KioskID, buildChecks(cfg, hc, log), time.Now)
+	checks, closeDevices, err := buildChecks(ctx, cfg, hc, log)
+	if err != nil {
+		return err
+	}
+	defer closeDevices()
+	rep := provisioning.SelfTest(ctx, cfg.KioskID, checks, time.Now)
 	if *asJSON {
 		err = rep.WriteJSON(stdout)
 	} else {

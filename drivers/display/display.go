@@ -53,7 +53,8 @@ type Opts struct {
 // DefaultOpts are the defaults Open fills zero fields from.
 var DefaultOpts = Opts{SysRoot: "/sys"}
 
-func (o Opts) withDefaults() (Opts, error) {
+// WithDefaults fills zero fields from DefaultOpts and checks the result.
+func (o Opts) WithDefaults() (Opts, error) {
 	if o.SysRoot == "" {
 		o.SysRoot = DefaultOpts.SysRoot
 	}
@@ -86,7 +87,7 @@ func Open(o *Opts, log *slog.Logger) (*Display, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

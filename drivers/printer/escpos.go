@@ -99,7 +99,7 @@ func raster(img image.Image, width int) (*image.Gray, error) {
 // cfg. It is what PrintJob sends, less the job-end marker (GS ( H) the
 // driver adds to know when the paper has left the head.
 func Encode(cfg Opts, parts ...Part) (Encoded, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return Encoded{}, err
 	}

@@ -98,8 +98,8 @@ const (
 	maxJobsKept     = 256
 )
 
-// withDefaults fills zero fields from DefaultOpts and checks the result.
-func (c Opts) withDefaults() (Opts, error) {
+// WithDefaults fills zero fields from DefaultOpts and checks the result.
+func (c Opts) WithDefaults() (Opts, error) {
 	d := DefaultOpts
 	if c.Transport == "" {
 		c.Transport = transportFor(c.Port)
@@ -228,7 +228,7 @@ func Open(o *Opts, log *slog.Logger) (*Printer, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

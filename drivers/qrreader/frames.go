@@ -33,7 +33,8 @@ type FramesOpts struct {
 // DefaultFramesOpts are the defaults OpenFrames fills zero fields from.
 var DefaultFramesOpts = FramesOpts{Name: "camera", Debounce: device.D(2 * time.Second)}
 
-func (o FramesOpts) withDefaults() (FramesOpts, error) {
+// WithDefaults fills zero fields from DefaultFramesOpts and checks the result.
+func (o FramesOpts) WithDefaults() (FramesOpts, error) {
 	d := DefaultFramesOpts
 	if o.Name == "" {
 		o.Name = d.Name
@@ -65,7 +66,7 @@ func OpenFrames(o *FramesOpts, log *slog.Logger) (*Frames, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

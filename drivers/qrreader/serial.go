@@ -51,18 +51,22 @@ const (
 // DefaultSerialOpts.
 type SerialOpts struct {
 	Port     string          `json:"port"`              // device path, e.g. /dev/ttyACM0 (a symlink is fine)
-	Baud     int             `json:"baud,omitempty"`    // [115200]; USB-CDC ignores it anyway
+	Baud     int             `json:"baud,omitempty"`    // [9600]; USB-CDC ignores it anyway
 	MaxLen   int             `json:"maxLen,omitempty"`  // longest payload kept [DefaultMaxLen]
-	Debounce device.Duration `json:"debounce,omitzero"` // the same payload within this of its last emission is dropped [0: none]
+	Debounce device.Duration `json:"debounce,omitzero"` // the same payload within this of its last emission is dropped [2s]
 
 	Now func() time.Time `json:"-"` // clock for scan times, status times and debouncing [time.Now]
 }
 
 // DefaultSerialOpts are the defaults OpenSerial fills zero fields from.
-var DefaultSerialOpts = SerialOpts{Baud: defaultBaud, MaxLen: DefaultMaxLen}
+// Most imagers leave the factory at 9600 baud in serial mode; USB-CDC ones
+// ignore the rate. A code held to the window is read many times a second, so
+// the same payload within 2 s counts once.
+var DefaultSerialOpts = SerialOpts{Baud: defaultBaud, MaxLen: DefaultMaxLen, Debounce: device.D(2 * time.Second)}
 
-// withDefaults fills zero fields from DefaultSerialOpts and checks the result.
-func (o SerialOpts) withDefaults() (SerialOpts, error) {
+// WithDefaults fills zero fields from DefaultSerialOpts and checks the result;
+// the kiosk config validates with it before anything is opened.
+func (o SerialOpts) WithDefaults() (SerialOpts, error) {
 	d := DefaultSerialOpts
 	if o.Baud == 0 {
 		o.Baud = d.Baud
@@ -96,7 +100,7 @@ func (o SerialOpts) withDefaults() (SerialOpts, error) {
 }
 
 const (
-	defaultBaud       = 115200
+	defaultBaud       = 9600
 	scanBuffer        = 8
 	defaultMinBackoff = 250 * time.Millisecond
 	defaultMaxBackoff = 5 * time.Second
@@ -134,7 +138,7 @@ func OpenSerial(o *SerialOpts, log *slog.Logger) (*Serial, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

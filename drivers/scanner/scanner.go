@@ -83,8 +83,8 @@ var DefaultOpts = Opts{
 	Idle:      device.D(45 * time.Second),
 }
 
-// withDefaults fills zero fields from DefaultOpts and checks the result.
-func (o Opts) withDefaults() (Opts, error) {
+// WithDefaults fills zero fields from DefaultOpts and checks the result.
+func (o Opts) WithDefaults() (Opts, error) {
 	d := DefaultOpts
 	if o.Source == "" {
 		o.Source = d.Source
@@ -166,7 +166,7 @@ func Open(o *Opts, log *slog.Logger) (*Scanner, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,8 @@ type Opts struct {
 // sensors report noDevice until the configuration names them.
 var DefaultOpts = Opts{}
 
-func (o Opts) withDefaults() (Opts, error) {
+// WithDefaults fills zero fields from DefaultOpts and checks the result.
+func (o Opts) WithDefaults() (Opts, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -89,7 +90,7 @@ func Open(o *Opts, log *slog.Logger) (*Sensors, error) {
 	if o != nil {
 		cfg = *o
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

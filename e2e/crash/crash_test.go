@@ -52,7 +52,7 @@ import (
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/tus"
-	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -128,7 +128,7 @@ func (rr randReader) Read(p []byte) (int, error) {
 // packet builds application n as a signed packet with a fresh packet ID and
 // provisional number, as the kiosk controller does: a new attempt after a
 // kill is a new packet.
-func packet(n int, cfg kiosk.Config, key *ecdsa.PrivateKey, confirmationToken string) (outbox.Packet, error) {
+func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirmationToken string) (outbox.Packet, error) {
 	id := uuid.NewString()
 	prov := fmt.Sprintf("P-%06d-%s", n, strings.ToUpper(strings.ReplaceAll(id, "-", "")[:8]))
 	citizen := citizenID(n)
@@ -209,7 +209,7 @@ func confirm(ctx context.Context, pc *backendclient.Client, hc *http.Client, bas
 func child() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 2 }
 	dataDir := os.Getenv(envData)
-	cfg, err := kiosk.LoadConfig(filepath.Join(dataDir, provisioning.ConfigFile))
+	cfg, err := config.Load(filepath.Join(dataDir, provisioning.ConfigFile))
 	if err != nil {
 		return fail(err)
 	}

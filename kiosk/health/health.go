@@ -19,7 +19,6 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
-	"govkiosk/drivers/sensors"
 )
 
 // Checker reports one device's status now.
@@ -31,7 +30,9 @@ type Options struct {
 	Checkers         map[string]Checker // by device name
 	Backlog          func() (int, error)
 	DiskPath         string // statfs'd for free bytes; empty: not measured
-	SysRoot          string // temperature from SysRoot/class/thermal/thermal_zone*/temp; default /sys
+	// Temperature reads the hottest thermal zone in °C (the sensors
+	// driver's Temperature); nil: not measured.
+	Temperature func() (float64, error)
 	// Send delivers a heartbeat to the portal; nil: no heartbeat.
 	Send     func(ctx context.Context, hb api.Heartbeat) error
 	Interval time.Duration // device poll + heartbeat; default 60s
@@ -78,9 +79,6 @@ func New(opts Options) *Monitor {
 	}
 	if opts.CheckTimeout <= 0 {
 		opts.CheckTimeout = min(opts.Interval, defaultCheckTimeout)
-	}
-	if opts.SysRoot == "" {
-		opts.SysRoot = "/sys"
 	}
 	m := &Monitor{
 		opts:    opts,
@@ -135,10 +133,11 @@ func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
 		}
 	}
 
-	temp, err := sensors.Temperature(m.opts.SysRoot)
-	tempKnown := err == nil
-	if !tempKnown {
-		temp = math.NaN()
+	temp, tempKnown := math.NaN(), false
+	if m.opts.Temperature != nil {
+		if t, err := m.opts.Temperature(); err == nil {
+			temp, tempKnown = t, true
+		}
 	}
 
 	hb := api.Heartbeat{

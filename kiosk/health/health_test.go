@@ -7,8 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -38,21 +36,6 @@ func (f *fixed) check(context.Context) device.Status {
 	return f.st
 }
 
-func sysRoot(t *testing.T, millis ...string) string {
-	t.Helper()
-	root := t.TempDir()
-	for i, m := range millis {
-		d := filepath.Join(root, "class", "thermal", "thermal_zone"+string(rune('0'+i)))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "temp"), []byte(m+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
-
 type rig struct {
 	m                               *Monitor
 	printer, scanner, qr, sensorsCk *fixed
@@ -74,10 +57,10 @@ func newRig(t *testing.T, mod func(*Options)) *rig {
 			"printer": r.printer.check, "scanner": r.scanner.check,
 			"qrreader": r.qr.check, "sensors": r.sensorsCk.check,
 		},
-		Backlog:  func() (int, error) { return r.backlog, nil },
-		DiskPath: t.TempDir(),
-		SysRoot:  sysRoot(t, "45000", "51500"),
-		Now:      func() time.Time { return t0 },
+		Backlog:     func() (int, error) { return r.backlog, nil },
+		DiskPath:    t.TempDir(),
+		Temperature: func() (float64, error) { return 51.5, nil },
+		Now:         func() time.Time { return t0 },
 	}
 	if mod != nil {
 		mod(&opts)
@@ -141,7 +124,7 @@ func TestRefresh(t *testing.T) {
 
 func TestRefreshWithoutThermalOrDisk(t *testing.T) {
 	r := newRig(t, func(o *Options) {
-		o.SysRoot = t.TempDir() // no thermal zones
+		o.Temperature = func() (float64, error) { return 0, errors.New("no thermal zones") }
 		o.DiskPath = ""
 		o.Backlog = func() (int, error) { return 0, errors.New("db locked") }
 	})
@@ -424,7 +407,7 @@ func TestWarnings(t *testing.T) {
 
 func TestExtraWarningsJoinTheHeartbeat(t *testing.T) {
 	m := New(Options{
-		KioskID: "KIOSK-0001", Interval: time.Minute, SysRoot: t.TempDir(),
+		KioskID: "KIOSK-0001", Interval: time.Minute,
 		Warnings: func() []string { return []string{"outbox-backlog-high", "outbox-backlog-high"} },
 	})
 	hb := m.Refresh(context.Background())

@@ -1,0 +1,115 @@
+// Package config is kiosk.json: the controller's settings (kiosk.Config) and,
+// beside them, every device driver's own options, decoded and validated at
+// once, and the one place devices are opened from them (Open), shared by the
+// kiosk program and kioskctl's self-test.
+//
+// The file is flat: the controller's keys and the device sections sit side by
+// side at the top level:
+//
+//	{"kioskId": "...", "portalUrl": "...", ...,
+//	 "printer":  {"port": "/dev/govkiosk-printer", "cut": "partial", "autoStatusBack": true},
+//	 "scanner":  {"device": "fujitsu:fi-7160:1234", "dpi": 200},
+//	 "qrReader": {"port": "/dev/govkiosk-imager"},
+//	 "sensors":  {"doorPin": "GPIO17", "ledPin": "GPIO27"},
+//	 "display":  {"backlight": "intel_backlight"}}
+//
+// Each section is the driver's Opts type with its JSON tags, so every knob a
+// driver has is reachable from the file, and its defaults live in the driver
+// (DefaultOpts) and nowhere else. A device whose section names no port or
+// device is not fitted.
+//
+// A second printer (or scanner) model is a new driver package implementing
+// kiosk.Printer (kiosk.DocumentScanner) plus one field in Devices and one case
+// in Open.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"govkiosk/drivers/display"
+	"govkiosk/drivers/printer"
+	"govkiosk/drivers/qrreader"
+	"govkiosk/drivers/scanner"
+	"govkiosk/drivers/sensors"
+	"govkiosk/kiosk"
+)
+
+// Config is the whole of kiosk.json.
+type Config struct {
+	kiosk.Config
+	Devices
+}
+
+// Devices are the device sections of kiosk.json, each the driver's options.
+type Devices struct {
+	Printer  printer.Opts        `json:"printer"`  // no port: no printer
+	Scanner  scanner.Opts        `json:"scanner"`  // no device: no scanner
+	QRReader qrreader.SerialOpts `json:"qrReader"` // no port: no serial imager
+	Sensors  sensors.Opts        `json:"sensors"`  // no pins: the sensors report noDevice
+	Display  display.Opts        `json:"display"`  // sysRoot from the top level unless set here
+}
+
+// Load reads, defaults and validates the config file at path. Unknown keys
+// are refused: a misspelt knob would otherwise be silently ignored.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("decode config %s: %w", path, err)
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// SetDefaults fills the controller's settings the file leaves out. Device
+// options are left as written: each driver fills its own defaults when it is
+// opened, so they have one home.
+func (c *Config) SetDefaults() { c.Config.SetDefaults() }
+
+// DeviceOptions are the device sections as Open takes them: the display
+// reads the kiosk's sysRoot unless its own section names another.
+func (c Config) DeviceOptions() Devices {
+	d := c.Devices
+	if d.Display.SysRoot == "" {
+		d.Display.SysRoot = c.SysRoot
+	}
+	return d
+}
+
+// Validate reports every problem at once, the controller's and each fitted
+// device's (checked by the driver's own WithDefaults).
+func (c Config) Validate() error {
+	errs := []error{c.Config.Validate()}
+	if c.Printer.Port != "" {
+		errs = append(errs, section("printer", func() error { _, err := c.Printer.WithDefaults(); return err }))
+	}
+	if c.Scanner.Device != "" {
+		errs = append(errs, section("scanner", func() error { _, err := c.Scanner.WithDefaults(); return err }))
+	}
+	if c.QRReader.Port != "" {
+		errs = append(errs, section("qrReader", func() error { _, err := c.QRReader.WithDefaults(); return err }))
+	}
+	errs = append(errs,
+		section("sensors", func() error { _, err := c.Sensors.WithDefaults(); return err }),
+		section("display", func() error { _, err := c.Display.WithDefaults(); return err }))
+	return errors.Join(errs...)
+}
+
+func section(name string, check func() error) error {
+	if err := check(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
