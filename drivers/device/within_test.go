@@ -54,4 +54,3 @@ func TestCloseWithinIsBounded(t *testing.T) {
 		t.Fatalf("closeWithin waited %v", took)
 	}
 }
-
