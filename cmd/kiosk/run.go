@@ -274,16 +274,6 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, devs.Close(shutdownTimeout)) }()
-	var (
-		prn kiosk.Printer
-		scn kiosk.DocumentScanner
-	)
-	if devs.Printer != nil {
-		prn = devs.Printer
-	}
-	if devs.Scanner != nil {
-		scn = devs.Scanner
-	}
 	sens := devs.Sensors
 
 	login := identity.New(identity.Config{
@@ -292,7 +282,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	})
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
-		Login: login, Portal: pc, Outbox: ob, Printer: prn, Scanner: scn, Catalogue: cat,
+		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent Catalogue: cat,
 		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.

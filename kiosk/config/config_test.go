@@ -85,7 +85,7 @@ func TestPrinterKnobsReachTheDriver(t *testing.T) {
 	if s.Printer == nil {
 		t.Fatalf("printer not opened: %v", s.Problem(NamePrinter))
 	}
-	o := s.Printer.Opts()
+	o := s.Printer.(*printer.Printer).Opts()
 	if o.WidthDots != 384 || o.BandRows != 64 || o.Cut != printer.CutPartial || o.FeedDots != 40 || o.QRModule != 4 ||
 		o.QRLevel != "Q" || !o.AutoStatusBack || !o.NoProcessID || o.WriteTimeout.Duration != 2*time.Second || o.PollInterval.Duration != 3*time.Second {
 		t.Fatalf("driver options %+v", o)

@@ -16,6 +16,7 @@ import (
 	"govkiosk/drivers/qrreader"
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
+	"govkiosk/kiosk"
 )
 
 // OpenOptions are what Open needs besides the device sections.
@@ -33,11 +34,27 @@ type OpenOptions struct {
 // DefaultOpenTimeout bounds opening one device.
 const DefaultOpenTimeout = 10 * time.Second
 
+// Printer is a receipt printer as the kiosk runs it: what the controller
+// prints through, the device contract, and a run loop (idle status polling;
+// a model with none returns when ctx ends).
+type Printer interface {
+	kiosk.Printer
+	device.Device
+	Run(ctx context.Context) error
+}
+
+// Scanner is a document scanner as the kiosk runs it.
+type Scanner interface {
+	kiosk.DocumentScanner
+	device.Device
+}
+
 // Set is the kiosk's devices, opened. A device field is nil when its section
-// names none or when it could not be opened; Problem tells which.
+// names none or when it could not be opened; Problem tells which. Printer
+// and Scanner are any model; the rest of the kiosk never names a driver.
 type Set struct {
-	Printer  *printer.Printer
-	Scanner  *scanner.Scanner
+	Printer  Printer
+	Scanner  Scanner
 	QRReader *qrreader.Serial
 	Sensors  *sensors.Sensors
 	Display  *display.Display
@@ -82,38 +99,30 @@ func Open(ctx context.Context, d Devices, o OpenOptions) (*Set, error) {
 	}
 	s := &Set{problems: map[string]error{}, now: o.Now, log: o.Log}
 
-	popts, err := d.Printer.WithDefaults()
-	if err != nil {
-		return nil, fmt.Errorf("printer: %w", err)
-	}
-	s.ReceiptWidthDots = popts.WidthDots
-	if d.Printer.Port != "" {
-		p, err := device.Within(ctx, o.Timeout, func() (*printer.Printer, error) {
-			return printer.Open(&d.Printer, o.Log)
-		}, func(p *printer.Printer) { p.Close() })
+	// One case per printer model: a second model adds its section to
+	// Devices and its case here.
+	s.ReceiptWidthDots, s.ScanDPI = device.Width80mm, scanner.DefaultDPI
+	switch {
+	case d.Printer.Port != "":
+		popts, err := d.Printer.WithDefaults()
 		if err != nil {
-			s.problem(NamePrinter, err)
-		} else {
-			s.Printer = p
+			return nil, fmt.Errorf("printer: %w", err)
 		}
+		s.ReceiptWidthDots = popts.WidthDots
+		s.Printer = openWithin(ctx, s, o.Timeout, NamePrinter, func() (Printer, error) { return printer.Open(&d.Printer, o.Log) })
 	}
 
-	sopts, err := d.Scanner.WithDefaults()
-	if err != nil && d.Scanner.Device != "" {
-		return nil, errors.Join(fmt.Errorf("scanner: %w", err), s.Close(o.Timeout))
-	}
-	s.ScanDPI = sopts.DPI
-	if d.Scanner.Device != "" {
-		sc, err := device.Within(ctx, o.Timeout, func() (*scanner.Scanner, error) {
-			return scanner.Open(&d.Scanner, o.Log)
-		}, func(sc *scanner.Scanner) { sc.Close() })
+	switch {
+	case d.Scanner.Device != "":
+		sopts, err := d.Scanner.WithDefaults()
 		if err != nil {
-			s.problem(NameScanner, err)
-		} else {
-			s.Scanner = sc
+			return nil, errors.Join(fmt.Errorf("scanner: %w", err), s.Close(o.Timeout))
 		}
+		s.ScanDPI = sopts.DPI
+		s.Scanner = openWithin(ctx, s, o.Timeout, NameScanner, func() (Scanner, error) { return scanner.Open(&d.Scanner, o.Log) })
 	}
 
+	var err error
 	if d.QRReader.Port != "" {
 		if s.QRReader, err = qrreader.OpenSerial(&d.QRReader, o.Log); err != nil {
 			return nil, errors.Join(fmt.Errorf("qrReader: %w", err), s.Close(o.Timeout))
@@ -131,6 +140,18 @@ func Open(ctx context.Context, d Devices, o OpenOptions) (*Set, error) {
 		return nil, errors.Join(fmt.Errorf("display: %w", err), s.Close(o.Timeout))
 	}
 	return s, nil
+}
+
+// openWithin opens one device within d; a failure is recorded and nil
+// returned, so the kiosk starts without it.
+func openWithin[T device.Device](ctx context.Context, s *Set, d time.Duration, name string, open func() (T, error)) T {
+	v, err := device.Within(ctx, d, open, func(late T) { late.Close() })
+	if err != nil {
+		s.problem(name, err)
+		var none T
+		return none
+	}
+	return v
 }
 
 func (s *Set) problem(name string, err error) {
