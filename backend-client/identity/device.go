@@ -146,6 +146,11 @@ func (c *Client) PollDevice(ctx context.Context, d *DeviceLogin) (*Identity, err
 			return nil, ctx.Err()
 		case errors.Is(err, ErrProviderDown):
 			// §3.5: a connection timeout means slow down, exponentially.
+			// Deliberately not a backoff.ExponentialBackOff: this is the
+			// one polling interval that slow_down also raises by a step,
+			// and backoff/v5 cannot go on from an interval it did not
+			// compute (its current interval is private, Reset goes back
+			// to InitialInterval). No jitter: the provider set the pace.
 			failures++
 			if failures >= deviceMaxNetFailures {
 				return nil, err

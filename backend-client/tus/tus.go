@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -31,6 +32,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // Protocol constants.
@@ -163,28 +166,53 @@ func splitList(h string) []string {
 	return out
 }
 
-// Backoff is a capped, jittered exponential backoff.
+// Backoff is a capped, jittered exponential backoff: the wait before retry n
+// is uniform in [d/2, d] for d = min(Max, Min·2^(n-1)). The policy is a
+// backoff.ExponentialBackOff (see policy); Min and Max are its knobs.
 type Backoff struct {
 	Min, Max time.Duration
 	// Jitter returns a number in [0, 1); nil means math/rand/v2.
 	Jitter func() float64
 }
 
-// Delay is the wait before retry n (n >= 1): half of min(Max, Min*2^(n-1))
-// plus a random part of the other half.
+// policy is b as a backoff.ExponentialBackOff. backoff randomises
+// symmetrically around its interval, so [d/2, d] is the interval 3d/4 with
+// RandomizationFactor 1/3. Min above Max counts as Max.
+func (b Backoff) policy() backoff.ExponentialBackOff {
+	lo, hi := min(b.Min, b.Max), b.Max
+	return backoff.ExponentialBackOff{
+		InitialInterval:     lo - lo/4,
+		MaxInterval:         hi - hi/4,
+		Multiplier:          2,
+		RandomizationFactor: 1.0 / 3,
+	}
+}
+
+// Delay is the wait before retry n (n >= 1): the n-th NextBackOff of a
+// fresh policy, randomised with Jitter.
 func (b Backoff) Delay(n int) time.Duration {
-	d := b.Min
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	if d > b.Max {
-		d = b.Max
-	}
 	j := rand.Float64
 	if b.Jitter != nil {
 		j = b.Jitter
 	}
-	return d/2 + time.Duration(j()*float64(d/2))
+	return nthBackOff(b.policy(), n, j())
+}
+
+// nthBackOff is the delay before retry n (n >= 1) under p: the interval of
+// p's n-th NextBackOff, randomised by p.RandomizationFactor the way backoff
+// does it but with r in [0, 1) for its random number (backoff/v5 draws from
+// math/rand/v2 and cannot be given another source). The half-width is
+// rounded to a whole nanosecond, so that r = 0 gives exactly the low end.
+func nthBackOff(p backoff.ExponentialBackOff, n int, r float64) time.Duration {
+	rf := p.RandomizationFactor
+	p.RandomizationFactor = 0
+	p.Reset()
+	d := p.NextBackOff()
+	for i := 1; i < n && d < p.MaxInterval; i++ {
+		d = p.NextBackOff()
+	}
+	delta := time.Duration(math.Round(rf * float64(d)))
+	return d - delta + time.Duration(r*float64(2*delta))
 }
 
 // Retry runs attempt until it succeeds, returns an error permanent says

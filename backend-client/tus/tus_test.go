@@ -403,6 +403,66 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
+// TestBackoffPolicy pins the schedule: with the lowest jitter the waits are
+// exactly half the capped doubling, with any jitter they stay within it, and
+// the ExponentialBackOff the policy is written as keeps backoff's own
+// randomisation within the same bounds.
+func TestBackoffPolicy(t *testing.T) {
+	b := Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second, Jitter: func() float64 { return 0 }}
+	want := []time.Duration{50, 100, 200, 400, 800, 1000, 1000, 1000}
+	for i, w := range want {
+		if got := b.Delay(i + 1); got != w*time.Millisecond {
+			t.Errorf("lowest jitter, retry %d: %v, want %v", i+1, got, w*time.Millisecond)
+		}
+	}
+	if got := b.Delay(1 << 20); got != time.Second {
+		t.Errorf("retry 2^20: %v, want the cap's low end 1s", got)
+	}
+	b.Jitter = nil // math/rand/v2
+	for n := 1; n <= 12; n++ {
+		capd := min(100*time.Millisecond<<(n-1), 2*time.Second)
+		if d := b.Delay(n); d < capd/2 || d > capd {
+			t.Errorf("default jitter, retry %d: %v outside [%v, %v]", n, d, capd/2, capd)
+		}
+	}
+	p := b.policy()
+	p.Reset()
+	for n := 1; n <= 12; n++ {
+		capd := min(100*time.Millisecond<<(n-1), 2*time.Second)
+		// backoff's formula may land one nanosecond above its range
+		if d := p.NextBackOff(); d < capd/2 || d > capd+1 {
+			t.Errorf("backoff's NextBackOff %d: %v outside [%v, %v]", n, d, capd/2, capd)
+		}
+	}
+	if got := (Backoff{Min: time.Minute, Max: time.Second, Jitter: b.Jitter}).Delay(1); got < time.Second/2 || got > time.Second {
+		t.Errorf("Min above Max: %v not capped by Max", got)
+	}
+}
+
+// A cancelled context ends the wait between attempts at once (the wait here
+// is at least half an hour) and returns the last attempt's error.
+func TestRetryCancelEndsWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	tried := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Backoff{Min: time.Hour, Max: time.Hour}.Retry(ctx, 0, func(error) bool { return false },
+			func(context.Context) (bool, error) {
+				tried <- struct{}{}
+				return false, errors.New("link down")
+			})
+	}()
+	<-tried
+	cancel()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "link down") || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("err %v", err)
+	}
+	if len(tried) != 0 {
+		t.Error("attempted again after cancel")
+	}
+}
+
 func TestMetadata(t *testing.T) {
 	m := Metadata{"packetId": "0b9c-1", "file": "doc-1.pdf", "name": "Nguyễn, Văn An"}
 	enc := m.Encode()

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/sync/errgroup"
 	"periph.io/x/conn/v3/gpio"
 
@@ -434,16 +435,17 @@ func (g *group) wait() error {
 	return g.g.Wait()
 }
 
-// refreshCatalogue keeps the catalogue fresh: quickly retried while it fails,
-// then every ten minutes.
+// refreshCatalogue keeps the catalogue fresh: quickly retried while it fails
+// (see catalogueRetry), then every ten minutes.
 func refreshCatalogue(ctx context.Context, cat *kiosk.Catalogue, src kiosk.CatalogueSource, log *slog.Logger) {
-	wait := 2 * time.Second
+	retry := catalogueRetry()
 	for {
+		wait := 10 * time.Minute
 		if err := cat.Refresh(ctx, src); err != nil {
+			wait = retry.NextBackOff()
 			log.Warn("catalogue refresh failed", "err", err, "retry_in", wait)
-			wait = min(wait*2, 5*time.Minute)
 		} else {
-			wait = 10 * time.Minute
+			retry.Reset()
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -453,6 +455,15 @@ func refreshCatalogue(ctx context.Context, cat *kiosk.Catalogue, src kiosk.Catal
 		case <-t.C:
 		}
 	}
+}
+
+// catalogueRetry paces catalogue refreshes that fail: 2 s doubling to 5 min,
+// from 2 s again after a success, without jitter (kiosks fail at different
+// points of their ten-minute cycles, so their retries are spread already).
+func catalogueRetry() backoff.ExponentialBackOff {
+	b := backoff.ExponentialBackOff{InitialInterval: 2 * time.Second, MaxInterval: 5 * time.Minute, Multiplier: 2}
+	b.Reset()
+	return b
 }
 
 // openBrowser starts Chromium in kiosk mode when there is a display.

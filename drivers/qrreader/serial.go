@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"go.bug.st/serial"
 
 	"govkiosk/drivers/device"
@@ -102,8 +103,6 @@ func (o SerialOpts) WithDefaults() (SerialOpts, error) {
 const (
 	defaultBaud       = 9600
 	scanBuffer        = 8
-	defaultMinBackoff = 250 * time.Millisecond
-	defaultMaxBackoff = 5 * time.Second
 	debouncePruneSize = 64
 )
 
@@ -117,9 +116,9 @@ type Serial struct {
 	out   *emitter
 
 	// open opens the port; tests wrap it to count attempts.
-	open       func(path string, mode *serial.Mode) (serial.Port, error)
-	minBackoff time.Duration
-	maxBackoff time.Duration
+	open func(path string, mode *serial.Mode) (serial.Port, error)
+	// reconnect paces Run's attempts to open the port again.
+	reconnect backoff.ExponentialBackOff
 
 	closed    chan struct{} // closed by Close: Run stops
 	closeOnce sync.Once
@@ -146,14 +145,19 @@ func OpenSerial(o *SerialOpts, log *slog.Logger) (*Serial, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Serial{
-		cfg:        cfg,
-		log:        log.With("device", "qrreader"),
-		now:        cfg.Now,
-		scans:      make(chan Scan, scanBuffer),
-		open:       serial.Open,
-		minBackoff: defaultMinBackoff,
-		maxBackoff: defaultMaxBackoff,
-		closed:     make(chan struct{}),
+		cfg:   cfg,
+		log:   log.With("device", "qrreader"),
+		now:   cfg.Now,
+		scans: make(chan Scan, scanBuffer),
+		open:  serial.Open,
+		// 250 ms doubling to 5 s, without jitter: the port is the kiosk's
+		// own, no other client contends for it.
+		reconnect: backoff.ExponentialBackOff{
+			InitialInterval: 250 * time.Millisecond,
+			MaxInterval:     5 * time.Second,
+			Multiplier:      2,
+		},
+		closed: make(chan struct{}),
 	}
 	r.out = newEmitter(r.scans, r.log, r.now)
 	r.status = device.Status{Device: "qrreader", State: device.Offline, Detail: "not started", At: r.now()}
@@ -209,7 +213,8 @@ func (r *Serial) Run(parent context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	backoff := r.minBackoff
+	retry := r.reconnect
+	retry.Reset()
 	for {
 		connected, err := r.session(ctx)
 		if ctx.Err() != nil {
@@ -217,16 +222,17 @@ func (r *Serial) Run(parent context.Context) error {
 			return parent.Err()
 		}
 		if connected {
-			backoff = r.minBackoff
+			retry.Reset()
 		}
+		wait := retry.NextBackOff()
 		prev := r.currentStatus().State
 		r.setStatus(device.NoDevice, device.ActionMaintenance, err.Error())
 		if prev != device.NoDevice {
 			r.log.Warn("qr reader unavailable", "port", r.cfg.Port, "err", err)
 		} else {
-			r.log.Debug("qr reader still unavailable", "port", r.cfg.Port, "err", err, "retry_in", backoff)
+			r.log.Debug("qr reader still unavailable", "port", r.cfg.Port, "err", err, "retry_in", wait)
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -234,7 +240,6 @@ func (r *Serial) Run(parent context.Context) error {
 			return parent.Err()
 		case <-t.C:
 		}
-		backoff = min(2*backoff, r.maxBackoff)
 	}
 }
 

@@ -311,7 +311,7 @@ func TestSerialUnplugAndReconnect(t *testing.T) {
 	var opens atomic.Int64
 	const minBackoff = 10 * time.Millisecond
 	h := startSerial(t, SerialOpts{Port: link}, nil, func(r *Serial) {
-		r.minBackoff, r.maxBackoff = minBackoff, 80*time.Millisecond
+		r.reconnect.InitialInterval, r.reconnect.MaxInterval = minBackoff, 80*time.Millisecond
 		r.open = func(p string, m *serial.Mode) (serial.Port, error) {
 			opens.Add(1)
 			return serial.Open(p, m)
@@ -413,6 +413,43 @@ func TestSerialMissingPort(t *testing.T) {
 		h.errc <- err
 	case <-time.After(wait):
 		t.Fatal("Run did not return after cancel while backing off")
+	}
+}
+
+// TestSerialReconnectBackoff pins the reconnect pace (250 ms doubling to
+// 5 s, no jitter, from the start again after a good connection) and checks
+// that cancelling Run ends even a long wait at once.
+func TestSerialReconnectBackoff(t *testing.T) {
+	r, err := OpenSerial(&SerialOpts{Port: "/dev/null"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := r.reconnect
+	for round := 0; round < 2; round++ {
+		b.Reset()
+		for i, w := range []time.Duration{250, 500, 1000, 2000, 4000, 5000, 5000} {
+			if got := b.NextBackOff(); got != w*time.Millisecond {
+				t.Errorf("round %d, wait %d: %v, want %v", round, i+1, got, w*time.Millisecond)
+			}
+		}
+	}
+
+	h := startSerial(t, SerialOpts{Port: filepath.Join(t.TempDir(), "absent")}, nil, func(r *Serial) {
+		r.reconnect.InitialInterval, r.reconnect.MaxInterval = time.Hour, time.Hour
+	})
+	h.waitState(t, device.NoDevice)
+	h.stop()
+	select {
+	case err := <-h.errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run returned %v", err)
+		}
+		h.errc <- err
+	case <-time.After(wait):
+		t.Fatal("Run did not return after cancel during an hour's wait")
+	}
+	if st := h.r.Status(context.Background()); st.State != device.Offline {
+		t.Fatalf("status after cancel %+v", st)
 	}
 }
 

@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/cenkalti/backoff/v5"
 
 	"govkiosk/backend-client/api"
 
@@ -150,6 +151,8 @@ type Options struct {
 	Rand        io.Reader // jitter; default crypto/rand
 	IsPermanent func(error) bool
 	// MinBackoff and MaxBackoff bound the retry delay; defaults 1s and 5m.
+	// Retry n waits uniformly in [d/2, d] for d = min(MaxBackoff,
+	// MinBackoff·2^(n-1)).
 	MinBackoff, MaxBackoff time.Duration
 	// Limits refuse new packets before the kiosk runs out of room; the zero
 	// value sets none (DefaultLimits is a sensible start).
@@ -182,7 +185,8 @@ type Outbox struct {
 	log          *slog.Logger
 	now          func() time.Time
 	isPermanent  func(error) bool
-	minB, maxB   time.Duration
+	minB         time.Duration              // MinBackoff: how soon to look again at a packet another Run holds
+	retry        backoff.ExponentialBackOff // every retry delay (see Open and backoff)
 	recipient    age.Recipient
 	limits       Limits
 	diskFree     func(string) (uint64, error)
@@ -259,7 +263,6 @@ func Open(opts Options) (*Outbox, error) {
 		rand:        opts.Rand,
 		isPermanent: opts.IsPermanent,
 		minB:        opts.MinBackoff,
-		maxB:        opts.MaxBackoff,
 		recipient:   opts.Recipient,
 		limits:      opts.Limits,
 		diskFree:    opts.DiskFree,
@@ -286,11 +289,21 @@ func Open(opts Options) (*Outbox, error) {
 	if o.minB <= 0 {
 		o.minB = time.Second
 	}
-	if o.maxB <= 0 {
-		o.maxB = 5 * time.Minute
+	maxB := opts.MaxBackoff
+	if maxB <= 0 {
+		maxB = 5 * time.Minute
 	}
-	if o.maxB < o.minB {
-		o.maxB = o.minB
+	if maxB < o.minB {
+		maxB = o.minB
+	}
+	// The wait is uniform in [d/2, d] for the capped doubling d; backoff
+	// randomises symmetrically around its interval, so the interval is 3d/4
+	// and the randomisation factor 1/3.
+	o.retry = backoff.ExponentialBackOff{
+		InitialInterval:     o.minB - o.minB/4,
+		MaxInterval:         maxB - maxB/4,
+		Multiplier:          2,
+		RandomizationFactor: 1.0 / 3,
 	}
 	if err := os.MkdirAll(o.packets, 0o700); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -387,6 +389,121 @@ func TestBackoffScheduleInRun(t *testing.T) {
 	}
 	if n := fp.count(fp.creates, p.ID+"/doc-0.pdf"); n != 1 {
 		t.Errorf("upload created %d times across retries of finalise", n)
+	}
+}
+
+// TestBackoffScheduleAcrossRestart: the delay comes from the stored attempt
+// count, so after a restart a packet is not sent before the time stored for
+// it and its next failure continues the schedule instead of starting over.
+func TestBackoffScheduleAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	opts := func(op *Options) {
+		op.Now, op.Rand, op.MinBackoff, op.MaxBackoff = clk.Now, constReader(0), 2*time.Second, 10*time.Second
+	}
+	p := testPacket(7)
+	fp := newPortal()
+	calls := make(chan struct{}, 16)
+	fp.fail = func(ctx context.Context, op, id, file string) error {
+		if op == "finalise" {
+			calls <- struct{}{}
+			return errors.New("network down")
+		}
+		return nil
+	}
+	step := func(o *Outbox, attempts int, retryIn time.Duration) Entry {
+		t.Helper()
+		select {
+		case <-calls:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("attempt %d never made", attempts)
+		}
+		e := pollEntry(t, o, p.ID, func(e Entry) bool { return e.Attempts == attempts })
+		if got := e.NextAttempt.Sub(clk.Now()); got != retryIn {
+			t.Errorf("after failure %d retry in %v, want %v", attempts, got, retryIn)
+		}
+		return e
+	}
+
+	o := open(t, dir, opts)
+	mustEnqueue(t, o, p)
+	stop := run(t, o, fp)
+	e := step(o, 1, time.Second)
+	clk.Set(e.NextAttempt)
+	o.Kick()
+	e = step(o, 2, 2*time.Second)
+	stop()
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	o = open(t, dir, opts)
+	if got, _, _ := o.Get(p.ID); got.Attempts != 2 || !got.NextAttempt.Equal(e.NextAttempt) {
+		t.Fatalf("after restart attempts %d next %v, want 2 and %v", got.Attempts, got.NextAttempt, e.NextAttempt)
+	}
+	run(t, o, fp)
+	o.Kick() // not due yet: nothing is sent
+	clk.Set(e.NextAttempt.Add(-time.Nanosecond))
+	o.Kick()
+	clk.Set(e.NextAttempt)
+	o.Kick()
+	step(o, 3, 4*time.Second) // 4 s after exactly the stored time: not early, not reset to 1 s
+	if n := len(calls); n != 0 {
+		t.Errorf("%d finalise calls more than the schedule allows", n)
+	}
+}
+
+// retryLog records the retryIn of Run's "find next packet" errors.
+type retryLog struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (h *retryLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *retryLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *retryLog) WithGroup(string) slog.Handler            { return h }
+func (h *retryLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "outbox: find next packet" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "retryIn" {
+			h.mu.Lock()
+			h.waits = append(h.waits, a.Value.Duration())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *retryLog) get() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Duration(nil), h.waits...)
+}
+
+// TestRunBacksOffWhenStoreFails: when the store cannot be read, Run retries
+// with the packets' backoff (growing, capped) instead of a fixed interval.
+func TestRunBacksOffWhenStoreFails(t *testing.T) {
+	h := &retryLog{}
+	o := open(t, t.TempDir(), func(op *Options) {
+		op.Log, op.Rand, op.MinBackoff, op.MaxBackoff = slog.New(h), constReader(0), time.Millisecond, 4*time.Millisecond
+	})
+	if _, err := o.db.Exec(`DROP TABLE packets`); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o, newPortal())
+	want := []time.Duration{500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 2 * time.Millisecond, 2 * time.Millisecond}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.get()) < len(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d retries logged", len(h.get()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := h.get()[:len(want)]; !slices.Equal(got, want) {
+		t.Errorf("retry delays %v, want %v", got, want)
 	}
 }
 

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"govkiosk/backend-client/api"
 )
@@ -23,7 +26,8 @@ import (
 // exponential backoff; a permanent one (see Options.IsPermanent) parks the
 // packet in needsAttention with the reason; success stores the result
 // (finalised), then acknowledges and purges the packet. A delivery
-// interrupted by cancellation keeps its state and does not count.
+// interrupted by cancellation keeps its state and does not count. When the
+// store cannot be read, Run retries with the same backoff.
 func (o *Outbox) Run(ctx context.Context, s Sender) {
 	o.mu.Lock()
 	if o.closed {
@@ -44,12 +48,17 @@ func (o *Outbox) Run(ctx context.Context, s Sender) {
 		}
 	}()
 
+	failures := 0 // of next, in a row
 	for ctx.Err() == nil {
 		p, wait, err := o.next()
 		if err != nil {
-			o.log.Error("outbox: find next packet", "err", err)
-			wait = o.minB
-		} else if p != nil {
+			failures++
+			wait = o.backoff(failures)
+			o.log.Error("outbox: find next packet", "err", err, "retryIn", wait)
+		} else {
+			failures = 0
+		}
+		if p != nil {
 			o.deliver(ctx, s, *p)
 			continue
 		}
@@ -357,16 +366,31 @@ func (o *Outbox) finish(id string, state State) error {
 }
 
 // backoff is the delay before retry number attempt+1 after attempt failures:
-// MinBackoff doubled per failure, capped at MaxBackoff, then jittered
-// uniformly into [d/2, d) from Rand.
+// the attempt-th NextBackOff of o.retry (MinBackoff doubled per failure,
+// capped at MaxBackoff, then jittered uniformly into [d/2, d]) with its
+// random number from Rand. It depends only on the attempt count, which is
+// stored, so a restarted kiosk goes on with the same schedule.
 func (o *Outbox) backoff(attempt int) time.Duration {
-	d := o.minB
-	for i := 1; i < attempt && d < o.maxB; i++ {
-		d *= 2
+	return nthBackOff(o.retry, attempt, o.jitter())
+}
+
+// nthBackOff is the delay before retry n (n >= 1) under p: the interval of
+// p's n-th NextBackOff, randomised by p.RandomizationFactor the way backoff
+// does it but with r in [0, 1) for its random number (backoff/v5 draws from
+// math/rand/v2 and cannot be given Rand). The half-width is rounded to a
+// whole nanosecond, so that r = 0 gives exactly the low end. It is the
+// helper of the same name in backend-client/tus, which the outbox does not
+// import.
+func nthBackOff(p backoff.ExponentialBackOff, n int, r float64) time.Duration {
+	rf := p.RandomizationFactor
+	p.RandomizationFactor = 0
+	p.Reset()
+	d := p.NextBackOff()
+	for i := 1; i < n && d < p.MaxInterval; i++ {
+		d = p.NextBackOff()
 	}
-	d = min(d, o.maxB)
-	half := d / 2
-	return half + time.Duration(o.jitter()*float64(d-half))
+	delta := time.Duration(math.Round(rf * float64(d)))
+	return d - delta + time.Duration(r*float64(2*delta))
 }
 
 // jitter returns a number in [0, 1) from Rand (0.5 if Rand fails).
