@@ -260,6 +260,29 @@ func TestStatusWhilePrinting(t *testing.T) {
 	}
 }
 
+// A printer that misses a status answer while it prints a long raster has
+// not failed: the job still completes (the job deadline bounds the wait).
+func TestSilenceWhilePrintingIsNotAFault(t *testing.T) {
+	p, emu := setup(t, Opts{WriteTimeout: device.D(10 * time.Second)})
+	emu.StallAfter(4000)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.PrintImage(context.Background(), solid(576, 3000))
+		done <- err
+	}()
+	eventually(t, "busy status", func() bool { return p.Status(context.Background()).State == device.Busy })
+	emu.MuteStatus(1)
+	emu.Resume()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a late status answer failed the job: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not finish within 30s of the printer resuming")
+	}
+}
+
 // A native QR code (GS ( k) between raster parts, on both paper widths.
 func TestNativeQRBothWidths(t *testing.T) {
 	payload := "https://dichvucong.example.vn/tra-cuu?ma=QN-2026-000042"

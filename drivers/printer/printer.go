@@ -645,9 +645,13 @@ func (p *Printer) run(ctx context.Context, enc Encoded) error {
 			st, bits := p.status(ctx, afterJobTimeout)
 			return refuse(st, bits)
 		}
-		st, bits := p.status(ctx, statusTimeout)
-		if err := refuse(st, bits); err != nil {
-			return err
+		// A fault reported while printing ends the job; silence does not:
+		// a printer busy with a long raster (or a loaded serial line) may
+		// answer late, and the job deadline bounds the wait anyway.
+		if st, bits := p.status(ctx, statusTimeout); bits.answered {
+			if err := refuse(st, bits); err != nil {
+				return err
+			}
 		}
 		until := p.cfg.Now().Add(jobPoll)
 		for !p.seen(pid) {

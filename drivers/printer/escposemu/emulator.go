@@ -155,6 +155,14 @@ func (e *Emulator) StallAfter(n int) {
 	e.stallIn = max(n, 0)
 }
 
+// MuteStatus leaves the next n DLE EOT queries unanswered, like a printer
+// too busy with a long raster to answer in time.
+func (e *Emulator) MuteStatus(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m.mute = max(n, 0)
+}
+
 // Resume ends a stall.
 func (e *Emulator) Resume() {
 	e.mu.Lock()

@@ -43,6 +43,7 @@ type machine struct {
 	asb     bool     // GS a: automatic status back on
 	torn    int      // partial receipts torn off when a new roll went in
 	noPID   bool     // GS ( H not supported
+	mute    int      // DLE EOT queries left unanswered (a printer too busy to answer in time)
 
 	rows     [][]byte // printed paper since the last cut, PaperDots wide, 1 = black
 	lineDots int
@@ -256,6 +257,10 @@ func (m *machine) dle(b []byte) (int, []byte) {
 			return 0, nil
 		}
 		if r, ok := m.statusByte(b[2]); ok {
+			if m.mute > 0 {
+				m.mute--
+				return 3, nil
+			}
 			return 3, []byte{r}
 		}
 		return m.skipUnknown(3, "DLE EOT n")
