@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"govkiosk/drivers/device"
+	"govkiosk/kiosk/lang"
 )
 
 // Config is the kiosk's one configuration file, decoded and validated at once.
@@ -95,7 +97,7 @@ func (c *Config) SetDefaults() {
 		c.OpsListen = "127.0.0.1:9100"
 	}
 	if len(c.Languages) == 0 {
-		c.Languages = []string{"th", "vi", "en"}
+		c.Languages = lang.Codes()
 	}
 	if c.IdleTimeout.Duration == 0 {
 		c.IdleTimeout.Duration = 120 * time.Second
@@ -162,8 +164,8 @@ func (c Config) Validate() error {
 		bad("oidc issuer, clientId and redirectUrl are required")
 	}
 	for _, l := range c.Languages {
-		if l != "th" && l != "vi" && l != "en" {
-			bad("language %q is not one of th, vi, en", l)
+		if !lang.Supported(l) {
+			bad("language %q is not one of %s", l, strings.Join(lang.Codes(), ", "))
 		}
 	}
 	if c.IdleTimeout.Duration < 10*time.Second {
