@@ -72,8 +72,10 @@ func TestPluralMessages(t *testing.T) {
 
 func TestEveryUserErrorIsTranslated(t *testing.T) {
 	for _, key := range append(append([]string{}, kiosk.MessageKeys...), kiosk.FieldProblems...) {
-		if _, ok := messages["en"][key]; !ok {
-			t.Errorf("no message for %q", key)
+		for _, l := range lang.Codes() {
+			if _, ok := messages[l][key]; !ok {
+				t.Errorf("no %s message for %q", l, key)
+			}
 		}
 	}
 }
