@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"govkiosk/drivers/device"
+	"govkiosk/kiosk/lang"
 )
 
 // Config is the controller's part of kiosk.json: who the kiosk is, where its
@@ -50,7 +52,7 @@ func (c *Config) SetDefaults() {
 		c.OpsListen = "127.0.0.1:9100"
 	}
 	if len(c.Languages) == 0 {
-		c.Languages = []string{"th", "vi", "en"}
+		c.Languages = lang.Codes()
 	}
 	if c.IdleTimeout.Duration == 0 {
 		c.IdleTimeout.Duration = 120 * time.Second
@@ -93,8 +95,8 @@ func (c Config) Validate() error {
 		bad("oidc issuer, clientId and redirectUrl are required")
 	}
 	for _, l := range c.Languages {
-		if l != "th" && l != "vi" && l != "en" {
-			bad("language %q is not one of th, vi, en", l)
+		if !lang.Supported(l) {
+			bad("language %q is not one of %s", l, strings.Join(lang.Codes(), ", "))
 		}
 	}
 	if c.IdleTimeout.Duration < 10*time.Second {

@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk/lang"
 )
 
 //go:embed catalogue.json
 var catalogueJSON []byte
-
-// Languages every Text of the catalogue must carry.
-var Languages = []string{"th", "vi", "en"}
 
 // LoadCatalogue decodes and validates the embedded catalogue.
 func LoadCatalogue() (api.Catalogue, error) {
@@ -35,13 +33,13 @@ func LoadCatalogue() (api.Catalogue, error) {
 	return c, nil
 }
 
-// ValidateCatalogue checks a catalogue: unique ids, every Text in th, vi and
-// en, known field types with compilable patterns, select options, known
+// ValidateCatalogue checks a catalogue: unique ids, every Text in every
+// language of kiosk/lang, known field types with compilable patterns, select options, known
 // prefill claims, and document page ranges.
 func ValidateCatalogue(c api.Catalogue) error {
 	var errs []error
 	text := func(where string, t api.Text) {
-		for _, l := range Languages {
+		for _, l := range lang.Codes() {
 			if t[l] == "" {
 				errs = append(errs, fmt.Errorf("%s: missing %q text", where, l))
 			}

@@ -1,11 +1,14 @@
 package portal
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk/lang"
 )
 
 func TestCatalogueValid(t *testing.T) {
@@ -18,13 +21,13 @@ func TestCatalogueValid(t *testing.T) {
 	}
 	langs := func(where string, tx api.Text) {
 		t.Helper()
-		for _, l := range []string{"th", "vi", "en"} {
+		for _, l := range lang.Codes() {
 			if strings.TrimSpace(tx[l]) == "" {
 				t.Errorf("%s: no %s text", where, l)
 			}
-		}
-		if tx["th"] == tx["en"] || tx["vi"] == tx["en"] {
-			t.Errorf("%s: th/vi text is a copy of the English one: %v", where, tx)
+			if l != lang.Fallback && tx[l] == tx[lang.Fallback] {
+				t.Errorf("%s: %s text is a copy of the English one: %v", where, l, tx)
+			}
 		}
 	}
 	withScanner := 0
@@ -98,6 +101,15 @@ func TestValidateCatalogueRejects(t *testing.T) {
 				t.Error("ValidateCatalogue accepted a broken catalogue")
 			}
 		})
+	}
+	for _, l := range lang.Codes() {
+		c := clone()
+		name := maps.Clone(c.Procedures[0].Name)
+		delete(name, l)
+		c.Procedures[0].Name = name
+		if err := ValidateCatalogue(c); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("missing %q text", l)) {
+			t.Errorf("a name without %s text: %v", l, err)
+		}
 	}
 	if err := ValidateCatalogue(clone()); err != nil {
 		t.Errorf("clone of the good catalogue rejected: %v", err)

@@ -20,6 +20,7 @@ import (
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk/lang"
 )
 
 // Intake limits.
@@ -302,14 +303,16 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 }
 
 // ReceiptMessage is the citizen's copy of the receipt, sent to their phone
-// in the application's language (th, vi, else English).
-func ReceiptMessage(lang, tracking, appointment string) string {
-	d, err := time.Parse("2006-01-02", appointment)
+// in the application's language (th, vi, else English), the date written
+// as lang.FormatDate does on the printed receipt (English keeps the
+// YYYY-MM-DD day as given).
+func ReceiptMessage(code, tracking, appointment string) string {
+	d, err := time.Parse(time.DateOnly, appointment)
 	switch {
-	case lang == "vi" && err == nil:
-		return fmt.Sprintf("govkiosk: đã tiếp nhận hồ sơ %s, có kết quả từ ngày %s.", tracking, d.Format("02/01/2006"))
-	case lang == "th" && err == nil:
-		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %02d/%02d/%d", tracking, d.Day(), int(d.Month()), d.Year()+543)
+	case code == lang.Vietnamese && err == nil:
+		return fmt.Sprintf("govkiosk: đã tiếp nhận hồ sơ %s, có kết quả từ ngày %s.", tracking, lang.FormatDate(code, d))
+	case code == lang.Thai && err == nil:
+		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %s", tracking, lang.FormatDate(code, d))
 	}
 	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
 }

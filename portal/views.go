@@ -11,6 +11,7 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
+	"govkiosk/kiosk/lang"
 )
 
 // AdminApplication is one received application as the admin JSON shows it:
@@ -183,12 +184,12 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var trackTmpl = template.Must(template.New("track").Parse(`<!doctype html>
+var trackTmpl = template.Must(template.New("track").Funcs(template.FuncMap{"name": lang.Name}).Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.T.title}}</title>
 <style>body{font-family:"Noto Sans","Noto Sans Thai",sans-serif;margin:1.5rem;font-size:1.2rem;max-width:40rem}dt{font-weight:bold;margin-top:.8rem}</style>
 </head><body>
-<p><a href="?lang=vi">Tiếng Việt</a> · <a href="?lang=th">ไทย</a> · <a href="?lang=en">English</a></p>
+<p>{{range $i, $l := .Langs}}{{if $i}} · {{end}}<a href="?lang={{$l}}">{{name $l}}</a>{{end}}</p>
 <h1>{{.T.title}}</h1>
 {{if .Found}}<dl>
 <dt>{{.T.tracking}}</dt><dd>{{.Status.TrackingNumber}}</dd>
@@ -211,33 +212,33 @@ var trackText = map[string]map[string]string{
 		"st-received": "รับเรื่องแล้ว", "st-in-review": "กำลังพิจารณา", "st-ready": "พร้อมรับผล", "st-rejected": "ไม่อนุมัติ"},
 }
 
+// pageLang is the track page's language: ?lang=, else the browser's
+// Accept-Language, else Vietnamese, the reference portal's own.
 func pageLang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); trackText[l] != nil {
+	if l := r.URL.Query().Get("lang"); lang.Supported(l) {
 		return l
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		l := strings.ToLower(strings.TrimSpace(part))
-		if len(l) >= 2 && trackText[l[:2]] != nil {
-			return l[:2]
-		}
+	if l, ok := lang.Match(r.Header.Get("Accept-Language")); ok {
+		return l
 	}
-	return "vi"
+	return lang.Vietnamese
 }
 
 func (s *Server) handleTrackPage(w http.ResponseWriter, r *http.Request) {
-	lang := pageLang(r)
+	code := pageLang(r)
 	data := struct {
 		Lang, Procedure, StatusText, Received string
+		Langs                                 []string
 		T                                     map[string]string
 		Found                                 bool
 		Status                                api.ApplicationStatus
-	}{Lang: lang, T: trackText[lang]}
+	}{Lang: code, Langs: lang.Codes(), T: trackText[code]}
 	a, err := s.store.applicationByRef(r.Context(), r.PathValue("ref"))
 	switch {
 	case err == nil:
 		data.Found = true
 		data.Status = statusOf(a)
-		data.Procedure = s.procs[a.ProcedureID].Name.Get(lang)
+		data.Procedure = s.procs[a.ProcedureID].Name.Get(code)
 		data.StatusText = data.T["st-"+a.Status]
 		data.Received = a.ReceivedAt.Format("2006-01-02 15:04")
 	case !errors.Is(err, errNotFound):

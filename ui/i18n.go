@@ -1,7 +1,12 @@
 package ui
 
+import "govkiosk/kiosk/lang"
+
 // messages are the UI's texts, by language then key. Keys of kiosk user
-// errors (err.*) and form problems (field.*) live here too.
+// errors (err.*) and form problems (field.*) live here too. A message
+// about a number of things is the key's form for "other"; a language
+// that counts one (lang.Plural) also has key+".one". Languages' own
+// names come from lang.Name.
 var messages = map[string]map[string]string{
 	"en": {
 		"err.busy":                 "Please wait, the kiosk is still working on your last step.",
@@ -21,13 +26,13 @@ var messages = map[string]map[string]string{
 		"refused.fix":              "Change my answers",
 		"refused.staff_hint":       "If you are not sure what to change, the staff at the counter can help you.",
 		"nav.finish":               "Finish",
-		"lang.name":                "English",
 		"attract.title":            "Public services, in your own hands",
 		"attract.touch":            "Touch here to start",
 		"attract.status":           "Already applied? Hold your receipt's QR code under the scanner to see its status.",
 		"language.title":           "Choose your language",
 		"catalogue.title":          "What do you need today?",
 		"catalogue.days":           "%d working days",
+		"catalogue.days.one":       "%d working day",
 		"catalogue.fee":            "Fee",
 		"catalogue.free":           "Free",
 		"catalogue.unready":        "Not available now (scanner out of service)",
@@ -50,11 +55,13 @@ var messages = map[string]map[string]string{
 		"docs.rescan":              "Scan again",
 		"docs.next":                "These pages are good",
 		"docs.scanned":             "%d pages scanned. Take your originals back.",
+		"docs.scanned.one":         "%d page scanned. Take your original back.",
 		"docs.skip":                "Skip (optional)",
 		"review.title":             "Check everything before sending",
 		"review.procedure":         "Procedure",
 		"review.documents":         "Documents",
 		"review.pages":             "pages",
+		"review.pages.one":         "page",
 		"review.send":              "Send me a confirmation code",
 		"review.code_note":         "We will send a 6-digit code to the ID app on your own phone.",
 		"confirm.title":            "Enter the code from your phone",
@@ -147,7 +154,6 @@ var messages = map[string]map[string]string{
 		"refused.fix":              "Sửa câu trả lời",
 		"refused.staff_hint":       "Nếu quý vị chưa rõ cần sửa gì, cán bộ tại quầy sẽ giúp quý vị.",
 		"nav.finish":               "Kết thúc",
-		"lang.name":                "Tiếng Việt",
 		"attract.title":            "Dịch vụ công trong tầm tay bạn",
 		"attract.touch":            "Chạm vào đây để bắt đầu",
 		"attract.status":           "Đã nộp hồ sơ? Đưa mã QR trên giấy tiếp nhận vào máy quét để xem tình trạng.",
@@ -273,7 +279,6 @@ var messages = map[string]map[string]string{
 		"refused.fix":              "แก้ไขคำตอบ",
 		"refused.staff_hint":       "หากท่านไม่แน่ใจว่าต้องแก้ไขอะไร เจ้าหน้าที่ที่เคาน์เตอร์ยินดีช่วยเหลือ",
 		"nav.finish":               "เสร็จสิ้น",
-		"lang.name":                "ไทย",
 		"attract.title":            "บริการภาครัฐ ทำได้ด้วยตัวท่านเอง",
 		"attract.touch":            "แตะที่นี่เพื่อเริ่ม",
 		"attract.status":           "ยื่นคำขอแล้ว? นำคิวอาร์โค้ดบนใบรับมาสแกนเพื่อดูสถานะ",
@@ -384,14 +389,31 @@ var messages = map[string]map[string]string{
 }
 
 // T looks a message up, falling back to English, then to the key itself.
-func T(lang, key string) string {
-	if m, ok := messages[lang]; ok {
+func T(code, key string) string {
+	if m, ok := messages[code]; ok {
 		if s, ok := m[key]; ok {
 			return s
 		}
 	}
-	if s, ok := messages["en"][key]; ok {
+	if s, ok := messages[lang.Fallback][key]; ok {
 		return s
 	}
 	return key
+}
+
+// pluralOne ends the key of a message's form for one thing.
+const pluralOne = ".one"
+
+// TN is T for a message about n things: the key's ".one" form where the
+// language counts n as one, else the key itself.
+func TN(code, key string, n int) string {
+	if _, ok := messages[code]; !ok {
+		code = lang.Fallback // as T falls back
+	}
+	other := T(code, key)
+	one, ok := messages[code][key+pluralOne]
+	if !ok {
+		one = other
+	}
+	return lang.Plural(code, n, one, other)
 }

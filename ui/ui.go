@@ -17,6 +17,7 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/fonts"
+	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
 )
 
@@ -37,7 +38,8 @@ type Server struct {
 // New builds the UI handler.
 func New(c *kiosk.Controller, log *slog.Logger) (*Server, error) {
 	base, err := template.New("page.html").Funcs(template.FuncMap{
-		"t":     func(string) string { return "" }, // replaced per request
+		"t":     func(string) string { return "" },      // replaced per request
+		"tn":    func(string, int) string { return "" }, // replaced per request
 		"add":   func(a, b int) int { return a + b },
 		"keys":  func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"} },
 		"stars": func() []int { return []int{1, 2, 3, 4, 5} },
@@ -231,11 +233,12 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 // render draws one screen.
 func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
-	lang := v.Lang
-	tr := func(k string) string { return T(lang, k) }
+	code := v.Lang
+	tr := func(k string) string { return T(code, k) }
+	trn := func(k string, n int) string { return TN(code, k, n) }
 	tpl, err := s.base.Clone()
 	if err == nil {
-		tpl.Funcs(template.FuncMap{"t": tr})
+		tpl.Funcs(template.FuncMap{"t": tr, "tn": trn})
 		_, err = tpl.New("step").Parse(`{{template "` + string(v.Step) + `" .}}`)
 	}
 	if err != nil {
@@ -245,13 +248,13 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 	}
 	d := pageData{
 		V:        v,
-		LangName: func(l string) string { return T(l, "lang.name") },
-		Text:     func(t api.Text) string { return t.Get(lang) },
-		Days:     func(n int) string { return fmt.Sprintf(tr("catalogue.days"), n) },
+		LangName: lang.Name,
+		Text:     func(t api.Text) string { return t.Get(code) },
+		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
 		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
 		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
 		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
-		Scanned:  func(n int) string { return fmt.Sprintf(tr("docs.scanned"), n) },
+		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
 		Face:     face,
 	}

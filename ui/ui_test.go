@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -10,29 +11,71 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk"
+	"govkiosk/kiosk/lang"
 )
 
+// TestEveryMessageInEveryLanguage: every supported language has every
+// message English has and none English lacks; a language has a message's
+// form for one exactly when it counts one (lang.Plural).
 func TestEveryMessageInEveryLanguage(t *testing.T) {
-	for key := range messages["en"] {
-		for _, lang := range []string{"th", "vi"} {
-			if _, ok := messages[lang][key]; !ok {
-				t.Errorf("%s has no %q", lang, key)
+	for _, l := range lang.Codes() {
+		if messages[l] == nil {
+			t.Errorf("no messages in %s", l)
+			continue
+		}
+		countsOne := lang.Plural(l, 1, "one", "other") == "one"
+		for key := range messages[lang.Fallback] {
+			if _, ok := messages[l][key]; !ok && (!strings.HasSuffix(key, pluralOne) || countsOne) {
+				t.Errorf("%s has no %q", l, key)
+			}
+		}
+		for key := range messages[l] {
+			if base, ok := strings.CutSuffix(key, pluralOne); ok {
+				if _, ok := messages[l][base]; !ok || !countsOne {
+					t.Errorf("%s has %q but no %q or no form for one", l, key, base)
+				}
+				continue
+			}
+			if _, ok := messages[lang.Fallback][key]; !ok && l != lang.Fallback {
+				t.Errorf("%s has %q that English lacks", l, key)
 			}
 		}
 	}
-	for _, lang := range []string{"th", "vi"} {
-		for key := range messages[lang] {
-			if _, ok := messages["en"][key]; !ok {
-				t.Errorf("%s has %q that English lacks", lang, key)
-			}
+	for l := range messages {
+		if !lang.Supported(l) {
+			t.Errorf("messages in %q, which kiosk/lang does not support", l)
 		}
+	}
+}
+
+func TestPluralMessages(t *testing.T) {
+	for _, tc := range []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "1 page scanned. Take your original back."},
+		{"en", 2, "2 pages scanned. Take your originals back."},
+		{"en", 0, "0 pages scanned. Take your originals back."},
+		{"vi", 1, "Đã quét 1 trang. Hãy nhận lại bản gốc."},
+		{"th", 1, "สแกนแล้ว 1 หน้า กรุณารับเอกสารตัวจริงคืน"},
+		{"fr", 1, "1 page scanned. Take your original back."}, // as T, English
+	} {
+		if got := fmt.Sprintf(TN(tc.lang, "docs.scanned", tc.n), tc.n); got != tc.want {
+			t.Errorf("%s %d: %q, want %q", tc.lang, tc.n, got, tc.want)
+		}
+	}
+	if got := TN("th", "no.such.key", 1); got != "no.such.key" {
+		t.Errorf("unknown key: %q", got)
 	}
 }
 
 func TestEveryUserErrorIsTranslated(t *testing.T) {
 	for _, key := range append(append([]string{}, kiosk.MessageKeys...), kiosk.FieldProblems...) {
-		if _, ok := messages["en"][key]; !ok {
-			t.Errorf("no message for %q", key)
+		for _, l := range lang.Codes() {
+			if _, ok := messages[l][key]; !ok {
+				t.Errorf("no %s message for %q", l, key)
+			}
 		}
 	}
 }
@@ -55,7 +98,7 @@ func TestEveryScreenRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := kiosk.View{
-		Languages: []string{"th", "vi", "en"}, Procedure: &proc, MaskedName: "Nguyễn T** H***", BirthYear: "1954",
+		Languages: lang.Codes(), Procedure: &proc, MaskedName: "Nguyễn T** H***", BirthYear: "1954",
 		Form: map[string]string{"area": "120"}, FormProblems: map[string]string{"area": kiosk.FieldRange},
 		Docs: []kiosk.ScannedDocument{{Type: "plan", Pages: 2, Thumbs: [][]byte{{1}, {2}}}}, CodeSent: true, AttemptsLeft: 3,
 		Receipt:    &kiosk.Receipt{Reference: "P-K0001-261122-ABCDEF", Provisional: true, AppointmentDate: "2026-12-11"},
@@ -66,20 +109,25 @@ func TestEveryScreenRenders(t *testing.T) {
 	}
 	leak := regexp.MustCompile(`>\s*(err|field|docs|nav|status|receipt|busy|refused)\.[a-z_]+`)
 	for _, step := range kiosk.Steps {
-		for _, lang := range []string{"th", "vi", "en"} {
+		for _, l := range lang.Codes() {
 			v := base
-			v.Step, v.Lang = step, lang
+			v.Step, v.Lang = step, l
 			w := httptest.NewRecorder()
 			s.render(w, v)
 			body := w.Body.String()
 			if w.Code != 200 || !strings.Contains(body, "</html>") {
-				t.Fatalf("%s/%s: status %d, body ends %q", step, lang, w.Code, body[max(0, len(body)-200):])
+				t.Fatalf("%s/%s: status %d, body ends %q", step, l, w.Code, body[max(0, len(body)-200):])
 			}
 			if m := leak.FindString(body); m != "" {
-				t.Errorf("%s/%s: untranslated key on screen: %q", step, lang, m)
+				t.Errorf("%s/%s: untranslated key on screen: %q", step, l, m)
 			}
-			if !strings.Contains(body, T(lang, "err.scanner_jammed")) {
-				t.Errorf("%s/%s: notice not shown", step, lang)
+			if !strings.Contains(body, T(l, "err.scanner_jammed")) {
+				t.Errorf("%s/%s: notice not shown", step, l)
+			}
+			for _, other := range lang.Codes() {
+				if step == kiosk.StepLanguage && !strings.Contains(body, ">"+lang.Name(other)+"<") {
+					t.Errorf("%s/%s: no button for %s", step, l, lang.Name(other))
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"govkiosk/drivers/device"
+	"govkiosk/kiosk/lang"
 )
 
 // Paths of the portal API, relative to the portal's base URL.
@@ -33,16 +34,23 @@ const (
 	HeaderKioskSignature = "Kiosk-Signature" // base64 ASN.1 ECDSA P-256 over SHA-256 of the request body
 )
 
-// Text is a label in several languages, keyed "th", "vi", "en".
+// Text is a label in several languages, keyed by the codes of kiosk/lang
+// ("th", "vi", "en").
 type Text map[string]string
 
-// Get returns the text in lang, falling back to English, then to any.
-func (t Text) Get(lang string) string {
-	if s, ok := t[lang]; ok && s != "" {
+// Get returns the text in code, falling back to lang.Fallback (English),
+// then to the first supported language that has it, then to any.
+func (t Text) Get(code string) string {
+	if s, ok := t[code]; ok && s != "" {
 		return s
 	}
-	if s, ok := t["en"]; ok {
+	if s, ok := t[lang.Fallback]; ok {
 		return s
+	}
+	for _, c := range lang.Codes() {
+		if s := t[c]; s != "" {
+			return s
+		}
 	}
 	for _, s := range t {
 		return s

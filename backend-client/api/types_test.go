@@ -12,6 +12,7 @@ func TestTextGetFallsBack(t *testing.T) {
 		{Text{"th": "ใบรับ", "en": "Receipt"}, "vi", "Receipt"},
 		{Text{"th": "", "en": "Receipt"}, "th", "Receipt"},
 		{Text{"vi": "Biên nhận"}, "en", "Biên nhận"},
+		{Text{"vi": "Biên nhận", "th": "ใบรับ", "fr": "Reçu"}, "fr-FR", "ใบรับ"}, // in lang's order, not the map's
 		{Text{}, "en", ""},
 	} {
 		if got := tc.t.Get(tc.lang); got != tc.want {

@@ -209,7 +209,7 @@ func (c *Client) random(n int) ([]string, error) {
 }
 
 // Begin starts a login: it returns the provider URL to show in the kiosk
-// browser and the Pending to hand to Complete. lang ("th", "vi", "en") is
+// browser and the Pending to hand to Complete. lang (a kiosk/lang code) is
 // passed as ui_locales. When the provider offers PAR, the request is pushed
 // first and the URL carries only client_id and request_uri.
 func (c *Client) Begin(ctx context.Context, lang string) (string, *Pending, error) {

@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"govkiosk/drivers/printer"
 	"govkiosk/drivers/printer/escposemu"
+	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
 )
 
-const receiptUsage = `  kioskctl receipt-sample --lang th|vi|en --out FILE [--png FILE] [--width 576|384]
+var receiptUsage = `  kioskctl receipt-sample --lang ` + strings.Join(lang.Codes(), "|") + ` --out FILE [--png FILE] [--width 576|384]
                          [--native-qr] [--provisional]
       Write the ESC/POS byte stream of an invented sample receipt to FILE (send
       it to a printer, e.g. cat FILE > /dev/usb/lp0); --png writes what the
@@ -25,7 +27,7 @@ const receiptUsage = `  kioskctl receipt-sample --lang th|vi|en --out FILE [--pn
 // the emulator's rendering of it.
 func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("receipt-sample", flag.ContinueOnError)
-	lang := fs.String("lang", "", "receipt language: th, vi or en")
+	code := fs.String("lang", "", "receipt language: "+langChoice())
 	out := fs.String("out", "", "file for the ESC/POS byte stream")
 	pngOut := fs.String("png", "", "file for the emulator's PNG of the stream (optional)")
 	width := fs.Int("width", printer.Width80mm, "paper width in dots: 576 (80 mm) or 384 (58 mm)")
@@ -34,10 +36,8 @@ func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	switch *lang {
-	case "th", "vi", "en":
-	default:
-		return fmt.Errorf("receipt-sample: --lang must be th, vi or en, not %q", *lang)
+	if !lang.Supported(*code) {
+		return fmt.Errorf("receipt-sample: --lang must be %s, not %q", langChoice(), *code)
 	}
 	if *out == "" {
 		return errors.New("receipt-sample: --out FILE is required")
@@ -45,7 +45,7 @@ func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer
 	if *width != printer.Width80mm && *width != printer.Width58mm {
 		return fmt.Errorf("receipt-sample: --width must be %d or %d", printer.Width80mm, printer.Width58mm)
 	}
-	d := receipt.Sample(*lang, *provisional)
+	d := receipt.Sample(*code, *provisional)
 	parts, err := receipt.Parts(d, *width, *native)
 	if err != nil {
 		return fmt.Errorf("receipt-sample: %w", err)
@@ -74,4 +74,10 @@ func runReceiptSample(_ context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "%s: %d×%d dots\n", *pngOut, r.Pages[0].Bounds().Dx(), r.Pages[0].Bounds().Dy())
 	return nil
+}
+
+// langChoice names the supported languages as a choice: "th, vi or en".
+func langChoice() string {
+	c := lang.Codes()
+	return strings.Join(c[:len(c)-1], ", ") + " or " + c[len(c)-1]
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
 )
 
@@ -17,14 +18,15 @@ func TestReceiptSample(t *testing.T) {
 		t.Skip("zbarimg not installed")
 	}
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		lang  string
-		extra []string
-	}{
-		{"th", nil},
-		{"vi", []string{"--native-qr"}},
-		{"en", []string{"--width", "384", "--provisional"}},
-	} {
+	extras := map[string][]string{ // options to cover, spread over the languages
+		lang.Vietnamese: {"--native-qr"},
+		lang.English:    {"--width", "384", "--provisional"},
+	}
+	for _, code := range lang.Codes() {
+		tc := struct {
+			lang  string
+			extra []string
+		}{code, extras[code]}
 		t.Run(tc.lang, func(t *testing.T) {
 			out, png := filepath.Join(dir, tc.lang+".bin"), filepath.Join(dir, tc.lang+".png")
 			args := append([]string{"receipt-sample", "--lang", tc.lang, "--out", out, "--png", png}, tc.extra...)

@@ -1,12 +1,60 @@
 package receipt
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"govkiosk/drivers/printer"
+	"govkiosk/kiosk/lang"
 )
+
+// TestLabelsInEveryLanguage: the receipt can be printed in every supported
+// language, with every label.
+func TestLabelsInEveryLanguage(t *testing.T) {
+	for _, code := range lang.Codes() {
+		if labels[code] == nil {
+			t.Errorf("no receipt labels in %s", code)
+		}
+		for key := range labels[lang.Fallback] {
+			if labels[code][key] == "" {
+				t.Errorf("%s: no receipt label %q", code, key)
+			}
+		}
+		for key := range labels[code] {
+			if _, ok := labels[lang.Fallback][key]; !ok {
+				t.Errorf("%s: label %q that %s lacks", code, key, lang.Fallback)
+			}
+		}
+	}
+}
+
+// TestDocumentPages: one page is "1 page" in English; Thai and Vietnamese
+// do not inflect.
+func TestDocumentPages(t *testing.T) {
+	for _, code := range lang.Codes() {
+		h, err := HTML(Sample(code, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range Sample(code, false).Documents {
+			want := fmt.Sprintf("%s — %d %s", doc.Label, doc.Pages, lang.Plural(code, doc.Pages, labels[code]["page"], labels[code]["pages"]))
+			if !strings.Contains(string(h), string(thaiBreaks([]byte(want)))) {
+				t.Errorf("%s: no %q on the receipt", code, want)
+			}
+		}
+	}
+	h, err := HTML(Sample(lang.English, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"National ID card — 2 pages", "Declaration form — 1 page<"} {
+		if !strings.Contains(string(h), want) {
+			t.Errorf("English receipt lacks %q", want)
+		}
+	}
+}
 
 func TestThaiBreaks(t *testing.T) {
 	tests := []struct{ in, want string }{

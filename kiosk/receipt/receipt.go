@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"govkiosk/drivers/device"
+	"govkiosk/kiosk/lang"
 )
 
 // Data is everything printed on a receipt.
@@ -83,7 +84,7 @@ var labels = map[string]map[string]string{
 // The receipt is one template in two halves around the QR code: printed
 // whole (the QR as an image, one image pixel per printer dot), or as the
 // part above and the part below a QR code the printer draws itself.
-var page = template.Must(template.New("receipt").Parse(`<!DOCTYPE html>
+var page = template.Must(template.New("receipt").Funcs(template.FuncMap{"plural": lang.Plural}).Parse(`<!DOCTYPE html>
 <html lang="{{.D.Lang}}"><head><meta charset="utf-8"><style>
 body { margin: 0; padding: 0 1mm; font-family: "Kiosk Sans", "Kiosk Thai"; font-size: 10pt; color: #000; }
 .c { text-align: center; }
@@ -113,7 +114,7 @@ hr { border: 0; border-top: 0.35mm solid #000; margin: 2mm 0; } /* MuPDF draws s
 <div class="l">{{.L.received}}</div><div class="v">{{.Received}}</div>
 <div class="l">{{.L.appointment}}</div><div class="v">{{.Appointment}}</div>
 <div class="l">{{.L.documents}}</div>
-{{range .D.Documents}}<div class="doc">• {{.Label}} — {{.Pages}} {{if eq .Pages 1}}{{$.L.page}}{{else}}{{$.L.pages}}{{end}}</div>{{end}}
+{{range .D.Documents}}<div class="doc">• {{.Label}} — {{.Pages}} {{plural $.D.Lang .Pages $.L.page $.L.pages}}</div>{{end}}
 <div class="l">{{.L.fee}}</div><div class="v">{{.Fee}}</div>
 <hr>
 {{end}}
@@ -136,7 +137,7 @@ func qrDots(widthDots int) int { return min(300, widthDots*5/8) }
 func html(d Data, widthDots int, section string) ([]byte, error) {
 	l, ok := labels[d.Lang]
 	if !ok {
-		l = labels["en"]
+		l = labels[lang.Fallback]
 	}
 	vars := map[string]any{
 		"D":           d,
@@ -207,34 +208,22 @@ func zone(d Data) *time.Location {
 	return time.Local
 }
 
-var monthsEN = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
-// formatDate writes a date as people of the language read it: Thai with
-// the Buddhist era year, Vietnamese day/month/year, English "2 Jan 2006".
-func formatDate(lang string, t time.Time) string {
-	switch lang {
-	case "th":
-		return fmt.Sprintf("%d/%d/%d", t.Day(), int(t.Month()), t.Year()+543)
-	case "vi":
-		return t.Format("02/01/2006")
-	}
-	return fmt.Sprintf("%d %s %d", t.Day(), monthsEN[t.Month()-1], t.Year())
-}
-
-func formatDateTime(lang string, t time.Time) string {
+// formatDateTime writes a date in the language's form (lang.FormatDate)
+// and the time on the 24-hour clock.
+func formatDateTime(code string, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return formatDate(lang, t) + " " + t.Format("15:04")
+	return lang.FormatDate(code, t) + " " + t.Format("15:04")
 }
 
 // formatDay formats a YYYY-MM-DD day, or returns it as given if it is not one.
-func formatDay(lang, day string) string {
+func formatDay(code, day string) string {
 	t, err := time.Parse(time.DateOnly, day)
 	if err != nil {
 		return day
 	}
-	return formatDate(lang, t)
+	return lang.FormatDate(code, t)
 }
 
 // FormatFee writes a fee in the currency's usual form; free is the word for no fee.

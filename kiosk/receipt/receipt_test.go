@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"govkiosk/kiosk/lang"
 )
 
 func sample(lang string, provisional bool) Data {
@@ -36,10 +38,11 @@ func TestRenderEachLanguageWithReadableQR(t *testing.T) {
 	if err != nil {
 		t.Skip("zbarimg is not installed (make deps installs it)")
 	}
-	for _, tc := range []struct {
-		lang        string
-		provisional bool
-	}{{"th", false}, {"vi", false}, {"en", true}} {
+	for _, code := range lang.Codes() {
+		tc := struct {
+			lang        string
+			provisional bool
+		}{code, code == lang.English} // and one offline receipt among them
 		d := sample(tc.lang, tc.provisional)
 		img, err := Render(d, 576)
 		if err != nil {

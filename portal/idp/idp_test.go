@@ -22,6 +22,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"govkiosk/kiosk/lang"
 )
 
 const (
@@ -632,6 +634,9 @@ func TestDiscoveryAndRotateKey(t *testing.T) {
 		if l, _ := d[k].([]any); len(l) != 1 || l[0] != want {
 			t.Errorf("%s = %v, want [%s]", k, d[k], want)
 		}
+	}
+	if got, want := fmt.Sprint(d["ui_locales_supported"]), fmt.Sprint(lang.Codes()); got != want {
+		t.Errorf("ui_locales_supported = %s, want kiosk/lang's %s", got, want)
 	}
 	if got := fmt.Sprint(d["token_endpoint_auth_methods_supported"]); got != "[none private_key_jwt]" {
 		t.Errorf("token_endpoint_auth_methods_supported = %s", got)

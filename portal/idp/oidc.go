@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"govkiosk/kiosk/lang"
 )
 
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +39,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint_auth_methods_supported":            []string{"none", "private_key_jwt"},
 		"revocation_endpoint_auth_signing_alg_values_supported": assertionAlgs,
 		"require_pushed_authorization_requests":                 false,
-		"ui_locales_supported":                                  []string{"th", "vi", "en"},
+		"ui_locales_supported":                                  lang.Codes(),
 		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce",
 			"name", "given_name", "family_name", "birthdate", "address", "phone_number", "pid", "id_profile"},
 		"authorization_response_iss_parameter_supported": true,

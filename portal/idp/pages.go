@@ -13,18 +13,16 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"govkiosk/kiosk/fonts"
+	"govkiosk/kiosk/lang"
 )
 
-// pickLang picks th, vi or en from a ui_locales list (default en).
+// pickLang picks the first supported language of a ui_locales list
+// (default lang.Fallback).
 func pickLang(uiLocales string) string {
-	for _, tag := range strings.Fields(uiLocales) {
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		switch base {
-		case "th", "vi", "en":
-			return base
-		}
+	if l, ok := lang.Match(uiLocales); ok {
+		return l
 	}
-	return "en"
+	return lang.Fallback
 }
 
 var messages = map[string]map[string]string{
