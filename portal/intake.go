@@ -287,12 +287,19 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 	if err := writePacketFiles(dir, manifestBytes, sigB64, m.Documents, parts); err != nil {
 		return applicationRow{}, fmt.Errorf("store documents: %w", err)
 	}
+	digest := api.ReviewDigest(reviewOf(m, parts))
 	err := s.store.insertApplication(ctx, &app, now.Year(), s.opts.TrackingPrefix,
-		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now)
+		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now,
+		func(b confirmationBinding) error { return s.checkBinding(proc, m, digest, b) })
 	if err != nil {
 		os.RemoveAll(dir)
 		if errors.Is(err, errConfirmationInvalid) {
 			return applicationRow{}, &reject{http.StatusForbidden, CodeConfirmationInvalid, "confirmation token invalid, used, expired, or for another citizen or procedure"}
+		}
+		var rej *reject
+		if errors.As(err, &rej) {
+			s.log.Warn("application refused: not what was confirmed", "code", rej.code, "reason", rej.msg,
+				"procedure", m.ProcedureID, "kiosk", m.KioskID)
 		}
 		return applicationRow{}, err
 	}

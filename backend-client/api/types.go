@@ -183,10 +183,15 @@ type ConfirmationChallenge struct {
 	Attempts  int       `json:"attemptsLeft"`
 }
 
-// ConfirmationVerify carries the code the citizen typed.
+// ConfirmationVerify carries the code the citizen typed and what it
+// confirms: ReviewDigest (see Review) of exactly what the citizen reviewed.
+// The token the portal answers is good only for a packet from the kiosk that
+// asked for the code (ConfirmationRequest.KioskID) whose manifest and
+// documents give the same digest.
 type ConfirmationVerify struct {
-	ID   string `json:"id"`
-	Code string `json:"code"`
+	ID           string `json:"id"`
+	Code         string `json:"code"`
+	ReviewDigest string `json:"reviewDigest"` // lower-case hex SHA-256
 }
 
 // ConfirmationResult is the proof of confirmation that goes into the manifest.
