@@ -18,7 +18,11 @@ import (
 const (
 	ConfirmationCodeTTL  = 5 * time.Minute
 	ConfirmationAttempts = 5
-	ConfirmationTokenTTL = 24 * time.Hour // lifetime of the token that goes into the manifest
+	// ConfirmationTokenTTL is the lifetime of the token that goes into the
+	// manifest: as long as a kiosk may hold the packet (api.MaxPacketAge,
+	// the outbox's limit), plus an hour for the kiosk's clock and for
+	// writing the packet after the code.
+	ConfirmationTokenTTL = api.MaxPacketAge + time.Hour
 	confirmationChannel  = "app"
 )
 

@@ -194,6 +194,13 @@ type ConfirmationVerify struct {
 	ReviewDigest string `json:"reviewDigest"` // lower-case hex SHA-256
 }
 
+// MaxPacketAge is how long a kiosk may hold an application it has not yet
+// delivered: the kiosk's outbox refuses new applications once its oldest
+// packet is this old (outbox.DefaultLimits), and the portal honours a
+// confirmation token for at least this long after issuing it, so a packet
+// the kiosk still holds is never refused for its age.
+const MaxPacketAge = 72 * time.Hour
+
 // ConfirmationResult is the proof of confirmation that goes into the manifest.
 type ConfirmationResult struct {
 	OK           bool   `json:"ok"`
