@@ -9,7 +9,7 @@ import (
 	"govkiosk/backend-client/api"
 )
 
-// What a confirmation is bound to.
+// What a confirmation is bound to, and the portal's signed answers.
 //
 // When the citizen types the code, the portal keeps with the confirmation
 // token the kiosk that asked for the code, the digest of what the citizen
@@ -94,4 +94,42 @@ func reviewOf(m api.Manifest, parts map[string][]byte) api.Review {
 		r.Documents[i].SHA256 = sha256Hex(parts[ref.File])
 	}
 	return r
+}
+
+// submitResult is the answer for application a, signed: the
+// acknowledgement names the packet and the manifest bytes of the request
+// answered (age-encrypted for finalise, plain for multipart).
+func (s *Server) submitResult(a applicationRow, dup bool, requestManifest []byte) (api.SubmitResult, error) {
+	res := api.SubmitResult{
+		TrackingNumber:    a.TrackingNumber,
+		ProvisionalNumber: a.ProvisionalNumber,
+		AppointmentDate:   a.AppointmentDate,
+		ReceivedAt:        a.ReceivedAt,
+		Duplicate:         dup,
+	}
+	payload, err := json.Marshal(api.Acknowledgement{
+		Kind: api.AcknowledgementKind, PacketID: a.PacketID, ManifestSHA256: sha256Hex(requestManifest),
+		TrackingNumber: res.TrackingNumber, ProvisionalNumber: res.ProvisionalNumber,
+		AppointmentDate: res.AppointmentDate, ReceivedAt: res.ReceivedAt, Duplicate: dup,
+	})
+	if err != nil {
+		return api.SubmitResult{}, fmt.Errorf("acknowledgement: %w", err)
+	}
+	sig, err := signPayload(s.keys.portal, s.rand, payload)
+	if err != nil {
+		return api.SubmitResult{}, fmt.Errorf("sign acknowledgement: %w", err)
+	}
+	res.Acknowledgement = &api.SignedAcknowledgement{Payload: payload, Signature: sig, KeyID: s.keys.portalKeyID}
+	return res, nil
+}
+
+// writeResult answers application a with status, signed for the request
+// whose manifest bytes were requestManifest.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, status int, a applicationRow, dup bool, requestManifest []byte) {
+	res, err := s.submitResult(a, dup, requestManifest)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, status, res)
 }

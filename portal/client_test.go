@@ -128,6 +128,7 @@ func newEnv(t *testing.T, mut func(*portal.Options)) *env {
 	e.s, e.url = s, ts.URL
 	e.key, e.kid = e.enroll(t)
 	e.kiosk = backendclient.New(e.url, ts.Client(), e.kid, e.key)
+	e.kiosk.SetPortalKey(s.PublicKey())
 	return e
 }
 
@@ -865,6 +866,7 @@ func TestSubmitUnenrolledDemoKiosk(t *testing.T) {
 		t.Run(fmt.Sprint("allow=", allow), func(t *testing.T) {
 			e := newEnv(t, func(o *portal.Options) { o.AllowUnenrolled = allow })
 			demo := backendclient.New(e.url, nil, "DEMO-1", nil)
+			demo.SetPortalKey(e.s.PublicKey())
 			p := e.newPacket(t, 1, "", func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 				m.KioskID = "DEMO-1"
 				return d

@@ -22,7 +22,9 @@ import (
 
 // client is a kiosk client of the portal at url, as the kiosk configures it.
 func (e *env) client(url string) *backendclient.Client {
-	return fastUploads(backendclient.New(url, nil, e.kid, e.key))
+	c := fastUploads(backendclient.New(url, nil, e.kid, e.key))
+	c.SetPortalKey(e.s.PublicKey())
+	return c
 }
 
 // kioskOutbox opens a kiosk outbox on the env's clock with the kiosk's

@@ -169,6 +169,7 @@ func runFaults(t *testing.T, tc faultCase) {
 	t.Cleanup(upstream.Close)
 	fp := newFaultProxy(t, upstream.URL)
 	c := backendclient.New(fp.url, &http.Client{}, e.kid, e.key)
+	c.SetPortalKey(e.s.PublicKey())
 	c.SetUploadConfig(tc.cfg)
 
 	rnd := rand.NewChaCha8([32]byte{42})

@@ -170,7 +170,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		s.answerIntakeError(w, r, err)
 		return
 	} else if found {
-		writeJSON(w, http.StatusOK, submitResult(prev, true))
+		s.writeResult(w, r, http.StatusOK, prev, true, p.manifestBytes)
 		return
 	}
 	app, err := s.accept(r.Context(), p.manifestBytes, m, p.signature, p.docs)
@@ -178,7 +178,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		s.answerIntakeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, submitResult(app, false))
+	s.writeResult(w, r, http.StatusCreated, app, false, p.manifestBytes)
 }
 
 // reject is a refusal of a request, answered as an api.Error.
@@ -319,16 +319,6 @@ func ReceiptMessage(lang, tracking, appointment string) string {
 		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %02d/%02d/%d", tracking, d.Day(), int(d.Month()), d.Year()+543)
 	}
 	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
-}
-
-func submitResult(a applicationRow, dup bool) api.SubmitResult {
-	return api.SubmitResult{
-		TrackingNumber:    a.TrackingNumber,
-		ProvisionalNumber: a.ProvisionalNumber,
-		AppointmentDate:   a.AppointmentDate,
-		ReceivedAt:        a.ReceivedAt,
-		Duplicate:         dup,
-	}
 }
 
 // checkDocuments matches the manifest's documents to the parts and to the

@@ -178,6 +178,7 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	}
 	defer proxy.Stop()
 	kiosk := backendclient.New("http://"+proxy.Listen, &http.Client{}, enr.KioskID, key)
+	kiosk.SetPortalKey(srv.PublicKey())
 	kiosk.SetUploadConfig(tus.Config{ChunkTime: chunkTime, NoChecksum: noChecksum, StallTimeout: 20 * time.Second,
 		Backoff: tus.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}, MaxFailures: 1000})
 

@@ -255,6 +255,11 @@ func child() int {
 	}}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
+	portalKey, err := provisioning.LoadPortalKey(dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	pc.SetPortalKey(portalKey)
 	pc.SetUploadConfig(tus.Config{MinChunk: 8 << 10, FirstChunk: 16 << 10, MaxChunk: 64 << 10,
 		ChunkTime: 50 * time.Millisecond, StallTimeout: 5 * time.Second,
 		Backoff: tus.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}, MaxFailures: 5})
