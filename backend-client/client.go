@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,8 @@ type Client struct {
 	hc      *http.Client
 	kioskID string
 	signer  crypto.Signer
+	// portalKey verifies the portal's signed answers to submissions.
+	portalKey *ecdsa.PublicKey
 
 	tus         *tus.Client // resumable uploads
 	backoff     tus.Backoff // finalise retries
@@ -53,6 +56,11 @@ func New(baseURL string, hc *http.Client, kioskID string, signer crypto.Signer) 
 	c.SetUploadConfig(tus.Config{})
 	return c
 }
+
+// SetPortalKey sets the portal's public key (provisioning.LoadPortalKey),
+// which verifies its answers to Submit and Finalise. Without it no
+// submission is ever reported delivered. Call it before using the client.
+func (c *Client) SetPortalKey(key *ecdsa.PublicKey) { c.portalKey = key }
 
 // APIError is a non-2xx answer of the portal.
 type APIError struct {
@@ -98,20 +106,68 @@ func Sign(signer crypto.Signer, data []byte) ([]byte, error) {
 	return sig, nil
 }
 
+// verifyPortalSignature checks an ECDSA P-256 (ASN.1) signature by the
+// portal key over SHA-256 of payload: the scheme of everything the portal
+// signs (catalogues, acknowledgements).
+func verifyPortalSignature(key *ecdsa.PublicKey, payload, sig []byte) error {
+	if key == nil {
+		return errors.New("no portal key to verify with")
+	}
+	sum := sha256.Sum256(payload)
+	if !ecdsa.VerifyASN1(key, sum[:], sig) {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}
+
 // VerifyCatalogue checks the portal's signature over the payload and decodes it.
 func VerifyCatalogue(sc api.SignedCatalogue, key *ecdsa.PublicKey) (api.Catalogue, error) {
-	if key == nil {
-		return api.Catalogue{}, errors.New("catalogue: no portal key to verify with")
-	}
-	sum := sha256.Sum256(sc.Payload)
-	if !ecdsa.VerifyASN1(key, sum[:], sc.Signature) {
-		return api.Catalogue{}, errors.New("catalogue: signature does not verify")
+	if err := verifyPortalSignature(key, sc.Payload, sc.Signature); err != nil {
+		return api.Catalogue{}, fmt.Errorf("catalogue: %w", err)
 	}
 	var c api.Catalogue
 	if err := json.Unmarshal(sc.Payload, &c); err != nil {
 		return api.Catalogue{}, fmt.Errorf("catalogue: decode: %w", err)
 	}
 	return c, nil
+}
+
+// VerifySubmitResult checks that res carries the portal's signed
+// acknowledgement of packetID, answering the request whose manifest bytes
+// (as sent: age-encrypted for finalise, plain for a multipart submission)
+// were manifest, and returns the result as the acknowledgement states it.
+// Any failure wraps api.ErrUnverifiedAnswer: the packet is not delivered.
+func VerifySubmitResult(res api.SubmitResult, key *ecdsa.PublicKey, packetID string, manifest []byte) (api.SubmitResult, error) {
+	fail := func(format string, args ...any) (api.SubmitResult, error) {
+		return api.SubmitResult{}, fmt.Errorf("%w: packet %s: %s", api.ErrUnverifiedAnswer, packetID, fmt.Sprintf(format, args...))
+	}
+	sa := res.Acknowledgement
+	if sa == nil {
+		return fail("the answer carries no signed acknowledgement")
+	}
+	if err := verifyPortalSignature(key, sa.Payload, sa.Signature); err != nil {
+		return fail("acknowledgement: %v", err)
+	}
+	var ack api.Acknowledgement
+	if err := json.Unmarshal(sa.Payload, &ack); err != nil {
+		return fail("acknowledgement: %v", err)
+	}
+	sum := sha256.Sum256(manifest)
+	switch {
+	case ack.Kind != api.AcknowledgementKind:
+		return fail("signed payload is not a packet acknowledgement")
+	case ack.PacketID != packetID:
+		return fail("acknowledgement is for packet %s", ack.PacketID)
+	case ack.ManifestSHA256 != hex.EncodeToString(sum[:]):
+		return fail("acknowledgement answers another request")
+	case ack.TrackingNumber == "":
+		return fail("acknowledgement has no tracking number")
+	}
+	return api.SubmitResult{
+		TrackingNumber: ack.TrackingNumber, ProvisionalNumber: ack.ProvisionalNumber,
+		AppointmentDate: ack.AppointmentDate, ReceivedAt: ack.ReceivedAt, Duplicate: ack.Duplicate,
+		Acknowledgement: sa,
+	}, nil
 }
 
 // do sends req and decodes a 2xx JSON answer into out (nil: body ignored).
@@ -306,14 +362,10 @@ func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, doc
 	}
 	req.Header.Set(api.HeaderIdempotencyKey, `"`+m.PacketID+`"`)
 	var out api.SubmitResult
-	status, err := c.do(req, &out)
-	if err != nil {
+	if _, err := c.do(req, &out); err != nil {
 		return api.SubmitResult{}, err
 	}
-	if status == http.StatusOK {
-		out.Duplicate = true // 200 (not 201) means the portal already had it
-	}
-	return out, nil
+	return VerifySubmitResult(out, c.portalKey, m.PacketID, manifestJSON)
 }
 
 // Status looks up an application by tracking or provisional number.

@@ -1,19 +1,23 @@
 package backendclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"govkiosk/backend-client/api"
 )
@@ -80,9 +84,84 @@ func TestVerifyCatalogue(t *testing.T) {
 	}
 }
 
+// acknowledge is res as the portal answers it: with its signed
+// acknowledgement of packetID for the request whose manifest bytes were
+// manifest.
+func acknowledge(t *testing.T, key *ecdsa.PrivateKey, packetID string, manifest []byte, res api.SubmitResult) api.SubmitResult {
+	t.Helper()
+	sum := sha256.Sum256(manifest)
+	payload, err := json.Marshal(api.Acknowledgement{Kind: api.AcknowledgementKind, PacketID: packetID,
+		ManifestSHA256: hex.EncodeToString(sum[:]), TrackingNumber: res.TrackingNumber, ProvisionalNumber: res.ProvisionalNumber,
+		AppointmentDate: res.AppointmentDate, ReceivedAt: res.ReceivedAt, Duplicate: res.Duplicate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := sha256.Sum256(payload)
+	sig, err := ecdsa.SignASN1(rand.Reader, key, ps[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Acknowledgement = &api.SignedAcknowledgement{Payload: payload, Signature: sig, KeyID: "k1"}
+	return res
+}
+
+// TestVerifySubmitResult: only the portal's signed acknowledgement of this
+// packet, for this request, makes an answer a success, and the result is
+// what it signed.
+func TestVerifySubmitResult(t *testing.T) {
+	portal, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	manifest := []byte("age-encrypted manifest")
+	good := acknowledge(t, portal, "p-1", manifest, api.SubmitResult{TrackingNumber: "QN-2026-000007", ProvisionalNumber: "P-1",
+		AppointmentDate: "2026-03-11", ReceivedAt: time.Date(2026, 3, 6, 2, 30, 0, 0, time.UTC)})
+	resign := func(edit func(a *api.Acknowledgement)) api.SubmitResult {
+		var a api.Acknowledgement
+		json.Unmarshal(good.Acknowledgement.Payload, &a)
+		edit(&a)
+		b, _ := json.Marshal(a)
+		s := sha256.Sum256(b)
+		sig, _ := ecdsa.SignASN1(rand.Reader, portal, s[:])
+		r := good
+		r.Acknowledgement = &api.SignedAcknowledgement{Payload: b, Signature: sig}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		res  api.SubmitResult
+		key  *ecdsa.PublicKey
+		ok   bool
+	}{
+		{"good", good, &portal.PublicKey, true},
+		{"outer fields forged", func() api.SubmitResult { r := good; r.TrackingNumber = "QN-2026-999999"; return r }(), &portal.PublicKey, true},
+		{"unsigned", api.SubmitResult{TrackingNumber: "QN-2026-000007"}, &portal.PublicKey, false},
+		{"no key", good, nil, false},
+		{"another key", good, &other.PublicKey, false},
+		{"payload altered", func() api.SubmitResult {
+			r := good
+			r.Acknowledgement = &api.SignedAcknowledgement{Payload: bytes.Replace(good.Acknowledgement.Payload, []byte("000007"), []byte("999999"), 1),
+				Signature: good.Acknowledgement.Signature}
+			return r
+		}(), &portal.PublicKey, false},
+		{"another packet", resign(func(a *api.Acknowledgement) { a.PacketID = "p-2" }), &portal.PublicKey, false},
+		{"another request", resign(func(a *api.Acknowledgement) { a.ManifestSHA256 = strings.Repeat("0", 64) }), &portal.PublicKey, false},
+		{"not an acknowledgement", resign(func(a *api.Acknowledgement) { a.Kind = "" }), &portal.PublicKey, false},
+		{"no tracking number", resign(func(a *api.Acknowledgement) { a.TrackingNumber = "" }), &portal.PublicKey, false},
+	} {
+		got, err := VerifySubmitResult(tc.res, tc.key, "p-1", manifest)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, api.ErrUnverifiedAnswer)) || IsPermanent(err) {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if tc.ok && (got.TrackingNumber != "QN-2026-000007" || got.ProvisionalNumber != "P-1" || !got.ReceivedAt.Equal(good.ReceivedAt)) {
+			t.Errorf("%s: result %+v, want the signed one", tc.name, got)
+		}
+	}
+}
+
 // TestSubmitWire checks what Submit puts on the wire and how it reads answers.
 func TestSubmitWire(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	portalKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	manifest := []byte(`{"packetId":"a1b2","kioskId":"KIOSK-0001"}`)
 	sig, err := Sign(key, manifest)
 	if err != nil {
@@ -118,10 +197,12 @@ func TestSubmitWire(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(api.SubmitResult{TrackingNumber: "QN-2026-000001"})
+		json.NewEncoder(w).Encode(acknowledge(t, portalKey, "a1b2", manifest,
+			api.SubmitResult{TrackingNumber: "QN-2026-000001", Duplicate: status == http.StatusOK}))
 	}))
 	defer srv.Close()
 	c := New(srv.URL+"/", srv.Client(), "KIOSK-0001", key)
+	c.SetPortalKey(&portalKey.PublicKey)
 	docs := []Document{{Name: "doc-1.pdf", Data: []byte("%PDF-fake")}}
 	res, err := c.Submit(context.Background(), manifest, sig, docs)
 	if err != nil || res.TrackingNumber != "QN-2026-000001" || res.Duplicate {

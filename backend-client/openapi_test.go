@@ -64,6 +64,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"ConfirmationResult": api.ConfirmationResult{}, "Applicant": api.Applicant{}, "DocumentRef": api.DocumentRef{},
 		"Manifest": api.Manifest{}, "SubmitResult": api.SubmitResult{}, "ApplicationStatus": api.ApplicationStatus{},
 		"Error": api.Error{}, "FinaliseRequest": api.FinaliseRequest{},
+		"SignedAcknowledgement": api.SignedAcknowledgement{}, "Acknowledgement": api.Acknowledgement{},
 	} {
 		block := schemaBlock(t, doc, name)
 		rt := reflect.TypeOf(v)

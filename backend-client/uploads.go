@@ -113,7 +113,10 @@ func (c *Client) TerminateUpload(ctx context.Context, uploadURL string) error {
 // original result of an earlier identical request (Duplicate set).
 // Transient failures (network, 5xx, 408, 409, 425, 429) are retried with
 // backoff until ctx ends or the tus Config's MaxFailures attempts fail in a
-// row; IsPermanent tells a rejection.
+// row; IsPermanent tells a rejection. A success answer counts only with the
+// portal's valid signed acknowledgement of this packet and request (see
+// VerifySubmitResult); otherwise the error wraps api.ErrUnverifiedAnswer,
+// which is not permanent: the packet is not delivered and is sent again.
 func (c *Client) Finalise(ctx context.Context, req api.FinaliseRequest) (api.SubmitResult, error) {
 	if req.PacketID == "" {
 		return api.SubmitResult{}, errors.New("portal finalise: no packetId")
@@ -130,17 +133,15 @@ func (c *Client) Finalise(ctx context.Context, req api.FinaliseRequest) (api.Sub
 		}
 		r.Header.Set(api.HeaderIdempotencyKey, `"`+req.PacketID+`"`)
 		out = api.SubmitResult{}
-		status, err := c.do(r, &out)
-		if err != nil {
+		if _, err := c.do(r, &out); err != nil {
 			return false, err
 		}
-		out.Duplicate = out.Duplicate || status == http.StatusOK
 		return true, nil
 	})
 	if err != nil {
 		return api.SubmitResult{}, err
 	}
-	return out, nil
+	return VerifySubmitResult(out, c.portalKey, req.PacketID, req.Manifest)
 }
 
 // Tus is the client's tus client (for its chunk size and statistics).

@@ -50,6 +50,8 @@ func TestFinaliseRetries409(t *testing.T) {
 	var mu sync.Mutex
 	var keys []string
 	var bodies []api.FinaliseRequest
+	portalKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	manifest := []byte{1, 2}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -68,12 +70,14 @@ func TestFinaliseRetries409(t *testing.T) {
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, `{"trackingNumber":"QN-2026-000001","provisionalNumber":"P-1","appointmentDate":"2026-03-11","receivedAt":"2026-03-06T02:30:00Z","duplicate":false}`)
+		json.NewEncoder(w).Encode(acknowledge(t, portalKey, "p-1", manifest, api.SubmitResult{TrackingNumber: "QN-2026-000001",
+			ProvisionalNumber: "P-1", AppointmentDate: "2026-03-11", ReceivedAt: time.Date(2026, 3, 6, 2, 30, 0, 0, time.UTC), Duplicate: true}))
 	}))
 	defer ts.Close()
 	c := New(ts.URL, nil, "K1", nil)
+	c.SetPortalKey(&portalKey.PublicKey)
 	c.SetUploadConfig(tus.Config{Backoff: tus.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}, MaxFailures: 5})
-	req := api.FinaliseRequest{PacketID: "p-1", Manifest: []byte{1, 2}, Signature: []byte{3}, Uploads: map[string]string{"doc-1.pdf": "http://x/api/v1/uploads/1"}}
+	req := api.FinaliseRequest{PacketID: "p-1", Manifest: manifest, Signature: []byte{3}, Uploads: map[string]string{"doc-1.pdf": "http://x/api/v1/uploads/1"}}
 	res, err := c.Finalise(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)

@@ -124,6 +124,7 @@ type fakePortal struct {
 	gate         *gate // every call waits on it
 	unauthorized bool  // the portal forgot the citizen's token (a restart)
 	requests     int
+	digests      []string // the review digest sent with each code
 }
 
 func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req api.ConfirmationRequest) (api.ConfirmationChallenge, error) {
@@ -141,6 +142,7 @@ func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req ap
 
 func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.ConfirmationVerify) (api.ConfirmationResult, error) {
 	f.gate.wait(ctx)
+	f.digests = append(f.digests, v.ReviewDigest)
 	if f.unauthorized {
 		return api.ConfirmationResult{}, &backendclient.APIError{StatusCode: 401, Code: "unauthorized"}
 	}
@@ -503,6 +505,11 @@ func TestHappyPathSubmitsSignedPacketAndPrints(t *testing.T) {
 	}
 	if m.Form["purpose"] != "marriage registration" || len(m.Documents) != 1 || m.Documents[0].Pages != 2 || m.ConfirmationToken != "confirmed-1" {
 		t.Fatalf("manifest %+v", m)
+	}
+	// The code confirmed exactly this packet: the digest sent with it is
+	// the one the portal computes from the manifest it receives.
+	if d := r.portal.digests; len(d) == 0 || !api.ValidReviewDigest(d[len(d)-1]) || d[len(d)-1] != api.ReviewDigest(api.ReviewOf(m)) {
+		t.Fatalf("review digests sent %q; the packet's is %s", d, api.ReviewDigest(api.ReviewOf(m)))
 	}
 	r.c.ReceiptDone()
 	r.c.Rate(5)

@@ -31,10 +31,28 @@ type Application struct {
 // no pages left out) and the document files. It is a pure function: the
 // caller signs the manifest and writes the packet.
 func BuildPacket(a Application) (manifestJSON []byte, docs []outbox.Doc, provisional string, err error) {
-	provisional = provisionalNumber(a.KioskID, a.CreatedAt, a.PacketID)
+	m, docs := a.manifest()
+	m.ProvisionalNumber = provisionalNumber(a.KioskID, a.CreatedAt, a.PacketID)
+	manifestJSON, err = json.Marshal(m)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return manifestJSON, docs, m.ProvisionalNumber, nil
+}
+
+// Review is what the citizen confirms with the code: the review of the
+// manifest BuildPacket makes of a (a's packet ID and token do not enter it).
+func (a Application) Review() api.Review {
+	m, _ := a.manifest()
+	return api.ReviewOf(m)
+}
+
+// manifest is a's manifest, but for the provisional number, and its
+// document files.
+func (a Application) manifest() (api.Manifest, []outbox.Doc) {
+	var docs []outbox.Doc
 	m := api.Manifest{
 		PacketID:          a.PacketID,
-		ProvisionalNumber: provisional,
 		ProcedureID:       a.Procedure.ID,
 		KioskID:           a.KioskID,
 		OfficeCode:        a.OfficeCode,
@@ -55,9 +73,5 @@ func BuildPacket(a Application) (manifestJSON []byte, docs []outbox.Doc, provisi
 		})
 		docs = append(docs, outbox.Doc{Name: name, Data: d.PDF})
 	}
-	manifestJSON, err = json.Marshal(m)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return manifestJSON, docs, provisional, nil
+	return m, docs
 }

@@ -72,10 +72,14 @@ func validCode(code string) bool {
 }
 
 // VerifyCode checks the typed code; a right code submits the application.
-// Nothing here holds the lock across the portal, the disk or the printer.
+// The code confirms exactly what the citizen reviewed: the application is
+// copied before the portal is asked, its review digest goes with the code,
+// and that copy is the packet. Nothing here holds the lock across the
+// portal, the disk or the printer.
 func (c *Controller) VerifyCode(ctx context.Context, code string) error {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	var token, challengeID string
+	var app Application
 	o, err := c.begin(ctx, []Step{StepConfirm}, MsgBusyChecking, true, func(s *session) error {
 		if s.challenge == nil {
 			return userErr(MsgCodeExpired, errors.New("no code requested"))
@@ -86,6 +90,7 @@ func (c *Controller) VerifyCode(ctx context.Context, code string) error {
 			return err
 		}
 		token, challengeID = s.ident.AccessToken, s.challenge.ID
+		app = s.application(c.d.Config, c.d.Now().UTC())
 		return nil
 	})
 	if o == nil || err != nil {
@@ -93,11 +98,11 @@ func (c *Controller) VerifyCode(ctx context.Context, code string) error {
 	}
 	defer o.end()
 
+	digest := api.ReviewDigest(app.Review())
 	pctx, cancel := context.WithTimeout(o.ctx, portalWait)
-	res, err := c.d.Portal.VerifyConfirmation(pctx, token, api.ConfirmationVerify{ID: challengeID, Code: code})
+	res, err := c.d.Portal.VerifyConfirmation(pctx, token, api.ConfirmationVerify{ID: challengeID, Code: code, ReviewDigest: digest})
 	cancel()
 
-	var app Application
 	var parked string
 	aerr := o.apply(func(s *session) error {
 		switch {
@@ -127,7 +132,7 @@ func (c *Controller) VerifyCode(ctx context.Context, code string) error {
 		// citizen has their receipt (every step below has a deadline).
 		s.setBusy(MsgBusySending, false)
 		s.confirmToken = res.Token
-		app = s.application(c.d.Config, c.d.Now().UTC())
+		app.ConfirmationToken = res.Token
 		parked = s.parked
 		return nil
 	})

@@ -121,12 +121,19 @@ func signCatalogue(c api.Catalogue, key *ecdsa.PrivateKey, keyID string, rnd io.
 	if err != nil {
 		return api.SignedCatalogue{}, fmt.Errorf("marshal catalogue: %w", err)
 	}
-	sum := sha256.Sum256(payload)
-	sig, err := ecdsa.SignASN1(rnd, key, sum[:])
+	sig, err := signPayload(key, rnd, payload)
 	if err != nil {
 		return api.SignedCatalogue{}, fmt.Errorf("sign catalogue: %w", err)
 	}
 	return api.SignedCatalogue{Payload: payload, Signature: sig, KeyID: keyID}, nil
+}
+
+// signPayload is the portal's signature scheme for what kiosks verify with
+// its key (catalogues, acknowledgements): ECDSA P-256, ASN.1, over SHA-256
+// of the payload bytes.
+func signPayload(key *ecdsa.PrivateKey, rnd io.Reader, payload []byte) ([]byte, error) {
+	sum := sha256.Sum256(payload)
+	return ecdsa.SignASN1(rnd, key, sum[:])
 }
 
 // validateForm checks submitted form values against the procedure's fields

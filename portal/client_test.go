@@ -34,13 +34,16 @@ import (
 // fakeIdentity stands in for the national-ID provider.
 type fakeIdentity struct {
 	mu        sync.Mutex
-	tokens    map[string]string // access token -> citizen id
+	tokens    map[string]portal.Citizen // access token -> the verified identity
 	delivered map[string][]string
 }
 
 func newFakeIdentity() *fakeIdentity {
 	return &fakeIdentity{
-		tokens:    map[string]string{"tok-an": "049090001234", "tok-somchai": "1103700012345"},
+		tokens: map[string]portal.Citizen{
+			"tok-an":      {ID: "049090001234", Name: "Nguyễn Văn An", BirthDate: "1990-09-04"},
+			"tok-somchai": {ID: "1103700012345", Name: "สมชาย ใจดี", BirthDate: "1985-01-15"},
+		},
 		delivered: map[string][]string{},
 	}
 }
@@ -49,9 +52,9 @@ func (f *fakeIdentity) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fake idp "+r.URL.Path) })
 }
 
-func (f *fakeIdentity) CitizenIDForAccessToken(t string) (string, bool) {
-	id, ok := f.tokens[t]
-	return id, ok
+func (f *fakeIdentity) CitizenForAccessToken(t string) (portal.Citizen, bool) {
+	c, ok := f.tokens[t]
+	return c, ok
 }
 
 func (f *fakeIdentity) Deliver(citizenID, text string) {
@@ -125,6 +128,7 @@ func newEnv(t *testing.T, mut func(*portal.Options)) *env {
 	e.s, e.url = s, ts.URL
 	e.key, e.kid = e.enroll(t)
 	e.kiosk = backendclient.New(e.url, ts.Client(), e.kid, e.key)
+	e.kiosk.SetPortalKey(s.PublicKey())
 	return e
 }
 
@@ -369,15 +373,34 @@ func getText(t *testing.T, url string) string {
 	return string(b)
 }
 
-// confirm runs the confirmation flow and returns the token.
+// confirm runs the confirmation flow for the review of newPacket's
+// packet (with procedure as its procedure) and returns the token.
 func (e *env) confirm(t *testing.T, access, citizenID, procedure string) string {
 	t.Helper()
+	p := e.newPacket(t, 0, "", func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
+		m.ProcedureID = procedure
+		return d
+	})
+	return e.confirmReview(t, access, citizenID, api.ReviewOf(p.m))
+}
+
+// confirmReview runs the confirmation flow for review at the env's kiosk
+// and returns the token.
+func (e *env) confirmReview(t *testing.T, access, citizenID string, review api.Review) string {
+	t.Helper()
+	return e.confirmAt(t, e.kiosk, access, citizenID, review)
+}
+
+// confirmAt runs the confirmation flow for review at the kiosk of client c.
+func (e *env) confirmAt(t *testing.T, c *backendclient.Client, access, citizenID string, review api.Review) string {
+	t.Helper()
 	ctx := context.Background()
-	ch, err := e.kiosk.RequestConfirmation(ctx, access, api.ConfirmationRequest{ProcedureID: procedure})
+	ch, err := c.RequestConfirmation(ctx, access, api.ConfirmationRequest{ProcedureID: review.ProcedureID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.kiosk.VerifyConfirmation(ctx, access, api.ConfirmationVerify{ID: ch.ID, Code: e.id.lastCode(t, citizenID)})
+	res, err := c.VerifyConfirmation(ctx, access, api.ConfirmationVerify{ID: ch.ID, Code: e.id.lastCode(t, citizenID),
+		ReviewDigest: api.ReviewDigest(review)})
 	if err != nil || !res.OK || res.Token == "" {
 		t.Fatalf("verify: %+v %v", res, err)
 	}
@@ -397,17 +420,25 @@ func TestConfirmation(t *testing.T) {
 		t.Errorf("challenge = %+v", ch)
 	}
 	code := e.id.lastCode(t, citizen)
+	digest := api.ReviewDigest(api.ReviewOf(e.newPacket(t, 0, "", nil).m))
+	// A code without what it confirms is refused before it counts as a try.
+	for _, d := range []string{"", "not-a-digest", strings.ToUpper(digest)} {
+		_, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: d})
+		if st, c := apiCode(err); st != 400 || c != portal.CodeBadRequest {
+			t.Errorf("review digest %q: %v, want 400", d, err)
+		}
+	}
 	if txt := e.id.delivered[citizen][0]; !strings.Contains(txt, "govkiosk") || !strings.Contains(strings.ToLower(txt), "never share") {
 		t.Errorf("delivered text %q", txt)
 	}
-	if _, err := e.kiosk.VerifyConfirmation(ctx, "tok-somchai", api.ConfirmationVerify{ID: ch.ID, Code: code}); func() bool { st, _ := apiCode(err); return st != 403 }() {
+	if _, err := e.kiosk.VerifyConfirmation(ctx, "tok-somchai", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: digest}); func() bool { st, _ := apiCode(err); return st != 403 }() {
 		t.Errorf("another citizen verified the challenge: %v", err)
 	}
-	res, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code})
+	res, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: digest})
 	if err != nil || !res.OK || res.Token == "" || res.AttemptsLeft != 5 {
 		t.Fatalf("right code: %+v %v", res, err)
 	}
-	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code})
+	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: digest})
 	if err != nil || res.OK || res.Reason != "expired" {
 		t.Errorf("second use of a code: %+v %v", res, err)
 	}
@@ -426,12 +457,12 @@ func TestConfirmation(t *testing.T) {
 		left   int
 		reason string
 	}{{4, "wrong"}, {3, "wrong"}, {2, "wrong"}, {1, "wrong"}, {0, "exhausted"}} {
-		res, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: wrong})
+		res, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: wrong, ReviewDigest: digest})
 		if err != nil || res.OK || res.AttemptsLeft != want.left || res.Reason != want.reason {
 			t.Errorf("wrong code %d: %+v %v, want %d %s", i+1, res, err, want.left, want.reason)
 		}
 	}
-	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code})
+	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: digest})
 	if err != nil || res.OK || res.Reason != "exhausted" || res.Token != "" {
 		t.Errorf("right code after exhaustion: %+v %v", res, err)
 	}
@@ -443,7 +474,7 @@ func TestConfirmation(t *testing.T) {
 	}
 	code = e.id.lastCode(t, citizen)
 	e.clk.Add(5*time.Minute + time.Second)
-	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code})
+	res, err = e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: ch.ID, Code: code, ReviewDigest: digest})
 	if err != nil || res.OK || res.Reason != "expired" {
 		t.Errorf("expired code: %+v %v", res, err)
 	}
@@ -461,7 +492,11 @@ func TestConfirmation(t *testing.T) {
 			t.Errorf("%s: %v, want %d", tc.name, err, tc.status)
 		}
 	}
-	if _, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: "nope", Code: "123456"}); func() bool { st, _ := apiCode(err); return st != 404 }() {
+	// The token will be good for one kiosk's packet only: the kiosk must say which.
+	if _, err := backendclient.New(e.url, nil, "", nil).RequestConfirmation(ctx, "tok-an", api.ConfirmationRequest{ProcedureID: "marital-status"}); func() bool { st, _ := apiCode(err); return st != 400 }() {
+		t.Errorf("code requested for no kiosk: %v", err)
+	}
+	if _, err := e.kiosk.VerifyConfirmation(ctx, "tok-an", api.ConfirmationVerify{ID: "nope", Code: "123456", ReviewDigest: digest}); func() bool { st, _ := apiCode(err); return st != 404 }() {
 		t.Errorf("unknown challenge: %v", err)
 	}
 }
@@ -488,7 +523,7 @@ func (e *env) newPacket(t *testing.T, n int, token string, edit func(*api.Manife
 		OfficeCode:        "QN-TK",
 		CreatedAt:         e.clk.Now(),
 		Language:          "vi",
-		Applicant:         api.Applicant{CitizenID: "049090001234", Name: "Nguyễn Văn An"},
+		Applicant:         api.Applicant{CitizenID: "049090001234", Name: "Nguyễn Văn An", BirthDate: "1990-09-04"},
 		Form:              map[string]string{"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "never_married"},
 		Documents:         []api.DocumentRef{{Type: "id-card", File: "doc-1.pdf", Pages: 2, SHA256: sha(pdf), Size: int64(len(pdf))}},
 		ConfirmationToken: token,
@@ -496,11 +531,17 @@ func (e *env) newPacket(t *testing.T, n int, token string, edit func(*api.Manife
 	if edit != nil {
 		docs = edit(&m, docs)
 	}
+	return seal(t, e.key, m, docs)
+}
+
+// seal signs m with the kiosk key and makes it a packet with docs.
+func seal(t *testing.T, key *ecdsa.PrivateKey, m api.Manifest, docs []backendclient.Document) packet {
+	t.Helper()
 	mb, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := backendclient.Sign(e.key, mb)
+	sig, err := backendclient.Sign(key, mb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -824,11 +865,14 @@ func TestSubmitUnenrolledDemoKiosk(t *testing.T) {
 	for _, allow := range []bool{true, false} {
 		t.Run(fmt.Sprint("allow=", allow), func(t *testing.T) {
 			e := newEnv(t, func(o *portal.Options) { o.AllowUnenrolled = allow })
-			p := e.newPacket(t, 1, e.confirm(t, "tok-an", "049090001234", "marital-status"), func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
+			demo := backendclient.New(e.url, nil, "DEMO-1", nil)
+			demo.SetPortalKey(e.s.PublicKey())
+			p := e.newPacket(t, 1, "", func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 				m.KioskID = "DEMO-1"
 				return d
 			})
-			_, err := backendclient.New(e.url, nil, "DEMO-1", nil).Submit(context.Background(), p.manifest, nil, p.docs)
+			p = withToken(t, e.key, p, e.confirmAt(t, demo, "tok-an", "049090001234", api.ReviewOf(p.m)))
+			_, err := demo.Submit(context.Background(), p.manifest, nil, p.docs)
 			if allow && err != nil {
 				t.Errorf("demo kiosk refused: %v", err)
 			}

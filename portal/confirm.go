@@ -18,7 +18,11 @@ import (
 const (
 	ConfirmationCodeTTL  = 5 * time.Minute
 	ConfirmationAttempts = 5
-	ConfirmationTokenTTL = 24 * time.Hour // lifetime of the token that goes into the manifest
+	// ConfirmationTokenTTL is the lifetime of the token that goes into the
+	// manifest: as long as a kiosk may hold the packet (api.MaxPacketAge,
+	// the outbox's limit), plus an hour for the kiosk's clock and for
+	// writing the packet after the code.
+	ConfirmationTokenTTL = api.MaxPacketAge + time.Hour
 	confirmationChannel  = "app"
 )
 
@@ -44,19 +48,27 @@ func randomToken(rnd io.Reader, n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// citizen resolves the Bearer access token; it answers 401 itself.
+// citizen resolves the Bearer access token to the citizen's ID; it answers
+// 401 itself.
 func (s *Server) citizen(w http.ResponseWriter, r *http.Request) (string, bool) {
+	c, ok := s.verifiedCitizen(w, r)
+	return c.ID, ok
+}
+
+// verifiedCitizen resolves the Bearer access token to the identity the
+// provider verified; it answers 401 itself.
+func (s *Server) verifiedCitizen(w http.ResponseWriter, r *http.Request) (Citizen, bool) {
 	tok := bearer(r)
 	if tok == "" {
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a citizen access token is required")
-		return "", false
+		return Citizen{}, false
 	}
-	id, ok := s.identity.CitizenIDForAccessToken(tok)
+	c, ok := s.identity.CitizenForAccessToken(tok)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "access token invalid or expired")
-		return "", false
+		return Citizen{}, false
 	}
-	return id, true
+	return c, true
 }
 
 func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +78,10 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	var req api.ConfirmationRequest
 	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.KioskID == "" { // the token will be good only for this kiosk's packet
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "kioskId is required")
 		return
 	}
 	if _, ok := s.procs[req.ProcedureID]; !ok {
@@ -105,14 +121,22 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
-	citizenID, ok := s.citizen(w, r)
+	citizen, ok := s.verifiedCitizen(w, r)
 	if !ok {
 		return
 	}
+	citizenID := citizen.ID
 	var v api.ConfirmationVerify
 	if !decodeJSON(w, r, &v) {
 		return
 	}
+	if !api.ValidReviewDigest(v.ReviewDigest) {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "reviewDigest, the SHA-256 of what the citizen reviewed, is required")
+		return
+	}
+	// The token is good only for what the citizen reviewed, from the kiosk
+	// that asked for the code, with the identity verified now.
+	bind := confirmationBinding{ReviewDigest: v.ReviewDigest, Identity: s.identityMACs(v.ID, citizen)}
 	now := s.now()
 	token, err := randomToken(s.rand, 32)
 	if err != nil {
@@ -121,7 +145,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	var res api.ConfirmationResult
 	var mismatch bool
-	err = s.store.verifyConfirmation(r.Context(), v.ID, now, func(c confirmationRow) (int, string, time.Time) {
+	err = s.store.verifyConfirmation(r.Context(), v.ID, now, bind, func(c confirmationRow) (int, string, time.Time) {
 		res.AttemptsLeft = c.AttemptsLeft
 		switch {
 		case subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(s.citizenHash(citizenID))) != 1:

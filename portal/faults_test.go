@@ -169,14 +169,14 @@ func runFaults(t *testing.T, tc faultCase) {
 	t.Cleanup(upstream.Close)
 	fp := newFaultProxy(t, upstream.URL)
 	c := backendclient.New(fp.url, &http.Client{}, e.kid, e.key)
+	c.SetPortalKey(e.s.PublicKey())
 	c.SetUploadConfig(tc.cfg)
 
 	rnd := rand.NewChaCha8([32]byte{42})
 	const packets = 2
 	var ps []packet
 	for i := 0; i < packets; i++ {
-		token := e.confirm(t, "tok-an", "049090001234", "marital-status")
-		ps = append(ps, e.newPacket(t, i+1, token, func(m *api.Manifest, _ []backendclient.Document) []backendclient.Document {
+		p := e.newPacket(t, i+1, "", func(m *api.Manifest, _ []backendclient.Document) []backendclient.Document {
 			id := pdftest.Scan(2, tc.pageBytes, rnd)
 			decree := pdftest.Scan(3, tc.pageBytes, rnd)
 			m.Form["marital_history"] = "divorced"
@@ -185,7 +185,8 @@ func runFaults(t *testing.T, tc faultCase) {
 				{Type: "divorce-decree", File: "doc-2.pdf", Pages: 3, SHA256: sha(decree), Size: int64(len(decree))},
 			}
 			return []backendclient.Document{{Name: "doc-1.pdf", Data: id}, {Name: "doc-2.pdf", Data: decree}}
-		}))
+		})
+		ps = append(ps, withToken(t, e.key, p, e.confirmPacket(t, "tok-an", "049090001234", p)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

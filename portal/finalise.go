@@ -132,7 +132,7 @@ func (s *Server) handleFinalise(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if found {
-		writeJSON(w, http.StatusOK, submitResult(prev, true))
+		s.writeResult(w, r, http.StatusOK, prev, true, req.Manifest)
 		return
 	}
 	docs, ids, err := s.fetchUploads(r.Context(), m, req.Uploads)
@@ -153,7 +153,7 @@ func (s *Server) handleFinalise(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if found {
-		writeJSON(w, http.StatusOK, submitResult(prev, true))
+		s.writeResult(w, r, http.StatusOK, prev, true, req.Manifest)
 		return
 	}
 	// The packet is stored: its uploads have served.
@@ -163,7 +163,7 @@ func (s *Server) handleFinalise(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("delete finalised upload", "upload", id, "err", err)
 		}
 	}
-	writeJSON(w, http.StatusCreated, submitResult(app, false))
+	s.writeResult(w, r, http.StatusCreated, app, false, req.Manifest)
 }
 
 // fetchUploads decrypts the upload of each of the manifest's documents. An

@@ -343,6 +343,7 @@ func TestFinaliseConcurrent(t *testing.T) {
 	second := make(chan api.SubmitResult, 1)
 	go func() {
 		c2 := fastUploads(backendclient.New(e.url, nil, e.kid, e.key))
+		c2.SetPortalKey(e.s.PublicKey())
 		c2.SetUploadConfig(tus.Config{Backoff: tus.Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond}, MaxFailures: 1000})
 		res, err := c2.Finalise(ctx, req)
 		if err != nil {

@@ -43,6 +43,8 @@ const (
 	CodePageCountMismatch      = "page-count-mismatch"
 	CodePageLimit              = "page-limit"
 	CodeConfirmationInvalid    = "confirmation-invalid"
+	CodeConfirmationMismatch   = "confirmation-mismatch" // the packet is not what the citizen confirmed, or not from that kiosk
+	CodeIdentityMismatch       = "identity-mismatch"     // identity fields differ from the identity the portal verified
 )
 
 const maxJSONBody = 1 << 20

@@ -171,7 +171,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		s.answerIntakeError(w, r, err)
 		return
 	} else if found {
-		writeJSON(w, http.StatusOK, submitResult(prev, true))
+		s.writeResult(w, r, http.StatusOK, prev, true, p.manifestBytes)
 		return
 	}
 	app, err := s.accept(r.Context(), p.manifestBytes, m, p.signature, p.docs)
@@ -179,7 +179,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		s.answerIntakeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, submitResult(app, false))
+	s.writeResult(w, r, http.StatusCreated, app, false, p.manifestBytes)
 }
 
 // reject is a refusal of a request, answered as an api.Error.
@@ -288,12 +288,19 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 	if err := writePacketFiles(dir, manifestBytes, sigB64, m.Documents, parts); err != nil {
 		return applicationRow{}, fmt.Errorf("store documents: %w", err)
 	}
+	digest := api.ReviewDigest(reviewOf(m, parts))
 	err := s.store.insertApplication(ctx, &app, now.Year(), s.opts.TrackingPrefix,
-		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now)
+		s.confTokenHash(m.ConfirmationToken), s.citizenHash(m.Applicant.CitizenID), now,
+		func(b confirmationBinding) error { return s.checkBinding(proc, m, digest, b) })
 	if err != nil {
 		os.RemoveAll(dir)
 		if errors.Is(err, errConfirmationInvalid) {
 			return applicationRow{}, &reject{http.StatusForbidden, CodeConfirmationInvalid, "confirmation token invalid, used, expired, or for another citizen or procedure"}
+		}
+		var rej *reject
+		if errors.As(err, &rej) {
+			s.log.Warn("application refused: not what was confirmed", "code", rej.code, "reason", rej.msg,
+				"procedure", m.ProcedureID, "kiosk", m.KioskID)
 		}
 		return applicationRow{}, err
 	}
@@ -315,16 +322,6 @@ func ReceiptMessage(code, tracking, appointment string) string {
 		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %s", tracking, lang.FormatDate(code, d))
 	}
 	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
-}
-
-func submitResult(a applicationRow, dup bool) api.SubmitResult {
-	return api.SubmitResult{
-		TrackingNumber:    a.TrackingNumber,
-		ProvisionalNumber: a.ProvisionalNumber,
-		AppointmentDate:   a.AppointmentDate,
-		ReceivedAt:        a.ReceivedAt,
-		Duplicate:         dup,
-	}
 }
 
 // checkDocuments matches the manifest's documents to the parts and to the

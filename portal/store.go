@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -45,7 +46,9 @@ CREATE TABLE IF NOT EXISTS confirmations (
 	verified_at   TEXT,
 	token_hash    TEXT UNIQUE,
 	token_expires TEXT,
-	token_used_at TEXT
+	token_used_at TEXT,
+	review_digest TEXT, -- api.ReviewDigest the token is good for (set with the token)
+	identity      TEXT  -- the verified identity: JSON claim -> MAC (set with the token)
 );
 CREATE TABLE IF NOT EXISTS applications (
 	tracking_number    TEXT PRIMARY KEY,
@@ -85,7 +88,40 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create schema: %w", err)
 	}
+	if err := addColumns(db, "confirmations", "review_digest TEXT", "identity TEXT"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrade schema: %w", err)
+	}
 	return &store{db: db}, nil
+}
+
+// addColumns adds the columns (name and type) a table made by an earlier
+// version lacks. Rows from before have them NULL.
+func addColumns(db *sql.DB, table string, columns ...string) error {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, c := range columns {
+		if name, _, _ := strings.Cut(c, " "); !have[name] {
+			if _, err := db.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (st *store) close() error { return st.db.Close() }
@@ -211,8 +247,9 @@ func (st *store) addConfirmation(ctx context.Context, c confirmationRow) error {
 var errNotFound = errors.New("not found")
 
 // verifyConfirmation runs check on the challenge inside a transaction; check
-// returns the new attempts count and, on success, the token hash to store.
-func (st *store) verifyConfirmation(ctx context.Context, id string, now time.Time, check func(confirmationRow) (attemptsLeft int, tokenHash string, tokenExpires time.Time)) error {
+// returns the new attempts count and, on success, the token hash to store,
+// which is then bound to bind's review digest and identity.
+func (st *store) verifyConfirmation(ctx context.Context, id string, now time.Time, bind confirmationBinding, check func(confirmationRow) (attemptsLeft int, tokenHash string, tokenExpires time.Time)) error {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -233,8 +270,9 @@ func (st *store) verifyConfirmation(ctx context.Context, id string, now time.Tim
 	c.Verified = verified.Valid
 	attempts, tokenHash, tokenExp := check(c)
 	if tokenHash != "" {
-		_, err = tx.ExecContext(ctx, `UPDATE confirmations SET attempts_left = ?, verified_at = ?, token_hash = ?, token_expires = ? WHERE id = ?`,
-			attempts, fmtTime(now), tokenHash, fmtTime(tokenExp), id)
+		_, err = tx.ExecContext(ctx, `UPDATE confirmations SET attempts_left = ?, verified_at = ?, token_hash = ?, token_expires = ?,
+			review_digest = ?, identity = ? WHERE id = ?`,
+			attempts, fmtTime(now), tokenHash, fmtTime(tokenExp), bind.ReviewDigest, bind.Identity, id)
 	} else {
 		_, err = tx.ExecContext(ctx, `UPDATE confirmations SET attempts_left = ? WHERE id = ?`, attempts, id)
 	}
@@ -303,15 +341,32 @@ var errConfirmationInvalid = errors.New("confirmation token invalid")
 
 // insertApplication consumes the confirmation token and stores the
 // application in one transaction; it numbers the application in its year.
-func (st *store) insertApplication(ctx context.Context, a *applicationRow, year int, prefix, tokenHash, citizenHash string, now time.Time) error {
+// The token must be unused, unexpired and the citizen's for the procedure
+// (else errConfirmationInvalid), and check must accept what it is bound to
+// (its error is returned as is).
+func (st *store) insertApplication(ctx context.Context, a *applicationRow, year int, prefix, tokenHash, citizenHash string, now time.Time, check func(confirmationBinding) error) error {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE confirmations SET token_used_at = ?
+	var b confirmationBinding
+	var digest, identity sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT id, kiosk_id, review_digest, identity FROM confirmations
 		WHERE token_hash = ? AND token_used_at IS NULL AND token_expires > ? AND citizen_hash = ? AND procedure_id = ?`,
-		fmtTime(now), tokenHash, fmtTime(now), citizenHash, a.ProcedureID)
+		tokenHash, fmtTime(now), citizenHash, a.ProcedureID).Scan(&b.ID, &b.KioskID, &digest, &identity)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errConfirmationInvalid
+	}
+	if err != nil {
+		return err
+	}
+	b.ReviewDigest, b.Identity = digest.String, identity.String
+	if err := check(b); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE confirmations SET token_used_at = ? WHERE id = ? AND token_used_at IS NULL`,
+		fmtTime(now), b.ID)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"govkiosk/drivers/device"
@@ -191,11 +192,23 @@ type ConfirmationChallenge struct {
 	Attempts  int       `json:"attemptsLeft"`
 }
 
-// ConfirmationVerify carries the code the citizen typed.
+// ConfirmationVerify carries the code the citizen typed and what it
+// confirms: ReviewDigest (see Review) of exactly what the citizen reviewed.
+// The token the portal answers is good only for a packet from the kiosk that
+// asked for the code (ConfirmationRequest.KioskID) whose manifest and
+// documents give the same digest.
 type ConfirmationVerify struct {
-	ID   string `json:"id"`
-	Code string `json:"code"`
+	ID           string `json:"id"`
+	Code         string `json:"code"`
+	ReviewDigest string `json:"reviewDigest"` // lower-case hex SHA-256
 }
+
+// MaxPacketAge is how long a kiosk may hold an application it has not yet
+// delivered: the kiosk's outbox refuses new applications once its oldest
+// packet is this old (outbox.DefaultLimits), and the portal honours a
+// confirmation token for at least this long after issuing it, so a packet
+// the kiosk still holds is never refused for its age.
+const MaxPacketAge = 72 * time.Hour
 
 // ConfirmationResult is the proof of confirmation that goes into the manifest.
 type ConfirmationResult struct {
@@ -260,7 +273,45 @@ type SubmitResult struct {
 	AppointmentDate   string    `json:"appointmentDate"` // YYYY-MM-DD
 	ReceivedAt        time.Time `json:"receivedAt"`
 	Duplicate         bool      `json:"duplicate"`
+	// Acknowledgement is the portal's signed statement of this result. The
+	// kiosk believes a packet delivered, and deletes it, only on a valid
+	// one, and takes the result from it rather than from the fields above.
+	Acknowledgement *SignedAcknowledgement `json:"acknowledgement,omitempty"`
 }
+
+// AcknowledgementKind is Acknowledgement.Kind: it keeps a signed
+// acknowledgement from being taken for anything else the portal key signs.
+const AcknowledgementKind = "govkiosk.packet-acknowledgement.v1"
+
+// Acknowledgement is what the portal signs when it has a packet: which
+// packet, the request it answers, and the result.
+type Acknowledgement struct {
+	Kind     string `json:"kind"` // AcknowledgementKind
+	PacketID string `json:"packetId"`
+	// ManifestSHA256 is the hex SHA-256 of the manifest exactly as the
+	// answered request carried it: the age-encrypted FinaliseRequest.Manifest
+	// for finalise, the "manifest" part for a multipart submission.
+	ManifestSHA256    string    `json:"manifestSha256"`
+	TrackingNumber    string    `json:"trackingNumber"`
+	ProvisionalNumber string    `json:"provisionalNumber"`
+	AppointmentDate   string    `json:"appointmentDate"`
+	ReceivedAt        time.Time `json:"receivedAt"`
+	Duplicate         bool      `json:"duplicate"`
+}
+
+// SignedAcknowledgement carries an Acknowledgement's JSON bytes exactly as
+// signed, in the scheme of SignedCatalogue: Signature is ECDSA P-256
+// (ASN.1) over SHA-256 of Payload, by the portal key.
+type SignedAcknowledgement struct {
+	Payload   []byte `json:"payload"`
+	Signature []byte `json:"signature"`
+	KeyID     string `json:"keyId"`
+}
+
+// ErrUnverifiedAnswer is wrapped by the error of a submission whose success
+// answer does not carry a valid Acknowledgement for it (missing, forged,
+// altered, or for another packet or request): the packet is not delivered.
+var ErrUnverifiedAnswer = errors.New("portal answer not verified")
 
 // ApplicationStatus is what anybody holding a receipt may see: no personal data.
 type ApplicationStatus struct {

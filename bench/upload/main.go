@@ -73,8 +73,8 @@ type identity struct {
 }
 
 func (i *identity) Handler() http.Handler { return http.NotFoundHandler() }
-func (i *identity) CitizenIDForAccessToken(t string) (string, bool) {
-	return "049090001234", t == "bench-token"
+func (i *identity) CitizenForAccessToken(t string) (portal.Citizen, bool) {
+	return portal.Citizen{ID: "049090001234", Name: "Bench"}, t == "bench-token"
 }
 func (i *identity) Deliver(_, text string) {
 	i.mu.Lock()
@@ -103,7 +103,7 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	}
 	defer func() { cancel(); <-srv.Done() }()
 
-	// Enroll a kiosk and get a confirmation token, directly (not measured).
+	// Enroll a kiosk, directly (not measured).
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -118,19 +118,6 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	if err != nil {
 		return err
 	}
-	direct := backendclient.New(portalURL, nil, enr.KioskID, key)
-	ch, err := direct.RequestConfirmation(ctx, "bench-token", api.ConfirmationRequest{ProcedureID: "house-building-permit"})
-	if err != nil {
-		return err
-	}
-	id.mu.Lock()
-	code := codeRE.FindString(id.last)
-	id.mu.Unlock()
-	conf, err := direct.VerifyConfirmation(ctx, "bench-token", api.ConfirmationVerify{ID: ch.ID, Code: code})
-	if err != nil || !conf.OK {
-		return fmt.Errorf("confirmation: %+v %v", conf, err)
-	}
-
 	// The application: 2 + (pages-2) pages of scan-like bytes.
 	pageBytes := int(sizeMB * 1e6 / float64(pages))
 	docs := []struct {
@@ -140,9 +127,8 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	m := api.Manifest{
 		PacketID: newUUID(), ProvisionalNumber: enr.KioskID + "-BENCH-1", ProcedureID: "house-building-permit",
 		KioskID: enr.KioskID, OfficeCode: enr.OfficeCode, CreatedAt: time.Now(), Language: "en",
-		Applicant:         api.Applicant{CitizenID: "049090001234", Name: "Bench"},
-		Form:              map[string]string{"site_address": "1 Bench Road", "land_parcel": "12/345", "floor_area": "120", "floors": "2"},
-		ConfirmationToken: conf.Token,
+		Applicant: api.Applicant{CitizenID: "049090001234", Name: "Bench"},
+		Form:      map[string]string{"site_address": "1 Bench Road", "land_parcel": "12/345", "floor_area": "120", "floors": "2"},
 	}
 	recipient, err := age.ParseX25519Recipient(enr.PortalAgeRecipient)
 	if err != nil {
@@ -159,6 +145,21 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 		}
 		packetBytes += int64(len(enc[d.file]))
 	}
+	// The citizen confirms what they reviewed (not measured).
+	direct := backendclient.New(portalURL, nil, enr.KioskID, key)
+	ch, err := direct.RequestConfirmation(ctx, "bench-token", api.ConfirmationRequest{ProcedureID: "house-building-permit"})
+	if err != nil {
+		return err
+	}
+	id.mu.Lock()
+	code := codeRE.FindString(id.last)
+	id.mu.Unlock()
+	conf, err := direct.VerifyConfirmation(ctx, "bench-token", api.ConfirmationVerify{ID: ch.ID, Code: code,
+		ReviewDigest: api.ReviewDigest(api.ReviewOf(m))})
+	if err != nil || !conf.OK {
+		return fmt.Errorf("confirmation: %+v %v", conf, err)
+	}
+	m.ConfirmationToken = conf.Token
 	manifest, _ := json.Marshal(m)
 	sig, err := backendclient.Sign(key, manifest)
 	if err != nil {
@@ -177,6 +178,7 @@ func run(sizeMB float64, pages, kbps int, latency, reset time.Duration, noChecks
 	}
 	defer proxy.Stop()
 	kiosk := backendclient.New("http://"+proxy.Listen, &http.Client{}, enr.KioskID, key)
+	kiosk.SetPortalKey(srv.PublicKey())
 	kiosk.SetUploadConfig(tus.Config{ChunkTime: chunkTime, NoChecksum: noChecksum, StallTimeout: 20 * time.Second,
 		Backoff: tus.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}, MaxFailures: 1000})
 

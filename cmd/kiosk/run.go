@@ -240,6 +240,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	hc := &http.Client{Timeout: 60 * time.Second}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
+	pc.SetPortalKey(portalKey) // the outbox deletes a packet only on the portal's signed acknowledgement
 	// No tus checksums: a checksummed PATCH is all-or-nothing, so every cut
 	// of a weak link throws its chunk away, while age's authenticated
 	// encryption and the signed SHA-256 of each document already catch any

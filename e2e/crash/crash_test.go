@@ -127,8 +127,9 @@ func (rr randReader) Read(p []byte) (int, error) {
 
 // packet builds application n as a signed packet with a fresh packet ID and
 // provisional number, as the kiosk controller does: a new attempt after a
-// kill is a new packet.
-func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirmationToken string) (outbox.Packet, error) {
+// kill is a new packet. Before it is signed, confirm gets the citizen's
+// confirmation token for exactly what it holds.
+func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirm func(review api.Review) (string, error)) (outbox.Packet, error) {
 	id := uuid.NewString()
 	prov := fmt.Sprintf("P-%06d-%s", n, strings.ToUpper(strings.ReplaceAll(id, "-", "")[:8]))
 	citizen := citizenID(n)
@@ -138,7 +139,6 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirmationToken s
 		Applicant: api.Applicant{CitizenID: citizen, Name: "Nguyễn Thị Hồng Nhung"},
 		Form: map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "citizen_id": citizen,
 			"purpose": "marriage", "marital_history": "divorced"},
-		ConfirmationToken: confirmationToken,
 	}
 	var docs []outbox.Doc
 	for _, d := range application(n) {
@@ -147,6 +147,11 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirmationToken s
 			SHA256: hex.EncodeToString(sum[:]), Size: int64(len(d.Data))})
 		docs = append(docs, outbox.Doc{Name: d.File, Data: d.Data})
 	}
+	tok, err := confirm(api.ReviewOf(m))
+	if err != nil {
+		return outbox.Packet{}, err
+	}
+	m.ConfirmationToken = tok
 	mj, err := json.Marshal(m)
 	if err != nil {
 		return outbox.Packet{}, err
@@ -165,7 +170,7 @@ var codeRE = regexp.MustCompile(`code is ([0-9]{6})`)
 // provider's inbox) and types it, and the portal answers the token. A code
 // sent for a request of a killed predecessor may be read instead of ours:
 // then the code is wrong and the kiosk asks again.
-func confirm(ctx context.Context, pc *backendclient.Client, hc *http.Client, base, citizen string) (string, error) {
+func confirm(ctx context.Context, pc *backendclient.Client, hc *http.Client, base, citizen string, review api.Review) (string, error) {
 	var last error
 	for range 5 {
 		ch, err := pc.RequestConfirmation(ctx, accessToken(citizen), api.ConfirmationRequest{ProcedureID: procedureID})
@@ -189,7 +194,8 @@ func confirm(ctx context.Context, pc *backendclient.Client, hc *http.Client, bas
 			last = fmt.Errorf("no code on the phone (HTTP %d)", resp.StatusCode)
 			continue
 		}
-		res, err := pc.VerifyConfirmation(ctx, accessToken(citizen), api.ConfirmationVerify{ID: ch.ID, Code: string(m[1])})
+		res, err := pc.VerifyConfirmation(ctx, accessToken(citizen), api.ConfirmationVerify{ID: ch.ID, Code: string(m[1]),
+			ReviewDigest: api.ReviewDigest(review)})
 		if err != nil {
 			last = err
 			continue
@@ -249,6 +255,11 @@ func child() int {
 	}}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
+	portalKey, err := provisioning.LoadPortalKey(dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	pc.SetPortalKey(portalKey)
 	pc.SetUploadConfig(tus.Config{MinChunk: 8 << 10, FirstChunk: 16 << 10, MaxChunk: 64 << 10,
 		ChunkTime: 50 * time.Millisecond, StallTimeout: 5 * time.Second,
 		Backoff: tus.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}, MaxFailures: 5})
@@ -269,11 +280,9 @@ func child() int {
 			<-time.After(5 * time.Millisecond)
 		}
 		fmt.Println("confirm", n)
-		tok, err := confirm(ctx, pc, hc, cfg.PortalURL, citizenID(n))
-		if err != nil {
-			return fail(err)
-		}
-		p, err := packet(n, cfg, key, tok)
+		p, err := packet(n, cfg, key, func(review api.Review) (string, error) {
+			return confirm(ctx, pc, hc, cfg.PortalURL, citizenID(n), review)
+		})
 		if err != nil {
 			return fail(err)
 		}
@@ -319,9 +328,10 @@ type fakeIdentity struct {
 
 var digits12 = regexp.MustCompile(`^[0-9]{12}$`)
 
-func (f *fakeIdentity) CitizenIDForAccessToken(tok string) (string, bool) {
+func (f *fakeIdentity) CitizenForAccessToken(tok string) (portal.Citizen, bool) {
 	id, ok := strings.CutPrefix(tok, "at-")
-	return id, ok && digits12.MatchString(id)
+	// Every applicant of this test has the same name (see packet).
+	return portal.Citizen{ID: id, Name: "Nguyễn Thị Hồng Nhung"}, ok && digits12.MatchString(id)
 }
 
 func (f *fakeIdentity) Deliver(citizenID, text string) {

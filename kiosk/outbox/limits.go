@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"govkiosk/backend-client/api"
 )
 
 // Limits keep the kiosk from promising what it cannot keep, like MOSIP's
@@ -25,10 +27,12 @@ type Limits struct {
 }
 
 // DefaultLimits is a starting point for a kiosk on a small SSD that may be
-// offline for a few days.
+// offline for a few days. Its MaxBacklogAge is api.MaxPacketAge, the age up
+// to which the portal honours a packet's confirmation token: a larger one
+// would take applications the portal then refuses.
 var DefaultLimits = Limits{
 	MaxBacklog:    200,
-	MaxBacklogAge: 72 * time.Hour,
+	MaxBacklogAge: api.MaxPacketAge,
 	MaxDiskBytes:  2 << 30,
 	MinFreeDisk:   512 << 20,
 	WarnFraction:  0.5,

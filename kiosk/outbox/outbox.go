@@ -92,7 +92,11 @@ func (p Packet) LogValue() slog.Value {
 // returns its URL. Upload sends data to uploadURL starting at the offset the
 // server reports (it asks the server itself), until size bytes are there.
 // Finalise closes the packet; it is idempotent on req.PacketID and must
-// report a duplicate answer as success.
+// report a duplicate answer as success. It returns success only for an
+// answer it has verified to be the portal's acknowledgement of this packet
+// (backendclient checks the portal's signature); an answer that does not
+// verify is an error wrapping api.ErrUnverifiedAnswer, and the packet is
+// kept and sent again, never taken for delivered.
 type Sender interface {
 	CreateUpload(ctx context.Context, packetID, file string, size int64) (uploadURL string, err error)
 	Upload(ctx context.Context, uploadURL string, data io.ReaderAt, size int64) error

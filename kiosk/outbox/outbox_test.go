@@ -826,3 +826,62 @@ func TestEnqueueWhileDelivering(t *testing.T) {
 var _ Sender = (*fakePortal)(nil)
 
 var _ = api.SubmitResult{}
+
+// TestUnverifiedAnswerKeepsPacket: an answer that claims success but does
+// not verify as the portal's (api.ErrUnverifiedAnswer) is no delivery and no
+// refusal, whatever IsPermanent says: the packet keeps its files, an error
+// is logged, and it is sent again.
+func TestUnverifiedAnswerKeepsPacket(t *testing.T) {
+	dir := t.TempDir()
+	var log syncBuffer
+	o := open(t, dir, func(opts *Options) {
+		opts.IsPermanent = func(error) bool { return true }
+		opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	p := testPacket(9)
+	fp := newPortal()
+	var mu sync.Mutex
+	forged := 2
+	fp.fail = func(ctx context.Context, op, id, file string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if op == "finalise" && forged > 0 {
+			forged--
+			return fmt.Errorf("%w: the answer carries no signed acknowledgement", api.ErrUnverifiedAnswer)
+		}
+		return nil
+	}
+	mustEnqueue(t, o, p)
+	run(t, o, fp)
+	e := pollEntry(t, o, p.ID, func(e Entry) bool { return e.Attempts >= 1 })
+	if e.Delivered() || e.State == StateNeedsAttention || !strings.Contains(e.LastError, "not verified") {
+		t.Fatalf("after an unverified answer: %+v", e)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "packets", p.ID, "manifest.age")); err != nil {
+		t.Fatalf("packet files gone after an unverified answer: %v", err)
+	}
+	if e := wait(t, o, p.ID); !e.Delivered() || e.Attempts != 3 {
+		t.Fatalf("after the portal's own answer: %+v", e)
+	}
+	if n := strings.Count(log.String(), `level=ERROR msg="outbox: the portal's answer did not verify`); n != 2 {
+		t.Errorf("%d error records for 2 unverified answers:\n%s", n, log.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -25,7 +25,9 @@ import (
 // counts an attempt and schedules a retry after a capped, jittered
 // exponential backoff; a permanent one (see Options.IsPermanent) parks the
 // packet in needsAttention with the reason; success stores the result
-// (finalised), then acknowledges and purges the packet. A delivery
+// (finalised), then acknowledges and purges the packet. A success answer
+// that does not verify (api.ErrUnverifiedAnswer) is no success: it is
+// logged as an error and retried like a transient one. A delivery
 // interrupted by cancellation keeps its state and does not count. When the
 // store cannot be read, Run retries with the same backoff.
 func (o *Outbox) Run(ctx context.Context, s Sender) {
@@ -162,6 +164,11 @@ func (o *Outbox) deliver(ctx context.Context, s Sender, p pending) {
 		// stays in the state it reached and resumes from there.
 		log.Info("outbox: delivery interrupted; it resumes where it stopped")
 		o.notify()
+	case errors.Is(err, api.ErrUnverifiedAnswer):
+		// A "delivered" the portal did not sign (forged, altered, or for
+		// another packet): not delivered. Keep the packet, send it again.
+		log.Error("outbox: the portal's answer did not verify; the packet is kept and sent again", "attempts", attempt, "err", err)
+		o.settle(log, p.id, "", attempt, err.Error(), o.backoff(attempt))
 	case errors.As(err, &re) || !o.permanent(err):
 		o.settle(log, p.id, "", attempt, err.Error(), o.backoff(attempt))
 	default:
