@@ -265,6 +265,7 @@ type Document struct {
 func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, docs []Document) (api.SubmitResult, error) {
 	var m struct {
 		PacketID string `json:"packetId"`
+		KioskID  string `json:"kioskId"`
 	}
 	if err := json.Unmarshal(manifestJSON, &m); err != nil || m.PacketID == "" {
 		return api.SubmitResult{}, fmt.Errorf("portal submit: manifest without packetId: %v", err)
@@ -305,6 +306,7 @@ func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, doc
 		return api.SubmitResult{}, err
 	}
 	req.Header.Set(api.HeaderIdempotencyKey, `"`+m.PacketID+`"`)
+	req.Header.Set(api.HeaderKioskID, m.KioskID) // lets the portal refuse an unknown kiosk before reading the body
 	var out api.SubmitResult
 	status, err := c.do(req, &out)
 	if err != nil {

@@ -90,8 +90,8 @@ func TestSubmitWire(t *testing.T) {
 	}
 	status := http.StatusCreated
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != api.PathApplications || r.Header.Get(api.HeaderIdempotencyKey) != `"a1b2"` {
-			http.Error(w, "bad path or key", 400)
+		if r.URL.Path != api.PathApplications || r.Header.Get(api.HeaderIdempotencyKey) != `"a1b2"` || r.Header.Get(api.HeaderKioskID) != "KIOSK-0001" {
+			http.Error(w, "bad path, key or kiosk", 400)
 			return
 		}
 		if err := r.ParseMultipartForm(1 << 20); err != nil {

@@ -679,6 +679,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		mw := multipartWriter(&buf, p)
 		req, _ := http.NewRequest("POST", e.url+api.PathApplications, &buf)
 		req.Header.Set("Content-Type", mw)
+		req.Header.Set(api.HeaderKioskID, p.m.KioskID)
 		if key != "" {
 			req.Header.Set(api.HeaderIdempotencyKey, key)
 		}

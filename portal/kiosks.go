@@ -92,13 +92,12 @@ func (s *Server) authenticateKiosk(w http.ResponseWriter, r *http.Request, kiosk
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r, maxJSONBody)
-	if !ok {
+	kioskID := r.Header.Get(api.HeaderKioskID)
+	if !s.kioskMaySend(w, r, kioskID) {
 		return
 	}
-	kioskID := r.Header.Get(api.HeaderKioskID)
-	if kioskID == "" {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "missing "+api.HeaderKioskID+" header")
+	body, ok := readBody(w, r, maxJSONBody)
+	if !ok {
 		return
 	}
 	if !s.authenticateKiosk(w, r, kioskID, body, r.Header.Get(api.HeaderKioskSignature)) {
