@@ -17,6 +17,7 @@ import (
 	"time"
 
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"govkiosk/backend-client/api"
 )
@@ -46,7 +47,10 @@ type AdminDocument struct {
 var pdfcpuOnce sync.Once
 
 // PageCount returns the number of pages of a PDF, parsed and validated
-// (relaxed) by pdfcpu.
+// (relaxed) by pdfcpu, after checkInflation has made sure that doing so
+// decompresses at most MaxInflatedBytes. Encrypted PDFs are refused:
+// their streams cannot be checked before pdfcpu decrypts them, and kiosks
+// never encrypt a document (the packet is encrypted as a whole).
 func PageCount(pdf []byte) (n int, err error) {
 	pdfcpuOnce.Do(pdfapi.DisableConfigDir) // no config dir under $HOME for a server
 	defer func() {
@@ -54,7 +58,25 @@ func PageCount(pdf []byte) (n int, err error) {
 			err = fmt.Errorf("pdf: %v", p)
 		}
 	}()
-	return pdfapi.PageCount(bytes.NewReader(pdf), nil)
+	if err := checkInflation(pdf); err != nil {
+		return 0, err
+	}
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	conf.Limits.MaxDecodeBytes = MaxInflatedBytes // per stream, wherever pdfcpu honours it
+	conf.Limits.MaxObjectStreamFirst = 1 << 20
+	conf.Limits.MaxStreamBytes = MaxDocumentBytes
+	ctx, err := pdfapi.ReadContext(bytes.NewReader(pdf), conf)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.Encrypt != nil {
+		return 0, errors.New("pdf: encrypted")
+	}
+	if err := pdfapi.ValidateContext(ctx); err != nil {
+		return 0, err
+	}
+	return ctx.PageCount, nil
 }
 
 // unquoteKey accepts the draft's quoted sf-string and a bare value.
