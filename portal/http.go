@@ -76,7 +76,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 	})
-	return mux
+	return newConcurrency(s.opts.MaxConcurrent, s.opts.MaxPerKiosk).wrap(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -40,6 +40,8 @@ type Options struct {
 	OfficeCode        string   // given to enrolled kiosks (default "QN-TK")
 	OfficeName        api.Text // default: Tam Kỳ public administration centre
 	TrackingPrefix    string   // tracking numbers look like PREFIX-2026-000042 (default "QN")
+	MaxConcurrent     int      // API requests in progress at once (default 64); more get 503
+	MaxPerKiosk       int      // of those, from one kiosk (default 8)
 	Identity          Identity // nil: the national-ID test provider of govkiosk/portal/idp
 	Log               *slog.Logger
 	Now               func() time.Time
