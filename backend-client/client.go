@@ -21,7 +21,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/tus"
@@ -54,11 +56,25 @@ func New(baseURL string, hc *http.Client, kioskID string, signer crypto.Signer) 
 	return c
 }
 
-// APIError is a non-2xx answer of the portal.
+// APIError is a non-2xx answer of the portal. A 429 (too many
+// confirmation codes or wrong codes) or 503 carries how long to wait, from
+// its body or its Retry-After header, and a 429 why (an api.Reason*).
 type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
+	Reason     string
+	RetryAfter time.Duration
+}
+
+// RateLimited reports whether err is a 429 of the portal and, if so, its
+// reason and how long to wait.
+func RateLimited(err error) (reason string, wait time.Duration, ok bool) {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests {
+		return "", 0, false
+	}
+	return ae.Reason, ae.RetryAfter, true
 }
 
 func (e *APIError) Error() string {
@@ -130,9 +146,13 @@ func (c *Client) do(req *http.Request, out any) (int, error) {
 		ae := &APIError{StatusCode: resp.StatusCode}
 		var e api.Error
 		if json.Unmarshal(body, &e) == nil && e.Code != "" {
-			ae.Code, ae.Message = e.Code, e.Message
+			ae.Code, ae.Message, ae.Reason = e.Code, e.Message, e.Reason
+			ae.RetryAfter = time.Duration(e.RetryAfter) * time.Second
 		} else {
 			ae.Message = http.StatusText(resp.StatusCode)
+		}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); ae.RetryAfter <= 0 && err == nil && secs > 0 {
+			ae.RetryAfter = time.Duration(secs) * time.Second // delta-seconds; the portal never sends a date
 		}
 		return resp.StatusCode, ae
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"govkiosk/backend-client/api"
 )
@@ -161,5 +162,32 @@ func TestAPIErrorDecoding(t *testing.T) {
 	srv.Close()
 	if _, err := c.Status(context.Background(), "X"); err == nil || IsPermanent(err) {
 		t.Errorf("network error: %v", err)
+	}
+}
+
+func TestRateLimitedDecoding(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case api.PathConfirmations:
+			w.Header().Set("Retry-After", "95")
+			w.WriteHeader(429)
+			json.NewEncoder(w).Encode(api.Error{Code: "rate-limited", Message: "wait", Reason: api.ReasonCodeGap, RetryAfter: 95})
+		default: // a proxy's 429: header only
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", 429)
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL, nil, "KIOSK-0001", nil)
+	_, err := c.RequestConfirmation(context.Background(), "at", api.ConfirmationRequest{ProcedureID: "p"})
+	if reason, wait, ok := RateLimited(err); !ok || reason != api.ReasonCodeGap || wait != 95*time.Second || IsPermanent(err) {
+		t.Errorf("portal 429: %q %v %v (%v)", reason, wait, ok, err)
+	}
+	_, err = c.Status(context.Background(), "X")
+	if reason, wait, ok := RateLimited(err); !ok || reason != "" || wait != 30*time.Second {
+		t.Errorf("proxy 429: %q %v %v (%v)", reason, wait, ok, err)
+	}
+	if _, _, ok := RateLimited(errors.New("other")); ok {
+		t.Error("a plain error is rate-limited")
 	}
 }

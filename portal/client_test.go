@@ -111,6 +111,9 @@ func newEnv(t *testing.T, mut func(*portal.Options)) *env {
 		DataDir:   t.TempDir(),
 		Identity:  e.id,
 		Now:       e.clk.Now,
+		// Tests of other things ask for many codes at one instant; the
+		// rate-limit tests set portal.DefaultRateLimits.
+		RateLimits: portal.RateLimits{CodeGap: -1, CodesPerCitizen: -1, CodesPerKiosk: -1, WrongPerCitizen: -1, WrongPerKiosk: -1},
 	}
 	if mut != nil {
 		mut(&e.opts)

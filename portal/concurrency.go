@@ -3,7 +3,6 @@ package portal
 import (
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,8 +89,7 @@ func (c *concurrency) wrap(next http.Handler) http.Handler {
 		}
 		release, ok := c.acquire(concurrencyKey(r))
 		if !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter/time.Second)))
-			writeError(w, http.StatusServiceUnavailable, CodeBusy, "the portal is busy; retry later")
+			writeRetryLater(w, http.StatusServiceUnavailable, CodeBusy, "", "the portal is busy; retry later", busyRetryAfter)
 			return
 		}
 		defer release()

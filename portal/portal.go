@@ -31,18 +31,19 @@ const OIDCClientID = "govkiosk"
 
 // Options configure a Server.
 type Options struct {
-	Listen            string   // e.g. "127.0.0.1:8090"
-	PublicURL         string   // base URL kiosks and phones use (default: "http://" + Listen)
-	DataDir           string   // SQLite DB, documents, keys
-	KioskRedirectURIs []string // OIDC redirect URIs allowed for client "govkiosk"
-	EnrollTokens      []string // one-time enrollment tokens accepted
-	AllowUnenrolled   bool     // demo: accept heartbeats and packets from kiosks with no enrolled key
-	OfficeCode        string   // given to enrolled kiosks (default "QN-TK")
-	OfficeName        api.Text // default: Tam Kỳ public administration centre
-	TrackingPrefix    string   // tracking numbers look like PREFIX-2026-000042 (default "QN")
-	MaxConcurrent     int      // API requests in progress at once (default 64); more get 503
-	MaxPerKiosk       int      // of those, from one kiosk (default 8)
-	Identity          Identity // nil: the national-ID test provider of govkiosk/portal/idp
+	Listen            string     // e.g. "127.0.0.1:8090"
+	PublicURL         string     // base URL kiosks and phones use (default: "http://" + Listen)
+	DataDir           string     // SQLite DB, documents, keys
+	KioskRedirectURIs []string   // OIDC redirect URIs allowed for client "govkiosk"
+	EnrollTokens      []string   // one-time enrollment tokens accepted
+	AllowUnenrolled   bool       // demo: accept heartbeats and packets from kiosks with no enrolled key
+	OfficeCode        string     // given to enrolled kiosks (default "QN-TK")
+	OfficeName        api.Text   // default: Tam Kỳ public administration centre
+	TrackingPrefix    string     // tracking numbers look like PREFIX-2026-000042 (default "QN")
+	MaxConcurrent     int        // API requests in progress at once (default 64); more get 503
+	MaxPerKiosk       int        // of those, from one kiosk (default 8)
+	RateLimits        RateLimits // confirmation codes and wrong codes (zero fields: DefaultRateLimits)
+	Identity          Identity   // nil: the national-ID test provider of govkiosk/portal/idp
 	Log               *slog.Logger
 	Now               func() time.Time
 	Rand              io.Reader // default crypto/rand
@@ -66,6 +67,7 @@ type Server struct {
 	inflightMu sync.Mutex
 	inflight   map[string]bool // packets being finalised
 	uploads    uploadLocks
+	limits     *limiter
 	closeOnce  sync.Once
 	closeErr   error
 	done       chan struct{}
@@ -116,6 +118,8 @@ func New(opts Options) (*Server, error) {
 		now:  opts.Now,
 		rand: opts.Rand,
 		done: make(chan struct{}),
+
+		limits: newLimiter(opts.RateLimits),
 	}
 	var err error
 	if s.keys, err = loadKeys(opts.DataDir, opts.Rand, opts.Now()); err != nil {
