@@ -141,6 +141,7 @@ func New(opts Options) (*Server, error) {
 	if s.store, err = openStore(filepath.Join(opts.DataDir, "portal.db")); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
+	s.store.newRef = func(prefix string, year int) (string, error) { return newTrackingNumber(s.rand, prefix, year) }
 	for _, t := range opts.EnrollTokens {
 		if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
 			s.store.close()

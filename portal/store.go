@@ -11,8 +11,12 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
-// store is the portal's SQLite database (WAL).
-type store struct{ db *sql.DB }
+// store is the portal's SQLite database (WAL). newRef makes a random
+// tracking number (see tracking.go).
+type store struct {
+	db     *sql.DB
+	newRef func(prefix string, year int) (string, error)
+}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS enroll_tokens (
@@ -324,7 +328,19 @@ func (st *store) insertApplication(ctx context.Context, a *applicationRow, year 
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM applications WHERE year = ?`, year).Scan(&seq); err != nil {
 		return err
 	}
-	a.TrackingNumber = fmt.Sprintf("%s-%04d-%06d", prefix, year, seq)
+	for {
+		if a.TrackingNumber, err = st.newRef(prefix, year); err != nil {
+			return err
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM applications WHERE tracking_number = ? OR provisional_number = ?`,
+			a.TrackingNumber, a.TrackingNumber).Scan(&taken); err != nil {
+			return err
+		}
+		if taken == 0 {
+			break
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO applications(year, seq, `+appColumns+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		year, seq, a.TrackingNumber, a.ProvisionalNumber, a.PacketID, a.ProcedureID, a.KioskID, a.OfficeCode,
 		a.Manifest, a.ManifestSHA256, a.Form, a.Documents, fmtTime(a.ReceivedAt), a.AppointmentDate, a.Status); err != nil {
