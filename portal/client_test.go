@@ -103,14 +103,19 @@ type env struct {
 
 var ict = time.FixedZone("ICT", 7*3600)
 
+// testAdminToken opens the console, the admin JSON and the phone simulator
+// of a test env; getJSON and getText send it.
+const testAdminToken = "test-admin-token-0123456789abcdefghij"
+
 func newEnv(t *testing.T, mut func(*portal.Options)) *env {
 	t.Helper()
 	e := &env{id: newFakeIdentity(), clk: &clock{t: time.Date(2026, 3, 6, 9, 30, 0, 0, ict)}} // a Friday
 	e.opts = portal.Options{
-		PublicURL: "http://portal.test",
-		DataDir:   t.TempDir(),
-		Identity:  e.id,
-		Now:       e.clk.Now,
+		PublicURL:  "http://portal.test",
+		DataDir:    t.TempDir(),
+		Identity:   e.id,
+		Now:        e.clk.Now,
+		AdminToken: testAdminToken,
 		// Tests of other things ask for many codes at one instant; the
 		// rate-limit tests set portal.DefaultRateLimits.
 		RateLimits: portal.RateLimits{CodeGap: -1, CodesPerCitizen: -1, CodesPerKiosk: -1, WrongPerCitizen: -1, WrongPerKiosk: -1},
@@ -346,9 +351,19 @@ func multipartWriter(w io.Writer, p packet) string {
 	return mw.FormDataContentType()
 }
 
+// adminGet GETs url with the test admin token.
+func adminGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	return http.DefaultClient.Do(req)
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := adminGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +378,7 @@ func getJSON(t *testing.T, url string, v any) {
 
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := adminGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,9 +561,14 @@ func TestSubmit(t *testing.T) {
 		t.Fatalf("%d applications stored, want 1", len(apps))
 	}
 	a := apps[0]
-	if a.PacketID != p.m.PacketID || a.KioskID != e.kid || a.ProcedureID != "marital-status" || a.Form["purpose"] != "marriage" ||
+	if a.PacketID != p.m.PacketID || a.KioskID != e.kid || a.ProcedureID != "marital-status" ||
 		len(a.Documents) != 1 || a.Documents[0].Pages != 2 || a.Documents[0].SHA256 != p.m.Documents[0].SHA256 {
 		t.Errorf("admin application = %+v", a)
+	}
+	var detail portal.AdminApplicationDetail
+	getJSON(t, e.url+"/api/v1/admin/applications/"+res.TrackingNumber, &detail)
+	if detail.Form["purpose"] != "marriage" || detail.PacketID != p.m.PacketID {
+		t.Errorf("admin application detail = %+v", detail)
 	}
 
 	// Status by tracking and provisional number; nothing personal in it.
@@ -794,8 +814,8 @@ func TestStart(t *testing.T) {
 func TestRealIdentityProvider(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
-		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
+	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), PhoneSimulator: true,
+		AdminToken: testAdminToken, KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,7 +827,7 @@ func TestRealIdentityProvider(t *testing.T) {
 	if disc.Issuer != url+"/idp" || !strings.HasPrefix(disc.JWKSURI, url+"/idp/") {
 		t.Errorf("discovery = %+v", disc)
 	}
-	resp, err := http.Get(url + "/phone")
+	resp, err := adminGet(url + "/phone")
 	if err != nil {
 		t.Fatal(err)
 	}
