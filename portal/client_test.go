@@ -205,12 +205,12 @@ func TestCatalogueSignature(t *testing.T) {
 }
 
 func TestEnroll(t *testing.T) {
-	e := newEnv(t, func(o *portal.Options) { o.EnrollTokens = []string{"field-token-1"} })
+	e := newEnv(t, func(o *portal.Options) { o.EnrollTokens = []string{"field-token-0001"} })
 	ctx := context.Background()
 	c := backendclient.New(e.url, nil, "", nil)
 	key, pub := newKey(t)
 
-	resp, err := c.Enroll(ctx, api.EnrollRequest{Token: "field-token-1", PublicKeyPEM: pub})
+	resp, err := c.Enroll(ctx, api.EnrollRequest{Token: "field-token-0001", PublicKeyPEM: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,10 +251,10 @@ func TestEnroll(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"used token", "field-token-1", pub, 403, portal.CodeEnrollTokenUsed},
+		{"used token", "field-token-0001", pub, 403, portal.CodeEnrollTokenUsed},
 		{"unknown token", "guess", pub, 403, portal.CodeEnrollTokenInvalid},
 		{"empty token", "", pub, 403, portal.CodeEnrollTokenInvalid},
-		{"bad key", "field-token-1", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 400, portal.CodeBadPublicKey},
+		{"bad key", "field-token-0001", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 400, portal.CodeBadPublicKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Enroll(ctx, api.EnrollRequest{Token: tc.token, PublicKeyPEM: tc.pub})

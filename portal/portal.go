@@ -116,6 +116,14 @@ func New(opts Options) (*Server, error) {
 	if opts.TrackingPrefix == "" {
 		opts.TrackingPrefix = "QN"
 	}
+	if opts.EnrollTokenTTL <= 0 {
+		opts.EnrollTokenTTL = EnrollTokenTTL
+	}
+	for _, t := range opts.EnrollTokens {
+		if len(t) < minGivenEnrollTok {
+			return nil, fmt.Errorf("portal: enrollment tokens must have at least %d characters", minGivenEnrollTok)
+		}
+	}
 	for _, d := range []string{"documents", "uploads"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("portal: create data dir: %w", err)
@@ -180,13 +188,14 @@ func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey 
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
 
-// IssueEnrollToken creates a new one-time enrollment token.
+// IssueEnrollToken creates a new one-time enrollment token: 160 random
+// bits, valid for Options.EnrollTokenTTL.
 func (s *Server) IssueEnrollToken() (string, error) {
-	b := make([]byte, 12)
+	b := make([]byte, 20)
 	if _, err := io.ReadFull(s.rand, b); err != nil {
 		return "", fmt.Errorf("portal: enroll token: %w", err)
 	}
-	t := "ENR-" + strings.ToUpper(fmt.Sprintf("%x", b))
+	t := "ENR-" + crockford32(b)
 	if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
 		return "", fmt.Errorf("portal: enroll token: %w", err)
 	}

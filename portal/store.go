@@ -111,6 +111,7 @@ func (st *store) addEnrollToken(hash string, now time.Time) error {
 var (
 	errTokenUnknown = errors.New("unknown enrollment token")
 	errTokenUsed    = errors.New("enrollment token already used")
+	errTokenExpired = errors.New("enrollment token expired")
 )
 
 type kioskRecord struct {
@@ -118,16 +119,17 @@ type kioskRecord struct {
 	EnrolledAt                          time.Time
 }
 
-// enroll consumes the token and records a new kiosk; issue builds its
-// certificate once its id is known.
-func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, issue func(kioskID string) (string, error)) (kioskRecord, error) {
+// enroll consumes the token, if it was issued within ttl, and records a new
+// kiosk; issue builds its certificate once its id is known.
+func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, ttl time.Duration, issue func(kioskID string) (string, error)) (kioskRecord, error) {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return kioskRecord{}, err
 	}
 	defer tx.Rollback()
 	var used sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT used_at FROM enroll_tokens WHERE token_hash = ?`, tokenHash).Scan(&used)
+	var created string
+	err = tx.QueryRowContext(ctx, `SELECT used_at, created_at FROM enroll_tokens WHERE token_hash = ?`, tokenHash).Scan(&used, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kioskRecord{}, errTokenUnknown
 	}
@@ -136,6 +138,9 @@ func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string,
 	}
 	if used.Valid {
 		return kioskRecord{}, errTokenUsed
+	}
+	if c := parseTime(created); c.IsZero() || now.Sub(c) > ttl {
+		return kioskRecord{}, errTokenExpired
 	}
 	var next int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM kiosks`).Scan(&next); err != nil {
