@@ -132,11 +132,14 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	citizen := s.citizenHash(citizenID)
 	err = s.store.verifyConfirmation(r.Context(), v.ID, now, func(c confirmationRow) (int, string, time.Time) {
 		res.AttemptsLeft = c.AttemptsLeft
+		mismatch = subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(citizen)) != 1
+		if !mismatch {
+			limited = s.limits.guessRefusal(citizen, c.KioskID, now)
+		}
 		switch {
-		case subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(citizen)) != 1:
-			mismatch = true
+		case mismatch:
 			return c.AttemptsLeft, "", time.Time{}
-		case func() bool { limited = s.limits.guessRefusal(citizen, c.KioskID, now); return limited.wait > 0 }():
+		case limited.wait > 0:
 			// Over the wrong-code caps the code is not even compared.
 			return c.AttemptsLeft, "", time.Time{}
 		case c.AttemptsLeft <= 0:
