@@ -176,6 +176,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if c.kioskID != "" {
+		// Which kiosk asks: the portal bounds requests in progress per kiosk
+		// (by address without it, which kiosks behind one NAT share).
+		req.Header.Set(api.HeaderKioskID, c.kioskID)
+	}
 	return req, nil
 }
 
