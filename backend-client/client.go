@@ -22,7 +22,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/tus"
@@ -62,11 +64,25 @@ func New(baseURL string, hc *http.Client, kioskID string, signer crypto.Signer) 
 // submission is ever reported delivered. Call it before using the client.
 func (c *Client) SetPortalKey(key *ecdsa.PublicKey) { c.portalKey = key }
 
-// APIError is a non-2xx answer of the portal.
+// APIError is a non-2xx answer of the portal. A 429 (too many
+// confirmation codes or wrong codes) or 503 carries how long to wait, from
+// its body or its Retry-After header, and a 429 why (an api.Reason*).
 type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
+	Reason     string
+	RetryAfter time.Duration
+}
+
+// RateLimited reports whether err is a 429 of the portal and, if so, its
+// reason and how long to wait.
+func RateLimited(err error) (reason string, wait time.Duration, ok bool) {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests {
+		return "", 0, false
+	}
+	return ae.Reason, ae.RetryAfter, true
 }
 
 func (e *APIError) Error() string {
@@ -186,9 +202,13 @@ func (c *Client) do(req *http.Request, out any) (int, error) {
 		ae := &APIError{StatusCode: resp.StatusCode}
 		var e api.Error
 		if json.Unmarshal(body, &e) == nil && e.Code != "" {
-			ae.Code, ae.Message = e.Code, e.Message
+			ae.Code, ae.Message, ae.Reason = e.Code, e.Message, e.Reason
+			ae.RetryAfter = time.Duration(e.RetryAfter) * time.Second
 		} else {
 			ae.Message = http.StatusText(resp.StatusCode)
+		}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); ae.RetryAfter <= 0 && err == nil && secs > 0 {
+			ae.RetryAfter = time.Duration(secs) * time.Second // delta-seconds; the portal never sends a date
 		}
 		return resp.StatusCode, ae
 	}
@@ -211,6 +231,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if c.kioskID != "" {
+		// Which kiosk asks: the portal bounds requests in progress per kiosk
+		// (by address without it, which kiosks behind one NAT share).
+		req.Header.Set(api.HeaderKioskID, c.kioskID)
 	}
 	return req, nil
 }
@@ -321,6 +346,7 @@ type Document struct {
 func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, docs []Document) (api.SubmitResult, error) {
 	var m struct {
 		PacketID string `json:"packetId"`
+		KioskID  string `json:"kioskId"`
 	}
 	if err := json.Unmarshal(manifestJSON, &m); err != nil || m.PacketID == "" {
 		return api.SubmitResult{}, fmt.Errorf("portal submit: manifest without packetId: %v", err)
@@ -361,6 +387,7 @@ func (c *Client) Submit(ctx context.Context, manifestJSON, signature []byte, doc
 		return api.SubmitResult{}, err
 	}
 	req.Header.Set(api.HeaderIdempotencyKey, `"`+m.PacketID+`"`)
+	req.Header.Set(api.HeaderKioskID, m.KioskID) // lets the portal refuse an unknown kiosk before reading the body
 	var out api.SubmitResult
 	if _, err := c.do(req, &out); err != nil {
 		return api.SubmitResult{}, err

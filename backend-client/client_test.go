@@ -169,8 +169,8 @@ func TestSubmitWire(t *testing.T) {
 	}
 	status := http.StatusCreated
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != api.PathApplications || r.Header.Get(api.HeaderIdempotencyKey) != `"a1b2"` {
-			http.Error(w, "bad path or key", 400)
+		if r.URL.Path != api.PathApplications || r.Header.Get(api.HeaderIdempotencyKey) != `"a1b2"` || r.Header.Get(api.HeaderKioskID) != "KIOSK-0001" {
+			http.Error(w, "bad path, key or kiosk", 400)
 			return
 		}
 		if err := r.ParseMultipartForm(1 << 20); err != nil {
@@ -242,5 +242,32 @@ func TestAPIErrorDecoding(t *testing.T) {
 	srv.Close()
 	if _, err := c.Status(context.Background(), "X"); err == nil || IsPermanent(err) {
 		t.Errorf("network error: %v", err)
+	}
+}
+
+func TestRateLimitedDecoding(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case api.PathConfirmations:
+			w.Header().Set("Retry-After", "95")
+			w.WriteHeader(429)
+			json.NewEncoder(w).Encode(api.Error{Code: "rate-limited", Message: "wait", Reason: api.ReasonCodeGap, RetryAfter: 95})
+		default: // a proxy's 429: header only
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", 429)
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL, nil, "KIOSK-0001", nil)
+	_, err := c.RequestConfirmation(context.Background(), "at", api.ConfirmationRequest{ProcedureID: "p"})
+	if reason, wait, ok := RateLimited(err); !ok || reason != api.ReasonCodeGap || wait != 95*time.Second || IsPermanent(err) {
+		t.Errorf("portal 429: %q %v %v (%v)", reason, wait, ok, err)
+	}
+	_, err = c.Status(context.Background(), "X")
+	if reason, wait, ok := RateLimited(err); !ok || reason != "" || wait != 30*time.Second {
+		t.Errorf("proxy 429: %q %v %v (%v)", reason, wait, ok, err)
+	}
+	if _, _, ok := RateLimited(errors.New("other")); ok {
+		t.Error("a plain error is rate-limited")
 	}
 }

@@ -180,8 +180,15 @@ func setup(t *testing.T) *world {
 		dataDir: filepath.Join(root, "kiosk"), proxy: &faultProxy{},
 	}
 	const token = "e2e-enroll-token-1"
+	tokenFile := filepath.Join(root, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte(adminToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The phone simulator is the citizen's phone here; codes a second apart
+	// let the walks follow each other quickly.
 	start(t, "portal", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
-		"--kiosk-redirect", w.kioskURL+"/auth/callback", "--enroll-token", token)
+		"--kiosk-redirect", w.kioskURL+"/auth/callback", "--enroll-token", token,
+		"--phone-simulator", "--admin-token-file", tokenFile, "--code-gap", "1s")
 	target, _ := url.Parse("http://" + portalAddr)
 	ln, err := net.Listen("tcp", proxyAddr)
 	if err != nil {
@@ -229,9 +236,22 @@ func mustLook(t *testing.T, name string) string {
 	return p
 }
 
+// adminToken opens the portal's admin API and phone simulator.
+const adminToken = "e2e-admin-token-0123456789abcdefghijkl"
+
+// adminGet GETs u with the portal's admin token (harmless elsewhere).
+func adminGet(u string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return http.DefaultClient.Do(req)
+}
+
 func getJSON(t *testing.T, u string, out any) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := adminGet(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +268,10 @@ func getJSON(t *testing.T, u string, out any) {
 func postJSON(t *testing.T, u string, in any) {
 	t.Helper()
 	b, _ := json.Marshal(in)
-	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	req, _ := http.NewRequest("POST", u, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +419,7 @@ func (w *world) walk(t *testing.T, ctx context.Context) flowResult {
 	// The citizen holds their ID card's signed QR under the imager: it is
 	// verified against the trust list in the signed catalogue and matched to
 	// the citizen who logged in.
-	resp, err := http.Get(w.portalURL + "/phone/idcard?format=text&citizen=" + citizenID)
+	resp, err := adminGet(w.portalURL + "/phone/idcard?format=text&citizen=" + citizenID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,10 +471,18 @@ type adminApp struct {
 	} `json:"documents"`
 }
 
+// applications lists the portal's applications (without form answers).
 func (w *world) applications(t *testing.T) []adminApp {
 	var apps []adminApp
 	getJSON(t, w.portalURL+"/api/v1/admin/applications", &apps)
 	return apps
+}
+
+// application is one application with its form answers.
+func (w *world) application(t *testing.T, ref string) adminApp {
+	var app adminApp
+	getJSON(t, w.portalURL+"/api/v1/admin/applications/"+ref, &app)
+	return app
 }
 
 // receiptQR decodes the newest receipt the printer emulator produced, with zbar.
@@ -522,6 +553,10 @@ func TestCitizenFlow(t *testing.T) {
 		if app == nil {
 			t.Fatalf("portal has no application %s", r.reference)
 		}
+		if app.Form != nil {
+			t.Fatalf("the portal's list of applications carries form answers: %v", app.Form)
+		}
+		*app = w.application(t, r.reference)
 		if app.ProcedureID != "marital-status" || app.Form["full_name"] != citizenName || app.Form["purpose"] != r.purpose || app.Form["citizen_id"] != citizenID {
 			t.Fatalf("portal holds form %v for %s", app.Form, app.ProcedureID)
 		}
@@ -578,7 +613,7 @@ func TestCitizenFlow(t *testing.T) {
 		if len(found) != 1 {
 			t.Fatalf("after the network returned the portal holds %d copies of %s", len(found), r.reference)
 		}
-		if found[0].Form["purpose"] != r.purpose || found[0].Documents[0].Pages != r.pages {
+		if found[0] = w.application(t, found[0].TrackingNumber); found[0].Form["purpose"] != r.purpose || found[0].Documents[0].Pages != r.pages {
 			t.Fatalf("delivered application differs: %+v", found[0])
 		}
 		// The provisional number on the receipt finds the application.

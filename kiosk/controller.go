@@ -241,12 +241,24 @@ func (c *Controller) touchLocked() { c.s.lastActivity = c.d.Now() }
 // user-safe, a generic message and a code otherwise (the log has the rest).
 func (c *Controller) setNotice(err error) {
 	key, code := UserMessage(err)
-	c.s.notice, c.s.noticeCode = key, code
+	c.s.notice, c.s.noticeCode, c.s.noticeUntil = key, code, time.Time{}
+	if ue := (*UserError)(nil); errors.As(err, &ue) && ue.Wait > 0 {
+		c.s.noticeUntil = c.d.Now().Add(ue.Wait)
+	}
 	if code != "" {
 		c.log().Error("session error", "code", code, "step", string(c.s.step), "err", err)
 	} else {
 		c.log().Warn("citizen shown an error", "key", key, "step", string(c.s.step), "err", err)
 	}
+}
+
+// waitMinutes is what a notice that asks the citizen to wait says: the
+// minutes left until, rounded up, at least one; 0 for other notices.
+func waitMinutes(notice string, until, now time.Time) int {
+	if notice == "" || until.IsZero() {
+		return 0
+	}
+	return max(1, int((until.Sub(now)+time.Minute-1)/time.Minute))
 }
 
 // errBusy answers a tap that arrives while an earlier one is still being
@@ -387,6 +399,7 @@ func (c *Controller) viewLocked() View {
 		AttemptsLeft:  s.attemptsLeft,
 		Notice:        s.notice,
 		NoticeCode:    s.noticeCode,
+		NoticeMinutes: waitMinutes(s.notice, s.noticeUntil, c.d.Now()),
 		IdleSeconds:   int(c.d.Now().Sub(s.lastActivity).Seconds()),
 		IdleTimeout:   int(c.d.Config.IdleTimeout.Seconds()),
 		IdleCountdown: int(c.d.Config.IdleCountdown.Seconds()),

@@ -125,6 +125,8 @@ type fakePortal struct {
 	unauthorized bool  // the portal forgot the citizen's token (a restart)
 	requests     int
 	digests      []string // the review digest sent with each code
+	codeErr      error    // RequestConfirmation fails with it
+	verifyErr    error    // VerifyConfirmation fails with it
 }
 
 func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req api.ConfirmationRequest) (api.ConfirmationChallenge, error) {
@@ -136,6 +138,9 @@ func (f *fakePortal) RequestConfirmation(ctx context.Context, tok string, req ap
 	if tok != "at-1" {
 		return api.ConfirmationChallenge{}, errors.New("bad token")
 	}
+	if f.codeErr != nil {
+		return api.ConfirmationChallenge{}, f.codeErr
+	}
 	f.attempts = 5
 	return api.ConfirmationChallenge{ID: "ch-1", Attempts: 5, ExpiresAt: time.Now().Add(5 * time.Minute)}, nil
 }
@@ -145,6 +150,9 @@ func (f *fakePortal) VerifyConfirmation(ctx context.Context, tok string, v api.C
 	f.digests = append(f.digests, v.ReviewDigest)
 	if f.unauthorized {
 		return api.ConfirmationResult{}, &backendclient.APIError{StatusCode: 401, Code: "unauthorized"}
+	}
+	if f.verifyErr != nil {
+		return api.ConfirmationResult{}, f.verifyErr
 	}
 	if f.attempts == 0 {
 		return api.ConfirmationResult{Reason: "exhausted"}, nil
@@ -745,5 +753,47 @@ func TestHungPrinterNeverHoldsTheCitizen(t *testing.T) {
 	v := r.c.View(ctx)
 	if v.Step != StepReceipt || v.Receipt.Printed || v.Receipt.PrintError == "" || len(r.c.ReceiptPNG()) == 0 {
 		t.Fatalf("hung printer: step %s receipt %+v", v.Step, v.Receipt)
+	}
+}
+
+// TestCodeRateLimitsShowTheWait: the portal's 429 reaches the citizen as a
+// plain message with the wait in minutes, and a new code that was sent is
+// said to have been sent.
+func TestCodeRateLimitsShowTheWait(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.walkToConfirm(t)
+
+	r.portal.codeErr = &backendclient.APIError{StatusCode: 429, Code: "rate-limited", Reason: api.ReasonCodeGap, RetryAfter: 95 * time.Second}
+	var ue *UserError
+	if err := r.c.RequestCode(ctx); !errors.As(err, &ue) || ue.Key != MsgCodeWait {
+		t.Fatalf("resend while rate-limited: %v", err)
+	}
+	if v := r.c.View(ctx); v.Notice != MsgCodeWait || v.NoticeMinutes != 2 || v.Step != StepConfirm || !v.CodeSent {
+		t.Errorf("notice %q, %d minutes, step %s, code sent %v; want %s, 2 minutes, the first code still usable", v.Notice, v.NoticeMinutes, v.Step, v.CodeSent, MsgCodeWait)
+	}
+	r.clock.Add(time.Minute)
+	if v := r.c.View(ctx); v.NoticeMinutes != 1 {
+		t.Errorf("a minute later the screen says %d minutes", v.NoticeMinutes)
+	}
+
+	r.portal.codeErr = nil
+	if err := r.c.RequestCode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.c.View(ctx); v.Notice != MsgCodeResent || v.NoticeMinutes != 0 {
+		t.Errorf("after a new code: notice %q (%d minutes), want %s", v.Notice, v.NoticeMinutes, MsgCodeResent)
+	}
+
+	r.portal.verifyErr = &backendclient.APIError{StatusCode: 429, Code: "rate-limited", Reason: api.ReasonCitizenWrongCodes, RetryAfter: 50 * time.Minute}
+	if err := r.c.VerifyCode(ctx, "111111"); !errors.As(err, &ue) || ue.Key != MsgCodeLocked {
+		t.Fatalf("check while locked out: %v", err)
+	}
+	if v := r.c.View(ctx); v.Notice != MsgCodeLocked || v.NoticeMinutes != 50 {
+		t.Errorf("notice %q, %d minutes; want %s, 50", v.Notice, v.NoticeMinutes, MsgCodeLocked)
+	}
+	r.portal.verifyErr = &backendclient.APIError{StatusCode: 429, Code: "rate-limited", Reason: api.ReasonKioskWrongCodes}
+	if r.c.VerifyCode(ctx, "111111"); r.c.View(ctx).NoticeMinutes != 1 {
+		t.Errorf("a 429 without a wait: %d minutes, want 1", r.c.View(ctx).NoticeMinutes)
 	}
 }

@@ -5,13 +5,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // UserError is the only kind of error whose message reaches the screen. Key
 // names a message in the UI's catalogues (th, vi, en); Err is for the log.
+// Wait, when set, is how long the citizen must wait before trying again:
+// the screen says it in minutes (the message has a %d for them).
 type UserError struct {
-	Key string
-	Err error
+	Key  string
+	Err  error
+	Wait time.Duration
 }
 
 func (e *UserError) Error() string {
@@ -41,6 +45,9 @@ const (
 	MsgCodeExpired      = "err.code_expired"
 	MsgCodeExhausted    = "err.code_exhausted"
 	MsgCodeUnavailable  = "err.code_unavailable"
+	MsgCodeWait         = "err.code_wait"       // too soon for another code: "… in %d minutes"
+	MsgCodeLocked       = "err.code_locked"     // too many wrong codes: "… try again in %d minutes"
+	MsgCodeResent       = "confirm.code_resent" // not an error: a new code is on its way
 	MsgNotForKiosk      = "err.qr_not_for_kiosk"
 	MsgStatusNotFound   = "err.status_not_found"
 	MsgStatusOffline    = "err.status_offline"
@@ -88,6 +95,7 @@ var MessageKeys = []string{
 	MsgScannerCover, MsgScannerDown, MsgTooFewPages, MsgTooManyPages, MsgCodeWrong, MsgCodeExpired,
 	MsgCodeExhausted, MsgCodeUnavailable, MsgNotForKiosk, MsgStatusNotFound, MsgStatusOffline,
 	MsgProcedureUnready, MsgSessionExpired, MsgOutboxFull, MsgIDQRInvalid, MsgIDQROtherPerson, MsgIDQRNotLogin,
+	MsgCodeWait, MsgCodeLocked, MsgCodeResent,
 	MsgBusy, MsgBusyStatus, MsgBusyLogin, MsgBusyScanning, MsgBusySendingCode, MsgBusyChecking, MsgBusySending,
 	MsgBusyPrinting, MsgCodeShort, MsgLoginAgain, MsgFormProblems, MsgRefusedForm, MsgRefusedStaff,
 }

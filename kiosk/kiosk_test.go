@@ -22,6 +22,7 @@ func TestClassifyQR(t *testing.T) {
 		in, kind, ref string
 	}{
 		{"http://p.test/t/QN-2026-000042", QRTracking, "QN-2026-000042"},
+		{"http://p.test/t/QN-2026-7KD4M9QXR", QRTracking, "QN-2026-7KD4M9QXR"}, // the portal's random tracking numbers
 		{"http://p.test/t/P-K0001-261122-ABCDEF", QRTracking, "P-K0001-261122-ABCDEF"},
 		{"http://p.test/t/../admin", QRUnknown, ""},
 		{"http://p.test/t/qn-lower", QRUnknown, ""},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/kiosk/receipt"
@@ -43,7 +44,7 @@ func (c *Controller) RequestCode(ctx context.Context) error {
 		case isUnauthorized(err):
 			return c.loginExpiredLocked(s, err)
 		case err != nil:
-			err = userErr(MsgCodeUnavailable, err)
+			err = codeError(err)
 			c.setNotice(err)
 			return err
 		}
@@ -52,9 +53,25 @@ func (c *Controller) RequestCode(ctx context.Context) error {
 		if s.step == StepReview {
 			return s.fire(evCodeSent)
 		}
-		s.notice, s.noticeCode = "", ""
+		// A new code on the code screen: say so, the screen looks the same.
+		s.notice, s.noticeCode, s.noticeUntil = MsgCodeResent, "", time.Time{}
 		return nil
 	})
+}
+
+// codeError is what the citizen is told when the portal does not send or
+// check a code: the wait, when it limits codes or wrong codes (a 429
+// without one says a minute), else that it could not be reached.
+func codeError(err error) error {
+	reason, wait, ok := backendclient.RateLimited(err)
+	if !ok {
+		return userErr(MsgCodeUnavailable, err)
+	}
+	key := MsgCodeWait
+	if reason == api.ReasonCitizenWrongCodes || reason == api.ReasonKioskWrongCodes {
+		key = MsgCodeLocked
+	}
+	return &UserError{Key: key, Err: err, Wait: max(wait, time.Minute)}
 }
 
 // validCode reports whether code has the shape of a confirmation code, so a
@@ -109,7 +126,7 @@ func (c *Controller) VerifyCode(ctx context.Context, code string) error {
 		case isUnauthorized(err):
 			return c.loginExpiredLocked(s, err)
 		case err != nil:
-			err = userErr(MsgCodeUnavailable, err)
+			err = codeError(err)
 			c.setNotice(err)
 			return err
 		case !res.OK:

@@ -91,6 +91,7 @@ type session struct {
 	resume       bool   // that citizen logged in again: back to review
 	notice       string // message key of a user-safe error to show on the current screen
 	noticeCode   string
+	noticeUntil  time.Time // the notice asks the citizen to wait until then (zero: it does not)
 	lastActivity time.Time
 }
 
@@ -133,6 +134,7 @@ type View struct {
 	Status        *api.ApplicationStatus
 	Notice        string
 	NoticeCode    string
+	NoticeMinutes int // for a notice that asks the citizen to wait: the minutes left, rounded up (at least 1)
 	IdleSeconds   int // seconds of inactivity so far
 	IdleTimeout   int
 	IdleCountdown int

@@ -112,8 +112,10 @@ func TestConfirmationCannotCarryAnotherApplication(t *testing.T) {
 		})
 	}
 	for _, a := range e.apps(t) {
-		if a.KioskID != e.kid || a.Form["full_name"] != "Nguyễn Văn An" {
-			t.Errorf("a forged application was stored: kiosk %s, form %v", a.KioskID, a.Form)
+		var d portal.AdminApplicationDetail
+		getJSON(t, e.url+"/api/v1/admin/applications/"+a.TrackingNumber, &d)
+		if d.KioskID != e.kid || d.Form["full_name"] != "Nguyễn Văn An" {
+			t.Errorf("a forged application was stored: kiosk %s, form %v", d.KioskID, d.Form)
 		}
 	}
 }

@@ -106,14 +106,22 @@ type env struct {
 
 var ict = time.FixedZone("ICT", 7*3600)
 
+// testAdminToken opens the console, the admin JSON and the phone simulator
+// of a test env; getJSON and getText send it.
+const testAdminToken = "test-admin-token-0123456789abcdefghij"
+
 func newEnv(t *testing.T, mut func(*portal.Options)) *env {
 	t.Helper()
 	e := &env{id: newFakeIdentity(), clk: &clock{t: time.Date(2026, 3, 6, 9, 30, 0, 0, ict)}} // a Friday
 	e.opts = portal.Options{
-		PublicURL: "http://portal.test",
-		DataDir:   t.TempDir(),
-		Identity:  e.id,
-		Now:       e.clk.Now,
+		PublicURL:  "http://portal.test",
+		DataDir:    t.TempDir(),
+		Identity:   e.id,
+		Now:        e.clk.Now,
+		AdminToken: testAdminToken,
+		// Tests of other things ask for many codes at one instant; the
+		// rate-limit tests set portal.DefaultRateLimits.
+		RateLimits: portal.RateLimits{CodeGap: -1, CodesPerCitizen: -1, CodesPerKiosk: -1, WrongPerCitizen: -1, WrongPerKiosk: -1},
 	}
 	if mut != nil {
 		mut(&e.opts)
@@ -201,12 +209,12 @@ func TestCatalogueSignature(t *testing.T) {
 }
 
 func TestEnroll(t *testing.T) {
-	e := newEnv(t, func(o *portal.Options) { o.EnrollTokens = []string{"field-token-1"} })
+	e := newEnv(t, func(o *portal.Options) { o.EnrollTokens = []string{"field-token-0001"} })
 	ctx := context.Background()
 	c := backendclient.New(e.url, nil, "", nil)
 	key, pub := newKey(t)
 
-	resp, err := c.Enroll(ctx, api.EnrollRequest{Token: "field-token-1", PublicKeyPEM: pub})
+	resp, err := c.Enroll(ctx, api.EnrollRequest{Token: "field-token-0001", PublicKeyPEM: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +255,10 @@ func TestEnroll(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"used token", "field-token-1", pub, 403, portal.CodeEnrollTokenUsed},
+		{"used token", "field-token-0001", pub, 403, portal.CodeEnrollTokenUsed},
 		{"unknown token", "guess", pub, 403, portal.CodeEnrollTokenInvalid},
 		{"empty token", "", pub, 403, portal.CodeEnrollTokenInvalid},
-		{"bad key", "field-token-1", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 400, portal.CodeBadPublicKey},
+		{"bad key", "field-token-0001", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 400, portal.CodeBadPublicKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Enroll(ctx, api.EnrollRequest{Token: tc.token, PublicKeyPEM: tc.pub})
@@ -347,9 +355,19 @@ func multipartWriter(w io.Writer, p packet) string {
 	return mw.FormDataContentType()
 }
 
+// adminGet GETs url with the test admin token.
+func adminGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	return http.DefaultClient.Do(req)
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := adminGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +382,7 @@ func getJSON(t *testing.T, url string, v any) {
 
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := adminGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,9 +580,9 @@ func TestSubmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := api.SubmitResult{TrackingNumber: "QN-2026-000001", ProvisionalNumber: p.m.ProvisionalNumber,
+	want := api.SubmitResult{ProvisionalNumber: p.m.ProvisionalNumber,
 		AppointmentDate: "2026-03-11", ReceivedAt: e.clk.Now(), Duplicate: false} // Fri + 3 working days
-	if res.TrackingNumber != want.TrackingNumber || res.ProvisionalNumber != want.ProvisionalNumber ||
+	if !trackingRE.MatchString(res.TrackingNumber) || res.ProvisionalNumber != want.ProvisionalNumber ||
 		res.AppointmentDate != want.AppointmentDate || !res.ReceivedAt.Equal(want.ReceivedAt) || res.Duplicate {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
@@ -584,9 +602,14 @@ func TestSubmit(t *testing.T) {
 		t.Fatalf("%d applications stored, want 1", len(apps))
 	}
 	a := apps[0]
-	if a.PacketID != p.m.PacketID || a.KioskID != e.kid || a.ProcedureID != "marital-status" || a.Form["purpose"] != "marriage" ||
+	if a.PacketID != p.m.PacketID || a.KioskID != e.kid || a.ProcedureID != "marital-status" ||
 		len(a.Documents) != 1 || a.Documents[0].Pages != 2 || a.Documents[0].SHA256 != p.m.Documents[0].SHA256 {
 		t.Errorf("admin application = %+v", a)
+	}
+	var detail portal.AdminApplicationDetail
+	getJSON(t, e.url+"/api/v1/admin/applications/"+res.TrackingNumber, &detail)
+	if detail.Form["purpose"] != "marriage" || detail.PacketID != p.m.PacketID {
+		t.Errorf("admin application detail = %+v", detail)
 	}
 
 	// Status by tracking and provisional number; nothing personal in it.
@@ -720,6 +743,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		mw := multipartWriter(&buf, p)
 		req, _ := http.NewRequest("POST", e.url+api.PathApplications, &buf)
 		req.Header.Set("Content-Type", mw)
+		req.Header.Set(api.HeaderKioskID, p.m.KioskID)
 		if key != "" {
 			req.Header.Set(api.HeaderIdempotencyKey, key)
 		}
@@ -765,8 +789,8 @@ func TestAppointmentThroughAPI(t *testing.T) {
 			if res.AppointmentDate != tc.want {
 				t.Errorf("appointment %s, want %s", res.AppointmentDate, tc.want)
 			}
-			if want := fmt.Sprintf("QN-%d-000001", tc.now.Year()); res.TrackingNumber != want {
-				t.Errorf("tracking %s, want %s", res.TrackingNumber, want)
+			if want := fmt.Sprintf("QN-%d-", tc.now.Year()); !strings.HasPrefix(res.TrackingNumber, want) || !portal.ValidTrackingNumber(res.TrackingNumber) {
+				t.Errorf("tracking %s, want %s and 9 characters", res.TrackingNumber, want)
 			}
 		})
 	}
@@ -831,8 +855,8 @@ func TestStart(t *testing.T) {
 func TestRealIdentityProvider(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
-		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
+	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), PhoneSimulator: true,
+		AdminToken: testAdminToken, KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -844,7 +868,7 @@ func TestRealIdentityProvider(t *testing.T) {
 	if disc.Issuer != url+"/idp" || !strings.HasPrefix(disc.JWKSURI, url+"/idp/") {
 		t.Errorf("discovery = %+v", disc)
 	}
-	resp, err := http.Get(url + "/phone")
+	resp, err := adminGet(url + "/phone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -871,7 +895,18 @@ func TestSubmitUnenrolledDemoKiosk(t *testing.T) {
 				m.KioskID = "DEMO-1"
 				return d
 			})
-			p = withToken(t, e.key, p, e.confirmAt(t, demo, "tok-an", "049090001234", api.ReviewOf(p.m)))
+			if !allow {
+				// An unenrolled kiosk cannot even ask for a confirmation code.
+				_, err := demo.RequestConfirmation(context.Background(), "tok-an", api.ConfirmationRequest{ProcedureID: "marital-status", KioskID: "DEMO-1"})
+				if st, code := apiCode(err); st != 401 || code != portal.CodeUnknownKiosk {
+					t.Errorf("code for an unenrolled kiosk: %v", err)
+				}
+			}
+			token := "made-up-confirmation-token-for-an-unenrolled-kiosk"
+			if allow {
+				token = e.confirmAt(t, demo, "tok-an", "049090001234", api.ReviewOf(p.m))
+			}
+			p = withToken(t, e.key, p, token)
 			_, err := demo.Submit(context.Background(), p.manifest, nil, p.docs)
 			if allow && err != nil {
 				t.Errorf("demo kiosk refused: %v", err)

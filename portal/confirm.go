@@ -88,6 +88,13 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
 		return
 	}
+	if !s.kioskMaySend(w, r, req.KioskID) {
+		return
+	}
+	if ref := s.limits.takeCode(s.citizenHash(citizenID), req.KioskID, s.now()); ref.wait > 0 {
+		s.writeRateLimited(w, r, ref, req.KioskID)
+		return
+	}
 	idb := make([]byte, 16)
 	if _, err := io.ReadFull(s.rand, idb); err != nil {
 		s.internal(w, r, err)
@@ -145,11 +152,19 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	var res api.ConfirmationResult
 	var mismatch bool
+	var limited refusal
+	hash := s.citizenHash(citizenID)
 	err = s.store.verifyConfirmation(r.Context(), v.ID, now, bind, func(c confirmationRow) (int, string, time.Time) {
 		res.AttemptsLeft = c.AttemptsLeft
+		mismatch = subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(hash)) != 1
+		if !mismatch {
+			limited = s.limits.guessRefusal(hash, c.KioskID, now)
+		}
 		switch {
-		case subtle.ConstantTimeCompare([]byte(c.CitizenHash), []byte(s.citizenHash(citizenID))) != 1:
-			mismatch = true
+		case mismatch:
+			return c.AttemptsLeft, "", time.Time{}
+		case limited.wait > 0:
+			// Over the wrong-code caps the code is not even compared.
 			return c.AttemptsLeft, "", time.Time{}
 		case c.AttemptsLeft <= 0:
 			res.Reason = "exhausted"
@@ -158,6 +173,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			res.Reason = "expired"
 			return c.AttemptsLeft, "", time.Time{}
 		case subtle.ConstantTimeCompare([]byte(c.CodeHash), []byte(s.codeHash(c.ID, v.Code))) != 1:
+			s.limits.wrongGuess(hash, c.KioskID, now)
 			res.AttemptsLeft = c.AttemptsLeft - 1
 			res.Reason = "wrong"
 			if res.AttemptsLeft == 0 {
@@ -179,6 +195,9 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	case mismatch:
 		writeError(w, http.StatusForbidden, CodeCitizenMismatch, "the confirmation belongs to another citizen")
+		return
+	case limited.wait > 0:
+		s.writeRateLimited(w, r, limited, "")
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

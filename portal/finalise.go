@@ -135,6 +135,11 @@ func (s *Server) handleFinalise(w http.ResponseWriter, r *http.Request) {
 		s.writeResult(w, r, http.StatusOK, prev, true, req.Manifest)
 		return
 	}
+	// Nothing is decrypted or parsed for a packet that cannot be accepted.
+	if err := s.confirmationUsable(r.Context(), m); err != nil {
+		s.answerIntakeError(w, r, err)
+		return
+	}
 	docs, ids, err := s.fetchUploads(r.Context(), m, req.Uploads)
 	if err != nil {
 		s.answerIntakeError(w, r, err)

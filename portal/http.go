@@ -66,19 +66,27 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+PathPackets+"{packet}/finalise", s.handleFinalise)
 	mux.HandleFunc("GET "+api.PathStatus+"{ref}", s.handleStatus)
 	mux.HandleFunc("GET "+api.PathTrack+"{ref}", s.handleTrackPage)
-	mux.HandleFunc("GET /api/v1/admin/applications", s.handleAdminApplications)
-	mux.HandleFunc("GET /api/v1/admin/kiosks", s.handleAdminKiosks)
-	mux.HandleFunc("GET /{$}", s.handleConsole)
-	mux.HandleFunc("GET "+PathIDCard, s.handleIDCard)
+	admin := func(h http.HandlerFunc) http.Handler { return s.requireAdmin(h) }
+	mux.Handle("GET /api/v1/admin/applications", admin(s.handleAdminApplications))
+	mux.Handle("GET /api/v1/admin/applications/{ref}", admin(s.handleAdminApplication))
+	mux.Handle("GET /api/v1/admin/kiosks", admin(s.handleAdminKiosks))
+	mux.Handle("GET /{$}", admin(s.handleConsole))
+	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.Handle("POST /login", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.handleLogin)))
 	idh := s.identity.Handler()
-	for _, p := range []string{api.PathIdP, api.PathPhone} {
-		mux.Handle(p, idh)
-		mux.Handle(p+"/", idh)
+	mux.Handle(api.PathIdP, idh)
+	mux.Handle(api.PathIdP+"/", idh)
+	if s.opts.PhoneSimulator {
+		// The simulated phone lets its user act as any test citizen: demo
+		// only, and the operator's.
+		mux.Handle("GET "+PathIDCard, admin(s.handleIDCard))
+		mux.Handle(api.PathPhone, s.requireAdmin(idh))
+		mux.Handle(api.PathPhone+"/", s.requireAdmin(idh))
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 	})
-	return mux
+	return newConcurrency(s.opts.MaxConcurrent, s.opts.MaxPerKiosk).wrap(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

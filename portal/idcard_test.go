@@ -19,7 +19,7 @@ import (
 // verified by the trust list that rides in the signed catalogue, and the
 // PNG carries a card that verifies the same way.
 func TestIDCardQRVerifiesWithCatalogueTrust(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *portal.Options) { o.PhoneSimulator = true })
 	cat, _, err := e.kiosk.Catalogue(context.Background(), e.s.PublicKey())
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestIDCardQRVerifiesWithCatalogueTrust(t *testing.T) {
 		t.Fatalf("catalogue trust list: %v", err)
 	}
 	citizen := idp.TestCitizens()[1]
-	resp, err := http.Get(e.url + portal.PathIDCard + "?format=text&citizen=" + citizen.ID)
+	resp, err := adminGet(e.url + portal.PathIDCard + "?format=text&citizen=" + citizen.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestIDCardQRVerifiesWithCatalogueTrust(t *testing.T) {
 	if claims.CitizenID != citizen.ID || claims.Name != citizen.Name || claims.BirthDate != citizen.BirthDate {
 		t.Fatalf("card claims %v do not match the citizen", claims)
 	}
-	if r, _ := http.Get(e.url + portal.PathIDCard + "?citizen=000"); r.StatusCode != http.StatusNotFound {
+	if r, _ := adminGet(e.url + portal.PathIDCard + "?citizen=000"); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown citizen: HTTP %d", r.StatusCode)
 	}
 
@@ -50,7 +50,7 @@ func TestIDCardQRVerifiesWithCatalogueTrust(t *testing.T) {
 	if err != nil {
 		t.Skip("zbarimg is not installed (make deps installs it)")
 	}
-	resp, err = http.Get(e.url + portal.PathIDCard + "?citizen=" + citizen.ID)
+	resp, err = adminGet(e.url + portal.PathIDCard + "?citizen=" + citizen.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

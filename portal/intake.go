@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk/lang"
@@ -48,7 +48,10 @@ type AdminDocument struct {
 var pdfcpuOnce sync.Once
 
 // PageCount returns the number of pages of a PDF, parsed and validated
-// (relaxed) by pdfcpu.
+// (relaxed) by pdfcpu, after checkInflation has made sure that doing so
+// decompresses at most MaxInflatedBytes. Encrypted PDFs are refused:
+// their streams cannot be checked before pdfcpu decrypts them, and kiosks
+// never encrypt a document (the packet is encrypted as a whole).
 func PageCount(pdf []byte) (n int, err error) {
 	pdfcpuOnce.Do(pdfapi.DisableConfigDir) // no config dir under $HOME for a server
 	defer func() {
@@ -56,7 +59,25 @@ func PageCount(pdf []byte) (n int, err error) {
 			err = fmt.Errorf("pdf: %v", p)
 		}
 	}()
-	return pdfapi.PageCount(bytes.NewReader(pdf), nil)
+	if err := checkInflation(pdf); err != nil {
+		return 0, err
+	}
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	conf.Limits.MaxDecodeBytes = MaxInflatedBytes // per stream, wherever pdfcpu honours it
+	conf.Limits.MaxObjectStreamFirst = 1 << 20
+	conf.Limits.MaxStreamBytes = MaxDocumentBytes
+	ctx, err := pdfapi.ReadContext(bytes.NewReader(pdf), conf)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.Encrypt != nil {
+		return 0, errors.New("pdf: encrypted")
+	}
+	if err := pdfapi.ValidateContext(ctx); err != nil {
+		return 0, err
+	}
+	return ctx.PageCount, nil
 }
 
 // unquoteKey accepts the draft's quoted sf-string and a bare value.
@@ -74,78 +95,23 @@ type packet struct {
 	docs          map[string][]byte
 }
 
-// readPacket reads the multipart body; it answers errors itself.
-func readPacket(w http.ResponseWriter, r *http.Request) (*packet, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxPacketBytes)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "body must be multipart/form-data")
-		return nil, false
-	}
-	p := &packet{docs: map[string][]byte{}}
-	seen := map[string]bool{}
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, packetReadError(w, err)
-		}
-		name := part.FormName()
-		if name == "" || seen[name] {
-			part.Close()
-			writeError(w, http.StatusBadRequest, CodeBadRequest, "unnamed or repeated part")
-			return nil, false
-		}
-		seen[name] = true
-		limit := int64(MaxDocumentBytes)
-		switch name {
-		case "manifest":
-			limit = MaxManifestBytes
-		case "signature":
-			limit = 4096
-		}
-		b, err := io.ReadAll(io.LimitReader(part, limit+1))
-		part.Close()
-		if err != nil {
-			return nil, packetReadError(w, err)
-		}
-		if int64(len(b)) > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "part "+name+" too large")
-			return nil, false
-		}
-		switch name {
-		case "manifest":
-			p.manifestBytes = b
-		case "signature":
-			p.signature = string(b)
-		default:
-			p.docs[name] = b
-		}
-	}
-	if p.manifestBytes == nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "part manifest is required")
-		return nil, false
-	}
-	return p, true
-}
-
-func packetReadError(w http.ResponseWriter, err error) bool {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "packet too large")
-	} else {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "malformed multipart body")
-	}
-	return false
-}
-
+// handleSubmit takes a multipart packet. The body is read in the order the
+// checks need it, so that nobody can make the portal hold a packet it will
+// refuse: nothing is read before the Kiosk-Id header names a kiosk that may
+// submit; then only the manifest and signature parts (MaxManifestBytes)
+// until the signature verifies; the documents only once the confirmation
+// token is known to be usable (or the packet is a duplicate, answered
+// without its documents).
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
-	p, ok := readPacket(w, r)
+	kioskID := r.Header.Get(api.HeaderKioskID)
+	if !s.kioskMaySend(w, r, kioskID) {
+		return
+	}
+	pr, ok := openPacket(w, r)
 	if !ok {
 		return
 	}
+	p := pr.p
 	var m api.Manifest
 	if err := json.Unmarshal(p.manifestBytes, &m); err != nil {
 		writeError(w, http.StatusBadRequest, CodeBadManifest, "manifest is not valid JSON")
@@ -153,6 +119,10 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if rej := checkManifestIDs(m); rej != nil {
 		rej.write(w)
+		return
+	}
+	if m.KioskID != kioskID {
+		writeError(w, http.StatusBadRequest, CodeKioskMismatch, "manifest kioskId differs from the "+api.HeaderKioskID+" header")
 		return
 	}
 	if rej := checkIdempotencyKey(r, m.PacketID); rej != nil {
@@ -163,6 +133,20 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	manifestSHA := sha256Hex(p.manifestBytes)
+	if prev, found, err := s.previous(r.Context(), m.PacketID, manifestSHA); err != nil {
+		s.answerIntakeError(w, r, err)
+		return
+	} else if found {
+		s.writeResult(w, r, http.StatusOK, prev, true, p.manifestBytes)
+		return
+	}
+	if err := s.confirmationUsable(r.Context(), m); err != nil {
+		s.answerIntakeError(w, r, err)
+		return
+	}
+	if !pr.readDocuments() {
+		return
+	}
 
 	s.intakeMu.Lock()
 	defer s.intakeMu.Unlock()

@@ -5,8 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"govkiosk/backend-client/api"
+)
+
+// Enrollment tokens are single use, random (IssueEnrollToken: 160 bits;
+// tokens given in Options must have minGivenEnrollTok characters) and
+// expire EnrollTokenTTL after they were issued.
+const (
+	EnrollTokenTTL         = 8 * time.Hour          // Options.EnrollTokenTTL overrides it
+	CodeEnrollTokenExpired = "enroll-token-expired" // a token past its lifetime
+	minGivenEnrollTok      = 16
 )
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +38,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	rec, err := s.store.enroll(r.Context(), s.tokenHash(req.Token), req.PublicKeyPEM, req.Hostname, now, func(id string) (string, error) {
+	rec, err := s.store.enroll(r.Context(), s.tokenHash(req.Token), req.PublicKeyPEM, req.Hostname, now, s.opts.EnrollTokenTTL, func(id string) (string, error) {
 		return s.keys.issueKioskCert(id, s.opts.OfficeCode, pub, s.rand, now)
 	})
 	switch {
@@ -37,6 +47,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, errTokenUsed):
 		writeError(w, http.StatusForbidden, CodeEnrollTokenUsed, "enrollment token already used")
+		return
+	case errors.Is(err, errTokenExpired):
+		writeError(w, http.StatusForbidden, CodeEnrollTokenExpired, "enrollment token expired; ask for a new one")
 		return
 	case err != nil:
 		s.internal(w, r, fmt.Errorf("enroll: %w", err))
@@ -92,13 +105,12 @@ func (s *Server) authenticateKiosk(w http.ResponseWriter, r *http.Request, kiosk
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r, maxJSONBody)
-	if !ok {
+	kioskID := r.Header.Get(api.HeaderKioskID)
+	if !s.kioskMaySend(w, r, kioskID) {
 		return
 	}
-	kioskID := r.Header.Get(api.HeaderKioskID)
-	if kioskID == "" {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "missing "+api.HeaderKioskID+" header")
+	body, ok := readBody(w, r, maxJSONBody)
+	if !ok {
 		return
 	}
 	if !s.authenticateKiosk(w, r, kioskID, body, r.Header.Get(api.HeaderKioskSignature)) {

@@ -3,14 +3,17 @@
 // heartbeats, confirmation codes, intake, status), the national-ID test
 // provider mounted at /idp and /phone, and the fleet console at /.
 //
-// It is a loopback stand-in for the national portal: the admin JSON and the
-// console have no authentication, so bind it to a loopback address.
+// It is a stand-in for the national portal. The console, the admin JSON
+// and the phone simulator (only with Options.PhoneSimulator, for the demo)
+// need the admin token (see admin.go); Start refuses to listen beyond
+// loopback without TLS.
 package portal
 
 import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,15 +34,23 @@ const OIDCClientID = "govkiosk"
 
 // Options configure a Server.
 type Options struct {
-	Listen            string   // e.g. "127.0.0.1:8090"
-	PublicURL         string   // base URL kiosks and phones use (default: "http://" + Listen)
-	DataDir           string   // SQLite DB, documents, keys
-	KioskRedirectURIs []string // OIDC redirect URIs allowed for client "govkiosk"
-	EnrollTokens      []string // one-time enrollment tokens accepted
-	AllowUnenrolled   bool     // demo: accept heartbeats and packets from kiosks with no enrolled key
-	OfficeCode        string   // given to enrolled kiosks (default "QN-TK")
-	OfficeName        api.Text // default: Tam Kỳ public administration centre
-	TrackingPrefix    string   // tracking numbers look like PREFIX-2026-000042 (default "QN")
+	Listen            string        // e.g. "127.0.0.1:8090"
+	PublicURL         string        // base URL kiosks and phones use (default: "http://" + Listen)
+	DataDir           string        // SQLite DB, documents, keys
+	KioskRedirectURIs []string      // OIDC redirect URIs allowed for client "govkiosk"
+	EnrollTokens      []string      // one-time enrollment tokens accepted (at least 16 characters)
+	EnrollTokenTTL    time.Duration // how long an enrollment token works after it was issued (default EnrollTokenTTL)
+	AllowUnenrolled   bool          // demo: accept heartbeats and packets from kiosks with no enrolled key
+	OfficeCode        string        // given to enrolled kiosks (default "QN-TK")
+	OfficeName        api.Text      // default: Tam Kỳ public administration centre
+	TrackingPrefix    string        // tracking numbers look like PREFIX-2026-000042 (default "QN")
+	MaxConcurrent     int           // API requests in progress at once (default 64); more get 503
+	MaxPerKiosk       int           // of those, from one kiosk (default 8)
+	RateLimits        RateLimits    // confirmation codes and wrong codes (zero fields: DefaultRateLimits)
+	AdminToken        string        // opens the console, the admin JSON and the phone simulator (default: random, see AdminToken)
+	PhoneSimulator    bool          // demo: serve the simulated citizen phone at /phone
+	TLSCertFile       string        // Start serves HTTPS with this certificate and key
+	TLSKeyFile        string
 	Identity          Identity // nil: the national-ID test provider of govkiosk/portal/idp
 	Log               *slog.Logger
 	Now               func() time.Time
@@ -48,22 +59,24 @@ type Options struct {
 
 // Server is the reference portal.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	now       func() time.Time
-	rand      io.Reader
-	store     *store
-	keys      *keys
-	identity  Identity
-	catalogue api.Catalogue
-	procs     map[string]api.Procedure
-	signed    api.SignedCatalogue
-	handler   http.Handler
+	opts       Options
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	store      *store
+	keys       *keys
+	identity   Identity
+	catalogue  api.Catalogue
+	procs      map[string]api.Procedure
+	signed     api.SignedCatalogue
+	handler    http.Handler
+	adminToken string
 
 	intakeMu   sync.Mutex // serialises intake so one packet is stored once
 	inflightMu sync.Mutex
 	inflight   map[string]bool // packets being finalised
 	uploads    uploadLocks
+	limits     *limiter
 	closeOnce  sync.Once
 	closeErr   error
 	done       chan struct{}
@@ -103,6 +116,14 @@ func New(opts Options) (*Server, error) {
 	if opts.TrackingPrefix == "" {
 		opts.TrackingPrefix = "QN"
 	}
+	if opts.EnrollTokenTTL <= 0 {
+		opts.EnrollTokenTTL = EnrollTokenTTL
+	}
+	for _, t := range opts.EnrollTokens {
+		if len(t) < minGivenEnrollTok {
+			return nil, fmt.Errorf("portal: enrollment tokens must have at least %d characters", minGivenEnrollTok)
+		}
+	}
 	for _, d := range []string{"documents", "uploads"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("portal: create data dir: %w", err)
@@ -114,6 +135,11 @@ func New(opts Options) (*Server, error) {
 		now:  opts.Now,
 		rand: opts.Rand,
 		done: make(chan struct{}),
+
+		limits: newLimiter(opts.RateLimits),
+	}
+	if err := s.initAdminToken(); err != nil {
+		return nil, err
 	}
 	var err error
 	if s.keys, err = loadKeys(opts.DataDir, opts.Rand, opts.Now()); err != nil {
@@ -135,6 +161,7 @@ func New(opts Options) (*Server, error) {
 	if s.store, err = openStore(filepath.Join(opts.DataDir, "portal.db")); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
+	s.store.newRef = func(prefix string, year int) (string, error) { return newTrackingNumber(s.rand, prefix, year) }
 	for _, t := range opts.EnrollTokens {
 		if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
 			s.store.close()
@@ -161,13 +188,14 @@ func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey 
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
 
-// IssueEnrollToken creates a new one-time enrollment token.
+// IssueEnrollToken creates a new one-time enrollment token: 160 random
+// bits, valid for Options.EnrollTokenTTL.
 func (s *Server) IssueEnrollToken() (string, error) {
-	b := make([]byte, 12)
+	b := make([]byte, 20)
 	if _, err := io.ReadFull(s.rand, b); err != nil {
 		return "", fmt.Errorf("portal: enroll token: %w", err)
 	}
-	t := "ENR-" + strings.ToUpper(fmt.Sprintf("%x", b))
+	t := "ENR-" + crockford32(b)
 	if err := s.store.addEnrollToken(s.tokenHash(t), s.now()); err != nil {
 		return "", fmt.Errorf("portal: enroll token: %w", err)
 	}
@@ -194,6 +222,22 @@ func Start(ctx context.Context, opts Options) (*Server, string, error) {
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("portal: listen: %w", err)
+	}
+	useTLS := opts.TLSCertFile != "" || opts.TLSKeyFile != ""
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !useTLS && (!ok || !tcp.IP.IsLoopback()) {
+		ln.Close()
+		return nil, "", fmt.Errorf("portal: %s is not a loopback address: serving beyond this machine needs TLS (a certificate and key: --tls-cert, --tls-key)", opts.Listen)
+	}
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, "", fmt.Errorf("portal: TLS certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if opts.PublicURL == "" {
+			opts.PublicURL = "https://" + ln.Addr().String()
+		}
 	}
 	opts.Listen = ln.Addr().String()
 	s, err := New(opts)

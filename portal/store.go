@@ -12,8 +12,12 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
-// store is the portal's SQLite database (WAL).
-type store struct{ db *sql.DB }
+// store is the portal's SQLite database (WAL). newRef makes a random
+// tracking number (see tracking.go).
+type store struct {
+	db     *sql.DB
+	newRef func(prefix string, year int) (string, error)
+}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS enroll_tokens (
@@ -143,6 +147,7 @@ func (st *store) addEnrollToken(hash string, now time.Time) error {
 var (
 	errTokenUnknown = errors.New("unknown enrollment token")
 	errTokenUsed    = errors.New("enrollment token already used")
+	errTokenExpired = errors.New("enrollment token expired")
 )
 
 type kioskRecord struct {
@@ -150,16 +155,17 @@ type kioskRecord struct {
 	EnrolledAt                          time.Time
 }
 
-// enroll consumes the token and records a new kiosk; issue builds its
-// certificate once its id is known.
-func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, issue func(kioskID string) (string, error)) (kioskRecord, error) {
+// enroll consumes the token, if it was issued within ttl, and records a new
+// kiosk; issue builds its certificate once its id is known.
+func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, ttl time.Duration, issue func(kioskID string) (string, error)) (kioskRecord, error) {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return kioskRecord{}, err
 	}
 	defer tx.Rollback()
 	var used sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT used_at FROM enroll_tokens WHERE token_hash = ?`, tokenHash).Scan(&used)
+	var created string
+	err = tx.QueryRowContext(ctx, `SELECT used_at, created_at FROM enroll_tokens WHERE token_hash = ?`, tokenHash).Scan(&used, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kioskRecord{}, errTokenUnknown
 	}
@@ -168,6 +174,9 @@ func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string,
 	}
 	if used.Valid {
 		return kioskRecord{}, errTokenUsed
+	}
+	if c := parseTime(created); c.IsZero() || now.Sub(c) > ttl {
+		return kioskRecord{}, errTokenExpired
 	}
 	var next int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM kiosks`).Scan(&next); err != nil {
@@ -379,7 +388,19 @@ func (st *store) insertApplication(ctx context.Context, a *applicationRow, year 
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM applications WHERE year = ?`, year).Scan(&seq); err != nil {
 		return err
 	}
-	a.TrackingNumber = fmt.Sprintf("%s-%04d-%06d", prefix, year, seq)
+	for {
+		if a.TrackingNumber, err = st.newRef(prefix, year); err != nil {
+			return err
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM applications WHERE tracking_number = ? OR provisional_number = ?`,
+			a.TrackingNumber, a.TrackingNumber).Scan(&taken); err != nil {
+			return err
+		}
+		if taken == 0 {
+			break
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO applications(year, seq, `+appColumns+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		year, seq, a.TrackingNumber, a.ProvisionalNumber, a.PacketID, a.ProcedureID, a.KioskID, a.OfficeCode,
 		a.Manifest, a.ManifestSHA256, a.Form, a.Documents, fmtTime(a.ReceivedAt), a.AppointmentDate, a.Status); err != nil {

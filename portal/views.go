@@ -14,19 +14,26 @@ import (
 	"govkiosk/kiosk/lang"
 )
 
-// AdminApplication is one received application as the admin JSON shows it:
-// no applicant block (the form may hold prefilled personal data).
+// AdminApplication is one received application as the admin list shows
+// it: nothing personal (no applicant, no form answers, which hold the
+// name, ID number and more).
 type AdminApplication struct {
-	TrackingNumber    string            `json:"trackingNumber"`
-	ProvisionalNumber string            `json:"provisionalNumber"`
-	PacketID          string            `json:"packetId"`
-	ProcedureID       string            `json:"procedureId"`
-	KioskID           string            `json:"kioskId"`
-	Form              map[string]string `json:"form"`
-	Documents         []AdminDocument   `json:"documents"`
-	ReceivedAt        time.Time         `json:"receivedAt"`
-	AppointmentDate   string            `json:"appointmentDate"`
-	Status            string            `json:"status"`
+	TrackingNumber    string          `json:"trackingNumber"`
+	ProvisionalNumber string          `json:"provisionalNumber"`
+	PacketID          string          `json:"packetId"`
+	ProcedureID       string          `json:"procedureId"`
+	KioskID           string          `json:"kioskId"`
+	Documents         []AdminDocument `json:"documents"`
+	ReceivedAt        time.Time       `json:"receivedAt"`
+	AppointmentDate   string          `json:"appointmentDate"`
+	Status            string          `json:"status"`
+}
+
+// AdminApplicationDetail is one application with its form answers, for the
+// caseworker: GET /api/v1/admin/applications/{tracking or provisional number}.
+type AdminApplicationDetail struct {
+	AdminApplication
+	Form map[string]string `json:"form"`
 }
 
 // AdminKiosk is the latest heartbeat of one kiosk.
@@ -61,6 +68,21 @@ func statusOf(a applicationRow) api.ApplicationStatus {
 	}
 }
 
+func adminApplication(a applicationRow) (AdminApplication, error) {
+	x := AdminApplication{
+		TrackingNumber: a.TrackingNumber, ProvisionalNumber: a.ProvisionalNumber, PacketID: a.PacketID,
+		ProcedureID: a.ProcedureID, KioskID: a.KioskID, ReceivedAt: a.ReceivedAt,
+		AppointmentDate: a.AppointmentDate, Status: a.Status,
+	}
+	if err := json.Unmarshal(a.Documents, &x.Documents); err != nil {
+		return x, fmt.Errorf("documents of %s: %w", a.TrackingNumber, err)
+	}
+	if x.Documents == nil {
+		x.Documents = []AdminDocument{}
+	}
+	return x, nil
+}
+
 func (s *Server) adminApplications(r *http.Request) ([]AdminApplication, error) {
 	rows, err := s.store.applications(r.Context())
 	if err != nil {
@@ -68,23 +90,32 @@ func (s *Server) adminApplications(r *http.Request) ([]AdminApplication, error) 
 	}
 	out := make([]AdminApplication, 0, len(rows))
 	for _, a := range rows {
-		x := AdminApplication{
-			TrackingNumber: a.TrackingNumber, ProvisionalNumber: a.ProvisionalNumber, PacketID: a.PacketID,
-			ProcedureID: a.ProcedureID, KioskID: a.KioskID, ReceivedAt: a.ReceivedAt,
-			AppointmentDate: a.AppointmentDate, Status: a.Status,
-		}
-		if err := json.Unmarshal(a.Form, &x.Form); err != nil {
-			return nil, fmt.Errorf("form of %s: %w", a.TrackingNumber, err)
-		}
-		if err := json.Unmarshal(a.Documents, &x.Documents); err != nil {
-			return nil, fmt.Errorf("documents of %s: %w", a.TrackingNumber, err)
-		}
-		if x.Documents == nil {
-			x.Documents = []AdminDocument{}
+		x, err := adminApplication(a)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+func (s *Server) handleAdminApplication(w http.ResponseWriter, r *http.Request) {
+	a, err := s.store.applicationByRef(r.Context(), r.PathValue("ref"))
+	if errors.Is(err, errNotFound) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no application with this reference")
+		return
+	}
+	var d AdminApplicationDetail
+	if err == nil {
+		if d.AdminApplication, err = adminApplication(a); err == nil {
+			err = json.Unmarshal(a.Form, &d.Form)
+		}
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (s *Server) adminKiosks(r *http.Request) ([]AdminKiosk, error) {
@@ -149,7 +180,7 @@ th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;font-size:.9rem;
 th{background:#f0f0f0}.bad{background:#fde2e1}.ok{color:#176b2c}.warn{color:#a15c00}
 </style></head><body>
 <h1>govkiosk reference portal</h1>
-<p>Loopback reference portal: this console and the admin JSON have no authentication.</p>
+<p>Reference portal console. The admin JSON is at /api/v1/admin/ (the same admin token, as a Bearer).</p>
 <h2>Fleet ({{len .Kiosks}})</h2>
 <table><tr><th>kiosk</th><th>last seen</th><th>version</th><th>devices</th><th>backlog</th><th>disk free</th><th>temperature</th><th>warnings</th></tr>
 {{range .Kiosks}}<tr{{if .NeedsVisit}} class="bad"{{end}}><td>{{.KioskID}}{{if not .Enrolled}} (unenrolled){{end}}</td><td>{{when .LastSeen}}</td><td>{{.Heartbeat.Version}}</td>

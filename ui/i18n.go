@@ -1,6 +1,12 @@
 package ui
 
-import "govkiosk/kiosk/lang"
+import (
+	"fmt"
+	"strings"
+
+	"govkiosk/kiosk"
+	"govkiosk/kiosk/lang"
+)
 
 // messages are the UI's texts, by language then key. Keys of kiosk user
 // errors (err.*) and form problems (field.*) live here too. A message
@@ -114,6 +120,11 @@ var messages = map[string]map[string]string{
 		"err.code_expired":         "The code has expired. Ask for a new code.",
 		"err.code_exhausted":       "Too many wrong codes. Ask for a new code.",
 		"err.code_unavailable":     "We could not reach the service to check the code. Please try again.",
+		"err.code_wait":            "You can ask for a new code in %d minutes.",
+		"err.code_wait.one":        "You can ask for a new code in 1 minute.",
+		"err.code_locked":          "Too many wrong codes. You can try again in %d minutes.",
+		"err.code_locked.one":      "Too many wrong codes. You can try again in 1 minute.",
+		"confirm.code_resent":      "A new code was sent to your phone.",
 		"err.qr_not_for_kiosk":     "This code is not for this kiosk.",
 		"err.status_not_found":     "We could not find this application.",
 		"err.status_offline":       "The status service cannot be reached right now.",
@@ -239,6 +250,9 @@ var messages = map[string]map[string]string{
 		"err.code_expired":         "Mã đã hết hạn. Hãy yêu cầu mã mới.",
 		"err.code_exhausted":       "Nhập sai quá nhiều lần. Hãy yêu cầu mã mới.",
 		"err.code_unavailable":     "Không kiểm tra được mã lúc này. Vui lòng thử lại.",
+		"err.code_wait":            "Quý vị có thể yêu cầu mã mới sau %d phút.",
+		"err.code_locked":          "Nhập sai mã quá nhiều lần. Quý vị có thể thử lại sau %d phút.",
+		"confirm.code_resent":      "Mã mới đã được gửi đến điện thoại của quý vị.",
 		"err.qr_not_for_kiosk":     "Mã này không dùng cho ki-ốt này.",
 		"err.status_not_found":     "Không tìm thấy hồ sơ này.",
 		"err.status_offline":       "Hiện không tra cứu được tình trạng hồ sơ.",
@@ -364,6 +378,9 @@ var messages = map[string]map[string]string{
 		"err.code_expired":         "รหัสหมดอายุ กรุณาขอรหัสใหม่",
 		"err.code_exhausted":       "กรอกรหัสผิดหลายครั้งเกินไป กรุณาขอรหัสใหม่",
 		"err.code_unavailable":     "ไม่สามารถตรวจสอบรหัสได้ในขณะนี้ กรุณาลองใหม่",
+		"err.code_wait":            "ท่านขอรหัสใหม่ได้อีกครั้งในอีก %d นาที",
+		"err.code_locked":          "กรอกรหัสผิดหลายครั้งเกินไป ท่านลองใหม่ได้ในอีก %d นาที",
+		"confirm.code_resent":      "ส่งรหัสใหม่ไปยังโทรศัพท์ของท่านแล้ว",
 		"err.qr_not_for_kiosk":     "คิวอาร์โค้ดนี้ไม่ใช่สำหรับตู้บริการนี้",
 		"err.status_not_found":     "ไม่พบคำขอนี้",
 		"err.status_offline":       "ขณะนี้ไม่สามารถตรวจสอบสถานะได้",
@@ -386,6 +403,20 @@ var messages = map[string]map[string]string{
 		"form.idqr_checked":        "ตรวจสอบบัตรประชาชนของท่านแล้ว",
 		"error.code":               "รหัสข้อผิดพลาด",
 	},
+}
+
+// noticeText is the text of the screen's notice: for one that asks the
+// citizen to wait, with the minutes filled in (TN: key+".one" for one
+// minute where the language counts one).
+func noticeText(code string, v kiosk.View) string {
+	s := T(code, v.Notice)
+	if v.NoticeMinutes <= 0 || !strings.Contains(s, "%d") {
+		return s
+	}
+	if s = TN(code, v.Notice, v.NoticeMinutes); !strings.Contains(s, "%d") {
+		return s
+	}
+	return fmt.Sprintf(s, v.NoticeMinutes)
 }
 
 // T looks a message up, falling back to English, then to the key itself.

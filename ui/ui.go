@@ -215,6 +215,7 @@ type pageData struct {
 	Scanned  func(int) string
 	Attempts func(int) string
 	Face     func(int) template.HTML
+	Notice   func() string // the notice's text, with any wait filled in
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -257,6 +258,7 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
 		Face:     face,
+		Notice:   func() string { return noticeText(code, v) },
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {

@@ -132,3 +132,32 @@ func TestEveryScreenRenders(t *testing.T) {
 		}
 	}
 }
+
+func TestNoticeSaysTheWait(t *testing.T) {
+	for _, tc := range []struct {
+		lang, key string
+		minutes   int
+		want      string
+	}{
+		{"en", kiosk.MsgCodeWait, 2, "You can ask for a new code in 2 minutes."},
+		{"en", kiosk.MsgCodeWait, 1, "You can ask for a new code in 1 minute."},
+		{"en", kiosk.MsgCodeLocked, 50, "Too many wrong codes. You can try again in 50 minutes."},
+		{"vi", kiosk.MsgCodeWait, 3, "Quý vị có thể yêu cầu mã mới sau 3 phút."},
+		{"th", kiosk.MsgCodeLocked, 7, "กรอกรหัสผิดหลายครั้งเกินไป ท่านลองใหม่ได้ในอีก 7 นาที"},
+		{"en", kiosk.MsgCodeResent, 0, "A new code was sent to your phone."},
+		{"en", kiosk.MsgScannerJammed, 4, T("en", kiosk.MsgScannerJammed)}, // no wait in its text
+	} {
+		if got := noticeText(tc.lang, kiosk.View{Notice: tc.key, NoticeMinutes: tc.minutes}); got != tc.want {
+			t.Errorf("%s %s %d: %q, want %q", tc.lang, tc.key, tc.minutes, got, tc.want)
+		}
+	}
+	s, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.render(rec, kiosk.View{Step: kiosk.StepConfirm, Lang: "en", Languages: []string{"en"}, CodeSent: true, Notice: kiosk.MsgCodeWait, NoticeMinutes: 2})
+	if !strings.Contains(rec.Body.String(), "You can ask for a new code in 2 minutes.") {
+		t.Errorf("confirm screen lacks the wait:\n%s", rec.Body)
+	}
+}

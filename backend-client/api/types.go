@@ -322,8 +322,21 @@ type ApplicationStatus struct {
 	ReceivedAt      time.Time `json:"receivedAt"`
 }
 
-// Error is the body of every non-2xx answer.
+// Error is the body of every non-2xx answer. A 429 (and a 503 busy) also
+// says why and how long to wait; its Retry-After header holds the same
+// seconds.
 type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	Reason     string `json:"reason,omitempty"`     // of a 429: one of the Reason constants
+	RetryAfter int    `json:"retryAfter,omitempty"` // seconds to wait before asking again
 }
+
+// Reasons of a 429 rate-limited answer to a confirmation request or check.
+const (
+	ReasonCodeGap           = "code-gap"            // a code was sent to this citizen moments ago
+	ReasonCitizenCodes      = "citizen-codes"       // enough codes were sent to this citizen for now
+	ReasonCitizenWrongCodes = "citizen-wrong-codes" // this citizen typed too many wrong codes
+	ReasonKioskCodes        = "kiosk-codes"         // this kiosk asked for too many codes
+	ReasonKioskWrongCodes   = "kiosk-wrong-codes"   // too many wrong codes were typed at this kiosk
+)

@@ -48,8 +48,14 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	if err != nil {
 		return demoWorld{}, err
 	}
-	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
-		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
+	token := "the one the portal printed at start"
+	if d.portal != nil {
+		token = d.portal.AdminToken()
+	}
+	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n"+
+		"  admin token:     %s\n                   (the phone and the console ask for it once, at %s/login)\n"+
+		"  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
+		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
 	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 
@@ -93,6 +99,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 				Listen:            o.portalListen,
 				DataDir:           filepath.Join(root, "portal"),
 				KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
+				PhoneSimulator:    true, // the demo's citizen phone, behind the admin token
 				Log:               log.With("part", "portal"),
 			})
 			return startedPortal{srv, url}, err

@@ -223,4 +223,23 @@ func TestDemoControls(t *testing.T) {
 	if !strings.HasPrefix(d.cfg.PortalURL, "http://127.0.0.1:") {
 		t.Fatalf("portal URL %q", d.cfg.PortalURL)
 	}
+	// The embedded portal serves the citizen phone, to the admin only.
+	phone := func(token string) int {
+		req, _ := http.NewRequest("GET", d.cfg.PortalURL+"/phone/api/pending", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := phone(""); code != http.StatusUnauthorized {
+		t.Errorf("phone simulator without the admin token: %d", code)
+	}
+	if code := phone(d.portal.AdminToken()); code != http.StatusOK {
+		t.Errorf("phone simulator with the admin token: %d", code)
+	}
 }

@@ -27,11 +27,13 @@ func main() {
 const usageText = `kioskctl — the field technician's tool for govkiosk
 
 Usage:
-  kioskctl provision --portal URL --token T --data-dir DIR [--listen 127.0.0.1:8080]
+  kioskctl provision --portal URL --token-file FILE --data-dir DIR [--listen 127.0.0.1:8080]
                      [--ops-listen 127.0.0.1:9100] [--printer-port P] [--scanner-device D]
                      [--scanner-config-dir DIR] [--qr-port P] [--door-pin GPIO17] [--led-pin GPIO27]
       Create the device key, enroll with the portal's one-time token, store the
       portal's CA, key and this kiosk's certificate, and write DIR/kiosk.json.
+      --token - reads the token from stdin; --token VALUE works, with a
+      warning: the process list and the shell history show it.
 
   kioskctl selftest --config DIR/kiosk.json [--json]
       Check every configured device (printer, scanner, QR reader, sensors) and
@@ -47,7 +49,9 @@ Usage:
   kioskctl phone inbox   --portal URL --citizen ID
       The reference portal's simulated citizen phone: list pending QR logins,
       approve one (the newest by default) as a citizen, read the citizen's
-      messages (e.g. confirmation codes).
+      messages (e.g. confirmation codes). The portal must run with
+      --phone-simulator; its admin token comes from --admin-token-file FILE
+      or $GOVKIOSK_ADMIN_TOKEN.
 
   kioskctl help
 `

@@ -78,9 +78,16 @@ type fakePhone struct {
 	approved []map[string]string
 }
 
+const phoneAdminToken = "phone-admin-token-0123456789abcdefghij"
+
 func (f *fakePhone) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+phoneAdminToken {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"code":"unauthorized","message":"the admin token is required"}`))
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/phone/api/pending":
 		json.NewEncoder(w).Encode(f.pending)
@@ -119,6 +126,15 @@ func TestRunPhone(t *testing.T) {
 	srv := httptest.NewServer(fp)
 	defer srv.Close()
 	portal := srv.URL + "/" // a trailing slash is tolerated
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	os.WriteFile(tokenFile, []byte(phoneAdminToken+"\n"), 0o600)
+	if _, _, err := runArgs(t, "phone", "pending", "--portal", portal); err == nil || !strings.Contains(err.Error(), "admin token") {
+		t.Errorf("phone without the admin token: %v", err)
+	}
+	if _, _, err := runArgs(t, "phone", "inbox", "--portal", portal, "--citizen", "555", "--admin-token-file", tokenFile); err != nil {
+		t.Errorf("phone with --admin-token-file: %v", err)
+	}
+	t.Setenv("GOVKIOSK_ADMIN_TOKEN", phoneAdminToken) // the steps below take it from there
 
 	steps := []struct {
 		args    []string
@@ -164,6 +180,48 @@ func TestRunPhone(t *testing.T) {
 		if fp.approved[i]["linkCode"] != want[i]["linkCode"] || fp.approved[i]["citizenId"] != want[i]["citizenId"] {
 			t.Errorf("approval %d = %v, want %v", i, fp.approved[i], want[i])
 		}
+	}
+}
+
+// TestProvisionTokenSources: the enrollment token comes from a file or
+// stdin, not the command line, where the process list and the shell's
+// history would keep it; --token VALUE still works, with a warning.
+func TestProvisionTokenSources(t *testing.T) {
+	old := newEnroller
+	newEnroller = func(string, *http.Client, crypto.Signer) provisioning.Enroller {
+		return caEnroller{t: t, token: "good"}
+	}
+	defer func() { newEnroller = old }()
+	oldStdin := stdin
+	defer func() { stdin = oldStdin }()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("  good\n"), 0o600)
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		wantErr     string
+		warn        bool
+	}{
+		{"file", "", []string{"--token-file", tokenFile}, "", false},
+		{"stdin", "good\n", []string{"--token", "-"}, "", false},
+		{"command line", "", []string{"--token", "good"}, "", true},
+		{"both", "", []string{"--token", "good", "--token-file", tokenFile}, "not both", false},
+		{"missing file", "", []string{"--token-file", filepath.Join(t.TempDir(), "nope")}, "enrollment token", false},
+		{"empty stdin", "", []string{"--token", "-"}, "enrollment token", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdin = strings.NewReader(tc.stdin)
+			_, errOut, err := runArgs(t, append([]string{"provision", "--portal", "http://127.0.0.1:9", "--data-dir", t.TempDir()}, tc.args...)...)
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("provision: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if warned := strings.Contains(errOut, "--token-file"); warned != tc.warn {
+				t.Errorf("warning %v, want %v: %q", warned, tc.warn, errOut)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,7 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	link := fs.String("link", "", "link code of the login to approve")
 	latest := fs.Bool("latest", false, "approve the newest pending login (the default)")
 	timeout := fs.Duration("timeout", 15*time.Second, "time allowed for the request")
+	tokenFile := fs.String("admin-token-file", "", "file holding the portal's admin token (default: $GOVKIOSK_ADMIN_TOKEN)")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -49,7 +51,15 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *portal == "" {
 		return errors.New("phone: --portal is required")
 	}
-	ph := phone{base: strings.TrimRight(*portal, "/") + api.PathPhone + "/api", hc: &http.Client{Timeout: *timeout}}
+	token := os.Getenv("GOVKIOSK_ADMIN_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("phone: admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	ph := phone{base: strings.TrimRight(*portal, "/") + api.PathPhone + "/api", hc: &http.Client{Timeout: *timeout}, token: token}
 
 	switch action {
 	case "pending":
@@ -120,8 +130,9 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // phone is a tiny client of the portal's simulated citizen phone.
 type phone struct {
-	base string // portal + /phone/api
-	hc   *http.Client
+	base  string // portal + /phone/api
+	hc    *http.Client
+	token string // the portal's admin token
 }
 
 func (p phone) get(ctx context.Context, path string, out any) error {
@@ -129,6 +140,9 @@ func (p phone) get(ctx context.Context, path string, out any) error {
 }
 
 func (p phone) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	if p.token == "" {
+		return errors.New("phone: the portal's admin token is needed: --admin-token-file FILE or $GOVKIOSK_ADMIN_TOKEN")
+	}
 	req, err := http.NewRequestWithContext(ctx, method, p.base+path, body)
 	if err != nil {
 		return fmt.Errorf("phone: %w", err)
@@ -136,6 +150,7 @@ func (p phone) do(ctx context.Context, method, path string, body io.Reader, out 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("phone: %w", err)

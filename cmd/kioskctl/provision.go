@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"govkiosk/kiosk/config"
@@ -17,7 +19,8 @@ import (
 func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	portal := fs.String("portal", "", "base URL of the portal API (required)")
-	token := fs.String("token", "", "one-time enrollment token from the portal (required)")
+	token := fs.String("token", "", `one-time enrollment token from the portal: "-" reads it from stdin (a value here shows in the process list and shell history; prefer --token-file or -)`)
+	tokenFile := fs.String("token-file", "", "file holding the one-time enrollment token")
 	dataDir := fs.String("data-dir", "", "kiosk data directory for keys, certificates and kiosk.json (required)")
 	listen := fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9100", "/healthz and /metrics address (loopback)")
@@ -36,8 +39,12 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	}
-	if *portal == "" || *token == "" || *dataDir == "" {
-		return errors.New("provision: --portal, --token and --data-dir are required")
+	if *portal == "" || (*token == "" && *tokenFile == "") || *dataDir == "" {
+		return errors.New("provision: --portal, --token-file (or --token -) and --data-dir are required")
+	}
+	tok, err := enrollToken(*token, *tokenFile, stderr)
+	if err != nil {
+		return err
 	}
 
 	key, err := provisioning.LoadOrCreateKey(*dataDir)
@@ -48,7 +55,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), provisioning.ProvisionOptions{
-		DataDir: *dataDir, PortalURL: *portal, Token: *token,
+		DataDir: *dataDir, PortalURL: *portal, Token: tok,
 		Listen: *listen, OpsListen: *opsListen, Base: base,
 	})
 	if err != nil {
@@ -56,4 +63,39 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	_, err = fmt.Fprintf(stdout, "kiosk ID: %s\nconfig:   %s\n", cfg.KioskID, filepath.Join(cfg.DataDir, provisioning.ConfigFile))
 	return err
+}
+
+// stdin is where --token - reads the token (tests replace it).
+var stdin io.Reader = os.Stdin
+
+// enrollToken reads the enrollment token from file, from stdin (flag
+// "-"), or, with a warning, takes flag's value: a token on the command
+// line is seen in the process list and kept in the shell's history. It is
+// kept working for the demo and for tests.
+func enrollToken(flag, file string, stderr io.Writer) (string, error) {
+	var raw []byte
+	switch {
+	case flag != "" && file != "":
+		return "", errors.New("provision: give --token or --token-file, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("provision: enrollment token: %w", err)
+		}
+		raw = b
+	case flag == "-":
+		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return "", fmt.Errorf("provision: enrollment token from stdin: %w", err)
+		}
+		raw = b
+	default:
+		fmt.Fprintln(stderr, "kioskctl: warning: --token VALUE shows the enrollment token in the process list and the shell history; use --token-file FILE or --token - (stdin)")
+		return flag, nil
+	}
+	t, _, _ := strings.Cut(strings.TrimSpace(string(raw)), "\n")
+	if t = strings.TrimSpace(t); t == "" {
+		return "", errors.New("provision: enrollment token: empty")
+	}
+	return t, nil
 }

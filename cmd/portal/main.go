@@ -1,5 +1,8 @@
 // Command portal runs the govkiosk reference portal: the portal API, the
-// national-ID test provider, the enrollment CA and the fleet console.
+// national-ID test provider, the enrollment CA and the fleet console. The
+// console and admin API need the admin token (printed once at start, or
+// --admin-token-file); the simulated citizen phone is served only with
+// --phone-simulator (demo); beyond loopback it serves only HTTPS.
 package main
 
 import (
@@ -48,7 +51,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		redirects listFlag
 		tokens    listFlag
 	)
-	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "address to listen on (loopback: the console has no authentication)")
+	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "address to listen on (beyond loopback only with --tls-cert and --tls-key)")
+	fs.StringVar(&opts.TLSCertFile, "tls-cert", "", "TLS certificate chain (PEM): serve HTTPS")
+	fs.StringVar(&opts.TLSKeyFile, "tls-key", "", "TLS private key (PEM) of --tls-cert")
+	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin token for the console and admin API (at least 32 characters; default: a random token, printed once)")
+	fs.BoolVar(&opts.PhoneSimulator, "phone-simulator", false, "demo: serve the simulated citizen phone at /phone (its user acts as any test citizen)")
+	fs.DurationVar(&opts.RateLimits.CodeGap, "code-gap", portal.DefaultRateLimits.CodeGap, "least time between two confirmation codes to one citizen (negative: none)")
 	fs.StringVar(&opts.DataDir, "data", "portal-data", "data directory: database, documents, keys")
 	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default http://LISTEN)")
 	fs.Var(&redirects, "kiosk-redirect", "OIDC redirect URI allowed for client govkiosk (repeatable or comma list)")
@@ -68,6 +76,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opts.KioskRedirectURIs = redirects
 	opts.EnrollTokens = tokens
+	if *adminTokenFile != "" {
+		b, err := os.ReadFile(*adminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		opts.AdminToken = strings.TrimSpace(string(b))
+	}
 	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
 
 	s, url, err := portal.Start(ctx, opts)
@@ -82,6 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tokens = append(tokens, t)
 	}
 	fmt.Fprintf(stdout, "portal: %s\n", url)
+	fmt.Fprintf(stdout, "console: %s/login\n", url)
+	if *adminTokenFile == "" {
+		fmt.Fprintf(stdout, "admin token: %s\n", s.AdminToken()) // shown once; it is not stored
+	}
+	if opts.PhoneSimulator {
+		fmt.Fprintf(stdout, "phone simulator: %s/phone (log in with the admin token)\n", url)
+	}
 	fmt.Fprintf(stdout, "OIDC issuer: %s/idp (client govkiosk; redirects %s)\n", url, strings.Join(redirects, ", "))
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "enrollment token: %s\n", t)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ func TestRunServesAndStops(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--enroll-token", "tok-a,tok-b", "--enroll-token", "tok-c"}, pw, io.Discard)
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--enroll-token", "field-token-000a,field-token-000b", "--enroll-token", "field-token-000c"}, pw, io.Discard)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -37,7 +39,7 @@ func TestRunServesAndStops(t *testing.T) {
 			break
 		}
 	}
-	if url == "" || strings.Join(toks, " ") != "tok-a tok-b tok-c" {
+	if url == "" || strings.Join(toks, " ") != "field-token-000a field-token-000b field-token-000c" {
 		t.Fatalf("url %q tokens %q", url, toks)
 	}
 	go io.Copy(io.Discard, pr)
@@ -68,5 +70,97 @@ func TestRunBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil {
 		t.Error("stray argument accepted")
+	}
+}
+
+// TestRunRefusesOpenListenWithoutTLS: beyond loopback only with TLS.
+func TestRunRefusesOpenListenWithoutTLS(t *testing.T) {
+	err := run(context.Background(), []string{"--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Errorf("listen 0.0.0.0 without TLS: %v", err)
+	}
+}
+
+// TestRunAdminToken: the console needs the admin token, printed once at
+// start or read from --admin-token-file; the phone simulator is there
+// only with --phone-simulator.
+func TestRunAdminToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	const fileToken = "file-admin-token-0123456789abcdefghijkl"
+	os.WriteFile(tokenFile, []byte(fileToken+"\n"), 0o600)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		phone bool
+	}{
+		{"printed", nil, false},
+		{"from a file, with the phone", []string{"--admin-token-file", tokenFile, "--phone-simulator"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...), pw, io.Discard)
+				pw.Close()
+			}()
+			sc := bufio.NewScanner(pr)
+			var url, token string
+			for sc.Scan() {
+				line := sc.Text()
+				if u, ok := strings.CutPrefix(line, "portal: "); ok {
+					url = u
+				}
+				if tk, ok := strings.CutPrefix(line, "admin token: "); ok {
+					token = tk
+				}
+				if strings.HasPrefix(line, "enrollment token: ") {
+					break
+				}
+			}
+			go io.Copy(io.Discard, pr)
+			defer func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Error("run did not return after cancel")
+				}
+			}()
+			if tc.args != nil {
+				if token != "" {
+					t.Errorf("a token from a file was printed: %q", token)
+				}
+				token = fileToken
+			}
+			if url == "" || len(token) < 32 {
+				t.Fatalf("url %q, admin token %q", url, token)
+			}
+			status := func(path, tok string) int {
+				req, _ := http.NewRequest("GET", url+path, nil)
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := status("/api/v1/admin/kiosks", ""); got != 401 {
+				t.Errorf("admin JSON without the token: %d", got)
+			}
+			if got := status("/api/v1/admin/kiosks", token); got != 200 {
+				t.Errorf("admin JSON with the token: %d", got)
+			}
+			want := 404
+			if tc.phone {
+				want = 200
+			}
+			if got := status("/phone/api/pending", token); got != want {
+				t.Errorf("phone simulator: %d, want %d", got, want)
+			}
+		})
 	}
 }
