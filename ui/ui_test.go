@@ -50,7 +50,7 @@ var proc = api.Procedure{
 // TestEveryScreenRenders draws each step in each language and checks that
 // no message key leaks onto the screen untranslated.
 func TestEveryScreenRenders(t *testing.T) {
-	s, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(nil, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,8 +48,8 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	if err != nil {
 		return demoWorld{}, err
 	}
-	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
-		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
+	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        the launch URL below, once; a new one: curl -X POST http://%s/demo/launch\n  citizen phone:   %s/phone\n  portal console:  %s/\n  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
+		d.cfg.OpsListen, d.cfg.PortalURL, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
 	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 

@@ -1,0 +1,344 @@
+//go:build demo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"govkiosk/portal"
+)
+
+// The reference provider's test citizen.
+const (
+	demoCitizenID   = "049190012345"
+	demoCitizenName = "Nguyễn Thị Hồng Nhung"
+)
+
+// demoKiosk is a demo kiosk in a child process, enrolled with a portal the
+// test runs (the provider and the citizen's phone), so that everything in
+// the child is the kiosk's own.
+type demoKiosk struct {
+	proc      *kioskProc
+	ui        string // http://host:port
+	portal    string
+	dataDir   string // --data
+	launchURL string // from the ready line
+}
+
+func startDemoKiosk(t *testing.T, env ...string) *demoKiosk {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/scanimage"); err != nil {
+		t.Skip("sane-utils is not installed (make deps installs it)")
+	}
+	listen := freePort(t)
+	srv, portalURL := startPortalFor(t, "http://"+listen+"/auth/callback")
+	token, err := srv.IssueEnrollToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &demoKiosk{ui: "http://" + listen, portal: portalURL, dataDir: t.TempDir()}
+	k.proc = startKioskProcEnv(t, env, "--demo", "--data", k.dataDir, "--listen", listen, "--ops-listen", freePort(t),
+		"--portal", portalURL, "--enroll-token", token, "--submit-wait", "5s")
+	ready := regexp.MustCompile(`kiosk ready: open (\S+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := ready.FindStringSubmatch(k.proc.stdout.String()); m != nil {
+			k.launchURL = m[1]
+			return k
+		}
+		select {
+		case <-k.proc.done:
+			t.Fatalf("the demo kiosk exited before it was ready:\n%s", k.proc.stderr)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"kiosk ready\" within 60s; stderr:\n%s", k.proc.stderr)
+		}
+	}
+}
+
+// startPortalFor is startPortal for a kiosk whose login callback is redirect.
+func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, url, err := portal.Start(ctx, portal.Options{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
+		KioskRedirectURIs: []string{redirect},
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-srv.Done():
+		case <-time.After(10 * time.Second):
+			t.Error("test portal did not shut down within 10s")
+		}
+	})
+	return srv, url
+}
+
+// citizen is a browser without JavaScript at the kiosk: every touch is a
+// form post, every screen a page load.
+type citizen struct {
+	t *testing.T
+	k *demoKiosk
+	c *http.Client
+}
+
+func (k *demoKiosk) citizen(t *testing.T) *citizen {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &citizen{t: t, k: k, c: &http.Client{Jar: jar, Timeout: 2 * time.Minute}}
+}
+
+// load fetches u and returns the page and where the browser ended up.
+func (c *citizen) load(resp *http.Response, err error) (string, *url.URL) {
+	c.t.Helper()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("%s: HTTP %d\n%.500s\nkiosk stderr:\n%s", resp.Request.URL, resp.StatusCode, b, tail(c.k.proc.stderr.String(), 3000))
+	}
+	return string(b), resp.Request.URL
+}
+
+func (c *citizen) get(u string) string {
+	c.t.Helper()
+	page, _ := c.load(c.c.Get(u))
+	return page
+}
+
+// touch posts a form on the kiosk and returns the screen it leads to.
+func (c *citizen) touch(path string, kv ...string) string {
+	c.t.Helper()
+	form := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		form.Set(kv[i], kv[i+1])
+	}
+	page, _ := c.load(c.c.PostForm(c.k.ui+path, form))
+	return page
+}
+
+var stepAttr = regexp.MustCompile(`data-step="([^"]+)"`)
+
+// at fails the test unless page is the screen of step.
+func (c *citizen) at(page, step string) string {
+	c.t.Helper()
+	m := stepAttr.FindStringSubmatch(page)
+	if m == nil || m[1] != step {
+		c.t.Fatalf("at %v, want %s:\n%.1500s", m, step, page)
+	}
+	return page
+}
+
+// portalJSON calls the test portal's phone API.
+func (c *citizen) portalJSON(method, path string, in, out any) {
+	c.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.k.portal+path, body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+var (
+	waitAttr   = regexp.MustCompile(`data-wait="([^"]+)"`)
+	textInput  = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
+	firstRadio = regexp.MustCompile(`<input type="radio" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
+	codeText   = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+)
+
+// toForm launches the kiosk's browser and walks from the attract screen to
+// the form, logged in as the test citizen. It returns the form screen.
+func (c *citizen) toForm() string {
+	c.t.Helper()
+	c.at(c.get(c.k.launchURL), "attract")
+	c.at(c.touch("/start"), "language")
+	c.at(c.touch("/lang", "lang", "en"), "catalogue")
+	c.at(c.touch("/procedure", "id", "marital-status"), "login")
+	// The provider's login page; the phone approves; the page's own
+	// long poll then says where the browser goes back to.
+	idpPage, idpURL := c.load(c.c.PostForm(c.k.ui+"/login/start", nil))
+	m := waitAttr.FindStringSubmatch(idpPage)
+	if m == nil {
+		c.t.Fatalf("no login wait URL on the provider's page:\n%.1000s", idpPage)
+	}
+	wait, err := idpURL.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var pending []struct {
+		LinkCode string `json:"linkCode"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(pending) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		c.portalJSON(http.MethodGet, "/phone/api/pending", nil, &pending)
+	}
+	if len(pending) == 0 {
+		c.t.Fatal("no login waits at the provider")
+	}
+	c.portalJSON(http.MethodPost, "/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": demoCitizenID}, nil)
+	var decided struct{ Status, Redirect string }
+	for deadline := time.Now().Add(30 * time.Second); decided.Redirect == "" && time.Now().Before(deadline); {
+		resp, err := http.Get(wait.String())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&decided)
+		resp.Body.Close()
+	}
+	if decided.Status != "approved" {
+		c.t.Fatalf("login %+v", decided)
+	}
+	c.at(c.get(decided.Redirect), "identity")
+	return c.at(c.touch("/identity", "yes", "1"), "form")
+}
+
+// submitForm sends the prefilled form with the first choice of every choice.
+func (c *citizen) submitForm(formPage string) string {
+	c.t.Helper()
+	kv := []string{}
+	for _, m := range textInput.FindAllStringSubmatch(formPage, -1) {
+		kv = append(kv, m[1], html.UnescapeString(m[2]))
+	}
+	for _, m := range firstRadio.FindAllStringSubmatch(formPage, -1) {
+		kv = append(kv, m[1], html.UnescapeString(m[2]))
+	}
+	return c.at(c.touch("/form", kv...), "documents")
+}
+
+// finish goes from the documents screen (the ID card scanned) through review,
+// the code from the phone and the receipt to the rating and back to attract.
+func (c *citizen) finish() {
+	c.t.Helper()
+	c.at(c.touch("/next"), "documents") // the divorce decree is optional
+	c.at(c.touch("/next"), "review")
+	var before []json.RawMessage
+	c.portalJSON(http.MethodGet, "/phone/api/inbox?citizen="+demoCitizenID, nil, &before)
+	c.at(c.touch("/code/request"), "confirm")
+	code := ""
+	for deadline := time.Now().Add(30 * time.Second); code == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var inbox []struct{ Text string }
+		c.portalJSON(http.MethodGet, "/phone/api/inbox?citizen="+demoCitizenID, nil, &inbox)
+		for _, msg := range inbox[:max(0, len(inbox)-len(before))] {
+			if m := codeText.FindStringSubmatch(msg.Text); m != nil {
+				code = m[1]
+				break
+			}
+		}
+	}
+	if code == "" {
+		c.t.Fatal("no confirmation code reached the phone")
+	}
+	receipt := c.at(c.touch("/code/verify", "code", code), "receipt")
+	if !strings.Contains(receipt, `data-testid="printed"`) {
+		c.t.Fatalf("receipt not printed:\n%.1500s", receipt)
+	}
+	c.at(c.touch("/receipt/done"), "rating")
+	c.at(c.touch("/rate", "n", "5"), "thanks")
+	c.at(c.touch("/finish"), "attract")
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// TestDemoScreenIsOnlyForTheKiosksBrowser is a second tab or local process
+// (curl) at a real kiosk while a citizen is at the form with their name
+// and ID on screen, and then at their scanned pages: it gets nothing, cannot
+// reuse the launch URL, cannot pose as another host name and cannot end the
+// session.
+func TestDemoScreenIsOnlyForTheKiosksBrowser(t *testing.T) {
+	k := startDemoKiosk(t)
+	victim := k.citizen(t)
+	form := victim.toForm()
+	if !strings.Contains(form, demoCitizenName) || !strings.Contains(form, demoCitizenID) {
+		t.Fatalf("the form does not show the citizen's name and ID:\n%.2000s", form)
+	}
+
+	curl := &http.Client{Timeout: 10 * time.Second}
+	fetch := func(method, u, host string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := curl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	leaks := func(body string) bool {
+		return strings.Contains(body, demoCitizenName) || strings.Contains(body, demoCitizenID) || strings.Contains(body, "Hồng Nhung")
+	}
+	for what, u := range map[string]string{"GET /": k.ui + "/", "the used launch URL": k.launchURL} {
+		if code, body := fetch(http.MethodGet, u, ""); code != http.StatusForbidden || leaks(body) {
+			t.Errorf("%s without the cookie: %d, personal data shown: %v", what, code, leaks(body))
+		}
+	}
+	if code, body := fetch(http.MethodGet, k.ui+"/", "evil.example"); code != http.StatusMisdirectedRequest || leaks(body) {
+		t.Errorf("GET / as Host evil.example: %d, personal data shown: %v", code, leaks(body))
+	}
+	if code, _ := fetch(http.MethodPost, k.ui+"/cancel", ""); code != http.StatusForbidden {
+		t.Errorf("POST /cancel without the cookie: %d", code)
+	}
+
+	victim.submitForm(victim.at(victim.get(k.ui+"/"), "form"))
+	docs := victim.at(victim.touch("/scan"), "documents")
+	thumb := regexp.MustCompile(`<img src="(/thumb/[^"]+)"`).FindStringSubmatch(docs)
+	if thumb == nil {
+		t.Fatalf("no thumbnail after the scan:\n%.2000s", docs)
+	}
+	thumbURL := k.ui + html.UnescapeString(thumb[1])
+	if page := victim.get(thumbURL); !strings.HasPrefix(page, "\x89PNG") {
+		t.Fatalf("the kiosk's browser does not get its thumbnail")
+	}
+	for _, u := range []string{thumbURL, k.ui + "/thumb/0/0"} {
+		if code, body := fetch(http.MethodGet, u, ""); code != http.StatusForbidden || strings.HasPrefix(body, "\x89PNG") {
+			t.Errorf("GET %s without the cookie: %d", u, code)
+		}
+	}
+	victim.at(victim.get(k.ui+"/"), "documents") // the session went on untouched
+}
