@@ -28,6 +28,7 @@ func (c *Controller) receiptData(s *session) receipt.Data {
 		FeeMinor:        s.procedure.FeeMinor,
 		Currency:        s.procedure.Currency,
 		TrackURL:        s.receipt.TrackURL,
+		TempDir:         c.d.Config.TempDir(),
 	}
 	for i, doc := range s.docs {
 		if doc.Pages > 0 {

@@ -13,10 +13,15 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"govkiosk/portal"
 )
@@ -341,4 +346,82 @@ func TestDemoScreenIsOnlyForTheKiosksBrowser(t *testing.T) {
 		}
 	}
 	victim.at(victim.get(k.ui+"/"), "documents") // the session went on untouched
+}
+
+// creations watches dir (not below it) with inotify; done returns the names
+// of everything created or moved into it since, and stops watching.
+func creations(t *testing.T, dir string) (done func() []string) {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	return func() []string {
+		defer unix.Close(fd)
+		var names []string
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(fd, buf)
+			if n <= 0 || err != nil {
+				return names
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+				names = append(names, strings.TrimRight(string(name), "\x00"))
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}
+}
+
+// TestDemoSessionLeavesNothingInTmp: a citizen's whole session, scanning a
+// document and printing a receipt, puts nothing under $TMPDIR, where any
+// local user could read it or a disk keep it after an unlink: scanned
+// pages and the receipt (name, masked ID) pass through the kiosk's private
+// directory only, and that is empty once the session is over.
+func TestDemoSessionLeavesNothingInTmp(t *testing.T) {
+	tmp := t.TempDir()
+	inTmp := creations(t, tmp)
+	k := startDemoKiosk(t, "TMPDIR="+tmp)
+	private := filepath.Join(k.dataDir, "kiosk", "tmp")
+	inPrivate := func() []string { return nil }
+	if _, err := os.Stat(private); err != nil {
+		t.Errorf("no private directory: %v", err)
+	} else {
+		inPrivate = creations(t, private)
+	}
+
+	c := k.citizen(t)
+	c.submitForm(c.toForm())
+	c.at(c.touch("/scan"), "documents")
+	c.finish()
+
+	if names := inTmp(); len(names) > 0 {
+		t.Errorf("the session put %q under $TMPDIR", names)
+	}
+	filepath.WalkDir(tmp, func(p string, e os.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			b, _ := os.ReadFile(p)
+			if bytes.Contains(b, []byte(demoCitizenName)) || bytes.Contains(b, []byte("\x89PNG")) {
+				t.Errorf("%s under $TMPDIR holds the citizen's name or a scanned page", p)
+			}
+		}
+		return nil
+	})
+	used := inPrivate()
+	if !slices.ContainsFunc(used, func(n string) bool { return strings.HasPrefix(n, "scan-") }) ||
+		!slices.ContainsFunc(used, func(n string) bool { return strings.HasPrefix(n, "receipt-") }) {
+		t.Errorf("scans and the receipt did not pass through the private directory %s: %q", private, used)
+	}
+	if left, err := os.ReadDir(private); err != nil || len(left) > 0 {
+		t.Errorf("the private directory %s after the session: %v, %v", private, left, err)
+	}
+	if st, err := os.Stat(private); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the private directory %s: %v, %v; want mode 0700", private, st, err)
+	}
 }

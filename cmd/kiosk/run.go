@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
@@ -237,6 +238,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("portal key (is the kiosk provisioned?): %w", err)
 	}
+	if err := emptyPrivateDir(cfg.TempDir(), log); err != nil {
+		return err
+	}
 	hc := &http.Client{Timeout: 60 * time.Second}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 	// No tus checksums: a checksummed PATCH is all-or-nothing, so every cut
@@ -388,7 +392,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 
 	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
 	if browser != "" {
-		g.goRun("browser", func(ctx context.Context) error { return runBrowser(ctx, browser, uiSrv.LaunchURL, log) })
+		g.goRun("browser", func(ctx context.Context) error {
+			return runBrowser(ctx, browser, uiSrv.LaunchURL, cfg.TempDir(), log)
+		})
 		fmt.Fprintf(o.stdout, "%skiosk ready: the kiosk's browser shows http://%s/\n", o.banner, cfg.Listen)
 	} else {
 		fmt.Fprintf(o.stdout, "%skiosk ready: open %s once, in the kiosk's browser\n", o.banner, launchURL)
@@ -415,6 +421,36 @@ func demoLaunch(uiSrv *ui.Server) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprintln(w, u)
 	})
+}
+
+// emptyPrivateDir readies the kiosk's private directory (kiosk.Config.TempDir)
+// for the files personal data passes through: whatever a crash left in it is
+// overwritten and removed, and it is made private to the kiosk. It may be a
+// tmpfs mount point, so it is emptied, never removed itself.
+func emptyPrivateDir(dir string, log *slog.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	for _, e := range ents {
+		if err := device.RemoveScrubbed(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("private directory: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	if len(ents) > 0 {
+		log.Info("private directory emptied", "dir", dir, "entries", len(ents))
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && st.Type != unix.TMPFS_MAGIC {
+		log.Info("the private directory is not a tmpfs: scans and receipts touch the disk, overwritten before removal", "dir", dir)
+	}
+	return nil
 }
 
 // listen takes addr for the server named what, set with flagName.
@@ -519,13 +555,13 @@ func findBrowser(log *slog.Logger) string {
 // runBrowser keeps Chromium open in kiosk mode until ctx ends, each time at
 // a fresh launch URL: a browser that exits is opened again, and its new
 // launch shuts out whatever held the old cookie.
-func runBrowser(ctx context.Context, bin string, launch func() (string, error), log *slog.Logger) error {
+func runBrowser(ctx context.Context, bin string, launch func() (string, error), profiles string, log *slog.Logger) error {
 	for {
 		u, err := launch()
 		if err != nil {
 			return err
 		}
-		profile, err := os.MkdirTemp("", "govkiosk-browser-")
+		profile, err := os.MkdirTemp(profiles, "browser-")
 		if err != nil {
 			return fmt.Errorf("browser profile: %w", err)
 		}
