@@ -111,8 +111,9 @@ type Controller struct {
 	s    *session
 	subs map[chan struct{}]struct{}
 
-	bg     sync.WaitGroup // background work a wipe starts (token revocation)
-	closed bool
+	bg      sync.WaitGroup // background work a wipe starts (token revocation)
+	closed  bool
+	ratings [6]int // satisfaction ratings not yet logged: [0] in all, [n] of n stars
 }
 
 // NewController returns a controller on the attract screen.
@@ -147,11 +148,13 @@ func NewController(d Deps) *Controller {
 	return c
 }
 
-// Close waits for the background work of past sessions (revoking tokens at
-// the provider), at most until ctx ends.
+// Close logs the ratings not yet logged and waits for the background work
+// of past sessions (revoking tokens at the provider), at most until ctx
+// ends.
 func (c *Controller) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
+	c.logRatingsLocked()
 	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() { c.bg.Wait(); close(done) }()
