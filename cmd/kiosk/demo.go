@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/printer/escposemu"
@@ -191,7 +193,8 @@ func writeFakeSys(root string) error {
 }
 
 // Handler serves the demo's controls on the ops port: scan a QR code with the
-// imager, show a camera frame, change the printer's paper state.
+// imager, show a camera frame, change the printer's paper state, open and
+// close the cabinet door.
 func (d *demo) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /demo/qr", func(w http.ResponseWriter, r *http.Request) {
@@ -235,6 +238,22 @@ func (d *demo) Handler() http.Handler {
 			return
 		}
 		d.printer.SetState(s)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /demo/door", func(w http.ResponseWriter, r *http.Request) {
+		level := gpio.Low
+		switch r.FormValue("door") {
+		case "open":
+			level = gpio.High
+		case "closed":
+		default:
+			http.Error(w, "door=open|closed", http.StatusBadRequest)
+			return
+		}
+		if err := d.pins.door.Out(level); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /demo/receipts", func(w http.ResponseWriter, r *http.Request) {

@@ -387,6 +387,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
+	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, ctrl, mon, log) })
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)
 
@@ -451,6 +452,27 @@ func emptyPrivateDir(dir string, log *slog.Logger) error {
 		log.Info("the private directory is not a tmpfs: scans and receipts touch the disk, overwritten before removal", "dir", dir)
 	}
 	return nil
+}
+
+// watchDoor takes the kiosk out of service while the cabinet door is open:
+// as it opens, any citizen's session is wiped and a heartbeat carrying the
+// door-open warning goes to the portal at once, not at the next interval;
+// as it closes, the kiosk is back in service and says so. Without a door
+// sensor there is nothing to watch.
+func watchDoor(ctx context.Context, sens *sensors.Sensors, ctrl *kiosk.Controller, mon *health.Monitor, log *slog.Logger) error {
+	started := false
+	err := sens.WatchDoor(ctx, func(open bool) {
+		ctrl.SetOutOfService(open)
+		if open || started { // a door closed at start is no news
+			mon.SendNow()
+		}
+		started = true
+	})
+	if errors.Is(err, sensors.ErrNoDevice) {
+		log.Warn("no door sensor: an opened cabinet does not stop the kiosk")
+		return nil
+	}
+	return err
 }
 
 // listen takes addr for the server named what, set with flagName.

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/display"
@@ -219,6 +221,12 @@ func TestDemoControls(t *testing.T) {
 	}
 	if code := post("/demo/qr", "text/plain", nil); code != http.StatusBadRequest {
 		t.Fatalf("empty QR: %d", code)
+	}
+	if code := post("/demo/door", "application/x-www-form-urlencoded", []byte("door=open")); code != http.StatusNoContent || d.pins.door.Read() != gpio.High {
+		t.Fatalf("door open: %d, pin %v", code, d.pins.door.Read())
+	}
+	if code := post("/demo/door", "application/x-www-form-urlencoded", []byte("door=ajar")); code != http.StatusBadRequest {
+		t.Fatalf("door ajar: %d", code)
 	}
 	if !strings.HasPrefix(d.cfg.PortalURL, "http://127.0.0.1:") {
 		t.Fatalf("portal URL %q", d.cfg.PortalURL)
