@@ -4,11 +4,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -22,8 +20,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"govkiosk/portal"
 )
 
 // The reference provider's test citizen.
@@ -75,29 +71,6 @@ func startDemoKiosk(t *testing.T, env ...string) *demoKiosk {
 	}
 }
 
-// startPortalFor is startPortal for a kiosk whose login callback is redirect.
-func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, url, err := portal.Start(ctx, portal.Options{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
-		KioskRedirectURIs: []string{redirect},
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-srv.Done():
-		case <-time.After(10 * time.Second):
-			t.Error("test portal did not shut down within 10s")
-		}
-	})
-	return srv, url
-}
-
 // citizen is a browser without JavaScript at the kiosk: every touch is a
 // form post, every screen a page load.
 type citizen struct {
@@ -114,7 +87,8 @@ func (k *demoKiosk) citizen(t *testing.T) *citizen {
 	return &citizen{t: t, k: k, c: &http.Client{Jar: jar, Timeout: 2 * time.Minute}}
 }
 
-// load fetches u and returns the page and where the browser ended up.
+// load reads the answer to a page load: the page, and where the browser
+// ended up after any redirects.
 func (c *citizen) load(resp *http.Response, err error) (string, *url.URL) {
 	c.t.Helper()
 	if err != nil {

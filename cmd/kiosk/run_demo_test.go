@@ -37,10 +37,16 @@ func demoArgs(t *testing.T, extra ...string) []string {
 // startPortal runs a reference portal for the test.
 func startPortal(t *testing.T) (*portal.Server, string) {
 	t.Helper()
+	return startPortalFor(t, "http://127.0.0.1:8080/auth/callback")
+}
+
+// startPortalFor is startPortal for a kiosk whose login callback is redirect.
+func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, url, err := portal.Start(ctx, portal.Options{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
-		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"},
+		KioskRedirectURIs: []string{redirect},
 	})
 	if err != nil {
 		cancel()
