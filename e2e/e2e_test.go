@@ -532,9 +532,26 @@ func (w *world) personalDataLeft(t *testing.T, needles ...string) []string {
 	return found
 }
 
+// launch opens the browser at a fresh one-time launch URL from the demo's
+// ops port: the kiosk UI answers only the browser that used it.
+func (w *world) launch(t *testing.T, ctx context.Context) {
+	t.Helper()
+	resp, err := http.Post(w.opsURL+"/demo/launch", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /demo/launch: %d %s", resp.StatusCode, u)
+	}
+	tab{t, ctx}.do("launch", chromedp.Navigate(strings.TrimSpace(string(u))), waitFor("start"))
+}
+
 func TestCitizenFlow(t *testing.T) {
 	w := setup(t)
 	ctx := browser(t)
+	w.launch(t, ctx)
 
 	t.Run("online", func(t *testing.T) {
 		r := w.walk(t, ctx)

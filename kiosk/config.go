@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,6 +38,19 @@ type Config struct {
 	Heartbeat     Duration `json:"heartbeat"`     // default 60s
 
 	SysRoot string `json:"sysRoot"` // sysfs root for the display and thermal zones ["/sys"]; tests use a fixture tree
+}
+
+// TempDir is the kiosk's private directory (0700, under DataDir) for the
+// files personal data must pass through: scanned pages on their way from
+// the scanner, the receipt on its way to MuPDF. Nothing else goes in it; it
+// is emptied when the kiosk starts and each file in it is overwritten
+// before it is removed. A tmpfs mounted there keeps them off the disk. ""
+// when DataDir is not set.
+func (c Config) TempDir() string {
+	if c.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.DataDir, "tmp")
 }
 
 // Duration is a time.Duration written as "120s" in JSON; the same type as

@@ -111,8 +111,10 @@ type Controller struct {
 	s    *session
 	subs map[chan struct{}]struct{}
 
-	bg     sync.WaitGroup // background work a wipe starts (token revocation)
-	closed bool
+	bg           sync.WaitGroup // background work a wipe starts (token revocation)
+	closed       bool
+	ratings      [6]int // satisfaction ratings not yet logged: [0] in all, [n] of n stars
+	outOfService bool   // the cabinet door is open: no session, nothing starts one
 }
 
 // NewController returns a controller on the attract screen.
@@ -147,11 +149,13 @@ func NewController(d Deps) *Controller {
 	return c
 }
 
-// Close waits for the background work of past sessions (revoking tokens at
-// the provider), at most until ctx ends.
+// Close logs the ratings not yet logged and waits for the background work
+// of past sessions (revoking tokens at the provider), at most until ctx
+// ends.
 func (c *Controller) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
+	c.logRatingsLocked()
 	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() { c.bg.Wait(); close(done) }()
@@ -273,7 +277,7 @@ func (c *Controller) do(steps []Step, f func(s *session) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchLocked()
-	if !c.s.at(steps) {
+	if !c.s.at(steps) || c.outOfService {
 		return nil
 	}
 	if c.s.busy != "" {
@@ -310,7 +314,7 @@ func (c *Controller) begin(ctx context.Context, steps []Step, busy string, cance
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchLocked()
-	if !c.s.at(steps) {
+	if !c.s.at(steps) || c.outOfService {
 		return nil, nil
 	}
 	if c.s.busy != "" {
@@ -383,6 +387,13 @@ func (c *Controller) View(ctx context.Context) View {
 
 func (c *Controller) viewLocked() View {
 	s := c.s
+	if c.outOfService {
+		return View{
+			SessionID: s.id, Lang: s.lang, Languages: append([]string(nil), c.d.Config.Languages...),
+			LargeText: s.largeText, Step: StepOutOfService,
+			OfficeName: api.Text(c.d.Config.OfficeName).Get(s.lang), KioskID: c.d.Config.KioskID,
+		}
+	}
 	v := View{
 		SessionID:     s.id,
 		Lang:          s.lang,
@@ -489,6 +500,28 @@ func (c *Controller) RunIdle(ctx context.Context) error {
 		case <-t.C:
 			c.Tick()
 		}
+	}
+}
+
+// SetOutOfService takes the kiosk out of service (true: the cabinet door
+// opened) or puts it back (false). Out of service, any citizen's session is
+// wiped at once, even mid-operation (an application being written is still
+// written and sent; the citizen's copy of the receipt reaches their phone),
+// the screen says the kiosk is out of service and nothing starts a session.
+// Only a technician's provisioning code is still read (HandleScan).
+func (c *Controller) SetOutOfService(out bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.outOfService == out {
+		return
+	}
+	c.outOfService = out
+	if out {
+		c.d.Log.Warn("out of service: the cabinet door is open")
+		c.wipeLocked("door open")
+	} else {
+		c.d.Log.Info("back in service: the cabinet door is closed")
+		c.wipeLocked("door closed")
 	}
 }
 

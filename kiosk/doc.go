@@ -29,5 +29,6 @@
 // written, Cancel and the idle timer wait for the receipt (every step there
 // is bounded); the citizen is told "received" only after the outbox has the
 // packet, and "refused", never "received", when the portal refuses it for
-// good while they wait.
+// good while they wait. Out of service (SetOutOfService: the cabinet door is
+// open) the session is wiped at once and nothing starts another.
 package kiosk

@@ -28,6 +28,7 @@ func (c *Controller) receiptData(s *session) receipt.Data {
 		FeeMinor:        s.procedure.FeeMinor,
 		Currency:        s.procedure.Currency,
 		TrackURL:        s.receipt.TrackURL,
+		TempDir:         c.d.Config.TempDir(),
 	}
 	for i, doc := range s.docs {
 		if doc.Pages > 0 {
@@ -124,8 +125,11 @@ func (c *Controller) ReceiptDone() error {
 	return c.do([]Step{StepReceipt}, func(s *session) error { return s.fire(evReceiptDone) })
 }
 
-// Rate records the 1–5 satisfaction rating (anonymous: no session id) and
-// thanks the citizen; 0 skips.
+// Rate records the 1–5 satisfaction rating and thanks the citizen; 0
+// skips. Ratings are anonymous: a rating logged alone as its session ends
+// would sit next to the lines that name the session (and its packet), so
+// they are only counted, and the counts logged every ratingBatch ratings,
+// with nothing of any session.
 func (c *Controller) Rate(n int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -134,7 +138,10 @@ func (c *Controller) Rate(n int) error {
 		return nil
 	}
 	if n >= 1 && n <= 5 {
-		c.d.Log.Info("satisfaction rating", "rating", n, "procedure", c.s.procedure.ID)
+		c.ratings[n]++
+		if c.ratings[0]++; c.ratings[0] >= ratingBatch {
+			c.logRatingsLocked()
+		}
 	}
 	if err := c.s.fire(evRated); err != nil {
 		return err
@@ -144,6 +151,21 @@ func (c *Controller) Rate(n int) error {
 	c.wipeLocked("finished")
 	c.s.lang, c.s.largeText, c.s.step = lang, large, StepThanks
 	return nil
+}
+
+// ratingBatch is how many ratings are logged together.
+const ratingBatch = 5
+
+// logRatingsLocked logs the ratings counted since the last time, if any,
+// and starts counting again; c.mu is held.
+func (c *Controller) logRatingsLocked() {
+	r := c.ratings
+	if r[0] == 0 {
+		return
+	}
+	c.ratings = [6]int{}
+	c.d.Log.Info("satisfaction ratings", "ratings", r[0],
+		"rating_1", r[1], "rating_2", r[2], "rating_3", r[3], "rating_4", r[4], "rating_5", r[5])
 }
 
 // Finish leaves the thank-you screen.

@@ -129,6 +129,8 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 	c.d.Log.Info("qr scanned", "kind", kind, "bytes", len(data), "step", string(c.s.step))
 	idle := (c.s.step == StepAttract || c.s.step == StepStatus) && c.s.busy == ""
 	switch {
+	case c.outOfService:
+		c.mu.Unlock() // nobody is served while the door is open
 	case kind == QRIdentity:
 		c.touchLocked()
 		c.identityQRLocked(data)

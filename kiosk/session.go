@@ -29,12 +29,14 @@ const (
 	StepThanks    Step = "thanks"
 	StepStatus    Step = "status"  // status of an earlier application, from its receipt QR
 	StepRefused   Step = "refused" // the portal refused the application for good: what to do now
+	// StepOutOfService is shown while the cabinet door is open: no session.
+	StepOutOfService Step = "outOfService"
 )
 
 // Steps lists every step, in flow order, for tests and the UI's coverage.
 var Steps = []Step{
 	StepAttract, StepLanguage, StepCatalogue, StepLogin, StepIdentity, StepForm, StepDocuments,
-	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused,
+	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused, StepOutOfService,
 }
 
 // ScannedDocument is one required document as scanned: a PDF and its page

@@ -146,6 +146,10 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "You may hold the QR code on your ID card under the scanner to check your details.",
 		"form.idqr_checked":        "Your ID card was checked.",
 		"error.code":               "Code",
+		// The kiosk's own browser and out-of-service (sec-ui).
+		"browser.only_kiosk": "This screen is only for the kiosk's own browser.",
+		"outofservice.title": "Out of service",
+		"outofservice.body":  "This kiosk is being serviced. Please ask the staff at the counter, or come back later.",
 	},
 	"vi": {
 		"err.busy":                 "Xin vui lòng chờ, máy vẫn đang xử lý bước trước của quý vị.",
@@ -274,6 +278,10 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "Bạn có thể đưa mã QR trên thẻ căn cước vào máy quét để kiểm tra thông tin.",
 		"form.idqr_checked":        "Thẻ căn cước của bạn đã được kiểm tra.",
 		"error.code":               "Mã lỗi",
+		// The kiosk's own browser and out-of-service (sec-ui).
+		"browser.only_kiosk": "Màn hình này chỉ dành cho trình duyệt của ki-ốt.",
+		"outofservice.title": "Tạm ngừng phục vụ",
+		"outofservice.body":  "Ki-ốt đang được bảo trì. Vui lòng hỏi cán bộ tại quầy hoặc quay lại sau.",
 	},
 	"th": {
 		"err.busy":                 "กรุณารอสักครู่ เครื่องยังทำขั้นตอนก่อนหน้าของท่านอยู่",
@@ -402,6 +410,10 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "ท่านสามารถนำคิวอาร์โค้ดบนบัตรประชาชนมาสแกนเพื่อตรวจสอบข้อมูลได้",
 		"form.idqr_checked":        "ตรวจสอบบัตรประชาชนของท่านแล้ว",
 		"error.code":               "รหัสข้อผิดพลาด",
+		// The kiosk's own browser and out-of-service (sec-ui).
+		"browser.only_kiosk": "หน้าจอนี้ใช้ได้เฉพาะกับเบราว์เซอร์ของตู้บริการเท่านั้น",
+		"outofservice.title": "งดให้บริการชั่วคราว",
+		"outofservice.body":  "ตู้บริการนี้อยู่ระหว่างการซ่อมบำรุง กรุณาติดต่อเจ้าหน้าที่ที่เคาน์เตอร์ หรือกลับมาใหม่ภายหลัง",
 	},
 }
 

@@ -1,17 +1,22 @@
 // Package ui is the kiosk's touch interface: server-rendered screens, one
 // decision each, in Thai, Vietnamese or English, plus server-sent events
 // that tell the browser to redraw when a device changes the screen. It keeps
-// no state of its own: everything lives in the kiosk controller.
+// no citizen's state of its own: everything lives in the kiosk controller.
+// The one thing it holds is which browser it answers (browser.go): the one
+// the kiosk launched, and no other tab or local process.
 package ui
 
 import (
+	"crypto/rand"
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"govkiosk/backend-client/api"
@@ -29,14 +34,33 @@ var staticFS embed.FS
 
 // Server serves the touch UI for one controller.
 type Server struct {
-	c    *kiosk.Controller
-	log  *slog.Logger
-	base *template.Template
-	mux  *http.ServeMux
+	c      *kiosk.Controller
+	log    *slog.Logger
+	base   *template.Template
+	mux    *http.ServeMux
+	listen string          // host:port the UI is reached at
+	hosts  map[string]bool // Host headers that name the UI
+	bind   binding
+}
+
+// Options configure a Server.
+type Options struct {
+	Log *slog.Logger
+	// Listen is the address the UI listens on (kiosk.json's listen): the
+	// launch URL's host and the Host headers answered.
+	Listen string
+	Rand   io.Reader // launch secrets and cookies [crypto/rand]
 }
 
 // New builds the UI handler.
-func New(c *kiosk.Controller, log *slog.Logger) (*Server, error) {
+func New(c *kiosk.Controller, o Options) (*Server, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
 	base, err := template.New("page.html").Funcs(template.FuncMap{
 		"t":     func(string) string { return "" },      // replaced per request
 		"tn":    func(string, int) string { return "" }, // replaced per request
@@ -47,25 +71,62 @@ func New(c *kiosk.Controller, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
-	s := &Server{c: c, log: log, base: base, mux: http.NewServeMux()}
+	s := &Server{
+		c: c, log: log, base: base, mux: http.NewServeMux(),
+		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand},
+	}
 	s.routes()
 	return s, nil
 }
 
-// ServeHTTP guards every state-changing request against cross-origin use:
-// the provider's login page and anything else the browser shows must not be
-// able to drive the kiosk.
+// ServeHTTP answers only requests that name the UI by its own Host and come
+// from the browser the kiosk launched (see LaunchURL); state-changing
+// requests are further guarded against cross-origin use: the provider's
+// login page and anything else the browser shows must not be able to drive
+// the kiosk.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.mux.ServeHTTP(w, r)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", csp)
+	switch {
+	case !s.hosts[strings.ToLower(r.Host)]:
+		http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
+	case r.URL.Path == launchPath && r.Method == http.MethodGet:
+		s.launch(w, r)
+	case s.bind.admits(r):
+		s.mux.ServeHTTP(w, r)
+	case r.URL.Path == "/auth/callback" && r.Method == http.MethodGet && !r.URL.Query().Has(bounceParam):
+		s.reloadCallback(w, r)
+	default:
+		s.log.Debug("request from another browser refused", "path", r.URL.Path)
+		s.refuse(w)
+	}
+}
+
+// files serves an embedded tree by file name, never a directory listing.
+func files(fsys fs.FS) http.Handler { return http.FileServerFS(noDirs{fsys}) }
+
+type noDirs struct{ fs.FS }
+
+func (n noDirs) Open(name string) (fs.File, error) {
+	f, err := n.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }
 
 func (s *Server) routes() {
 	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	s.mux.Handle("GET /static/fonts/", http.StripPrefix("/static/fonts/", http.FileServerFS(fonts.FS)))
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", files(static)))
+	s.mux.Handle("GET /static/fonts/", http.StripPrefix("/static/fonts/", files(fonts.FS)))
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /auth/callback", s.callback)
@@ -149,7 +210,9 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	// Errors are on the session's screen (or the session is gone).
-	s.logAction("/auth/callback", s.c.CompleteLogin(r.Context(), r.URL.Query()))
+	q := r.URL.Query()
+	q.Del(bounceParam)
+	s.logAction("/auth/callback", s.c.CompleteLogin(r.Context(), q))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -93,7 +93,7 @@ var proc = api.Procedure{
 // TestEveryScreenRenders draws each step in each language and checks that
 // no message key leaks onto the screen untranslated.
 func TestEveryScreenRenders(t *testing.T) {
-	s, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(nil, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestNoticeSaysTheWait(t *testing.T) {
 			t.Errorf("%s %s %d: %q, want %q", tc.lang, tc.key, tc.minutes, got, tc.want)
 		}
 	}
-	s, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(nil, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/printer/escposemu"
@@ -52,10 +54,11 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	if d.portal != nil {
 		token = d.portal.AdminToken()
 	}
-	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        http://%s/\n  citizen phone:   %s/phone\n  portal console:  %s/\n"+
+	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        the launch URL below, once; a new one: curl -X POST http://%s/demo/launch\n"+
+		"  citizen phone:   %s/phone\n  portal console:  %s/\n"+
 		"  admin token:     %s\n                   (the phone and the console ask for it once, at %s/login)\n"+
 		"  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
-		d.cfg.Listen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
+		d.cfg.OpsListen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
 	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 
@@ -198,7 +201,8 @@ func writeFakeSys(root string) error {
 }
 
 // Handler serves the demo's controls on the ops port: scan a QR code with the
-// imager, show a camera frame, change the printer's paper state.
+// imager, show a camera frame, change the printer's paper state, open and
+// close the cabinet door.
 func (d *demo) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /demo/qr", func(w http.ResponseWriter, r *http.Request) {
@@ -242,6 +246,22 @@ func (d *demo) Handler() http.Handler {
 			return
 		}
 		d.printer.SetState(s)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /demo/door", func(w http.ResponseWriter, r *http.Request) {
+		level := gpio.Low
+		switch r.FormValue("door") {
+		case "open":
+			level = gpio.High
+		case "closed":
+		default:
+			http.Error(w, "door=open|closed", http.StatusBadRequest)
+			return
+		}
+		if err := d.pins.door.Out(level); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /demo/receipts", func(w http.ResponseWriter, r *http.Request) {

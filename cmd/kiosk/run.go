@@ -16,6 +16,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
@@ -238,6 +239,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("portal key (is the kiosk provisioned?): %w", err)
 	}
+	if err := emptyPrivateDir(cfg.TempDir(), log); err != nil {
+		return err
+	}
 	hc := &http.Client{Timeout: 60 * time.Second}
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 	pc.SetPortalKey(portalKey) // the outbox deletes a packet only on the portal's signed acknowledgement
@@ -324,7 +328,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	})
 	mon.Refresh(ctx) // bounded by the monitor's check timeout
 
-	uiSrv, err := ui.New(ctrl, log.With("part", "ui"))
+	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen})
 	if err != nil {
 		return err
 	}
@@ -332,6 +336,19 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	ops.Handle("/", mon.Handler())
 	if o.demoOps != nil {
 		ops.Handle("/demo/", o.demoOps)
+		ops.Handle("POST /demo/launch", demoLaunch(uiSrv))
+	}
+
+	// The UI answers only the browser that opens a launch URL first: the
+	// kiosk's own, or else whoever is shown the one printed when ready.
+	browser, launchURL := "", ""
+	if o.browser {
+		browser = findBrowser(log)
+	}
+	if browser == "" {
+		if launchURL, err = uiSrv.LaunchURL(); err != nil {
+			return err
+		}
 	}
 
 	// Everything is open: run the subsystems until one fails or ctx ends.
@@ -362,15 +379,92 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
+	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, ctrl, mon, log) })
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)
 
 	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
-	fmt.Fprintf(o.stdout, "%skiosk ready: open http://%s/\n", o.banner, cfg.Listen)
-	if o.browser {
-		openBrowser(g.ctx, "http://"+cfg.Listen+"/", log)
+	if browser != "" {
+		g.goRun("browser", func(ctx context.Context) error {
+			return runBrowser(ctx, browser, uiSrv.LaunchURL, cfg.TempDir(), log)
+		})
+		fmt.Fprintf(o.stdout, "%skiosk ready: the kiosk's browser shows http://%s/\n", o.banner, cfg.Listen)
+	} else {
+		fmt.Fprintf(o.stdout, "%skiosk ready: open %s once, in the kiosk's browser\n", o.banner, launchURL)
 	}
 	return g.wait()
+}
+
+// demoLaunch answers a new one-time launch URL, for the demo user's browser
+// (a restarted browser needs one: the UI answers only the browser that used
+// the newest). Only on loopback names, so a page rebinding a name of its own
+// to the ops port cannot read one.
+func demoLaunch(uiSrv *ui.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, _ := net.SplitHostPort(r.Host); host != "127.0.0.1" && host != "localhost" && host != "::1" {
+			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
+			return
+		}
+		u, err := uiSrv.LaunchURL()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintln(w, u)
+	})
+}
+
+// emptyPrivateDir readies the kiosk's private directory (kiosk.Config.TempDir)
+// for the files personal data passes through: whatever a crash left in it is
+// overwritten and removed, and it is made private to the kiosk. It may be a
+// tmpfs mount point, so it is emptied, never removed itself.
+func emptyPrivateDir(dir string, log *slog.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	for _, e := range ents {
+		if err := device.RemoveScrubbed(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("private directory: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("private directory: %w", err)
+	}
+	if len(ents) > 0 {
+		log.Info("private directory emptied", "dir", dir, "entries", len(ents))
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && st.Type != unix.TMPFS_MAGIC {
+		log.Info("the private directory is not a tmpfs: scans and receipts touch the disk, overwritten before removal", "dir", dir)
+	}
+	return nil
+}
+
+// watchDoor takes the kiosk out of service while the cabinet door is open:
+// as it opens, any citizen's session is wiped and a heartbeat carrying the
+// door-open warning goes to the portal at once, not at the next interval;
+// as it closes, the kiosk is back in service and says so. Without a door
+// sensor there is nothing to watch.
+func watchDoor(ctx context.Context, sens *sensors.Sensors, ctrl *kiosk.Controller, mon *health.Monitor, log *slog.Logger) error {
+	started := false
+	err := sens.WatchDoor(ctx, func(open bool) {
+		ctrl.SetOutOfService(open)
+		if open || started { // a door closed at start is no news
+			mon.SendNow()
+		}
+		started = true
+	})
+	if errors.Is(err, sensors.ErrNoDevice) {
+		log.Warn("no door sensor: an opened cabinet does not stop the kiosk")
+		return nil
+	}
+	return err
 }
 
 // listen takes addr for the server named what, set with flagName.
@@ -467,28 +561,50 @@ func catalogueRetry() backoff.ExponentialBackOff {
 	return b
 }
 
-// openBrowser starts Chromium in kiosk mode when there is a display.
-func openBrowser(ctx context.Context, url string, log *slog.Logger) {
+// findBrowser is the Chromium to open in kiosk mode, or "" when there is no
+// display or no Chromium.
+func findBrowser(log *slog.Logger) string {
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		log.Info("no display: not opening a browser")
-		return
+		return ""
 	}
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		log.Info("chromium not found: open the UI yourself", "url", url)
-		return
+		log.Info("chromium not found: open the launch URL yourself")
+		return ""
 	}
-	profile, err := os.MkdirTemp("", "govkiosk-browser-")
-	if err != nil {
-		return
+	return bin
+}
+
+// runBrowser keeps Chromium open in kiosk mode until ctx ends, each time at
+// a fresh launch URL: a browser that exits is opened again, and its new
+// launch shuts out whatever held the old cookie.
+func runBrowser(ctx context.Context, bin string, launch func() (string, error), profiles string, log *slog.Logger) error {
+	for {
+		u, err := launch()
+		if err != nil {
+			return err
+		}
+		profile, err := os.MkdirTemp(profiles, "browser-")
+		if err != nil {
+			return fmt.Errorf("browser profile: %w", err)
+		}
+		cmd := exec.CommandContext(ctx, bin, "--kiosk", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--user-data-dir="+profile, u)
+		err = cmd.Run()
+		os.RemoveAll(profile)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("the kiosk's browser exited; opening it again", "err", err)
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
 	}
-	cmd := exec.CommandContext(ctx, bin, "--kiosk", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir="+profile, url)
-	if err := cmd.Start(); err != nil {
-		log.Warn("could not start chromium", "err", err)
-		return
-	}
-	go func() { cmd.Wait(); os.RemoveAll(profile) }()
 }
 
 // checkers are the health monitor's device checks.

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	backendclient "govkiosk/backend-client"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/display"
@@ -35,10 +37,16 @@ func demoArgs(t *testing.T, extra ...string) []string {
 // startPortal runs a reference portal for the test.
 func startPortal(t *testing.T) (*portal.Server, string) {
 	t.Helper()
+	return startPortalFor(t, "http://127.0.0.1:8080/auth/callback")
+}
+
+// startPortalFor is startPortal for a kiosk whose login callback is redirect.
+func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, url, err := portal.Start(ctx, portal.Options{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
-		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"},
+		KioskRedirectURIs: []string{redirect},
 	})
 	if err != nil {
 		cancel()
@@ -219,6 +227,12 @@ func TestDemoControls(t *testing.T) {
 	}
 	if code := post("/demo/qr", "text/plain", nil); code != http.StatusBadRequest {
 		t.Fatalf("empty QR: %d", code)
+	}
+	if code := post("/demo/door", "application/x-www-form-urlencoded", []byte("door=open")); code != http.StatusNoContent || d.pins.door.Read() != gpio.High {
+		t.Fatalf("door open: %d, pin %v", code, d.pins.door.Read())
+	}
+	if code := post("/demo/door", "application/x-www-form-urlencoded", []byte("door=ajar")); code != http.StatusBadRequest {
+		t.Fatalf("door ajar: %d", code)
 	}
 	if !strings.HasPrefix(d.cfg.PortalURL, "http://127.0.0.1:") {
 		t.Fatalf("portal URL %q", d.cfg.PortalURL)

@@ -13,10 +13,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"govkiosk/backend-client/api"
+	"govkiosk/drivers/sensors"
+	"govkiosk/drivers/sensors/sensorstest"
+	"govkiosk/kiosk"
+	"govkiosk/kiosk/health"
 )
 
 // envAsMain makes the test binary run main() with its arguments, so a test
@@ -43,8 +52,14 @@ type kioskProc struct {
 
 func startKioskProc(t *testing.T, args ...string) *kioskProc {
 	t.Helper()
+	return startKioskProcEnv(t, nil, args...)
+}
+
+// startKioskProcEnv is startKioskProc with env added to the environment.
+func startKioskProcEnv(t *testing.T, env []string, args ...string) *kioskProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), envAsMain+"=1")
+	cmd.Env = append(append(os.Environ(), env...), envAsMain+"=1")
 	k := &kioskProc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = k.stdout, k.stderr
 	if err := cmd.Start(); err != nil {
@@ -372,5 +387,65 @@ func TestOneLine(t *testing.T) {
 	err := errors.Join(errors.New("kioskId is empty"), errors.New(`language "fr" is not one of th, vi, en`))
 	if got := oneLine(fmt.Errorf("config x: %w", err)); got != `config x: kioskId is empty; language "fr" is not one of th, vi, en` {
 		t.Fatalf("oneLine: %q", got)
+	}
+}
+
+// TestDoorOpenWipesAndAlertsAtOnce: the cabinet door (a fake GPIO pin under
+// the real sensors driver) opens mid-session. Within a bound far shorter
+// than the heartbeat interval the session is wiped, the screen is out of
+// service and the portal has a heartbeat with the door-open warning; when
+// the door closes the kiosk is back in service.
+func TestDoorOpenWipesAndAlertsAtOnce(t *testing.T) {
+	door, led := sensorstest.Pins("DOOR_"+t.Name(), "LED_"+t.Name())
+	sens, err := sensors.Open(sensorstest.Opts(door, led), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sens.Close()
+	var kcfg kiosk.Config
+	kcfg.SetDefaults()
+	ctrl := kiosk.NewController(kiosk.Deps{Config: kcfg})
+	sent := make(chan api.Heartbeat, 16)
+	const interval = time.Hour
+	mon := health.New(health.Options{
+		Checkers: map[string]health.Checker{"sensors": sens.Status},
+		Send:     func(ctx context.Context, hb api.Heartbeat) error { sent <- hb; return nil },
+		Interval: interval,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go mon.Run(ctx)
+	<-sent // the heartbeat at start
+	go watchDoor(ctx, sens, ctrl, mon, slog.New(slog.DiscardHandler))
+
+	if err := ctrl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	session := ctrl.View(ctx).SessionID
+	door.Out(gpio.High) // the door opens
+	const bound = 3 * time.Second
+	deadline := time.Now().Add(bound)
+	for ctrl.View(ctx).Step != kiosk.StepOutOfService && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := ctrl.View(ctx); v.Step != kiosk.StepOutOfService || v.SessionID == session {
+		t.Fatalf("%v after the door opened the kiosk is at %s, session %s (was %s)", bound, v.Step, v.SessionID, session)
+	}
+	select {
+	case hb := <-sent:
+		if !slices.Contains(hb.Warnings, "door-open") {
+			t.Fatalf("the alert lacks door-open: %v", hb.Warnings)
+		}
+	case <-time.After(time.Until(deadline)):
+		t.Fatalf("no heartbeat within %v of the door opening (the interval is %v)", bound, interval)
+	}
+
+	door.Out(gpio.Low) // closed again
+	deadline = time.Now().Add(bound)
+	for ctrl.View(ctx).Step != kiosk.StepAttract && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if step := ctrl.View(ctx).Step; step != kiosk.StepAttract {
+		t.Fatalf("%v after the door closed the kiosk is at %s", bound, step)
 	}
 }

@@ -5,9 +5,10 @@
 // DPI); putting them into a PDF and drawing thumbnails is the kiosk's
 // document package.
 //
-// Scans are personal data: pages are scanned into a private temporary
-// directory, read into memory and the directory is removed before ScanBatch
-// returns, whatever happened.
+// Scans are personal data: pages are scanned into a private (0700)
+// directory under Opts.TempDir, read into memory, and the pages are
+// overwritten and the directory removed before ScanBatch returns, whatever
+// happened (device.RemoveScrubbed).
 //
 // # Shape
 //
@@ -61,7 +62,7 @@ type Opts struct {
 	Mode      string          `json:"mode,omitempty"`      // ["Gray"]
 	ScanImage string          `json:"scanImage,omitempty"` // path of scanimage ["scanimage"]
 	ExtraArgs []string        `json:"extraArgs,omitempty"` // extra backend options (tests inject faults with these)
-	TempDir   string          `json:"tempDir,omitempty"`   // parent of the per-batch private dir; "" = os.TempDir()
+	TempDir   string          `json:"tempDir,omitempty"`   // parent of the per-batch private dir, made 0700 if missing; "" = os.TempDir() (the kiosk sets its private dir)
 	Idle      device.Duration `json:"idle,omitzero"`       // scanimage silent this long is stopped [45s]
 
 	Now func() time.Time `json:"-"` // clock for status times and batch durations [time.Now]
@@ -249,12 +250,17 @@ func (s *Scanner) ScanBatch(ctx context.Context, maxPages int) (pages []Page, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	if s.cfg.TempDir != "" {
+		if err := os.MkdirAll(s.cfg.TempDir, 0o700); err != nil {
+			return nil, fmt.Errorf("scanner: private scan dir: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(s.cfg.TempDir, "scan-*")
 	if err != nil {
 		return nil, fmt.Errorf("scanner: private scan dir: %w", err)
 	}
 	defer func() {
-		if rerr := os.RemoveAll(dir); rerr != nil {
+		if rerr := device.RemoveScrubbed(dir); rerr != nil {
 			s.log.Error("scanner: removing scan dir failed", "err", rerr)
 			if err == nil {
 				pages, err = nil, fmt.Errorf("scanner: removing scan dir: %w", rerr)

@@ -1,6 +1,8 @@
 // Package sensors reads the cabinet's tamper/door switch and drives its
 // status LED through periph.io GPIO, and reads the board temperature from
-// sysfs.
+// sysfs. WatchDoor reports the door opening and closing as it happens, by
+// reading the pin every DoorPoll (edge interrupts are not on every board's
+// GPIO, nor through sysfs everywhere).
 //
 // # Shape
 //
@@ -46,8 +48,9 @@ var ErrNoDevice = errors.New("sensors: no device")
 // Opts names the pins as gpioreg knows them (e.g. "GPIO17"), or hands pins
 // in directly.
 type Opts struct {
-	DoorPin string `json:"doorPin,omitempty"` // input; High = door open (the switch pulls it Low when closed)
-	LEDPin  string `json:"ledPin,omitempty"`  // output; High = LED on
+	DoorPin  string          `json:"doorPin,omitempty"` // input; High = door open (the switch pulls it Low when closed)
+	LEDPin   string          `json:"ledPin,omitempty"`  // output; High = LED on
+	DoorPoll device.Duration `json:"doorPoll,omitzero"` // how often WatchDoor reads the door, 10ms..5s [200ms]
 
 	Door gpio.PinIO       `json:"-"` // used instead of looking DoorPin up (tests, demo)
 	LED  gpio.PinIO       `json:"-"` // used instead of looking LEDPin up
@@ -56,17 +59,24 @@ type Opts struct {
 
 // DefaultOpts are the defaults Open fills zero fields from: no pins, so
 // sensors report noDevice until the configuration names them.
-var DefaultOpts = Opts{}
+var DefaultOpts = Opts{DoorPoll: device.D(200 * time.Millisecond)}
 
 // WithDefaults fills zero fields from DefaultOpts and checks the result.
 func (o Opts) WithDefaults() (Opts, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Door == nil && o.LED == nil && o.DoorPin != "" && o.DoorPin == o.LEDPin {
-		return o, fmt.Errorf("sensors: door and LED are both pin %s", o.DoorPin)
+	if o.DoorPoll.Duration == 0 {
+		o.DoorPoll = DefaultOpts.DoorPoll
 	}
-	return o, nil
+	var errs []error
+	if o.Door == nil && o.LED == nil && o.DoorPin != "" && o.DoorPin == o.LEDPin {
+		errs = append(errs, fmt.Errorf("sensors: door and LED are both pin %s", o.DoorPin))
+	}
+	if p := o.DoorPoll.Duration; p < 10*time.Millisecond || p > 5*time.Second {
+		errs = append(errs, fmt.Errorf("sensors: doorPoll %v out of range 10ms..5s", o.DoorPoll))
+	}
+	return o, errors.Join(errs...)
 }
 
 // Sensors is the door switch and status LED.
@@ -189,6 +199,28 @@ func (s *Sensors) DoorOpen() (bool, error) {
 		return false, ErrNoDevice
 	}
 	return s.door.Read() == gpio.High, nil
+}
+
+// WatchDoor calls changed with the door's state (true: open) at once and
+// then each time it changes, reading the pin every DoorPoll, until ctx ends
+// (nil). Without a door pin it returns ErrNoDevice at once.
+func (s *Sensors) WatchDoor(ctx context.Context, changed func(open bool)) error {
+	if s.door == nil {
+		return ErrNoDevice
+	}
+	t := time.NewTicker(s.cfg.DoorPoll.Duration)
+	defer t.Stop()
+	for last, first := false, true; ; {
+		if open := s.door.Read() == gpio.High; first || open != last {
+			changed(open)
+			last, first = open, false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // SetLED switches the status LED.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
@@ -188,5 +189,49 @@ func TestTemperature(t *testing.T) {
 				t.Fatalf("Temperature = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// WatchDoor reports the state at once and then every change, within a few
+// polls; without a door pin it refuses at once.
+func TestWatchDoor(t *testing.T) {
+	door, _, cfg := fakes(t)
+	cfg.DoorPoll = device.D(10 * time.Millisecond)
+	s := open(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	changes := make(chan bool, 8)
+	done := make(chan error, 1)
+	go func() { done <- s.WatchDoor(ctx, func(open bool) { changes <- open }) }()
+	for i, want := range []bool{false, true, false, true} {
+		if i > 0 {
+			level := gpio.Low
+			if want {
+				level = gpio.High
+			}
+			door.Out(level)
+		}
+		select {
+		case got := <-changes:
+			if got != want {
+				t.Fatalf("change %d: open=%v, want %v", i, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("change %d (open=%v) not reported", i, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("WatchDoor after cancel: %v", err)
+	}
+	select {
+	case extra := <-changes:
+		t.Fatalf("a change reported that did not happen: %v", extra)
+	default:
+	}
+	if err := open(t, &sensors.Opts{}).WatchDoor(context.Background(), func(bool) {}); !errors.Is(err, sensors.ErrNoDevice) {
+		t.Fatalf("WatchDoor without a door pin: %v", err)
+	}
+	if _, err := sensors.Open(&sensors.Opts{DoorPoll: device.D(time.Minute)}, nil); err == nil {
+		t.Error("a door read once a minute was accepted")
 	}
 }

@@ -79,11 +79,15 @@ func Load(path string) (Config, error) {
 func (c *Config) SetDefaults() { c.Config.SetDefaults() }
 
 // DeviceOptions are the device sections as Open takes them: the display
-// reads the kiosk's sysRoot unless its own section names another.
+// reads the kiosk's sysRoot and the scanner scans into the kiosk's private
+// directory (kiosk.Config.TempDir), unless their own sections name others.
 func (c Config) DeviceOptions() Devices {
 	d := c.Devices
 	if d.Display.SysRoot == "" {
 		d.Display.SysRoot = c.SysRoot
+	}
+	if d.Scanner.TempDir == "" {
+		d.Scanner.TempDir = c.TempDir()
 	}
 	return d
 }

@@ -64,7 +64,8 @@ type Monitor struct {
 	now     func() time.Time
 	metrics *metrics
 
-	refreshMu sync.Mutex // one Refresh at a time
+	refreshMu sync.Mutex    // one Refresh at a time
+	sendNow   chan struct{} // SendNow wakes Run
 
 	mu        sync.Mutex
 	snap      api.Heartbeat
@@ -86,6 +87,7 @@ func New(opts Options) *Monitor {
 		now:     opts.Now,
 		byName:  map[string]device.Status{},
 		metrics: newMetrics(opts.Version),
+		sendNow: make(chan struct{}, 1),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -219,8 +221,8 @@ collect:
 }
 
 // Run refreshes and, if Options.Send is set, sends a heartbeat at once and
-// then every Interval until ctx is done. Send failures are logged and
-// counted, never fatal.
+// then every Interval, and whenever SendNow asks, until ctx is done. Send
+// failures are logged and counted, never fatal.
 func (m *Monitor) Run(ctx context.Context) {
 	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
@@ -238,7 +240,18 @@ func (m *Monitor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-m.sendNow:
 		}
+	}
+}
+
+// SendNow makes Run refresh and send a heartbeat now rather than at the
+// next interval: something the monitoring team must hear of at once has
+// happened (the cabinet door opened). It does not wait for the send.
+func (m *Monitor) SendNow() {
+	select {
+	case m.sendNow <- struct{}{}:
+	default: // one is already due
 	}
 }
 

@@ -29,7 +29,10 @@
 // dropped. purged: the files are removed and the directory fsynced.
 // withdrawn: the portal refused the packet for good and the citizen, still
 // at the kiosk, sent a corrected one instead; like purged, nothing is kept. Open
-// completes finalised → purged locally; Run resumes the others.
+// completes finalised → purged locally; Run resumes the others. A purged or
+// withdrawn row is deleted once it is older than Options.KeepDelivered (at
+// Open, after each purge and hourly), and after each purge the WAL is
+// truncated so that it keeps no earlier version of what was dropped.
 //
 // Layout under Options.Dir:
 //
@@ -164,6 +167,10 @@ type Options struct {
 	// DiskFree reports the free bytes of the file system holding path;
 	// default statfs. Used only when Limits.MinFreeDisk is set.
 	DiskFree func(path string) (uint64, error)
+	// KeepDelivered is how long the row of a purged or withdrawn packet is
+	// kept, for a citizen's Wait and a technician's look; then it is
+	// deleted. Default DefaultKeepDelivered.
+	KeepDelivered time.Duration
 }
 
 // ParseRecipient parses the portal's "age1…" X25519 recipient.
@@ -194,6 +201,7 @@ type Outbox struct {
 	recipient    age.Recipient
 	limits       Limits
 	diskFree     func(string) (uint64, error)
+	keep         time.Duration // KeepDelivered
 
 	// hook, when set (tests), runs before every fsync and database commit
 	// the outbox makes: event is "fsync-file", "fsync-dir" or "commit".
@@ -208,6 +216,7 @@ type Outbox struct {
 
 	mu      sync.Mutex
 	busy    map[string]bool // packets a Run is delivering now
+	pruneAt time.Time       // when Run next prunes delivered rows
 	changed chan struct{}   // closed and replaced on every state change
 	closed  bool
 	closing chan struct{}
@@ -289,6 +298,9 @@ func Open(opts Options) (*Outbox, error) {
 	}
 	if o.diskFree == nil {
 		o.diskFree = statfsFree
+	}
+	if o.keep = opts.KeepDelivered; o.keep <= 0 {
+		o.keep = DefaultKeepDelivered
 	}
 	if o.minB <= 0 {
 		o.minB = time.Second
@@ -382,7 +394,10 @@ func (o *Outbox) init() error {
 	if len(todo) > 0 {
 		o.log.Info("outbox: finished clean-up of delivered packets", "count", len(todo))
 	}
-	return o.removeStrays()
+	if err := o.removeStrays(); err != nil {
+		return err
+	}
+	return o.prune()
 }
 
 // migrate drops a version-1 (plaintext) outbox that has nothing left to send,

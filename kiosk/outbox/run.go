@@ -132,9 +132,60 @@ func (o *Outbox) next() (*pending, time.Duration, error) {
 		return nil, 0, err
 	}
 	if !at.Valid {
-		return nil, -1, nil
+		return nil, o.untilPrune(now), nil
 	}
-	return nil, max(time.Unix(0, at.Int64).Sub(now), 0), nil
+	return nil, min(max(time.Unix(0, at.Int64).Sub(now), 0), o.untilPrune(now)), nil
+}
+
+// DefaultKeepDelivered is how long a delivered packet's row is kept.
+const DefaultKeepDelivered = 24 * time.Hour
+
+// pruneEvery is how often Run prunes when nothing else happens.
+const pruneEvery = time.Hour
+
+// untilPrune prunes if it is due and says how long until it is due again.
+func (o *Outbox) untilPrune(now time.Time) time.Duration {
+	o.mu.Lock()
+	due := !now.Before(o.pruneAt)
+	if due {
+		o.pruneAt = now.Add(pruneEvery)
+	}
+	next := o.pruneAt.Sub(now)
+	o.mu.Unlock()
+	if due {
+		if err := o.prune(); err != nil {
+			o.log.Error("outbox: prune delivered packets", "err", err)
+		}
+	}
+	return next
+}
+
+// prune deletes the rows of packets purged or withdrawn more than
+// KeepDelivered ago and truncates the WAL.
+func (o *Outbox) prune() error {
+	res, err := o.exec("prune", `DELETE FROM packets WHERE state IN (?, ?) AND updated_at < ?`,
+		StatePurged, StateWithdrawn, o.now().Add(-o.keep).UnixNano())
+	if err != nil {
+		return fmt.Errorf("outbox: prune: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		o.log.Info("outbox: delivered packets forgotten", "count", n, "olderThan", o.keep)
+	}
+	return o.truncateWAL()
+}
+
+// truncateWAL checkpoints the WAL into the database (whose deleted content
+// secure_delete has zeroed) and truncates it, so that no earlier version of
+// a purged row or file list stays in it.
+func (o *Outbox) truncateWAL() error {
+	var busy, frames, done int
+	if err := o.db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("outbox: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		o.log.Warn("outbox: WAL not truncated: the database is busy; the next purge tries again")
+	}
+	return nil
 }
 
 // retryErr marks an error that must be retried even if it looks permanent
@@ -368,6 +419,7 @@ func (o *Outbox) finish(id string, state State) error {
 			return fmt.Errorf("record purge: %w", err)
 		}
 		o.notify()
+		return o.prune()
 	}
 	return nil
 }

@@ -520,7 +520,7 @@ func (o *Outbox) Withdraw(id string) error {
 	}
 	o.log.Info("outbox: refused packet withdrawn", "id", id)
 	o.notify()
-	return nil
+	return o.prune()
 }
 
 // Wait returns once packet id is delivered (finalised, acknowledged or

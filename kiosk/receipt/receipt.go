@@ -40,6 +40,10 @@ type Data struct {
 	Currency        string
 	TrackURL        string
 	Location        *time.Location // the kiosk's time zone for ReceivedAt; nil: time.Local
+	// TempDir is where the laid-out HTML, which holds the citizen's name,
+	// passes through on its way to MuPDF: the kiosk's private directory.
+	// "": os.TempDir().
+	TempDir string
 }
 
 // Document is one line of the document list.
@@ -265,7 +269,7 @@ func renderSection(d Data, widthDots int, section string) (*image.Gray, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := RenderHTML(h, widthDots)
+	g, err := renderHTML(d.TempDir, h, widthDots)
 	if err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)
 	}

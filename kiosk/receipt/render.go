@@ -40,11 +40,26 @@ var pageCSS = "<style>" + fonts.FaceCSS + "@page { margin: 0 }\n</style>\n"
 // ("Kiosk Sans", "Kiosk Thai", "Kiosk Mono"). Content longer than one page
 // is laid out again on a longer page; trailing white is left for ToMono to
 // trim.
+//
+// MuPDF reads HTML only from a file: it is written to a private directory
+// under os.TempDir(), overwritten once laid out and removed. (Receipts are
+// laid out under Data.TempDir, the kiosk's private directory.)
 func RenderHTML(html []byte, widthDots int) (*image.Gray, error) {
+	return renderHTML("", html, widthDots)
+}
+
+// renderHTML is RenderHTML with the HTML file under tmpDir ("" =
+// os.TempDir()), which is made 0700 if missing.
+func renderHTML(tmpDir string, html []byte, widthDots int) (*image.Gray, error) {
 	if widthDots < 8 || widthDots > 4096 {
 		return nil, fmt.Errorf("render receipt: width %d dots out of range", widthDots)
 	}
-	dir, err := os.MkdirTemp("", "receipt-*")
+	if tmpDir != "" {
+		if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+			return nil, fmt.Errorf("render receipt: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp(tmpDir, "receipt-*")
 	if err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)
 	}
@@ -55,6 +70,9 @@ func RenderHTML(html []byte, widthDots int) (*image.Gray, error) {
 	doc := make([]byte, 0, len(pageCSS)+len(html))
 	doc = append(append(doc, pageCSS...), html...)
 	path := filepath.Join(dir, "receipt.html")
+	// The HTML holds the citizen's name: overwritten before it is removed
+	// (only it; the fonts are no one's).
+	defer device.Scrub(path)
 	if err := os.WriteFile(path, doc, 0o600); err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)
 	}

@@ -37,7 +37,7 @@
   }));
 
   // Idle: after the timeout show a countdown; at zero the session is wiped.
-  if (step === "attract") return;
+  if (step === "attract" || step === "outOfService") return;
   const timeout = Number(body.dataset.idleTimeout) * 1000;
   const countdown = Number(body.dataset.idleCountdown);
   let last = Date.now() - Number(body.dataset.idleSeconds) * 1000;
