@@ -35,6 +35,7 @@ type demoKiosk struct {
 	proc      *kioskProc
 	ui        string // http://host:port
 	portal    string
+	admin     string // the portal's admin token, for its phone simulator
 	dataDir   string // --data
 	launchURL string // from the ready line
 }
@@ -50,7 +51,7 @@ func startDemoKiosk(t *testing.T, env ...string) *demoKiosk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &demoKiosk{ui: "http://" + listen, portal: portalURL, dataDir: t.TempDir()}
+	k := &demoKiosk{ui: "http://" + listen, portal: portalURL, admin: srv.AdminToken(), dataDir: t.TempDir()}
 	k.proc = startKioskProcEnv(t, env, "--demo", "--data", k.dataDir, "--listen", listen, "--ops-listen", freePort(t),
 		"--portal", portalURL, "--enroll-token", token, "--submit-wait", "5s")
 	ready := regexp.MustCompile(`kiosk ready: open (\S+)`)
@@ -141,6 +142,7 @@ func (c *citizen) portalJSON(method, path string, in, out any) {
 	}
 	req, _ := http.NewRequest(method, c.k.portal+path, body)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.k.admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)

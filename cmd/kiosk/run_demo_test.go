@@ -46,7 +46,7 @@ func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, url, err := portal.Start(ctx, portal.Options{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
-		KioskRedirectURIs: []string{redirect},
+		KioskRedirectURIs: []string{redirect}, PhoneSimulator: true, // the tests' citizens approve on the simulated phone
 	})
 	if err != nil {
 		cancel()
