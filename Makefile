@@ -7,6 +7,10 @@ STATICCHECK_VERSION := v0.8.2
 # staticcheck, pinned, where `go install` puts it (GOBIN, else GOPATH/bin).
 STATICCHECK := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
 export CGO_ENABLED := 1
+# Tests that decode on one goroutine: nothing for the race detector to see,
+# 15-25 times slower under it. They skip themselves under -race and run here
+# without it (drivers/qrreader: skipUnderRace).
+NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP)$$' ./drivers/qrreader
 
 .PHONY: demo test deps tools build production vet unit e2e bench-qr clean
 
@@ -14,10 +18,11 @@ export CGO_ENABLED := 1
 demo: deps build
 	$(BIN)/kiosk --demo --data demo-data
 
-## test: install what the tests need, then vet and run every test
+## test: install what the tests need, then vet and run every test with the race detector
 test: deps vet
-	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -tags demo ./cmd/kiosk
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -tags demo ./cmd/kiosk
+	$(GO) test -count=1 $(NORACE_TESTS)
 
 deps: tools
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,11 +57,12 @@ vet: tools
 	$(STATICCHECK) -tags demo ./cmd/kiosk
 
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
-	$(GO) test -count=1 -tags demo ./cmd/kiosk
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 -tags demo ./cmd/kiosk
+	$(GO) test -count=1 $(NORACE_TESTS)
 
 e2e: deps
-	$(GO) test -count=1 -v ./e2e/
+	$(GO) test -race -count=1 -v ./e2e/
 
 ## bench-qr: our QR pipeline beside ZXingReader and zbarimg on the shared photo corpus
 bench-qr:
