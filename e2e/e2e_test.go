@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -549,9 +550,46 @@ func (w *world) personalDataLeft(t *testing.T, needles ...string) []string {
 	return found
 }
 
+// firstEvent reads the kiosk's event stream as a page showing step would
+// and returns the first event's name, or "" when none comes within d.
+func (w *world) firstEvent(t *testing.T, step string, d time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.kioskURL+"/events?step="+url.QueryEscape(step), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req) // the stream never ends: ctx bounds it, not a client timeout
+	if err != nil {
+		t.Fatalf("GET /events: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			return ev
+		}
+	}
+	return ""
+}
+
 func TestCitizenFlow(t *testing.T) {
 	w := setup(t)
 	ctx := browser(t)
+
+	// A page rendered before a change it has no event for (a QR read while
+	// the browser was still connecting its event stream) is told to redraw
+	// as soon as it connects; on a loaded machine the receipt-QR status
+	// screen was lost that way, and the wait for it hung the run.
+	t.Run("stale page redraws", func(t *testing.T) {
+		if ev := w.firstEvent(t, "status", 10*time.Second); ev != "refresh" {
+			t.Fatalf("a page showing the status screen while the kiosk is at attract got first event %q, want refresh", ev)
+		}
+		if ev := w.firstEvent(t, "attract", time.Second); ev != "" {
+			t.Fatalf("a page showing the current step got event %q before any change", ev)
+		}
+	})
 
 	t.Run("online", func(t *testing.T) {
 		r := w.walk(t, ctx)
