@@ -225,7 +225,7 @@ func TestAPIErrorDecoding(t *testing.T) {
 			w.WriteHeader(404)
 			json.NewEncoder(w).Encode(api.Error{Code: "not-found", Message: "nope"})
 		default:
-			http.Error(w, "<html>bad gateway</html>", 502)
+			http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
 		}
 	}))
 	defer srv.Close()

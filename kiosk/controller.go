@@ -385,6 +385,14 @@ func (c *Controller) View(ctx context.Context) View {
 	return v
 }
 
+// Step is the screen the kiosk shows now: what View(ctx).Step says,
+// without a view's copies or its device I/O.
+func (c *Controller) Step() Step {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.step
+}
+
 func (c *Controller) viewLocked() View {
 	s := c.s
 	if c.outOfService {

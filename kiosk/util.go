@@ -2,21 +2,12 @@ package kiosk
 
 import (
 	"bytes"
-	"crypto/rand"
 	"image"
 	"image/png"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
-
-func randOr(r io.Reader) io.Reader {
-	if r == nil {
-		return rand.Reader
-	}
-	return r
-}
 
 // provisionalNumber is the kiosk-issued number printed when the portal has
 // not answered yet; the portal maps it to its own tracking number later.

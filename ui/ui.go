@@ -250,6 +250,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
 	fmt.Fprint(w, "retry: 2000\n\n")
+	// A change between rendering the page and this subscription (a QR read
+	// while the browser was still connecting, as on a loaded machine) has no
+	// event of its own: the page names the step it shows, and a different
+	// step now means it is stale.
+	if shown := r.URL.Query().Get("step"); shown != "" && shown != string(s.c.Step()) {
+		fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
+	}
 	fl.Flush()
 	keep := time.NewTicker(25 * time.Second)
 	defer keep.Stop()

@@ -354,11 +354,11 @@ func checkCitizenID(profile, id string) error {
 	switch profile {
 	case "th":
 		if !ValidThaiID(id) {
-			return errors.New("Thai citizen ID fails its checksum")
+			return errors.New("citizen ID fails the Thai checksum")
 		}
 	case "vn":
 		if !allDigits(id, 12) {
-			return errors.New("Vietnamese citizen ID must be 12 digits")
+			return errors.New("citizen ID must be 12 digits for a Vietnamese profile")
 		}
 	default:
 		return fmt.Errorf("unknown id_profile %q", profile)

@@ -53,9 +53,8 @@ func (c Claims) String() string {
 // GoString redacts the claims in %#v.
 func (c Claims) GoString() string { return c.String() }
 
-// The wire form: CWT claims with MOSIP Claim 169 identity data.
-const claimIdentity = 169
-
+// wireCWT is the wire form: CWT claims with the MOSIP Claim 169 identity
+// data under key 169.
 type wireCWT struct {
 	Iss      string        `cbor:"1,keyasint,omitempty"`
 	Exp      any           `cbor:"4,keyasint,omitempty"`
@@ -238,12 +237,12 @@ func checkCitizenID(id, nationality string) error {
 	switch strings.ToUpper(nationality) {
 	case "TH", "THA":
 		if !validThaiID(id) {
-			return errors.New("Thai citizen ID fails its checksum")
+			return errors.New("citizen ID of a Thai national fails the Thai checksum")
 		}
 		return nil
 	case "VN", "VNM":
 		if !allDigits(id, 12) {
-			return errors.New("Vietnamese citizen ID is not 12 digits")
+			return errors.New("citizen ID of a Vietnamese national is not 12 digits")
 		}
 		return nil
 	}

@@ -21,7 +21,7 @@ var claimsMode = func() cbor.DecMode {
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 		IndefLength:      cbor.IndefLengthForbidden,
 		TagsMd:           cbor.TagsForbidden,
-		IntDec:           cbor.IntDecConvertSigned,
+		IntDec:           cbor.IntDecConvertSignedOrFail,
 		MaxNestedLevels:  8,
 		MaxArrayElements: 256,
 		MaxMapPairs:      256,

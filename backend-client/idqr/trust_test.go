@@ -46,6 +46,10 @@ func TestTrustListJSONRoundTrip(t *testing.T) {
 func TestParseTrustListJSON(t *testing.T) {
 	k := newTestKeys(t)
 	pub, _ := k.p256a.PublicKey.Bytes()
+	priv, err := k.p256a.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	x, y := b64(pub[1:33]), b64(pub[33:])
 	edx := b64(k.ed.Public().(ed25519.PublicKey))
@@ -66,7 +70,7 @@ func TestParseTrustListJSON(t *testing.T) {
 	}
 	offCurve := b64(bytes.Repeat([]byte{1}, 32))
 	bad := map[string]string{
-		"private key":       ec(`,"d":"` + b64(k.p256a.D.Bytes()) + `"`),
+		"private key":       ec(`,"d":"` + b64(priv) + `"`),
 		"alg mismatch":      ec(`,"alg":"EdDSA"`),
 		"alg none":          ec(`,"alg":"none"`),
 		"use enc":           ec(`,"use":"enc"`),

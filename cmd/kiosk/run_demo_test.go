@@ -28,6 +28,28 @@ import (
 	"govkiosk/provisioning"
 )
 
+// busyPort holds a loopback port for the test's duration.
+func busyPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// freePort is a loopback port nobody listens on (for a moment).
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // demoArgs are the arguments of a demo kiosk on free ports in its own folder.
 func demoArgs(t *testing.T, extra ...string) []string {
 	args := []string{"--demo", "--data", t.TempDir(), "--listen", freePort(t), "--ops-listen", freePort(t), "--portal-listen", "127.0.0.1:0"}

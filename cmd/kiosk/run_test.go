@@ -158,28 +158,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// busyPort holds a loopback port for the test's duration.
-func busyPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
-
-// freePort is a loopback port nobody listens on (for a moment).
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // writeConfig writes a kiosk.json that LoadConfig accepts, changed by edit.
 func writeConfig(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()

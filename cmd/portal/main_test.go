@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -24,6 +25,12 @@ func TestRunServesAndStops(t *testing.T) {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--enroll-token", "field-token-000a,field-token-000b", "--enroll-token", "field-token-000c"}, pw, io.Discard)
 		pw.Close()
 	}()
+	// Reading stdout until the lines appear is bounded: if they do not come,
+	// the pipe is closed under the scanner and the test says what it missed.
+	const bound = 30 * time.Second
+	timer := time.AfterFunc(bound, func() {
+		pr.CloseWithError(fmt.Errorf("no portal URL and three enrollment tokens on stdout within %v", bound))
+	})
 	sc := bufio.NewScanner(pr)
 	var url string
 	var toks []string
@@ -39,11 +46,16 @@ func TestRunServesAndStops(t *testing.T) {
 			break
 		}
 	}
+	timer.Stop()
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if url == "" || strings.Join(toks, " ") != "field-token-000a field-token-000b field-token-000c" {
 		t.Fatalf("url %q tokens %q", url, toks)
 	}
 	go io.Copy(io.Discard, pr)
-	resp, err := http.Get(url + api.PathCatalogue)
+	hc := &http.Client{Timeout: bound}
+	resp, err := hc.Get(url + api.PathCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -244,16 +244,26 @@ func TestStatusWhilePrinting(t *testing.T) {
 	if st := p.Status(context.Background()); st.State != device.Online {
 		t.Fatal(st)
 	}
+	// The stall after 4000 bytes holds the job mid-print as long as the
+	// test needs; 400 rows (28 KB) are well past it. A longer job only
+	// lengthens the emulator's PNG encoding, during which it answers no
+	// DLE EOT: under the race detector on a loaded machine that took more
+	// than the driver's 500 ms status timeout and failed the job.
 	emu.StallAfter(4000)
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.PrintImage(context.Background(), solid(576, 3000))
+		_, err := p.PrintImage(context.Background(), solid(576, 400))
 		done <- err
 	}()
 	eventually(t, "busy status", func() bool { return p.Status(context.Background()).State == device.Busy })
 	emu.Resume()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not end within 30 s of the printer resuming")
 	}
 	if st := p.Status(context.Background()); st.State != device.Online {
 		t.Errorf("after the job: %+v", st)

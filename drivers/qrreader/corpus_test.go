@@ -41,6 +41,7 @@ func loadImage(t testing.TB, path string) image.Image {
 // corpusFloor exact decodes and not a single result on the images without
 // a QR code.
 func TestDecodeCorpus(t *testing.T) {
+	skipUnderRace(t)
 	folders, err := filepath.Glob(filepath.Join(corpusDir, "*"))
 	if err != nil || len(folders) == 0 {
 		t.Fatalf("sample corpus missing (shared/ must sit beside the repository): %v", err)

@@ -531,23 +531,67 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// Bounds of the test's waits on the kiosk child and the portal: far above
+// what they take on a loaded machine, so that hitting one is a hang to
+// report, not a slow run.
+const (
+	exitBound = 10 * time.Second // the child to be reaped after SIGKILL, or to exit after "drained"
+	httpBound = 15 * time.Second // one request to the portal
+)
+
+// httpClient has a timeout, unlike http.Get's default client.
+var httpClient = &http.Client{Timeout: httpBound}
+
 // kioskRun is one run of the child process.
 type kioskRun struct {
 	cmd    *exec.Cmd
-	lines  chan string
-	stderr *bytes.Buffer
-	done   chan struct{}
+	lines  chan string   // stdout, line by line; closed at EOF
+	stderr *lockedBuffer // written by the exec package while the child runs
+	done   chan struct{} // closed once stdout is drained and cmd.Wait returned
 }
 
-func startKiosk(t *testing.T, env []string) *kioskRun {
+// childBinary returns the program the kiosk runs from: this test binary,
+// or, when it runs under the race detector, a copy built without it. Under
+// the detector every start of the child costs half a second or more
+// (go-runewidth's init tables alone take 0.4 s) and the kill loop spends
+// its rounds starting children; the parent, the portal and its uploads
+// under fire, stays under the detector, and the outbox's own concurrency
+// is raced in kiosk/outbox's tests.
+func childBinary(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if !raceBuild {
+		return os.Args[0]
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("building the kiosk child without -race: %v", err)
+	}
+	const bound = 5 * time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "crash-child.test")
+	cmd := exec.CommandContext(ctx, goCmd, "test", "-c", "-o", bin, ".")
+	cmd.WaitDelay = exitBound
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("building the kiosk child: not done within %v:\n%s", bound, out)
+	}
+	if err != nil {
+		t.Fatalf("building the kiosk child: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startKiosk(t *testing.T, bin string, env []string) *kioskRun {
+	t.Helper()
+	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = exitBound
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kioskRun{cmd: cmd, lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	k := &kioskRun{cmd: cmd, lines: make(chan string, 1024), stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = k.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -561,7 +605,57 @@ func startKiosk(t *testing.T, env []string) *kioskRun {
 		cmd.Wait()
 		close(k.done)
 	}()
+	t.Cleanup(func() {
+		select {
+		case <-k.done:
+		default:
+			k.cmd.Process.Kill()
+			k.reap(t, nil)
+		}
+	})
 	return k
+}
+
+// kill kills the child and waits for it, handing every line it printed to
+// line (nil: dropped).
+func (k *kioskRun) kill(t *testing.T, line func(string)) {
+	t.Helper()
+	k.cmd.Process.Signal(syscall.SIGKILL)
+	k.reap(t, line)
+}
+
+// reap waits at most exitBound for the child to be gone, reading its
+// stdout meanwhile: the reader goroutine must not block on a full lines
+// channel, or done would never close.
+func (k *kioskRun) reap(t *testing.T, line func(string)) {
+	t.Helper()
+	timer := time.NewTimer(exitBound)
+	defer timer.Stop()
+	lines := k.lines
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				lines = nil
+			} else if line != nil {
+				line(l)
+			}
+		case <-k.done:
+			// The reader closed lines before cmd.Wait: what is left is
+			// buffered, and ranging over it ends (unless it was already
+			// drained: ranging over nil would block for ever).
+			if lines != nil {
+				for l := range lines {
+					if line != nil {
+						line(l)
+					}
+				}
+			}
+			return
+		case <-timer.C:
+			t.Fatalf("kiosk child (pid %d) not reaped within %v of being killed or exiting; stderr:\n%s", k.cmd.Process.Pid, exitBound, k.stderr)
+		}
+	}
 }
 
 // enqueued is one Enqueue the kiosk started.
@@ -599,7 +693,7 @@ func adminApplications(base string) ([]portal.AdminApplication, error) {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -644,6 +738,7 @@ func checkDocuments(n int, got []portal.AdminDocument) error {
 func TestKillLoop(t *testing.T) {
 	const kills = 100 // at least; more while too few applications got through (a loaded CI machine)
 	ctx := context.Background()
+	bin := childBinary(t)
 
 	// The real reference portal, in-process, on a loopback listener with a
 	// small receive buffer: a PATCH body stays in flight (not already in
@@ -690,7 +785,9 @@ func TestKillLoop(t *testing.T) {
 	// Enroll the kiosk for real: device key, certificate, the portal's age
 	// recipient and kiosk.json in its data directory.
 	dataDir := filepath.Join(t.TempDir(), "kiosk")
-	cfg, err := provisioning.Provision(ctx, backendclient.New(base, nil, "", nil), provisioning.ProvisionOptions{
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cfg, err := provisioning.Provision(pctx, backendclient.New(base, httpClient, "", nil), provisioning.ProvisionOptions{
 		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk",
 	})
 	if err != nil {
@@ -715,7 +812,7 @@ func TestKillLoop(t *testing.T) {
 	rounds := 0
 	for ; rounds < kills || len(led.received) < kills/3 && rounds < 3*kills && time.Since(began) < time.Minute; rounds++ {
 		roundStart := time.Now()
-		k := startKiosk(t, env(led.next, led.next+1000, false))
+		k := startKiosk(t, bin, env(led.next, led.next+1000, false))
 		mode := []string{"timer", "mid-confirm", "mid-write", "mid-upload", "mid-finalise"}[rnd.IntN(5)]
 		// Drop signals of the previous run.
 		drain(pt.patching)
@@ -739,6 +836,7 @@ func TestKillLoop(t *testing.T) {
 			select {
 			case l, ok := <-k.lines:
 				if !ok {
+					k.reap(t, nil)
 					t.Fatalf("kiosk exited by itself: %s", k.stderr)
 				}
 				led.line(l)
@@ -757,11 +855,7 @@ func TestKillLoop(t *testing.T) {
 				break loop
 			}
 		}
-		k.cmd.Process.Signal(syscall.SIGKILL)
-		<-k.done
-		for l := range k.lines { // lines printed before the kill
-			led.line(l)
-		}
+		k.kill(t, led.line) // the lines printed before the kill count too
 		modes[mode]++
 		if d := time.Since(roundStart); d > time.Second {
 			t.Logf("slow round (%s): %v", mode, d)
@@ -771,22 +865,24 @@ func TestKillLoop(t *testing.T) {
 
 	// A last run without kills delivers everything and exits.
 	drainStart := time.Now()
-	k := startKiosk(t, env(led.next, led.next-1, true))
-	deadline := time.NewTimer(60 * time.Second)
+	k := startKiosk(t, bin, env(led.next, led.next-1, true))
+	const drainBound = 60 * time.Second
+	deadline := time.NewTimer(drainBound)
 	drained := false
 	for !drained {
 		select {
 		case l, ok := <-k.lines:
 			if !ok {
+				k.reap(t, nil)
 				t.Fatalf("kiosk exited before draining: %s", k.stderr)
 			}
 			drained = l == "drained"
 		case <-deadline.C:
-			k.cmd.Process.Kill()
-			t.Fatalf("backlog not drained in 60 s: %s", k.stderr)
+			k.kill(t, nil)
+			t.Fatalf("waited %v for the last kiosk run to print \"drained\"; stderr:\n%s", drainBound, k.stderr)
 		}
 	}
-	<-k.done
+	k.reap(t, nil) // it exits by itself after "drained"
 	t.Logf("kill rounds took %v, final drain %v", drainStart.Sub(began), time.Since(drainStart))
 	strays += strings.Count(k.stderr.String(), "removed stray packet directory")
 

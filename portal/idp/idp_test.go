@@ -345,7 +345,7 @@ func TestTokenFlowClaimsAndAccessToken(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &set); err != nil {
 			t.Fatal(err)
 		}
-		jws, err := jose.ParseSigned(tr.IDToken, []jose.SignatureAlgorithm{jose.ES256})
+		jws, err := jose.ParseSignedCompact(tr.IDToken, []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,7 +673,7 @@ func TestDiscoveryAndRotateKey(t *testing.T) {
 		t.Fatalf("after second rotation: %v (before %v)", k2, k1)
 	}
 	_, tr := e.token(t, e.approved(t, TestCitizens()[0].ID), testVerifier)
-	jws, err := jose.ParseSigned(tr.IDToken, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(tr.IDToken, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

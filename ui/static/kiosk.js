@@ -15,7 +15,7 @@
   let submitting = false;
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => { submitting = true; }));
   if (window.EventSource) {
-    const es = new EventSource("/events");
+    const es = new EventSource("/events?step=" + encodeURIComponent(step));
     es.addEventListener("refresh", () => { if (!submitting) window.location.replace("/"); });
   }
 
