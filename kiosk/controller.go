@@ -40,6 +40,9 @@ type DocumentScanner interface {
 // Login is the national-ID login.
 type Login interface {
 	Begin(ctx context.Context, lang string) (authURL string, p *identity.Pending, err error)
+	// CallbackMatches reports, without I/O and without using p up, whether
+	// callback is the answer to p (its state).
+	CallbackMatches(p *identity.Pending, callback url.Values) bool
 	Complete(ctx context.Context, p *identity.Pending, callback url.Values) (*identity.Identity, error)
 	// EndSession revokes the citizen's tokens at the provider and clears them.
 	EndSession(ctx context.Context, id *identity.Identity) error

@@ -99,6 +99,13 @@ func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.P
 	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
 }
 
+// fakeState is the state of every fake login: its callbacks carry it.
+const fakeState = "y"
+
+func (f *fakeLogin) CallbackMatches(p *identity.Pending, q url.Values) bool {
+	return p != nil && len(q["state"]) == 1 && q.Get("state") == fakeState
+}
+
 func (f *fakeLogin) Complete(ctx context.Context, p *identity.Pending, q url.Values) (*identity.Identity, error) {
 	f.gate.wait(ctx)
 	f.mu.Lock()
@@ -624,7 +631,7 @@ func TestScannerJamIsExplained(t *testing.T) {
 	r.c.SetLanguage("en")
 	r.c.ChooseProcedure(ctx, "marital-status")
 	r.c.BeginLogin(ctx)
-	r.c.CompleteLogin(ctx, nil)
+	r.c.CompleteLogin(ctx, url.Values{"state": {fakeState}})
 	r.c.ConfirmIdentity(true)
 	r.c.SubmitForm(map[string]string{"full_name": "A B", "purpose": "work permit"})
 	r.c.ScanDocument(ctx)

@@ -61,17 +61,34 @@ func loginErr(err error) error {
 	}
 }
 
+// ErrCallbackIgnored: a request to the login callback while a login is
+// pending that is not its answer (another state, or none). It changed
+// nothing: the pending login waits for its real answer.
+var ErrCallbackIgnored = errors.New("kiosk: login callback does not match the pending login")
+
 // CompleteLogin takes the provider's callback. The code is exchanged and the
-// ID token verified with the lock released.
+// ID token verified with the lock released. A callback that does not carry
+// the pending login's state is ErrCallbackIgnored and leaves everything as
+// it was, so a stray or forged request cannot spoil the citizen's login.
 func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
+	if pending, ok := c.callbackMatches(q); pending && !ok {
+		c.d.Log.Warn("login callback ignored: it does not answer the pending login")
+		return ErrCallbackIgnored
+	}
 	var p *identity.Pending
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
 		if s.pending == nil {
-			return errNoPending
+			return errNoPending // answered meanwhile
+		}
+		if !c.d.Login.CallbackMatches(s.pending, q) {
+			return ErrCallbackIgnored // a new login began meanwhile
 		}
 		p, s.pending = s.pending, nil // single use, whatever happens
 		return nil
 	})
+	if errors.Is(err, ErrCallbackIgnored) {
+		return err
+	}
 	if o == nil || err != nil {
 		// A callback for a session that is gone: never log anybody in.
 		c.d.Log.Warn("login callback without a pending login")
@@ -98,6 +115,17 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
 }
 
 var errNoPending = errors.New("no pending login")
+
+// callbackMatches reports whether a login is pending and whether q answers
+// it. It only reads the session: a stray request does not reset the idle
+// timer.
+func (c *Controller) callbackMatches(q url.Values) (pending, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	pending = s.step == StepLogin && s.pending != nil
+	return pending, pending && c.d.Login.CallbackMatches(s.pending, q)
+}
 
 // revoke ends a login that never became part of a session.
 func (c *Controller) revoke(id *identity.Identity) {

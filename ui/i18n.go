@@ -135,6 +135,9 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "You may hold the QR code on your ID card under the scanner to check your details.",
 		"form.idqr_checked":        "Your ID card was checked.",
 		"error.code":               "Code",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "This answer does not belong to the login in progress, so nothing was changed.",
+		"login.callback_continue": "Back to the kiosk",
 	},
 	"vi": {
 		"err.busy":                 "Xin vui lòng chờ, máy vẫn đang xử lý bước trước của quý vị.",
@@ -260,6 +263,9 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "Bạn có thể đưa mã QR trên thẻ căn cước vào máy quét để kiểm tra thông tin.",
 		"form.idqr_checked":        "Thẻ căn cước của bạn đã được kiểm tra.",
 		"error.code":               "Mã lỗi",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "Phản hồi này không thuộc lần đăng nhập đang thực hiện nên không có gì thay đổi.",
+		"login.callback_continue": "Quay lại màn hình chính",
 	},
 	"th": {
 		"err.busy":                 "กรุณารอสักครู่ เครื่องยังทำขั้นตอนก่อนหน้าของท่านอยู่",
@@ -385,6 +391,9 @@ var messages = map[string]map[string]string{
 		"form.idqr_hint":           "ท่านสามารถนำคิวอาร์โค้ดบนบัตรประชาชนมาสแกนเพื่อตรวจสอบข้อมูลได้",
 		"form.idqr_checked":        "ตรวจสอบบัตรประชาชนของท่านแล้ว",
 		"error.code":               "รหัสข้อผิดพลาด",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "คำตอบนี้ไม่ใช่ของการเข้าสู่ระบบที่กำลังดำเนินอยู่ จึงไม่มีการเปลี่ยนแปลงใด ๆ",
+		"login.callback_continue": "กลับไปหน้าจอหลัก",
 	},
 }
 

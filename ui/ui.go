@@ -6,6 +6,7 @@ package ui
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -148,8 +149,15 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	err := s.c.CompleteLogin(r.Context(), r.URL.Query())
+	if errors.Is(err, kiosk.ErrCallbackIgnored) {
+		// Not the answer to the login in progress: nothing changed, and
+		// the screen says so instead of redrawing as if something had.
+		s.renderAs(w, http.StatusBadRequest, s.c.View(r.Context()), "callback_ignored")
+		return
+	}
 	// Errors are on the session's screen (or the session is gone).
-	s.logAction("/auth/callback", s.c.CompleteLogin(r.Context(), r.URL.Query()))
+	s.logAction("/auth/callback", err)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -233,13 +241,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 // render draws one screen.
 func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
+	s.renderAs(w, http.StatusOK, v, string(v.Step))
+}
+
+// renderAs draws the page around the template named step, answering status.
+func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step string) {
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
 	tpl, err := s.base.Clone()
 	if err == nil {
 		tpl.Funcs(template.FuncMap{"t": tr, "tn": trn})
-		_, err = tpl.New("step").Parse(`{{template "` + string(v.Step) + `" .}}`)
+		_, err = tpl.New("step").Parse(`{{template "` + step + `" .}}`)
 	}
 	if err != nil {
 		s.log.Error("template", "err", err)
@@ -259,6 +272,7 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 		Face:     face,
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {
 		s.log.Error("render page", "step", string(v.Step), "err", err)
 	}

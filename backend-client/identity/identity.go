@@ -164,6 +164,20 @@ type Pending struct {
 	used                   atomic.Bool
 }
 
+// CallbackMatches reports whether callback is the answer to p: it carries
+// p's state, once, and p has not been completed. It does no I/O and uses
+// nothing up, so a caller can ignore a callback that does not match and
+// keep p for the real one.
+func (c *Client) CallbackMatches(p *Pending, callback url.Values) bool {
+	return p != nil && !p.used.Load() && p.answeredBy(callback)
+}
+
+// answeredBy compares the callback's state with p's in constant time.
+func (p *Pending) answeredBy(callback url.Values) bool {
+	return p.state != "" && len(callback["state"]) == 1 &&
+		subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(p.state)) == 1
+}
+
 // discover fetches the provider's metadata once it is reachable.
 func (c *Client) discover(ctx context.Context) (*provider, error) {
 	c.mu.Lock()
@@ -301,15 +315,20 @@ type Identity struct {
 // verifier and verifies the ID token and its nonce. p is used up by the
 // first call, whatever its outcome.
 func (c *Client) Complete(ctx context.Context, p *Pending, callback url.Values) (*Identity, error) {
-	if p == nil || !p.used.CompareAndSwap(false, true) {
-		return nil, fmt.Errorf("%w: login already completed or never begun", ErrStateMismatch)
+	if p == nil {
+		return nil, fmt.Errorf("%w: login never begun", ErrStateMismatch)
+	}
+	if !p.answeredBy(callback) {
+		// Not this login's answer: p is not used up by it, so a stray or
+		// forged callback cannot spoil the citizen's real one.
+		c.log.Warn("identity callback state mismatch")
+		return nil, fmt.Errorf("%w: state", ErrStateMismatch)
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%w: login already completed", ErrStateMismatch)
 	}
 	if c.now().Sub(p.created) > maxPendingAge {
 		return nil, fmt.Errorf("%w: %w: login took too long", ErrStateMismatch, ErrExpired)
-	}
-	if len(callback["state"]) != 1 || subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(p.state)) != 1 {
-		c.log.Warn("identity callback state mismatch")
-		return nil, fmt.Errorf("%w: state", ErrStateMismatch)
 	}
 	prov, err := c.discover(ctx)
 	if err != nil {
