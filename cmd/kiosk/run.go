@@ -284,7 +284,8 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	})
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
-		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent Catalogue: cat,
+		Login: login, Portal: pc, Outbox: ob, Catalogue: cat,
+		Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent
 		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.
