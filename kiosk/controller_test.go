@@ -398,7 +398,7 @@ func (r *rig) walkToForm() {
 	if _, err := r.c.BeginLogin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+	if _, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.c.ConfirmIdentity(true); err != nil {
@@ -435,7 +435,7 @@ func (r *rig) walkToConfirm(t *testing.T) {
 	if _, err := c.BeginLogin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+	if _, err := c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
 		t.Fatal(err)
 	}
 	v := c.View(ctx)
@@ -597,7 +597,7 @@ func TestIdleTimeoutWipesAndLateCallbackIsRefused(t *testing.T) {
 	if v.Step != StepAttract || v.Procedure != nil {
 		t.Fatalf("not wiped after idle: %+v", v)
 	}
-	err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
+	_, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
 	var ue *UserError
 	if !errors.As(err, &ue) || ue.Key != MsgSessionExpired {
 		t.Fatalf("late callback: %v", err)

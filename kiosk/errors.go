@@ -79,6 +79,7 @@ const (
 	MsgFormProblems    = "err.form_problems"
 	MsgRefusedForm     = "refused.form"
 	MsgRefusedStaff    = "refused.staff"
+	MsgLoginTimedOut   = "err.login_timed_out"
 )
 
 // MessageKeys lists every key the controller may put on the screen, for the
@@ -90,4 +91,5 @@ var MessageKeys = []string{
 	MsgProcedureUnready, MsgSessionExpired, MsgOutboxFull, MsgIDQRInvalid, MsgIDQROtherPerson, MsgIDQRNotLogin,
 	MsgBusy, MsgBusyStatus, MsgBusyLogin, MsgBusyScanning, MsgBusySendingCode, MsgBusyChecking, MsgBusySending,
 	MsgBusyPrinting, MsgCodeShort, MsgLoginAgain, MsgFormProblems, MsgRefusedForm, MsgRefusedStaff,
+	MsgLoginTimedOut,
 }

@@ -36,7 +36,7 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 			c.setNotice(err)
 			return err
 		}
-		s.pending = p
+		s.pending, s.loginRefreshes = p, 0
 		return nil
 	})
 	if aerr != nil {
@@ -66,16 +66,30 @@ func loginErr(err error) error {
 // nothing: the pending login waits for its real answer.
 var ErrCallbackIgnored = errors.New("kiosk: login callback does not match the pending login")
 
+// maxLoginRefreshes bounds how many times a login whose QR expired unused is
+// begun again on its own before the kiosk goes back to the start: with the
+// provider's 60 s QRs, a QR is on screen for at most four minutes after the
+// citizen's last touch.
+const maxLoginRefreshes = 3
+
 // CompleteLogin takes the provider's callback. The code is exchanged and the
 // ID token verified with the lock released. A callback that does not carry
 // the pending login's state is ErrCallbackIgnored and leaves everything as
 // it was, so a stray or forged request cannot spoil the citizen's login.
-func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
+//
+// When the provider sends the browser back because the QR expired unused,
+// the login is begun again (a fresh authorization request, QR and number)
+// and next is its URL, for the browser to go to; after maxLoginRefreshes
+// the session ends with a message on the start screen. Otherwise next is ""
+// and the kiosk's own screen shows the outcome.
+func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next string, err error) {
 	if pending, ok := c.callbackMatches(q); pending && !ok {
 		c.d.Log.Warn("login callback ignored: it does not answer the pending login")
-		return ErrCallbackIgnored
+		return "", ErrCallbackIgnored
 	}
 	var p *identity.Pending
+	var lang string
+	var refreshes int
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
 		if s.pending == nil {
 			return errNoPending // answered meanwhile
@@ -84,18 +98,22 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
 			return ErrCallbackIgnored // a new login began meanwhile
 		}
 		p, s.pending = s.pending, nil // single use, whatever happens
+		lang, refreshes = s.lang, s.loginRefreshes
 		return nil
 	})
 	if errors.Is(err, ErrCallbackIgnored) {
-		return err
+		return "", err
 	}
 	if o == nil || err != nil {
 		// A callback for a session that is gone: never log anybody in.
 		c.d.Log.Warn("login callback without a pending login")
-		return userErr(MsgSessionExpired, errNoPending)
+		return "", userErr(MsgSessionExpired, errNoPending)
 	}
 	defer o.end()
 	id, err := c.d.Login.Complete(o.ctx, p, q)
+	if qrExpired(err) {
+		return c.loginAgain(o, lang, refreshes, err)
+	}
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
 			err = loginErr(err)
@@ -109,9 +127,52 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
 	if errors.Is(aerr, errStale) {
 		// Wiped while the token was exchanged: the login is dropped.
 		c.revoke(id)
-		return userErr(MsgSessionExpired, aerr)
+		return "", userErr(MsgSessionExpired, aerr)
 	}
-	return aerr
+	return "", aerr
+}
+
+// qrExpired reports whether a login ended because its QR was not used in
+// time (the provider's login_required), as opposed to a token that failed
+// its checks or a callback that came too late.
+func qrExpired(err error) bool {
+	return errors.Is(err, identity.ErrExpired) && !errors.Is(err, identity.ErrInvalidToken) && !errors.Is(err, identity.ErrStateMismatch)
+}
+
+// loginAgain follows a login whose QR expired unused (within op o): it
+// begins a fresh one, refreshes of maxLoginRefreshes having been used, or
+// ends the session with a message on the start screen.
+func (c *Controller) loginAgain(o *op, lang string, refreshes int, expired error) (string, error) {
+	if refreshes >= maxLoginRefreshes {
+		aerr := o.apply(func(s *session) error {
+			c.wipeLocked("login QR expired")
+			err := userErr(MsgLoginTimedOut, expired)
+			c.setNotice(err)
+			return err
+		})
+		if errors.Is(aerr, errStale) {
+			return "", userErr(MsgSessionExpired, aerr)
+		}
+		return "", aerr
+	}
+	authURL, p, err := c.d.Login.Begin(o.ctx, lang)
+	aerr := o.apply(func(s *session) error {
+		if err != nil {
+			err = loginErr(err)
+			c.setNotice(err)
+			return err
+		}
+		s.pending, s.loginRefreshes = p, refreshes+1
+		c.log().Info("login QR expired unused; a fresh one is shown", "refresh", s.loginRefreshes)
+		return nil
+	})
+	if errors.Is(aerr, errStale) {
+		return "", userErr(MsgSessionExpired, aerr)
+	}
+	if aerr != nil {
+		return "", aerr
+	}
+	return authURL, nil
 }
 
 var errNoPending = errors.New("no pending login")

@@ -138,6 +138,7 @@ var messages = map[string]map[string]string{
 		// The login's defences against QR phishing and stray callbacks.
 		"login.callback_ignored":  "This answer does not belong to the login in progress, so nothing was changed.",
 		"login.callback_continue": "Back to the kiosk",
+		"err.login_timed_out":     "The login QR code was not used in time. Touch the screen to start again.",
 	},
 	"vi": {
 		"err.busy":                 "Xin vui lòng chờ, máy vẫn đang xử lý bước trước của quý vị.",
@@ -266,6 +267,7 @@ var messages = map[string]map[string]string{
 		// The login's defences against QR phishing and stray callbacks.
 		"login.callback_ignored":  "Phản hồi này không thuộc lần đăng nhập đang thực hiện nên không có gì thay đổi.",
 		"login.callback_continue": "Quay lại màn hình chính",
+		"err.login_timed_out":     "Mã QR đăng nhập đã hết hạn mà chưa được dùng. Xin chạm vào màn hình để bắt đầu lại.",
 	},
 	"th": {
 		"err.busy":                 "กรุณารอสักครู่ เครื่องยังทำขั้นตอนก่อนหน้าของท่านอยู่",
@@ -394,6 +396,7 @@ var messages = map[string]map[string]string{
 		// The login's defences against QR phishing and stray callbacks.
 		"login.callback_ignored":  "คำตอบนี้ไม่ใช่ของการเข้าสู่ระบบที่กำลังดำเนินอยู่ จึงไม่มีการเปลี่ยนแปลงใด ๆ",
 		"login.callback_continue": "กลับไปหน้าจอหลัก",
+		"err.login_timed_out":     "คิวอาร์โค้ดเข้าสู่ระบบหมดเวลาโดยยังไม่ได้ใช้ กรุณาแตะหน้าจอเพื่อเริ่มใหม่",
 	},
 }
 

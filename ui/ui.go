@@ -149,11 +149,15 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	err := s.c.CompleteLogin(r.Context(), r.URL.Query())
+	next, err := s.c.CompleteLogin(r.Context(), r.URL.Query())
 	if errors.Is(err, kiosk.ErrCallbackIgnored) {
 		// Not the answer to the login in progress: nothing changed, and
 		// the screen says so instead of redrawing as if something had.
 		s.renderAs(w, http.StatusBadRequest, s.c.View(r.Context()), "callback_ignored")
+		return
+	}
+	if next != "" { // the QR expired unused: a fresh login's page
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	// Errors are on the session's screen (or the session is gone).

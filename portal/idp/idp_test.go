@@ -490,10 +490,11 @@ func TestWaitLongPollAndExpiry(t *testing.T) {
 		t.Errorf("long poll: %+v", wr)
 	}
 
-	// A second login expires after 120 s and cannot be approved then.
+	// A second login expires after 60 s, sends the kiosk browser back with
+	// login_required and cannot be approved then.
 	lc2, wp2, _ := e.startLogin(t, goodQuery())
-	e.clk.Advance(loginTTL)
-	if wr := e.wait(t, wp2); wr.Status != statusExpired || wr.Redirect != "" {
+	e.clk.Advance(qrTTL)
+	if wr := e.wait(t, wp2); wr.Status != statusExpired || !strings.Contains(wr.Redirect, "error=login_required") {
 		t.Errorf("expired login: %+v", wr)
 	}
 	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc2, "citizenId": TestCitizens()[0].ID}); r.StatusCode != http.StatusGone {

@@ -168,8 +168,10 @@ func (p *Provider) startLogin(t *txn) error {
 	now := p.now()
 	t.id = id
 	t.created = now
-	t.expires = now.Add(loginTTL)
-	t.pageDeadline = now.Add(loginPageTTL)
+	t.expires = now.Add(qrTTL)
+	if t.device {
+		t.expires = now.Add(loginTTL)
+	}
 	t.status = statusPending
 	t.changed = make(chan struct{})
 
@@ -209,11 +211,7 @@ func (p *Provider) newLinkCodeLocked(t *txn) error {
 // sweepLocked forgets records that expired long enough ago.
 func (p *Provider) sweepLocked(now time.Time) {
 	for id, t := range p.txns {
-		end := t.expires
-		if t.pageDeadline.After(end) {
-			end = t.pageDeadline
-		}
-		if now.After(end.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
+		if now.After(t.expires.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
 			delete(p.txns, id)
 			delete(p.links, t.linkCode)
 			delete(p.devices, t.deviceCode)
@@ -252,7 +250,6 @@ func statusLocked(t *txn, now time.Time) string {
 type waitResponse struct {
 	Status   string `json:"status"`
 	Redirect string `json:"redirect,omitempty"`
-	Refresh  string `json:"refresh,omitempty"` // POST here for a fresh QR
 }
 
 // serveWait long-polls a login transaction's status for the login page.
@@ -270,16 +267,14 @@ func (p *Provider) serveWait(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		now := p.now()
 		st, redirect, left := statusLocked(t, now), t.redirect, t.expires.Sub(now)
-		unattended := st == statusExpired && !now.Before(t.pageDeadline) && !t.device
 		p.mu.Unlock()
 		if st == statusExpired {
 			wr := waitResponse{Status: st}
-			if unattended {
-				// Left unattended: send the kiosk browser back to its client.
+			if !t.device {
+				// The QR was not used in time: send the kiosk browser back
+				// to its client, which may ask for a fresh one.
 				wr.Redirect = appendQuery(t.redirectURI, url.Values{"error": {"login_required"},
-					"error_description": {"the login page expired"}, "state": {t.state}, "iss": {p.issuer}})
-			} else if !t.device {
-				wr.Refresh = p.issuerP + "/login/" + t.id + "/refresh"
+					"error_description": {"the login QR expired"}, "state": {t.state}, "iss": {p.issuer}})
 			}
 			writeJSON(w, http.StatusOK, wr)
 			return

@@ -130,26 +130,10 @@ var pages = template.Must(template.New("").Parse(`
     }
     return false;
   }
-  function refresh(url) {
-    fetch(url, {method: "POST", cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
-      if (decided(d)) { return; }
-      if (d.status === "pending" && d.qr) {
-        document.getElementById("qr-img").src = d.qr;
-        document.getElementById("link-code").textContent = d.linkDisplay;
-        main.dataset.linkCode = d.linkCode;
-        main.dataset.refreshed = String(Number(main.dataset.refreshed || "0") + 1);
-        poll();
-      } else {
-        show("st-expired");
-      }
-    }).catch(function () { show("st-expired"); });
-  }
   function poll() {
     fetch(main.dataset.wait, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
       if (decided(d)) { return; }
-      if (d.status === "expired" && d.refresh) {
-        refresh(d.refresh);
-      } else if (d.status === "expired") {
+      if (d.status === "expired") {
         show("st-expired");
       } else {
         poll();
