@@ -73,8 +73,9 @@ type fakeLogin struct {
 	completed int
 	ended     []string // access tokens revoked
 	err       error
-	citizen   string // citizen ID of the next login ("" = 079123456789)
-	gate      *gate  // Begin and Complete wait on it
+	citizen   string           // citizen ID of the next login ("" = 079123456789)
+	gate      *gate            // Begin and Complete wait on it
+	binding   identity.Binding // of the last login begun
 }
 
 func (f *fakeLogin) EndSession(ctx context.Context, id *identity.Identity) error {
@@ -91,11 +92,12 @@ func (f *fakeLogin) endedTokens() []string {
 	return append([]string(nil), f.ended...)
 }
 
-func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.Pending, error) {
+func (f *fakeLogin) BeginBound(ctx context.Context, lang string, b identity.Binding) (string, *identity.Pending, error) {
 	f.gate.wait(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.begun++
+	f.binding = b
 	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
 }
 

@@ -84,3 +84,50 @@ func TestInvalidTokenIsNotRefreshed(t *testing.T) {
 		t.Fatalf("next %q err %v begun %d", next, err, r.login.begun)
 	}
 }
+
+// The login names the office, the kiosk and the procedure, in the
+// citizen's language, for the phone's approval page.
+func TestLoginIsBoundToKioskOfficeProcedure(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.c.Start()
+	r.c.SetLanguage("en")
+	r.c.ChooseProcedure(ctx, "marital-status")
+	if _, err := r.c.BeginLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := identity.Binding{Office: "Hoi An", Kiosk: "KIOSK-0001", Procedure: testProcedure.Name.Get("en")}
+	if r.login.binding != want || want.Procedure == "" {
+		t.Errorf("login bound to %+v, want %+v", r.login.binding, want)
+	}
+}
+
+// A wrong number picked on the phone: the kiosk says plainly that the login
+// was refused and why, and the citizen can try again.
+func TestWrongNumberIsExplained(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.c.Start()
+	r.c.SetLanguage("en")
+	r.c.ChooseProcedure(ctx, "marital-status")
+	r.c.BeginLogin(ctx)
+	r.login.err = fmt.Errorf("%w: %w", identity.ErrDenied, identity.ErrNumberMismatch)
+	next, err := r.c.CompleteLogin(ctx, url.Values{"error": {"access_denied"}, "state": {fakeState}})
+	var ue *UserError
+	if next != "" || !errors.As(err, &ue) || ue.Key != MsgLoginNumberWrong {
+		t.Fatalf("next %q err %v", next, err)
+	}
+	if v := r.c.View(ctx); v.Step != StepLogin || v.Notice != MsgLoginNumberWrong || v.MaskedName != "" {
+		t.Fatalf("at %s, notice %q, name %q", v.Step, v.Notice, v.MaskedName)
+	}
+	r.login.err = nil
+	if _, err := r.c.BeginLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {fakeState}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.c.View(ctx); v.Step != StepIdentity {
+		t.Fatalf("second try at %s", v.Step)
+	}
+}

@@ -18,8 +18,9 @@ import (
 // The provider is called (PAR, discovery) with the lock released.
 func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 	var lang string
+	var b identity.Binding
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
-		lang = s.lang
+		lang, b = s.lang, c.bindingLocked(s)
 		return nil
 	})
 	if err != nil {
@@ -29,7 +30,7 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 		return "", userErr(MsgSessionExpired, errors.New("login started outside the login step"))
 	}
 	defer o.end()
-	authURL, p, err := c.d.Login.Begin(o.ctx, lang)
+	authURL, p, err := c.d.Login.BeginBound(o.ctx, lang, b)
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
 			err = loginErr(err)
@@ -48,8 +49,20 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 	return authURL, nil
 }
 
+// bindingLocked names where the session's login happens, in its language,
+// for the citizen's phone to show.
+func (c *Controller) bindingLocked(s *session) identity.Binding {
+	b := identity.Binding{Office: api.Text(c.d.Config.OfficeName).Get(s.lang), Kiosk: c.d.Config.KioskID}
+	if s.procedure != nil {
+		b.Procedure = s.procedure.Name.Get(s.lang)
+	}
+	return b
+}
+
 func loginErr(err error) error {
 	switch {
+	case errors.Is(err, identity.ErrNumberMismatch):
+		return userErr(MsgLoginNumberWrong, err)
 	case errors.Is(err, identity.ErrExpired):
 		return userErr(MsgSessionExpired, err)
 	case errors.Is(err, identity.ErrDenied):
@@ -89,6 +102,7 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next stri
 	}
 	var p *identity.Pending
 	var lang string
+	var b identity.Binding
 	var refreshes int
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
 		if s.pending == nil {
@@ -98,7 +112,7 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next stri
 			return ErrCallbackIgnored // a new login began meanwhile
 		}
 		p, s.pending = s.pending, nil // single use, whatever happens
-		lang, refreshes = s.lang, s.loginRefreshes
+		lang, b, refreshes = s.lang, c.bindingLocked(s), s.loginRefreshes
 		return nil
 	})
 	if errors.Is(err, ErrCallbackIgnored) {
@@ -112,7 +126,7 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next stri
 	defer o.end()
 	id, err := c.d.Login.Complete(o.ctx, p, q)
 	if qrExpired(err) {
-		return c.loginAgain(o, lang, refreshes, err)
+		return c.loginAgain(o, lang, b, refreshes, err)
 	}
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
@@ -142,7 +156,7 @@ func qrExpired(err error) bool {
 // loginAgain follows a login whose QR expired unused (within op o): it
 // begins a fresh one, refreshes of maxLoginRefreshes having been used, or
 // ends the session with a message on the start screen.
-func (c *Controller) loginAgain(o *op, lang string, refreshes int, expired error) (string, error) {
+func (c *Controller) loginAgain(o *op, lang string, b identity.Binding, refreshes int, expired error) (string, error) {
 	if refreshes >= maxLoginRefreshes {
 		aerr := o.apply(func(s *session) error {
 			c.wipeLocked("login QR expired")
@@ -155,7 +169,7 @@ func (c *Controller) loginAgain(o *op, lang string, refreshes int, expired error
 		}
 		return "", aerr
 	}
-	authURL, p, err := c.d.Login.Begin(o.ctx, lang)
+	authURL, p, err := c.d.Login.BeginBound(o.ctx, lang, b)
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
 			err = loginErr(err)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,8 +52,18 @@ var loginProc = api.Procedure{
 	Fields: []api.Field{{Name: "full_name", Type: api.FieldText, Label: api.Text{"en": "Name"}, Prefill: "name", Required: true}},
 }
 
+// clock is the provider's: tests move it to expire QRs.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
 type loginRig struct {
 	t       *testing.T
+	clk     *clock
 	kiosk   *httptest.Server
 	provSrv *httptest.Server
 	prov    *idp.Provider
@@ -69,8 +80,9 @@ func newLoginRig(t *testing.T) *loginRig {
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ph.Load().(http.Handler).ServeHTTP(w, r) }))
 	t.Cleanup(ps.Close)
 
+	clk := &clock{t: time.Now()}
 	prov, err := idp.New(idp.Config{
-		Issuer: ps.URL + "/idp", PhoneURL: ps.URL + "/phone", Log: log,
+		Issuer: ps.URL + "/idp", PhoneURL: ps.URL + "/phone", Log: log, Now: clk.Now,
 		Clients: []idp.Client{{ID: "govkiosk", RedirectURIs: []string{ks.URL + "/auth/callback"}}},
 	})
 	if err != nil {
@@ -100,7 +112,7 @@ func newLoginRig(t *testing.T) *loginRig {
 	}
 	kh.Store(srv)
 	hc := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &loginRig{t: t, kiosk: ks, provSrv: ps, prov: prov, ctrl: ctrl, hc: hc}
+	return &loginRig{t: t, clk: clk, kiosk: ks, provSrv: ps, prov: prov, ctrl: ctrl, hc: hc}
 }
 
 // get fetches u as the kiosk browser and returns the status, the redirect
@@ -133,11 +145,12 @@ func (r *loginRig) touch(path string, form url.Values) string {
 var (
 	reLoginLinkCode = regexp.MustCompile(`data-link-code="([^"]+)"`)
 	reLoginWait     = regexp.MustCompile(`data-wait="([^"]+)"`)
+	reLoginNumber   = regexp.MustCompile(`id="match-number">([0-9]+)<`)
 )
 
 // providerPage is the provider's login page as the kiosk browser shows it.
 type providerPage struct {
-	linkCode, waitURL, body string
+	linkCode, waitURL, number, body string
 }
 
 // startLogin walks from the attract screen to the provider's login page.
@@ -146,31 +159,42 @@ func (r *loginRig) startLogin() providerPage {
 	r.touch("/start", nil)
 	r.touch("/lang", url.Values{"lang": {"vi"}})
 	r.touch("/procedure", url.Values{"id": {loginProc.ID}})
-	authURL := r.touch("/login/start", nil)
-	if !strings.HasPrefix(authURL, r.provSrv.URL+"/idp/") {
-		r.t.Fatalf("login start sent the browser to %q, not the provider", authURL)
-	}
-	st, _, body := r.get(authURL)
-	lc, w := reLoginLinkCode.FindStringSubmatch(body), reLoginWait.FindStringSubmatch(body)
-	if st != http.StatusOK || lc == nil || w == nil {
-		r.t.Fatalf("provider login page: %d\n%s", st, body)
-	}
-	return providerPage{linkCode: lc[1], waitURL: r.provSrv.URL + w[1], body: body}
+	return r.providerPage(r.touch("/login/start", nil))
 }
 
-// approve plays the citizen's phone approving the login of page.
+// providerPage opens the provider's login page at authURL.
+func (r *loginRig) providerPage(authURL string) providerPage {
+	r.t.Helper()
+	if !strings.HasPrefix(authURL, r.provSrv.URL+"/idp/") {
+		r.t.Fatalf("the browser is sent to %q, not the provider", authURL)
+	}
+	st, _, body := r.get(authURL)
+	lc, w, n := reLoginLinkCode.FindStringSubmatch(body), reLoginWait.FindStringSubmatch(body), reLoginNumber.FindStringSubmatch(body)
+	if st != http.StatusOK || lc == nil || w == nil || n == nil {
+		r.t.Fatalf("provider login page: %d\n%s", st, body)
+	}
+	return providerPage{linkCode: lc[1], waitURL: r.provSrv.URL + w[1], number: n[1], body: body}
+}
+
+// approve plays the citizen's phone approving the login of page with the
+// number the kiosk screen shows.
 func (r *loginRig) approve(page providerPage, citizenID string) {
 	r.t.Helper()
-	b, _ := json.Marshal(map[string]string{"linkCode": page.linkCode, "citizenId": citizenID})
+	if st := r.pick(page, citizenID, page.number); st != http.StatusNoContent {
+		r.t.Fatalf("phone approve: %d", st)
+	}
+}
+
+// pick plays the phone approving page's login with number picked.
+func (r *loginRig) pick(page providerPage, citizenID, number string) int {
+	r.t.Helper()
+	b, _ := json.Marshal(map[string]string{"linkCode": page.linkCode, "citizenId": citizenID, "number": number})
 	resp, err := r.hc.Post(r.provSrv.URL+"/phone/api/approve", "application/json", bytes.NewReader(b))
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		r.t.Fatalf("phone approve: %s %s", resp.Status, body)
-	}
+	return resp.StatusCode
 }
 
 // decided long-polls like the provider's page and returns where it sends
@@ -237,5 +261,60 @@ func TestJunkCallbackKeepsPendingLogin(t *testing.T) {
 	}
 	if len(v.Form) != 0 {
 		t.Errorf("the view carries the prefilled form before the citizen said it is them: %v", v.Form)
+	}
+}
+
+// TestPhoneNamesKioskAndWrongNumberRefused: the citizen's phone names the
+// office, the kiosk and the procedure the kiosk is configured with; a wrong
+// pick among the three numbers refuses the login, and the kiosk screen
+// says so.
+func TestPhoneNamesKioskAndWrongNumberRefused(t *testing.T) {
+	r := newLoginRig(t)
+	page := r.startLogin()
+	_, _, phone := r.get(r.provSrv.URL + "/phone/link/" + page.linkCode)
+	for _, want := range []string{"Trung tâm Tam Kỳ", "KIOSK-0042", "Xác nhận cư trú", `data-number="` + page.number + `"`} {
+		if !strings.Contains(phone, want) {
+			t.Errorf("the phone's approval page lacks %q:\n%s", want, phone)
+		}
+	}
+	wrong := "10"
+	if page.number == wrong {
+		wrong = "11"
+	}
+	if st := r.pick(page, idp.TestCitizens()[1].ID, wrong); st != http.StatusForbidden {
+		t.Fatalf("wrong number: %d", st)
+	}
+	if st, loc, _ := r.get(r.decided(page)); st != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("callback after the wrong number: %d to %q", st, loc)
+	}
+	if v := r.ctrl.View(context.Background()); v.Step != kiosk.StepLogin || v.Notice != kiosk.MsgLoginNumberWrong {
+		t.Fatalf("kiosk at %s with notice %q", v.Step, v.Notice)
+	}
+	if _, _, screen := r.get(r.kiosk.URL + "/"); !strings.Contains(screen, T("vi", kiosk.MsgLoginNumberWrong)) {
+		t.Errorf("the screen does not explain the refusal:\n%s", screen)
+	}
+}
+
+// TestExpiredQRGetsFreshLogin: when the provider's QR has been on screen
+// for 60 s, the browser comes back to the kiosk, which sends it to a fresh
+// login (new QR, new number) with no touch from the citizen.
+func TestExpiredQRGetsFreshLogin(t *testing.T) {
+	r := newLoginRig(t)
+	first := r.startLogin()
+	r.clk.Advance(60 * time.Second)
+	st, next, _ := r.get(r.decided(first))
+	if st != http.StatusSeeOther {
+		t.Fatalf("callback for the expired QR: %d to %q", st, next)
+	}
+	second := r.providerPage(next)
+	if second.linkCode == first.linkCode {
+		t.Fatal("the same QR again")
+	}
+	r.approve(second, idp.TestCitizens()[2].ID)
+	if st, loc, _ := r.get(r.decided(second)); st != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("callback: %d to %q", st, loc)
+	}
+	if v := r.ctrl.View(context.Background()); v.Step != kiosk.StepIdentity {
+		t.Fatalf("kiosk at %s with notice %q", v.Step, v.Notice)
 	}
 }

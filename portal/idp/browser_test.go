@@ -61,7 +61,12 @@ func TestLoginPageInChromium(t *testing.T) {
 	}
 	// The script's long poll is parked once the page has loaded.
 	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.parked == 1 })
-	if st, err := p.approve(lc.Value, TestCitizens()[1].ID, false); err != nil {
+	// The citizen picks the number the kiosk screen shows.
+	number, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#match-number")))
+	if err != nil || number != p.numberOf(lc.Value) {
+		t.Fatalf("number on the page %q (%v), want %q", number, err, p.numberOf(lc.Value))
+	}
+	if st, err := p.approve(lc.Value, TestCitizens()[1].ID, number, false); err != nil {
 		t.Fatalf("approve: %d %v", st, err)
 	}
 	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
@@ -128,7 +133,7 @@ func TestLoginPageExpiresInChromium(t *testing.T) {
 	if err != nil || done != "error=login_required state=st-123" {
 		t.Errorf("callback saw %q (%v)", done, err)
 	}
-	if st, err := p.approve(lc.Value, TestCitizens()[0].ID, false); err == nil {
+	if st, err := p.approve(lc.Value, TestCitizens()[0].ID, p.numberOf(lc.Value), false); err == nil {
 		t.Fatalf("the expired QR was accepted: %d", st)
 	}
 }

@@ -43,7 +43,7 @@ func TestPARFlow(t *testing.T) {
 	if resp, body := e.get(t, "/idp/authorize?"+ref.Encode()); resp.StatusCode != 400 || !strings.Contains(body, "invalid_request_uri") {
 		t.Errorf("reused request_uri: %d", resp.StatusCode)
 	}
-	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID}); r.StatusCode != 204 {
+	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID, "number": e.p.numberOf(lc)}); r.StatusCode != 204 {
 		t.Fatalf("approve: %s", r.Status)
 	}
 	if wr := e.wait(t, wp); wr.Status != statusApproved || !strings.Contains(wr.Redirect, "state=st-123") {

@@ -104,6 +104,7 @@ type txn struct {
 	authTime                                  time.Time
 	redirect                                  string
 	changed                                   chan struct{} // closed when status leaves pending
+	bind                                      binding       // where the login happens; the number to match
 
 	// Device authorization grant (RFC 8628); device is false for logins
 	// started at the authorization endpoint.

@@ -114,7 +114,12 @@ func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
 	if slices.Contains(strings.Fields(q.Get("prompt")), "none") {
 		return bad("login_required", "this provider always needs the citizen's approval on their phone")
 	}
+	bind, err := parseBinding(q)
+	if err != nil {
+		return bad("invalid_request", err.Error())
+	}
 	return &txn{
+		bind:        bind,
 		clientID:    cl.ID,
 		redirectURI: ru,
 		state:       state,
@@ -174,6 +179,11 @@ func (p *Provider) startLogin(t *txn) error {
 	}
 	t.status = statusPending
 	t.changed = make(chan struct{})
+	if !t.device {
+		if err := t.bind.matchNumbers(p.rand); err != nil {
+			return err
+		}
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -311,8 +321,10 @@ func (p *Provider) park(ctx context.Context, t *txn, d time.Duration) bool {
 }
 
 // approve records the citizen's approval (or denial) of a login and makes
-// the authorization code the login page will hand to the kiosk.
-func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
+// the authorization code the login page will hand to the kiosk. number is
+// the one the citizen picked on the phone: a QR login is approved only with
+// the number on the kiosk screen, and any other denies it.
+func (p *Provider) approve(linkCode, citizenID, number string, deny bool) (int, error) {
 	lc := normLinkCode(linkCode)
 	if !deny {
 		if _, ok := p.citizen(citizenID); !ok {
@@ -334,6 +346,8 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 		return http.StatusGone, fmt.Errorf("login expired")
 	case t.status != statusPending:
 		return http.StatusConflict, fmt.Errorf("login already %s", t.status)
+	case !deny && !t.device && number == "":
+		return http.StatusBadRequest, fmt.Errorf("pick the number shown on the kiosk screen")
 	}
 	if t.device {
 		t.status = statusApproved
@@ -347,11 +361,18 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 		return http.StatusNoContent, nil
 	}
 	v := url.Values{"state": {t.state}, "iss": {p.issuer}}
-	if deny {
+	mismatch := !deny && subtle.ConstantTimeCompare([]byte(number), []byte(t.bind.number)) != 1
+	switch {
+	case mismatch:
+		t.status = statusDenied
+		v.Set("error", "access_denied")
+		v.Set("error_description", "the number picked on the phone is not the one on the kiosk screen")
+		v.Set("denial_reason", reasonNumberMismatch)
+	case deny:
 		t.status = statusDenied
 		v.Set("error", "access_denied")
 		v.Set("error_description", "the citizen declined the login")
-	} else {
+	default:
 		t.status = statusApproved
 		t.citizenID = citizenID
 		t.authTime = now
@@ -360,7 +381,10 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 	}
 	t.redirect = appendQuery(t.redirectURI, v)
 	close(t.changed)
-	p.log.Info("idp login decided", "status", t.status, "client", t.clientID)
+	p.log.Info("idp login decided", "status", t.status, "client", t.clientID, "numberMismatch", mismatch)
+	if mismatch {
+		return http.StatusForbidden, errNumberMismatch
+	}
 	return http.StatusNoContent, nil
 }
 
