@@ -28,6 +28,8 @@ const (
 	CodeUnknownKiosk           = "unknown-kiosk"
 	CodeBadSignature           = "bad-signature"
 	CodeKioskMismatch          = "kiosk-mismatch"
+	CodeHeartbeatStale         = "heartbeat-stale"    // at is too far from the portal's clock
+	CodeHeartbeatReplayed      = "heartbeat-replayed" // seq is not above the last one taken
 	CodeUnknownProcedure       = "unknown-procedure"
 	CodeUnknownConfirmation    = "unknown-confirmation"
 	CodeCitizenMismatch        = "citizen-mismatch"

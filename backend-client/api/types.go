@@ -164,17 +164,24 @@ type EnrollResponse struct {
 	PortalAgeRecipient string `json:"portalAgeRecipient"`
 }
 
-// Heartbeat is the kiosk's health report, sent every minute.
+// Heartbeat is the kiosk's health report, sent every minute. The portal
+// takes it only when At is within HeartbeatWindow of its own clock and Seq
+// is above the last Seq it took from the kiosk, so a captured heartbeat
+// cannot be sent again to make a kiosk look alive.
 type Heartbeat struct {
 	KioskID      string          `json:"kioskId"`
 	Version      string          `json:"version"`
 	At           time.Time       `json:"at"`
+	Seq          uint64          `json:"seq"` // grows with every heartbeat of the kiosk, across restarts
 	Devices      []device.Status `json:"devices"`
 	Backlog      int             `json:"backlog"` // applications not yet acknowledged by the portal
 	DiskFree     uint64          `json:"diskFreeBytes"`
 	TemperatureC float64         `json:"temperatureC"`
 	Warnings     []string        `json:"warnings,omitempty"`
 }
+
+// HeartbeatWindow is how far a heartbeat's At may be from the portal's clock.
+const HeartbeatWindow = 5 * time.Minute
 
 // ConfirmationRequest asks the portal to send a confirmation code to the
 // citizen's own phone. The citizen is the one of the Bearer access token.

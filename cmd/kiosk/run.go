@@ -315,6 +315,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		Backlog:  ob.Backlog, DiskPath: cfg.DataDir,
 		Temperature: func() (float64, error) { return sensors.Temperature(cfg.SysRoot) },
 		Send:        pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
+		Sequence: health.OpenSequence(filepath.Join(cfg.DataDir, "heartbeat.seq"), log.With("part", "health")),
 		Warnings: func() []string {
 			p, err := ob.Pressure()
 			if err != nil {
