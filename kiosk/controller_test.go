@@ -352,7 +352,7 @@ func newRig(t *testing.T) *rig {
 	go ob.Run(ctx, sender)
 
 	// A catalogue signed with a throwaway key, verified the way the kiosk does.
-	payload, _ := json.Marshal(api.Catalogue{Version: "1", Procedures: []api.Procedure{testProcedure}})
+	payload, _ := json.Marshal(api.Catalogue{Version: "1", ExpiresAt: clock.t.Add(7 * 24 * time.Hour), Procedures: []api.Procedure{testProcedure}})
 	catKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sum := sha256.Sum256(payload)
 	sig, _ := ecdsa.SignASN1(rand.Reader, catKey, sum[:])
@@ -364,7 +364,7 @@ func newRig(t *testing.T) *rig {
 		var c api.Catalogue
 		return c, json.Unmarshal(sc.Payload, &c)
 	}
-	cat := NewCatalogue(dir, &catKey.PublicKey, verify, log)
+	cat := NewCatalogue(dir, &catKey.PublicKey, verify, log, clock.Now)
 	if err := cat.Refresh(context.Background(), catSource{api.SignedCatalogue{Payload: payload, Signature: sig}}); err != nil {
 		t.Fatal(err)
 	}

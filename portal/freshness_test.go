@@ -13,6 +13,7 @@ import (
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
+	"govkiosk/portal"
 )
 
 // postSignedHeartbeat posts body as the enrolled kiosk's heartbeat, signed
@@ -104,5 +105,28 @@ func TestHeartbeatRefusalsReachTheKiosk(t *testing.T) {
 	hb.Seq, hb.At = 8, e.clk.Now().Add(-time.Hour)
 	if err := e.kiosk.Heartbeat(ctx, hb); !errors.Is(err, backendclient.ErrHeartbeatStale) {
 		t.Errorf("stale: %v", err)
+	}
+}
+
+// The signed catalogue carries an expiry, and the portal signs it again
+// before half of its life has passed, so kiosks always get time in hand.
+func TestCatalogueExpiresAndIsResigned(t *testing.T) {
+	e := newEnv(t, func(o *portal.Options) { o.CatalogueTTL = 48 * time.Hour })
+	ctx := context.Background()
+	cat, _, err := e.kiosk.Catalogue(ctx, e.s.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e.clk.Now().Add(48 * time.Hour); !cat.ExpiresAt.Equal(want) {
+		t.Fatalf("expires %v, want %v", cat.ExpiresAt, want)
+	}
+	e.clk.Add(23 * time.Hour)
+	if again, _, _ := e.kiosk.Catalogue(ctx, e.s.PublicKey()); !again.ExpiresAt.Equal(cat.ExpiresAt) {
+		t.Errorf("re-signed before half its life: %v", again.ExpiresAt)
+	}
+	e.clk.Add(2 * time.Hour)
+	again, _, err := e.kiosk.Catalogue(ctx, e.s.PublicKey())
+	if err != nil || !again.ExpiresAt.Equal(e.clk.Now().Add(48*time.Hour)) || again.Version != cat.Version {
+		t.Errorf("after half its life: version %s expires %v (%v)", again.Version, again.ExpiresAt, err)
 	}
 }

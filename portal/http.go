@@ -168,5 +168,10 @@ func bearer(r *http.Request) string {
 }
 
 func (s *Server) handleCatalogue(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.signed)
+	sc, err := s.signedCatalogue()
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
 }

@@ -95,8 +95,8 @@ func newLoginRig(t *testing.T) *loginRig {
 		var c api.Catalogue
 		return c, json.Unmarshal(sc.Payload, &c)
 	}
-	cat := kiosk.NewCatalogue(dir, nil, noVerify, log)
-	if err := cat.Refresh(context.Background(), catalogueOf{Version: "1", Procedures: []api.Procedure{loginProc}}); err != nil {
+	cat := kiosk.NewCatalogue(dir, nil, noVerify, log, nil)
+	if err := cat.Refresh(context.Background(), catalogueOf{Version: "1", ExpiresAt: time.Now().Add(time.Hour), Procedures: []api.Procedure{loginProc}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := kiosk.Config{KioskID: "KIOSK-0042", PortalURL: "http://portal.test", DataDir: dir,

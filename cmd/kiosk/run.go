@@ -265,7 +265,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	// Deferred closes run after the subsystems below have been joined.
 	defer func() { err = errors.Join(err, device.CloseWithin(log, "outbox", shutdownTimeout, ob.Close)) }()
 
-	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"))
+	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"), nil)
 
 	// Devices. A missing printer or scanner is reported, never fatal: the
 	// kiosk offers what it can.
@@ -317,11 +317,12 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		Send:        pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
 		Sequence: health.OpenSequence(filepath.Join(cfg.DataDir, "heartbeat.seq"), log.With("part", "health")),
 		Warnings: func() []string {
+			w := cat.Warnings()
 			p, err := ob.Pressure()
 			if err != nil {
-				return []string{"outbox-unreadable"}
+				return append(w, "outbox-unreadable")
 			}
-			return p.Reasons
+			return append(w, p.Reasons...)
 		},
 	})
 	mon.Refresh(ctx) // bounded by the monitor's check timeout
