@@ -289,6 +289,17 @@ func (c *Client) Enroll(ctx context.Context, req api.EnrollRequest) (api.EnrollR
 	return out, err
 }
 
+// Heartbeats the portal refused as not fresh (see api.Heartbeat); the
+// errors wrap the portal's *APIError too.
+var (
+	// ErrHeartbeatReplayed: the heartbeat's Seq is not above the last one
+	// the portal took from this kiosk (409).
+	ErrHeartbeatReplayed = errors.New("portal: heartbeat refused as a replay")
+	// ErrHeartbeatStale: the heartbeat's At is too far from the portal's
+	// clock; the kiosk's clock is likely wrong.
+	ErrHeartbeatStale = errors.New("portal: heartbeat refused as stale")
+)
+
 // Heartbeat sends the kiosk's health, signed with its key. An empty
 // hb.KioskID is filled with the client's kiosk id.
 func (c *Client) Heartbeat(ctx context.Context, hb api.Heartbeat) error {
@@ -312,6 +323,13 @@ func (c *Client) Heartbeat(ctx context.Context, hb api.Heartbeat) error {
 		req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
 	}
 	_, err = c.do(req, nil)
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusConflict:
+		return fmt.Errorf("%w: %w", ErrHeartbeatReplayed, err)
+	case errors.As(err, &ae) && ae.Code == "heartbeat-stale":
+		return fmt.Errorf("%w: %w", ErrHeartbeatStale, err)
+	}
 	return err
 }
 

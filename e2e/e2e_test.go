@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -302,11 +303,14 @@ func postJSON(t *testing.T, u string, in any) {
 }
 
 // phoneApproveLatest plays the citizen's phone: it "scans" the newest login QR
-// and approves it.
-func (w *world) phoneApproveLatest(t *testing.T) {
+// and approves it, picking among the numbers the phone offers the one the
+// kiosk screen shows.
+func (w *world) phoneApproveLatest(t *testing.T, number string) {
 	t.Helper()
 	var pending []struct {
-		LinkCode string `json:"linkCode"`
+		LinkCode string   `json:"linkCode"`
+		KioskID  string   `json:"kioskId"`
+		Choices  []string `json:"choices"`
 	}
 	const bound = 30 * time.Second
 	deadline := time.Now().Add(bound)
@@ -319,7 +323,10 @@ func (w *world) phoneApproveLatest(t *testing.T) {
 	if len(pending) == 0 {
 		t.Fatalf("waited %v for a login waiting on the provider (/phone/api/pending); none came", bound)
 	}
-	postJSON(t, w.portalURL+"/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": citizenID})
+	if !slices.Contains(pending[0].Choices, number) || pending[0].KioskID == "" {
+		t.Fatalf("the phone offers %v for kiosk %q; the kiosk screen shows %s", pending[0].Choices, pending[0].KioskID, number)
+	}
+	postJSON(t, w.portalURL+"/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": citizenID, "number": number})
 }
 
 // The code message, not the receipt message that also carries digits.
@@ -448,7 +455,8 @@ func (w *world) walk(t *testing.T, ctx context.Context) flowResult {
 	if loc := get(b, "location", chromedp.Location()); !strings.HasPrefix(loc, w.portalURL+"/idp/") {
 		t.Fatalf("login page at %s, want the provider", loc)
 	}
-	w.phoneApproveLatest(t)
+	number := get(b, "number to pick", chromedp.Text(chromedp.CSS("#match-number")))
+	w.phoneApproveLatest(t, number)
 	b.do("identity", waitFor("identity-yes"), b.shot("is-this-you"))
 	if masked := get(b, "masked name", chromedp.Text(css("masked-name"))); masked == "" || strings.Contains(masked, "Hồng Nhung") {
 		t.Fatalf("'Is this you?' shows %q; want a masked name", masked)

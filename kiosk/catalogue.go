@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/idqr"
@@ -22,12 +24,22 @@ type CatalogueSource interface {
 
 // Catalogue is the verified procedure catalogue, cached on disk so that a
 // kiosk restarted without network still offers its procedures.
+//
+// It only moves forward: a fetched catalogue older than the one installed
+// (api.CompareVersions) or past its expiry is refused and the installed one
+// kept, so an old catalogue the portal once signed (a withdrawn procedure,
+// a retired ID QR key) cannot be served to the kiosk again. An installed
+// catalogue that expires while the portal is out of reach is kept, and
+// Warnings reports it.
 type Catalogue struct {
 	key  *ecdsa.PublicKey
 	path string
 	log  *slog.Logger
+	now  func() time.Time
 	// verify checks a signed catalogue against the key.
 	verify func(api.SignedCatalogue, *ecdsa.PublicKey) (api.Catalogue, error)
+
+	refreshMu sync.Mutex // one Refresh at a time: its check and its install belong together
 
 	mu    sync.RWMutex
 	cur   api.Catalogue
@@ -55,14 +67,22 @@ func (c *Catalogue) IDTrust() *idqr.TrustList {
 	return c.trust
 }
 
-// NewCatalogue loads the cached catalogue from dataDir if there is a valid one.
-func NewCatalogue(dataDir string, key *ecdsa.PublicKey, verify func(api.SignedCatalogue, *ecdsa.PublicKey) (api.Catalogue, error), log *slog.Logger) *Catalogue {
-	c := &Catalogue{key: key, path: filepath.Join(dataDir, "catalogue.json"), log: log, verify: verify}
+// NewCatalogue loads the cached catalogue from dataDir if there is a valid
+// one; one that has expired is kept too (Warnings says so). now is the
+// clock expiry is judged by (nil: time.Now).
+func NewCatalogue(dataDir string, key *ecdsa.PublicKey, verify func(api.SignedCatalogue, *ecdsa.PublicKey) (api.Catalogue, error), log *slog.Logger, now func() time.Time) *Catalogue {
+	if now == nil {
+		now = time.Now
+	}
+	c := &Catalogue{key: key, path: filepath.Join(dataDir, "catalogue.json"), log: log, verify: verify, now: now}
 	if b, err := os.ReadFile(c.path); err == nil {
 		var sc api.SignedCatalogue
 		if err := json.Unmarshal(b, &sc); err == nil {
 			if cat, err := verify(sc, key); err == nil {
 				c.setLocked(cat)
+				if c.expired(cat) {
+					log.Warn("cached catalogue has expired; kept until the portal sends a fresh one", "version", cat.Version, "expires", cat.ExpiresAt)
+				}
 			} else {
 				log.Warn("cached catalogue rejected", "err", err)
 			}
@@ -71,8 +91,21 @@ func NewCatalogue(dataDir string, key *ecdsa.PublicKey, verify func(api.SignedCa
 	return c
 }
 
-// Refresh fetches, verifies and caches the catalogue.
+// Errors of a catalogue that verified but is not installed.
+var (
+	ErrCatalogueOlder   = errors.New("catalogue is older than the installed one")
+	ErrCatalogueExpired = errors.New("catalogue has expired")
+)
+
+func (c *Catalogue) expired(cat api.Catalogue) bool {
+	return cat.ExpiresAt.IsZero() || !c.now().Before(cat.ExpiresAt)
+}
+
+// Refresh fetches, verifies and caches the catalogue, unless it is older
+// than the installed one or expired: then the installed one stays.
 func (c *Catalogue) Refresh(ctx context.Context, src CatalogueSource) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	sc, err := src.SignedCatalogue(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch catalogue: %w", err)
@@ -80,6 +113,15 @@ func (c *Catalogue) Refresh(ctx context.Context, src CatalogueSource) error {
 	cat, err := c.verify(sc, c.key)
 	if err != nil {
 		return fmt.Errorf("verify catalogue: %w", err)
+	}
+	c.mu.RLock()
+	installed := c.cur.Version
+	c.mu.RUnlock()
+	if err := c.fresh(cat, installed); err != nil {
+		// A validly signed catalogue that is not fresh is a replay or a
+		// stale cache on the way: loud, and the installed one stays.
+		c.log.Error("catalogue refused; the installed one stays", "version", cat.Version, "installed", installed, "expires", cat.ExpiresAt, "err", err)
+		return fmt.Errorf("catalogue %s: %w", cat.Version, err)
 	}
 	b, err := json.Marshal(sc)
 	if err != nil {
@@ -92,6 +134,39 @@ func (c *Catalogue) Refresh(ctx context.Context, src CatalogueSource) error {
 	c.setLocked(cat)
 	c.mu.Unlock()
 	c.log.Info("catalogue loaded", "version", cat.Version, "procedures", len(cat.Procedures))
+	return nil
+}
+
+// fresh checks a verified catalogue against the installed version.
+func (c *Catalogue) fresh(cat api.Catalogue, installed string) error {
+	if c.expired(cat) {
+		return fmt.Errorf("%w (expires %s)", ErrCatalogueExpired, cat.ExpiresAt.Format(time.RFC3339))
+	}
+	if installed == "" {
+		return nil
+	}
+	if _, err := api.CompareVersions(installed, installed); err != nil {
+		c.log.Warn("installed catalogue's version is not dotted numbers; a new one replaces it", "installed", installed)
+		return nil
+	}
+	switch n, err := api.CompareVersions(cat.Version, installed); {
+	case err != nil:
+		return err
+	case n < 0:
+		return fmt.Errorf("%w: %s is older than %s", ErrCatalogueOlder, cat.Version, installed)
+	}
+	return nil
+}
+
+// Warnings are the catalogue's health warnings: "catalogue-expired" while
+// the installed one is past its expiry (the portal has not sent a fresh one).
+func (c *Catalogue) Warnings() []string {
+	c.mu.RLock()
+	cur := c.cur
+	c.mu.RUnlock()
+	if cur.Version != "" && c.expired(cur) {
+		return []string{"catalogue-expired"}
+	}
 	return nil
 }
 

@@ -39,7 +39,13 @@ type DocumentScanner interface {
 
 // Login is the national-ID login.
 type Login interface {
-	Begin(ctx context.Context, lang string) (authURL string, p *identity.Pending, err error)
+	// BeginBound starts a login whose approval page on the citizen's phone
+	// names b (office, kiosk, procedure); the provider's page on the kiosk
+	// screen shows the number to pick on the phone.
+	BeginBound(ctx context.Context, lang string, b identity.Binding) (authURL string, p *identity.Pending, err error)
+	// CallbackMatches reports, without I/O and without using p up, whether
+	// callback is the answer to p (its state).
+	CallbackMatches(p *identity.Pending, callback url.Values) bool
 	Complete(ctx context.Context, p *identity.Pending, callback url.Values) (*identity.Identity, error)
 	// EndSession revokes the citizen's tokens at the provider and clears them.
 	EndSession(ctx context.Context, id *identity.Identity) error

@@ -73,8 +73,9 @@ type fakeLogin struct {
 	completed int
 	ended     []string // access tokens revoked
 	err       error
-	citizen   string // citizen ID of the next login ("" = 079123456789)
-	gate      *gate  // Begin and Complete wait on it
+	citizen   string           // citizen ID of the next login ("" = 079123456789)
+	gate      *gate            // Begin and Complete wait on it
+	binding   identity.Binding // of the last login begun
 }
 
 func (f *fakeLogin) EndSession(ctx context.Context, id *identity.Identity) error {
@@ -91,12 +92,20 @@ func (f *fakeLogin) endedTokens() []string {
 	return append([]string(nil), f.ended...)
 }
 
-func (f *fakeLogin) Begin(ctx context.Context, lang string) (string, *identity.Pending, error) {
+func (f *fakeLogin) BeginBound(ctx context.Context, lang string, b identity.Binding) (string, *identity.Pending, error) {
 	f.gate.wait(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.begun++
+	f.binding = b
 	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
+}
+
+// fakeState is the state of every fake login: its callbacks carry it.
+const fakeState = "y"
+
+func (f *fakeLogin) CallbackMatches(p *identity.Pending, q url.Values) bool {
+	return p != nil && len(q["state"]) == 1 && q.Get("state") == fakeState
 }
 
 func (f *fakeLogin) Complete(ctx context.Context, p *identity.Pending, q url.Values) (*identity.Identity, error) {
@@ -351,7 +360,7 @@ func newRig(t *testing.T) *rig {
 	go ob.Run(ctx, sender)
 
 	// A catalogue signed with a throwaway key, verified the way the kiosk does.
-	payload, _ := json.Marshal(api.Catalogue{Version: "1", Procedures: []api.Procedure{testProcedure}})
+	payload, _ := json.Marshal(api.Catalogue{Version: "1", ExpiresAt: clock.t.Add(7 * 24 * time.Hour), Procedures: []api.Procedure{testProcedure}})
 	catKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sum := sha256.Sum256(payload)
 	sig, _ := ecdsa.SignASN1(rand.Reader, catKey, sum[:])
@@ -363,7 +372,7 @@ func newRig(t *testing.T) *rig {
 		var c api.Catalogue
 		return c, json.Unmarshal(sc.Payload, &c)
 	}
-	cat := NewCatalogue(dir, &catKey.PublicKey, verify, log)
+	cat := NewCatalogue(dir, &catKey.PublicKey, verify, log, clock.Now)
 	if err := cat.Refresh(context.Background(), catSource{api.SignedCatalogue{Payload: payload, Signature: sig}}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +408,7 @@ func (r *rig) walkToForm() {
 	if _, err := r.c.BeginLogin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+	if _, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.c.ConfirmIdentity(true); err != nil {
@@ -436,7 +445,7 @@ func (r *rig) walkToConfirm(t *testing.T) {
 	if _, err := c.BeginLogin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+	if _, err := c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
 		t.Fatal(err)
 	}
 	v := c.View(ctx)
@@ -598,7 +607,7 @@ func TestIdleTimeoutWipesAndLateCallbackIsRefused(t *testing.T) {
 	if v.Step != StepAttract || v.Procedure != nil {
 		t.Fatalf("not wiped after idle: %+v", v)
 	}
-	err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
+	_, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
 	var ue *UserError
 	if !errors.As(err, &ue) || ue.Key != MsgSessionExpired {
 		t.Fatalf("late callback: %v", err)
@@ -632,7 +641,7 @@ func TestScannerJamIsExplained(t *testing.T) {
 	r.c.SetLanguage("en")
 	r.c.ChooseProcedure(ctx, "marital-status")
 	r.c.BeginLogin(ctx)
-	r.c.CompleteLogin(ctx, nil)
+	r.c.CompleteLogin(ctx, url.Values{"state": {fakeState}})
 	r.c.ConfirmIdentity(true)
 	r.c.SubmitForm(map[string]string{"full_name": "A B", "purpose": "work permit"})
 	r.c.ScanDocument(ctx)

@@ -73,19 +73,21 @@ func UserMessage(err error) (key, code string) {
 // Message keys of what the screen says while an operation runs, of the
 // refusal screen, and of the other user-safe errors added with them.
 const (
-	MsgBusy            = "err.busy"
-	MsgBusyStatus      = "busy.status"
-	MsgBusyLogin       = "busy.login"
-	MsgBusyScanning    = "busy.scanning"
-	MsgBusySendingCode = "busy.sending_code"
-	MsgBusyChecking    = "busy.checking"
-	MsgBusySending     = "busy.sending"
-	MsgBusyPrinting    = "busy.printing"
-	MsgCodeShort       = "err.code_short"
-	MsgLoginAgain      = "err.login_again"
-	MsgFormProblems    = "err.form_problems"
-	MsgRefusedForm     = "refused.form"
-	MsgRefusedStaff    = "refused.staff"
+	MsgBusy             = "err.busy"
+	MsgBusyStatus       = "busy.status"
+	MsgBusyLogin        = "busy.login"
+	MsgBusyScanning     = "busy.scanning"
+	MsgBusySendingCode  = "busy.sending_code"
+	MsgBusyChecking     = "busy.checking"
+	MsgBusySending      = "busy.sending"
+	MsgBusyPrinting     = "busy.printing"
+	MsgCodeShort        = "err.code_short"
+	MsgLoginAgain       = "err.login_again"
+	MsgFormProblems     = "err.form_problems"
+	MsgRefusedForm      = "refused.form"
+	MsgRefusedStaff     = "refused.staff"
+	MsgLoginTimedOut    = "err.login_timed_out"
+	MsgLoginNumberWrong = "err.login_number_wrong"
 )
 
 // MessageKeys lists every key the controller may put on the screen, for the
@@ -98,4 +100,5 @@ var MessageKeys = []string{
 	MsgCodeWait, MsgCodeLocked, MsgCodeResent,
 	MsgBusy, MsgBusyStatus, MsgBusyLogin, MsgBusyScanning, MsgBusySendingCode, MsgBusyChecking, MsgBusySending,
 	MsgBusyPrinting, MsgCodeShort, MsgLoginAgain, MsgFormProblems, MsgRefusedForm, MsgRefusedStaff,
+	MsgLoginTimedOut, MsgLoginNumberWrong,
 }

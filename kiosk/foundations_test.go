@@ -78,7 +78,8 @@ func TestHungIONeverBlocksTheScreen(t *testing.T) {
 			r.login.gate = newGate()
 			return r.login.gate
 		}, func(r *rig, ctx context.Context) error {
-			return r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
+			_, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}})
+			return err
 		}, StepIdentity},
 		{"portal while looking up a receipt's status", func(r *rig) *gate {
 			r.portal.statuses["QN-2026-000009"] = api.ApplicationStatus{TrackingNumber: "QN-2026-000009", Status: "in-review"}
@@ -298,7 +299,7 @@ func TestExpiredLoginAsksToLogInAgain(t *testing.T) {
 		if _, err := r.c.BeginLogin(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
+		if _, err := r.c.CompleteLogin(ctx, url.Values{"code": {"x"}, "state": {"y"}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.c.ConfirmIdentity(true); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"net/url"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestIdentityQRCrossChecksButNeverLogsIn(t *testing.T) {
 	r.c.SetLanguage("en")
 	r.c.ChooseProcedure(ctx, "marital-status")
 	r.c.BeginLogin(ctx)
-	r.c.CompleteLogin(ctx, nil)
+	r.c.CompleteLogin(ctx, url.Values{"state": {fakeState}})
 	r.c.ConfirmIdentity(true)
 	r.c.mu.Lock()
 	r.c.s.procedure = &proc

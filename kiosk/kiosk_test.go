@@ -122,8 +122,8 @@ func TestCatalogueCarriesIDQRTrustList(t *testing.T) {
 		"none":           {nil, nil},
 		"private key in": {json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","kid":"x","d":"AAAA","x":"AAAA","y":"AAAA"}]}`), nil},
 	} {
-		payload, _ := json.Marshal(api.Catalogue{Version: "1", IDIssuers: tc.issuers})
-		c := NewCatalogue(t.TempDir(), &key.PublicKey, noVerify, log)
+		payload, _ := json.Marshal(api.Catalogue{Version: "1", ExpiresAt: time.Now().Add(time.Hour), IDIssuers: tc.issuers})
+		c := NewCatalogue(t.TempDir(), &key.PublicKey, noVerify, log, nil)
 		if err := c.Refresh(context.Background(), catSource{api.SignedCatalogue{Payload: payload}}); err != nil {
 			t.Fatal(err)
 		}

@@ -18,8 +18,9 @@ import (
 // The provider is called (PAR, discovery) with the lock released.
 func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 	var lang string
+	var b identity.Binding
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
-		lang = s.lang
+		lang, b = s.lang, c.bindingLocked(s)
 		return nil
 	})
 	if err != nil {
@@ -29,14 +30,14 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 		return "", userErr(MsgSessionExpired, errors.New("login started outside the login step"))
 	}
 	defer o.end()
-	authURL, p, err := c.d.Login.Begin(o.ctx, lang)
+	authURL, p, err := c.d.Login.BeginBound(o.ctx, lang, b)
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
 			err = loginErr(err)
 			c.setNotice(err)
 			return err
 		}
-		s.pending = p
+		s.pending, s.loginRefreshes = p, 0
 		return nil
 	})
 	if aerr != nil {
@@ -48,8 +49,20 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 	return authURL, nil
 }
 
+// bindingLocked names where the session's login happens, in its language,
+// for the citizen's phone to show.
+func (c *Controller) bindingLocked(s *session) identity.Binding {
+	b := identity.Binding{Office: api.Text(c.d.Config.OfficeName).Get(s.lang), Kiosk: c.d.Config.KioskID}
+	if s.procedure != nil {
+		b.Procedure = s.procedure.Name.Get(s.lang)
+	}
+	return b
+}
+
 func loginErr(err error) error {
 	switch {
+	case errors.Is(err, identity.ErrNumberMismatch):
+		return userErr(MsgLoginNumberWrong, err)
 	case errors.Is(err, identity.ErrExpired):
 		return userErr(MsgSessionExpired, err)
 	case errors.Is(err, identity.ErrDenied):
@@ -61,24 +74,60 @@ func loginErr(err error) error {
 	}
 }
 
+// ErrCallbackIgnored: a request to the login callback while a login is
+// pending that is not its answer (another state, or none). It changed
+// nothing: the pending login waits for its real answer.
+var ErrCallbackIgnored = errors.New("kiosk: login callback does not match the pending login")
+
+// maxLoginRefreshes bounds how many times a login whose QR expired unused is
+// begun again on its own before the kiosk goes back to the start: with the
+// provider's 60 s QRs, a QR is on screen for at most four minutes after the
+// citizen's last touch.
+const maxLoginRefreshes = 3
+
 // CompleteLogin takes the provider's callback. The code is exchanged and the
-// ID token verified with the lock released.
-func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
+// ID token verified with the lock released. A callback that does not carry
+// the pending login's state is ErrCallbackIgnored and leaves everything as
+// it was, so a stray or forged request cannot spoil the citizen's login.
+//
+// When the provider sends the browser back because the QR expired unused,
+// the login is begun again (a fresh authorization request, QR and number)
+// and next is its URL, for the browser to go to; after maxLoginRefreshes
+// the session ends with a message on the start screen. Otherwise next is ""
+// and the kiosk's own screen shows the outcome.
+func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next string, err error) {
+	if pending, ok := c.callbackMatches(q); pending && !ok {
+		c.d.Log.Warn("login callback ignored: it does not answer the pending login")
+		return "", ErrCallbackIgnored
+	}
 	var p *identity.Pending
+	var lang string
+	var b identity.Binding
+	var refreshes int
 	o, err := c.begin(ctx, []Step{StepLogin}, MsgBusyLogin, true, func(s *session) error {
 		if s.pending == nil {
-			return errNoPending
+			return errNoPending // answered meanwhile
+		}
+		if !c.d.Login.CallbackMatches(s.pending, q) {
+			return ErrCallbackIgnored // a new login began meanwhile
 		}
 		p, s.pending = s.pending, nil // single use, whatever happens
+		lang, b, refreshes = s.lang, c.bindingLocked(s), s.loginRefreshes
 		return nil
 	})
+	if errors.Is(err, ErrCallbackIgnored) {
+		return "", err
+	}
 	if o == nil || err != nil {
 		// A callback for a session that is gone: never log anybody in.
 		c.d.Log.Warn("login callback without a pending login")
-		return userErr(MsgSessionExpired, errNoPending)
+		return "", userErr(MsgSessionExpired, errNoPending)
 	}
 	defer o.end()
 	id, err := c.d.Login.Complete(o.ctx, p, q)
+	if qrExpired(err) {
+		return c.loginAgain(o, lang, b, refreshes, err)
+	}
 	aerr := o.apply(func(s *session) error {
 		if err != nil {
 			err = loginErr(err)
@@ -92,12 +141,66 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) error {
 	if errors.Is(aerr, errStale) {
 		// Wiped while the token was exchanged: the login is dropped.
 		c.revoke(id)
-		return userErr(MsgSessionExpired, aerr)
+		return "", userErr(MsgSessionExpired, aerr)
 	}
-	return aerr
+	return "", aerr
+}
+
+// qrExpired reports whether a login ended because its QR was not used in
+// time (the provider's login_required), as opposed to a token that failed
+// its checks or a callback that came too late.
+func qrExpired(err error) bool {
+	return errors.Is(err, identity.ErrExpired) && !errors.Is(err, identity.ErrInvalidToken) && !errors.Is(err, identity.ErrStateMismatch)
+}
+
+// loginAgain follows a login whose QR expired unused (within op o): it
+// begins a fresh one, refreshes of maxLoginRefreshes having been used, or
+// ends the session with a message on the start screen.
+func (c *Controller) loginAgain(o *op, lang string, b identity.Binding, refreshes int, expired error) (string, error) {
+	if refreshes >= maxLoginRefreshes {
+		aerr := o.apply(func(s *session) error {
+			c.wipeLocked("login QR expired")
+			err := userErr(MsgLoginTimedOut, expired)
+			c.setNotice(err)
+			return err
+		})
+		if errors.Is(aerr, errStale) {
+			return "", userErr(MsgSessionExpired, aerr)
+		}
+		return "", aerr
+	}
+	authURL, p, err := c.d.Login.BeginBound(o.ctx, lang, b)
+	aerr := o.apply(func(s *session) error {
+		if err != nil {
+			err = loginErr(err)
+			c.setNotice(err)
+			return err
+		}
+		s.pending, s.loginRefreshes = p, refreshes+1
+		c.log().Info("login QR expired unused; a fresh one is shown", "refresh", s.loginRefreshes)
+		return nil
+	})
+	if errors.Is(aerr, errStale) {
+		return "", userErr(MsgSessionExpired, aerr)
+	}
+	if aerr != nil {
+		return "", aerr
+	}
+	return authURL, nil
 }
 
 var errNoPending = errors.New("no pending login")
+
+// callbackMatches reports whether a login is pending and whether q answers
+// it. It only reads the session: a stray request does not reset the idle
+// timer.
+func (c *Controller) callbackMatches(q url.Values) (pending, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	pending = s.step == StepLogin && s.pending != nil
+	return pending, pending && c.d.Login.CallbackMatches(s.pending, q)
+}
 
 // revoke ends a login that never became part of a session.
 func (c *Controller) revoke(id *identity.Identity) {

@@ -66,35 +66,36 @@ type Receipt struct {
 // session is the one citizen's state. Everything in it is personal data and
 // is dropped by wipe.
 type session struct {
-	id           string
-	gen          uint64 // bumped by every transition: an op applies only to the state it started from
-	lang         string
-	largeText    bool
-	step         Step
-	busy         string             // message key of the operation in progress, "" when none
-	cancellable  bool               // Cancel may wipe while busy
-	opCancel     context.CancelFunc // cancels the op in progress when the session is wiped
-	procedure    *api.Procedure
-	pending      *identity.Pending
-	ident        *identity.Identity
-	form         map[string]string
-	formProblems map[string]string
-	docs         []ScannedDocument
-	docIndex     int
-	challenge    *api.ConfirmationChallenge
-	confirmToken string
-	attemptsLeft int
-	receipt      *Receipt
-	status       *api.ApplicationStatus
-	idqrChecked  bool   // the citizen's signed ID QR matched the logged-in identity
-	refusal      string // message key of why the portal refused the application
-	parked       string // packet the portal refused, withdrawn once a corrected one is written
-	reloginFor   string // after an expired login: hash of the citizen whose form is kept
-	resume       bool   // that citizen logged in again: back to review
-	notice       string // message key of a user-safe error to show on the current screen
-	noticeCode   string
-	noticeUntil  time.Time // the notice asks the citizen to wait until then (zero: it does not)
-	lastActivity time.Time
+	id             string
+	gen            uint64 // bumped by every transition: an op applies only to the state it started from
+	lang           string
+	largeText      bool
+	step           Step
+	busy           string             // message key of the operation in progress, "" when none
+	cancellable    bool               // Cancel may wipe while busy
+	opCancel       context.CancelFunc // cancels the op in progress when the session is wiped
+	procedure      *api.Procedure
+	pending        *identity.Pending
+	loginRefreshes int // fresh logins begun since the citizen pressed the login button
+	ident          *identity.Identity
+	form           map[string]string
+	formProblems   map[string]string
+	docs           []ScannedDocument
+	docIndex       int
+	challenge      *api.ConfirmationChallenge
+	confirmToken   string
+	attemptsLeft   int
+	receipt        *Receipt
+	status         *api.ApplicationStatus
+	idqrChecked    bool   // the citizen's signed ID QR matched the logged-in identity
+	refusal        string // message key of why the portal refused the application
+	parked         string // packet the portal refused, withdrawn once a corrected one is written
+	reloginFor     string // after an expired login: hash of the citizen whose form is kept
+	resume         bool   // that citizen logged in again: back to review
+	notice         string // message key of a user-safe error to show on the current screen
+	noticeCode     string
+	noticeUntil    time.Time // the notice asks the citizen to wait until then (zero: it does not)
+	lastActivity   time.Time
 }
 
 func (s *session) LogValue() slog.Value {

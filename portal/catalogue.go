@@ -45,8 +45,8 @@ func ValidateCatalogue(c api.Catalogue) error {
 			}
 		}
 	}
-	if c.Version == "" {
-		errs = append(errs, errors.New("no version"))
+	if _, err := api.CompareVersions(c.Version, c.Version); err != nil {
+		errs = append(errs, err) // kiosks refuse one older than theirs: it must compare
 	}
 	if len(c.Procedures) == 0 {
 		errs = append(errs, errors.New("no procedures"))
@@ -113,6 +113,26 @@ func ValidateCatalogue(c api.Catalogue) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// signedCatalogue is the catalogue as signed, with an expiry CatalogueTTL
+// after the signing; it is signed again once half of that has passed, so a
+// kiosk always gets one with time left. Signing is CPU only.
+func (s *Server) signedCatalogue() (api.SignedCatalogue, error) {
+	s.signMu.Lock()
+	defer s.signMu.Unlock()
+	now := s.now()
+	if s.signed.Payload != nil && now.Sub(s.signedAt) < s.opts.CatalogueTTL/2 {
+		return s.signed, nil
+	}
+	c := s.catalogue
+	c.ExpiresAt = now.Add(s.opts.CatalogueTTL).UTC()
+	sc, err := signCatalogue(c, s.keys.portal, s.keys.portalKeyID, s.rand)
+	if err != nil {
+		return api.SignedCatalogue{}, err
+	}
+	s.signed, s.signedAt = sc, now
+	return sc, nil
 }
 
 // signCatalogue marshals the catalogue and signs the bytes.

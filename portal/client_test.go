@@ -273,7 +273,7 @@ func TestEnroll(t *testing.T) {
 }
 
 func heartbeat(kioskID string) api.Heartbeat {
-	return api.Heartbeat{KioskID: kioskID, Version: "0.1.0", At: time.Date(2026, 3, 6, 9, 0, 0, 0, time.UTC), Backlog: 2, DiskFree: 8 << 30, TemperatureC: 41.5,
+	return api.Heartbeat{KioskID: kioskID, Version: "0.1.0", At: time.Date(2026, 3, 6, 9, 29, 0, 0, ict), Seq: 1, Backlog: 2, DiskFree: 8 << 30, TemperatureC: 41.5,
 		Warnings: []string{"paper-low"}}
 }
 
@@ -333,7 +333,7 @@ func TestHeartbeat(t *testing.T) {
 func TestHeartbeatAllowUnenrolled(t *testing.T) {
 	e := newEnv(t, func(o *portal.Options) { o.AllowUnenrolled = true })
 	ctx := context.Background()
-	if err := backendclient.New(e.url, nil, "DEMO-1", nil).Heartbeat(ctx, api.Heartbeat{Version: "demo"}); err != nil {
+	if err := backendclient.New(e.url, nil, "DEMO-1", nil).Heartbeat(ctx, api.Heartbeat{Version: "demo", At: e.clk.Now(), Seq: 1}); err != nil {
 		t.Errorf("unenrolled demo kiosk refused: %v", err)
 	}
 	// An enrolled kiosk still needs its signature.

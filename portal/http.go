@@ -28,6 +28,8 @@ const (
 	CodeUnknownKiosk           = "unknown-kiosk"
 	CodeBadSignature           = "bad-signature"
 	CodeKioskMismatch          = "kiosk-mismatch"
+	CodeHeartbeatStale         = "heartbeat-stale"    // at is too far from the portal's clock
+	CodeHeartbeatReplayed      = "heartbeat-replayed" // seq is not above the last one taken
 	CodeUnknownProcedure       = "unknown-procedure"
 	CodeUnknownConfirmation    = "unknown-confirmation"
 	CodeCitizenMismatch        = "citizen-mismatch"
@@ -174,5 +176,10 @@ func bearer(r *http.Request) string {
 }
 
 func (s *Server) handleCatalogue(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.signed)
+	sc, err := s.signedCatalogue()
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
 }

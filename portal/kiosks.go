@@ -125,7 +125,25 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeKioskMismatch, "heartbeat kioskId differs from the "+api.HeaderKioskID+" header")
 		return
 	}
-	if err := s.store.putHeartbeat(r.Context(), kioskID, body, s.now()); err != nil {
+	// Freshness: a heartbeat captured and sent again, now or later, must
+	// not make a dead or stolen kiosk look alive.
+	now := s.now()
+	if d := now.Sub(hb.At); hb.At.IsZero() || d > api.HeartbeatWindow || d < -api.HeartbeatWindow {
+		s.log.Warn("stale heartbeat refused", "kiosk", kioskID, "at", hb.At, "off_by", d.Round(time.Second))
+		writeError(w, http.StatusBadRequest, CodeHeartbeatStale, fmt.Sprintf("heartbeat time %s is more than %v from the portal's %s", hb.At.UTC().Format(time.RFC3339), api.HeartbeatWindow, now.UTC().Format(time.RFC3339)))
+		return
+	}
+	if hb.Seq == 0 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "heartbeat has no seq")
+		return
+	}
+	err := s.store.putHeartbeat(r.Context(), kioskID, hb.Seq, body, now)
+	if errors.Is(err, errHeartbeatReplayed) {
+		s.log.Warn("replayed heartbeat refused", "kiosk", kioskID, "seq", hb.Seq)
+		writeError(w, http.StatusConflict, CodeHeartbeatReplayed, "heartbeat seq is not above the last one taken from this kiosk")
+		return
+	}
+	if err != nil {
 		s.internal(w, r, err)
 		return
 	}

@@ -55,6 +55,11 @@ type Options struct {
 	Log               *slog.Logger
 	Now               func() time.Time
 	Rand              io.Reader // default crypto/rand
+
+	// CatalogueTTL is how long a signed catalogue is good for (its
+	// expiresAt); it is signed again once half of it has passed. Default
+	// 7 days: a kiosk cut off for longer warns that its catalogue expired.
+	CatalogueTTL time.Duration
 }
 
 // Server is the reference portal.
@@ -68,9 +73,12 @@ type Server struct {
 	identity   Identity
 	catalogue  api.Catalogue
 	procs      map[string]api.Procedure
-	signed     api.SignedCatalogue
 	handler    http.Handler
 	adminToken string
+
+	signMu   sync.Mutex
+	signed   api.SignedCatalogue // the catalogue as last signed
+	signedAt time.Time
 
 	intakeMu   sync.Mutex // serialises intake so one packet is stored once
 	inflightMu sync.Mutex
@@ -124,6 +132,9 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("portal: enrollment tokens must have at least %d characters", minGivenEnrollTok)
 		}
 	}
+	if opts.CatalogueTTL <= 0 {
+		opts.CatalogueTTL = 7 * 24 * time.Hour
+	}
 	for _, d := range []string{"documents", "uploads"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("portal: create data dir: %w", err)
@@ -155,7 +166,7 @@ func New(opts Options) (*Server, error) {
 	if s.catalogue.IDIssuers, err = idCardTrustList(s.keys.idCard); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	if s.signed, err = signCatalogue(s.catalogue, s.keys.portal, s.keys.portalKeyID, opts.Rand); err != nil {
+	if _, err = s.signedCatalogue(); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if s.store, err = openStore(filepath.Join(opts.DataDir, "portal.db")); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS kiosks (
 CREATE TABLE IF NOT EXISTS heartbeats (
 	kiosk_id    TEXT PRIMARY KEY,
 	received_at TEXT NOT NULL,
-	body        BLOB NOT NULL
+	body        BLOB NOT NULL,
+	seq         INTEGER NOT NULL DEFAULT 0 -- of the latest heartbeat taken: the next must be above it
 );
 CREATE TABLE IF NOT EXISTS confirmations (
 	id            TEXT PRIMARY KEY,
@@ -93,6 +95,10 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("create schema: %w", err)
 	}
 	if err := addColumns(db, "confirmations", "review_digest TEXT", "identity TEXT"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrade schema: %w", err)
+	}
+	if err := addColumns(db, "heartbeats", "seq INTEGER NOT NULL DEFAULT 0"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("upgrade schema: %w", err)
 	}
@@ -206,11 +212,29 @@ func (st *store) kioskKey(ctx context.Context, kioskID string) (string, error) {
 	return p, err
 }
 
-func (st *store) putHeartbeat(ctx context.Context, kioskID string, body []byte, now time.Time) error {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO heartbeats(kiosk_id, received_at, body) VALUES(?, ?, ?)
-		ON CONFLICT(kiosk_id) DO UPDATE SET received_at = excluded.received_at, body = excluded.body`,
-		kioskID, fmtTime(now), body)
-	return err
+// errHeartbeatReplayed: a heartbeat whose seq is not above the stored one.
+var errHeartbeatReplayed = errors.New("heartbeat seq not above the last one")
+
+// putHeartbeat keeps body as the kiosk's latest heartbeat if seq is above
+// the last one kept, in one statement so that two copies racing each other
+// cannot both be taken.
+func (st *store) putHeartbeat(ctx context.Context, kioskID string, seq uint64, body []byte, now time.Time) error {
+	if seq > math.MaxInt64 {
+		return errHeartbeatReplayed // SQLite integers are signed 64-bit; no kiosk counts that far
+	}
+	res, err := st.db.ExecContext(ctx, `INSERT INTO heartbeats(kiosk_id, received_at, body, seq) VALUES(?, ?, ?, ?)
+		ON CONFLICT(kiosk_id) DO UPDATE SET received_at = excluded.received_at, body = excluded.body, seq = excluded.seq
+		WHERE excluded.seq > heartbeats.seq`,
+		kioskID, fmtTime(now), body, int64(seq))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errHeartbeatReplayed
+	}
+	return nil
 }
 
 type heartbeatRow struct {

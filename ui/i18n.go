@@ -150,6 +150,11 @@ var messages = map[string]map[string]string{
 		"browser.only_kiosk": "This screen is only for the kiosk's own browser.",
 		"outofservice.title": "Out of service",
 		"outofservice.body":  "This kiosk is being serviced. Please ask the staff at the counter, or come back later.",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "This answer does not belong to the login in progress, so nothing was changed.",
+		"login.callback_continue": "Back to the kiosk",
+		"err.login_timed_out":     "The login QR code was not used in time. Touch the screen to start again.",
+		"err.login_number_wrong":  "The number chosen on the phone was not the number on this screen, so the login was refused. If you are at this kiosk, press the button again and choose the number shown here.",
 	},
 	"vi": {
 		"err.busy":                 "Xin vui lòng chờ, máy vẫn đang xử lý bước trước của quý vị.",
@@ -282,6 +287,11 @@ var messages = map[string]map[string]string{
 		"browser.only_kiosk": "Màn hình này chỉ dành cho trình duyệt của ki-ốt.",
 		"outofservice.title": "Tạm ngừng phục vụ",
 		"outofservice.body":  "Ki-ốt đang được bảo trì. Vui lòng hỏi cán bộ tại quầy hoặc quay lại sau.",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "Phản hồi này không thuộc lần đăng nhập đang thực hiện nên không có gì thay đổi.",
+		"login.callback_continue": "Quay lại màn hình chính",
+		"err.login_timed_out":     "Mã QR đăng nhập đã hết hạn mà chưa được dùng. Xin chạm vào màn hình để bắt đầu lại.",
+		"err.login_number_wrong":  "Số được chọn trên điện thoại không phải là số trên màn hình này nên việc đăng nhập đã bị từ chối. Nếu quý vị đang ở máy này, hãy bấm nút lần nữa và chọn đúng số hiện ở đây.",
 	},
 	"th": {
 		"err.busy":                 "กรุณารอสักครู่ เครื่องยังทำขั้นตอนก่อนหน้าของท่านอยู่",
@@ -414,6 +424,11 @@ var messages = map[string]map[string]string{
 		"browser.only_kiosk": "หน้าจอนี้ใช้ได้เฉพาะกับเบราว์เซอร์ของตู้บริการเท่านั้น",
 		"outofservice.title": "งดให้บริการชั่วคราว",
 		"outofservice.body":  "ตู้บริการนี้อยู่ระหว่างการซ่อมบำรุง กรุณาติดต่อเจ้าหน้าที่ที่เคาน์เตอร์ หรือกลับมาใหม่ภายหลัง",
+		// The login's defences against QR phishing and stray callbacks.
+		"login.callback_ignored":  "คำตอบนี้ไม่ใช่ของการเข้าสู่ระบบที่กำลังดำเนินอยู่ จึงไม่มีการเปลี่ยนแปลงใด ๆ",
+		"login.callback_continue": "กลับไปหน้าจอหลัก",
+		"err.login_timed_out":     "คิวอาร์โค้ดเข้าสู่ระบบหมดเวลาโดยยังไม่ได้ใช้ กรุณาแตะหน้าจอเพื่อเริ่มใหม่",
+		"err.login_number_wrong":  "หมายเลขที่เลือกบนโทรศัพท์ไม่ตรงกับหมายเลขบนหน้าจอนี้ จึงปฏิเสธการเข้าสู่ระบบ หากท่านอยู่ที่ตู้นี้ กรุณากดปุ่มอีกครั้งแล้วเลือกหมายเลขที่แสดงที่นี่",
 	},
 }
 

@@ -9,6 +9,7 @@ package ui
 import (
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -209,10 +210,21 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	// Errors are on the session's screen (or the session is gone).
 	q := r.URL.Query()
 	q.Del(bounceParam)
-	s.logAction("/auth/callback", s.c.CompleteLogin(r.Context(), q))
+	next, err := s.c.CompleteLogin(r.Context(), q)
+	if errors.Is(err, kiosk.ErrCallbackIgnored) {
+		// Not the answer to the login in progress: nothing changed, and
+		// the screen says so instead of redrawing as if something had.
+		s.renderAs(w, http.StatusBadRequest, s.c.View(r.Context()), "callback_ignored")
+		return
+	}
+	if next != "" { // the QR expired unused: a fresh login's page
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	// Errors are on the session's screen (or the session is gone).
+	s.logAction("/auth/callback", err)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -304,13 +316,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 // render draws one screen.
 func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
+	s.renderAs(w, http.StatusOK, v, string(v.Step))
+}
+
+// renderAs draws the page around the template named step, answering status.
+func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step string) {
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
 	tpl, err := s.base.Clone()
 	if err == nil {
 		tpl.Funcs(template.FuncMap{"t": tr, "tn": trn})
-		_, err = tpl.New("step").Parse(`{{template "` + string(v.Step) + `" .}}`)
+		_, err = tpl.New("step").Parse(`{{template "` + step + `" .}}`)
 	}
 	if err != nil {
 		s.log.Error("template", "err", err)
@@ -331,6 +348,7 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 		Notice:   func() string { return noticeText(code, v) },
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {
 		s.log.Error("render page", "step", string(v.Step), "err", err)
 	}

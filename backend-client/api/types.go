@@ -4,8 +4,12 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"govkiosk/drivers/device"
@@ -124,14 +128,57 @@ func (p Procedure) NeedsScanner() bool {
 	return false
 }
 
-// Catalogue is the list of procedures a kiosk offers.
+// Catalogue is the list of procedures a kiosk offers. Version is dotted
+// numbers ("2026.1"); a kiosk never installs one older than the one it has
+// (CompareVersions), nor one past ExpiresAt, so an old catalogue the portal
+// really signed cannot be served to it again.
 type Catalogue struct {
 	Version    string      `json:"version"`
 	IssuedAt   time.Time   `json:"issuedAt"`
+	ExpiresAt  time.Time   `json:"expiresAt"` // set by the portal when it signs
 	Procedures []Procedure `json:"procedures"`
 	// IDIssuers is the trust list (JWKS) of the keys that sign offline ID
 	// QR codes; it rides in the signed catalogue so rotation needs no visit.
 	IDIssuers json.RawMessage `json:"idIssuers,omitempty"`
+}
+
+// CompareVersions compares two catalogue versions, dotted decimal numbers
+// ("2026.1" < "2026.10" < "2027"): -1, 0 or +1. A missing part counts as 0.
+// A version that is not dotted numbers is an error.
+func CompareVersions(a, b string) (int, error) {
+	pa, err := versionParts(a)
+	if err != nil {
+		return 0, err
+	}
+	pb, err := versionParts(b)
+	if err != nil {
+		return 0, err
+	}
+	for i := range max(len(pa), len(pb)) {
+		var x, y uint64
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y), nil
+		}
+	}
+	return 0, nil
+}
+
+func versionParts(v string) ([]uint64, error) {
+	var out []uint64
+	for p := range strings.SplitSeq(v, ".") {
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("catalogue version %q is not dotted numbers", v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // SignedCatalogue carries the catalogue's JSON bytes exactly as signed.
@@ -164,17 +211,24 @@ type EnrollResponse struct {
 	PortalAgeRecipient string `json:"portalAgeRecipient"`
 }
 
-// Heartbeat is the kiosk's health report, sent every minute.
+// Heartbeat is the kiosk's health report, sent every minute. The portal
+// takes it only when At is within HeartbeatWindow of its own clock and Seq
+// is above the last Seq it took from the kiosk, so a captured heartbeat
+// cannot be sent again to make a kiosk look alive.
 type Heartbeat struct {
 	KioskID      string          `json:"kioskId"`
 	Version      string          `json:"version"`
 	At           time.Time       `json:"at"`
+	Seq          uint64          `json:"seq"` // grows with every heartbeat of the kiosk, across restarts
 	Devices      []device.Status `json:"devices"`
 	Backlog      int             `json:"backlog"` // applications not yet acknowledged by the portal
 	DiskFree     uint64          `json:"diskFreeBytes"`
 	TemperatureC float64         `json:"temperatureC"`
 	Warnings     []string        `json:"warnings,omitempty"`
 }
+
+// HeartbeatWindow is how far a heartbeat's At may be from the portal's clock.
+const HeartbeatWindow = 5 * time.Minute
 
 // ConfirmationRequest asks the portal to send a confirmation code to the
 // citizen's own phone. The citizen is the one of the Bearer access token.

@@ -56,3 +56,26 @@ func TestCitizenIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareVersions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"2026.1", "2026.1", 0},
+		{"2026.1", "2026.10", -1},
+		{"2026.10", "2026.9", 1},
+		{"2027", "2026.99", 1},
+		{"2026", "2026.0", 0},
+		{"2026.1.1", "2026.1", 1},
+	} {
+		if got, err := CompareVersions(tc.a, tc.b); err != nil || got != tc.want {
+			t.Errorf("CompareVersions(%q, %q) = %d, %v; want %d", tc.a, tc.b, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "v1", "2026..1", "2026.1-rc", "-1", "1."} {
+		if _, err := CompareVersions(bad, "1"); err == nil {
+			t.Errorf("%q compared", bad)
+		}
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,11 @@ var (
 	// ErrNotSupported: the provider does not offer what was asked (a device
 	// flow on a provider without a device authorization endpoint).
 	ErrNotSupported = errors.New("identity: not offered by the ID provider")
+	// ErrNumberMismatch: the citizen picked another number on the phone
+	// than the one the kiosk screen showed, and the provider refused the
+	// login (joined with ErrDenied): likely a QR relayed to someone who is
+	// not at the kiosk.
+	ErrNumberMismatch = errors.New("identity: the number picked on the phone was not the kiosk's")
 )
 
 const (
@@ -160,8 +166,39 @@ func New(cfg Config) *Client {
 // can be completed once.
 type Pending struct {
 	state, nonce, verifier string
+	number                 string // shown on the kiosk screen, picked on the phone
 	created                time.Time
 	used                   atomic.Bool
+}
+
+// Number is the two-digit number the citizen must pick on the phone.
+func (p *Pending) Number() string { return p.number }
+
+// matchNumber draws a uniformly random two-digit number, 10–99.
+func (c *Client) matchNumber() (string, error) {
+	var b [1]byte
+	for {
+		if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+			return "", fmt.Errorf("identity: randomness: %w", err)
+		}
+		if b[0] < 180 { // 2·90: b%90 stays uniform
+			return strconv.Itoa(10 + int(b[0])%90), nil
+		}
+	}
+}
+
+// CallbackMatches reports whether callback is the answer to p: it carries
+// p's state, once, and p has not been completed. It does no I/O and uses
+// nothing up, so a caller can ignore a callback that does not match and
+// keep p for the real one.
+func (c *Client) CallbackMatches(p *Pending, callback url.Values) bool {
+	return p != nil && !p.used.Load() && p.answeredBy(callback)
+}
+
+// answeredBy compares the callback's state with p's in constant time.
+func (p *Pending) answeredBy(callback url.Values) bool {
+	return p.state != "" && len(callback["state"]) == 1 &&
+		subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(p.state)) == 1
 }
 
 // discover fetches the provider's metadata once it is reachable.
@@ -208,11 +245,29 @@ func (c *Client) random(n int) ([]string, error) {
 	return out, nil
 }
 
-// Begin starts a login: it returns the provider URL to show in the kiosk
-// browser and the Pending to hand to Complete. lang (a kiosk/lang code) is
-// passed as ui_locales. When the provider offers PAR, the request is pushed
-// first and the URL carries only client_id and request_uri.
+// Binding says where a login happens, for the citizen's phone to show on
+// its approval page (IETF cross-device BCP): a citizen sent a relayed QR
+// sees that the login is for a kiosk they are not standing at.
+type Binding struct {
+	Office    string // the office's name, in the citizen's language
+	Kiosk     string // the kiosk's ID
+	Procedure string // the procedure's name, in the citizen's language
+}
+
+// Begin is BeginBound without a Binding.
 func (c *Client) Begin(ctx context.Context, lang string) (string, *Pending, error) {
+	return c.BeginBound(ctx, lang, Binding{})
+}
+
+// BeginBound starts a login: it returns the provider URL to show in the
+// kiosk browser and the Pending to hand to Complete. lang (a kiosk/lang
+// code) is passed as ui_locales, b as kiosk_office, kiosk_id and
+// kiosk_procedure, and a fresh two-digit number as match_number: the
+// provider's page shows it on the kiosk screen and the citizen picks it
+// among three on the phone. When the provider offers PAR, the request is
+// pushed first (so the binding comes from the authenticated client) and the
+// URL carries only client_id and request_uri.
+func (c *Client) BeginBound(ctx context.Context, lang string, b Binding) (string, *Pending, error) {
 	prov, err := c.discover(ctx)
 	if err != nil {
 		return "", nil, err
@@ -221,9 +276,13 @@ func (c *Client) Begin(ctx context.Context, lang string) (string, *Pending, erro
 	if err != nil {
 		return "", nil, err
 	}
+	number, err := c.matchNumber()
+	if err != nil {
+		return "", nil, err
+	}
 	// The verifier has oauth2.GenerateVerifier's form (32 octets, base64url,
 	// RFC 7636 §4.1) but draws from the injected randomness.
-	p := &Pending{state: r[0], nonce: r[1], verifier: r[2], created: c.now()}
+	p := &Pending{state: r[0], nonce: r[1], verifier: r[2], number: number, created: c.now()}
 	q := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {c.cfg.ClientID},
@@ -239,6 +298,12 @@ func (c *Client) Begin(ctx context.Context, lang string) (string, *Pending, erro
 	}
 	if lang != "" {
 		q.Set("ui_locales", lang)
+	}
+	q.Set("match_number", number)
+	for k, v := range map[string]string{"kiosk_office": b.Office, "kiosk_id": b.Kiosk, "kiosk_procedure": b.Procedure} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
 	if prov.md.PARURL != "" {
 		uri, err := c.pushRequest(ctx, prov, q)
@@ -301,15 +366,20 @@ type Identity struct {
 // verifier and verifies the ID token and its nonce. p is used up by the
 // first call, whatever its outcome.
 func (c *Client) Complete(ctx context.Context, p *Pending, callback url.Values) (*Identity, error) {
-	if p == nil || !p.used.CompareAndSwap(false, true) {
-		return nil, fmt.Errorf("%w: login already completed or never begun", ErrStateMismatch)
+	if p == nil {
+		return nil, fmt.Errorf("%w: login never begun", ErrStateMismatch)
+	}
+	if !p.answeredBy(callback) {
+		// Not this login's answer: p is not used up by it, so a stray or
+		// forged callback cannot spoil the citizen's real one.
+		c.log.Warn("identity callback state mismatch")
+		return nil, fmt.Errorf("%w: state", ErrStateMismatch)
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%w: login already completed", ErrStateMismatch)
 	}
 	if c.now().Sub(p.created) > maxPendingAge {
 		return nil, fmt.Errorf("%w: %w: login took too long", ErrStateMismatch, ErrExpired)
-	}
-	if len(callback["state"]) != 1 || subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(p.state)) != 1 {
-		c.log.Warn("identity callback state mismatch")
-		return nil, fmt.Errorf("%w: state", ErrStateMismatch)
 	}
 	prov, err := c.discover(ctx)
 	if err != nil {
@@ -322,6 +392,9 @@ func (c *Client) Complete(ctx context.Context, p *Pending, callback url.Values) 
 	}
 	if e := callback.Get("error"); e != "" {
 		c.log.Info("identity provider returned an error", "error", e)
+		if e == "access_denied" && callback.Get("denial_reason") == "number_mismatch" {
+			return nil, fmt.Errorf("%w: %w", ErrDenied, ErrNumberMismatch)
+		}
 		switch e {
 		case "access_denied", "consent_required", "interaction_required":
 			return nil, fmt.Errorf("%w: %s", ErrDenied, e)

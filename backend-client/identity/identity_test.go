@@ -38,6 +38,8 @@ type env struct {
 	hc   *http.Client
 	logs *bytes.Buffer
 	c    *Client
+
+	numbers sync.Map // link code → the number its login page shows
 }
 
 type envOpt struct {
@@ -119,6 +121,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 var (
 	reLinkCode = regexp.MustCompile(`data-link-code="([^"]+)"`)
 	reWait     = regexp.MustCompile(`data-wait="([^"]+)"`)
+	reNumber   = regexp.MustCompile(`id="match-number">([0-9]+)<`)
 )
 
 // openLogin follows authURL in a browser-like client to the login page and
@@ -134,17 +137,19 @@ func (e *env) openLogin(t *testing.T, authURL string) (linkCode, waitURL string)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login page: %s: %s", resp.Status, page)
 	}
-	lc, w := reLinkCode.FindSubmatch(page), reWait.FindSubmatch(page)
-	if lc == nil || w == nil {
-		t.Fatalf("no link code or wait URL in page:\n%s", page)
+	lc, w, n := reLinkCode.FindSubmatch(page), reWait.FindSubmatch(page), reNumber.FindSubmatch(page)
+	if lc == nil || w == nil || n == nil {
+		t.Fatalf("no link code, wait URL or number in page:\n%s", page)
 	}
+	e.numbers.Store(string(lc[1]), string(n[1])) // what the citizen reads off the kiosk screen
 	return string(lc[1]), e.srv.URL + string(w[1])
 }
 
 // phone approves (or declines) the login on the citizen's simulated phone.
 func (e *env) phone(t *testing.T, action, linkCode, citizenID string) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"linkCode": linkCode, "citizenId": citizenID})
+	number, _ := e.numbers.Load(linkCode)
+	b, _ := json.Marshal(map[string]any{"linkCode": linkCode, "citizenId": citizenID, "number": number})
 	resp, err := e.hc.Post(e.srv.URL+"/phone/api/"+action, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)

@@ -269,7 +269,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	// Deferred closes run after the subsystems below have been joined.
 	defer func() { err = errors.Join(err, device.CloseWithin(log, "outbox", shutdownTimeout, ob.Close)) }()
 
-	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"))
+	cat := kiosk.NewCatalogue(cfg.DataDir, portalKey, backendclient.VerifyCatalogue, log.With("part", "catalogue"), nil)
 
 	// Devices. A missing printer or scanner is reported, never fatal: the
 	// kiosk offers what it can.
@@ -288,7 +288,8 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	})
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
-		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, Catalogue: cat, // devices: nil interfaces when absent
+		Login: login, Portal: pc, Outbox: ob, Catalogue: cat,
+		Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent
 		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.
@@ -318,12 +319,14 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		Backlog:  ob.Backlog, DiskPath: cfg.DataDir,
 		Temperature: func() (float64, error) { return sensors.Temperature(cfg.SysRoot) },
 		Send:        pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
+		Sequence: health.OpenSequence(filepath.Join(cfg.DataDir, "heartbeat.seq"), log.With("part", "health")),
 		Warnings: func() []string {
+			w := cat.Warnings()
 			p, err := ob.Pressure()
 			if err != nil {
-				return []string{"outbox-unreadable"}
+				return append(w, "outbox-unreadable")
 			}
-			return p.Reasons
+			return append(w, p.Reasons...)
 		},
 	})
 	mon.Refresh(ctx) // bounded by the monitor's check timeout

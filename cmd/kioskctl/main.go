@@ -45,7 +45,7 @@ Usage:
       per file, the name, a tab, and the payload as hex, or "none".
 
   kioskctl phone pending --portal URL
-  kioskctl phone approve --portal URL --citizen ID [--link CODE | --latest]
+  kioskctl phone approve --portal URL --citizen ID --number N [--link CODE | --latest]
   kioskctl phone inbox   --portal URL --citizen ID
       The reference portal's simulated citizen phone: list pending QR logins,
       approve one (the newest by default) as a citizen, read the citizen's

@@ -55,6 +55,7 @@ func TestRunHelpAndUnknown(t *testing.T) {
 		{[]string{"phone", "pending"}, "--portal is required", ""},
 		{[]string{"phone", "approve", "--portal", "http://x"}, "--citizen is required", ""},
 		{[]string{"phone", "approve", "--portal", "http://x", "--citizen", "1", "--link", "L", "--latest"}, "not both", ""},
+		{[]string{"phone", "approve", "--portal", "http://x", "--citizen", "1"}, "--number is required", ""},
 		{[]string{"phone", "inbox", "--portal", "http://x"}, "--citizen is required", ""},
 	}
 	for _, tc := range tests {
@@ -122,7 +123,7 @@ func (f *fakePhone) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestRunPhone(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	fp := &fakePhone{pending: []pendingLogin{{"NEW-2", t0.Add(time.Minute)}, {"OLD-1", t0}}}
+	fp := &fakePhone{pending: []pendingLogin{{LinkCode: "NEW-2", CreatedAt: t0.Add(time.Minute)}, {LinkCode: "OLD-1", CreatedAt: t0}}}
 	srv := httptest.NewServer(fp)
 	defer srv.Close()
 	portal := srv.URL + "/" // a trailing slash is tolerated
@@ -142,11 +143,11 @@ func TestRunPhone(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"phone", "pending", "--portal", portal}, []string{"NEW-2  2026-03-01T10:01:00Z\nOLD-1  2026-03-01T10:00:00Z\n"}, ""},
-		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1234567890123"}, []string{"approved login NEW-2\n"}, ""},
-		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1234567890123", "--link", "NOPE"}, nil, "404 Not Found: no such login"},
-		{[]string{"phone", "approve", "--portal", portal, "--citizen", "999", "--link", "OLD-1"}, []string{"approved login OLD-1\n"}, ""},
+		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1234567890123", "--number", "47"}, []string{"approved login NEW-2\n"}, ""},
+		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1234567890123", "--link", "NOPE", "--number", "47"}, nil, "404 Not Found: no such login"},
+		{[]string{"phone", "approve", "--portal", portal, "--citizen", "999", "--link", "OLD-1", "--number", "47"}, []string{"approved login OLD-1\n"}, ""},
 		{[]string{"phone", "pending", "--portal", portal}, []string{"no pending logins\n"}, ""},
-		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1", "--latest"}, nil, "no pending login to approve"},
+		{[]string{"phone", "approve", "--portal", portal, "--citizen", "1", "--latest", "--number", "47"}, nil, "no pending login to approve"},
 		{[]string{"phone", "inbox", "--portal", portal, "--citizen", "1234567890123"}, []string{"2026-03-01T10:05:00Z  Your code is 482913\n2026-03-01T10:00:00Z  Welcome\n"}, ""},
 		{[]string{"phone", "inbox", "--portal", portal, "--citizen", "555"}, []string{"inbox empty\n"}, ""},
 		{[]string{"phone", "pending", "--portal", "http://127.0.0.1:1"}, nil, "phone:"},
@@ -177,7 +178,7 @@ func TestRunPhone(t *testing.T) {
 		t.Fatalf("approved = %v, want %v", fp.approved, want)
 	}
 	for i := range want {
-		if fp.approved[i]["linkCode"] != want[i]["linkCode"] || fp.approved[i]["citizenId"] != want[i]["citizenId"] {
+		if fp.approved[i]["linkCode"] != want[i]["linkCode"] || fp.approved[i]["citizenId"] != want[i]["citizenId"] || fp.approved[i]["number"] != "47" {
 			t.Errorf("approval %d = %v, want %v", i, fp.approved[i], want[i])
 		}
 	}

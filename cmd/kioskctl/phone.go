@@ -23,6 +23,10 @@ import (
 type pendingLogin struct {
 	LinkCode  string    `json:"linkCode"`
 	CreatedAt time.Time `json:"createdAt"`
+	KioskID   string    `json:"kioskId,omitempty"`
+	Office    string    `json:"office,omitempty"`
+	Procedure string    `json:"procedure,omitempty"`
+	Choices   []string  `json:"choices,omitempty"`
 }
 
 type inboxMessage struct {
@@ -40,6 +44,7 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	citizen := fs.String("citizen", "", "citizen ID (approve, inbox)")
 	link := fs.String("link", "", "link code of the login to approve")
 	latest := fs.Bool("latest", false, "approve the newest pending login (the default)")
+	number := fs.String("number", "", "the number the kiosk screen shows (approve)")
 	timeout := fs.Duration("timeout", 15*time.Second, "time allowed for the request")
 	tokenFile := fs.String("admin-token-file", "", "file holding the portal's admin token (default: $GOVKIOSK_ADMIN_TOKEN)")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
@@ -73,7 +78,11 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, p := range pending {
-			fmt.Fprintf(tw, "%s\t%s\n", p.LinkCode, p.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s", p.LinkCode, p.CreatedAt.Format(time.RFC3339))
+			if p.KioskID != "" || len(p.Choices) > 0 {
+				fmt.Fprintf(tw, "\t%s\t%s\t%s\tpick one of %s", p.KioskID, p.Office, p.Procedure, strings.Join(p.Choices, " "))
+			}
+			fmt.Fprintln(tw)
 		}
 		return tw.Flush()
 
@@ -83,6 +92,9 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if *link != "" && *latest {
 			return errors.New("phone approve: give --link or --latest, not both")
+		}
+		if *number == "" {
+			return errors.New("phone approve: --number is required: the number the kiosk screen shows")
 		}
 		code := *link
 		if code == "" {
@@ -95,7 +107,7 @@ func runPhone(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			code = pending[0].LinkCode
 		}
-		body, err := json.Marshal(map[string]string{"linkCode": code, "citizenId": *citizen})
+		body, err := json.Marshal(map[string]string{"linkCode": code, "citizenId": *citizen, "number": *number})
 		if err != nil {
 			return err
 		}

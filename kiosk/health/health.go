@@ -7,6 +7,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
 )
@@ -34,7 +36,10 @@ type Options struct {
 	// driver's Temperature); nil: not measured.
 	Temperature func() (float64, error)
 	// Send delivers a heartbeat to the portal; nil: no heartbeat.
-	Send     func(ctx context.Context, hb api.Heartbeat) error
+	Send func(ctx context.Context, hb api.Heartbeat) error
+	// Sequence numbers the heartbeats sent (api.Heartbeat.Seq), across
+	// restarts; nil: they carry none (and a portal that checks refuses them).
+	Sequence *Sequence
 	Interval time.Duration // device poll + heartbeat; default 60s
 	// CheckTimeout bounds one Refresh's wait for the checkers; a checker that
 	// has not answered by then is reported offline. Default min(Interval, 10s).
@@ -229,12 +234,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	for {
 		hb := m.Refresh(ctx)
 		if m.opts.Send != nil && ctx.Err() == nil {
-			sctx, cancel := context.WithTimeout(ctx, m.opts.Interval)
-			if err := m.opts.Send(sctx, hb); err != nil {
-				m.metrics.heartbeatFailures.Inc()
-				m.log.Warn("health: heartbeat not delivered", "err", err)
-			}
-			cancel()
+			m.send(ctx, hb)
 		}
 		select {
 		case <-ctx.Done():
@@ -252,6 +252,36 @@ func (m *Monitor) SendNow() {
 	select {
 	case m.sendNow <- struct{}{}:
 	default: // one is already due
+	}
+}
+
+// send numbers hb and sends it, logging what the portal refused.
+func (m *Monitor) send(ctx context.Context, hb api.Heartbeat) {
+	if m.opts.Sequence != nil {
+		seq, err := m.opts.Sequence.Next(m.now())
+		if err != nil {
+			// Without a number kept on disk a restart could repeat it.
+			m.metrics.heartbeatFailures.Inc()
+			m.log.Error("health: heartbeat not sent: its sequence could not be kept", "err", err)
+			return
+		}
+		hb.Seq = seq
+	}
+	sctx, cancel := context.WithTimeout(ctx, m.opts.Interval)
+	defer cancel()
+	err := m.opts.Send(sctx, hb)
+	if err == nil {
+		return
+	}
+	m.metrics.heartbeatFailures.Inc()
+	switch {
+	case errors.Is(err, backendclient.ErrHeartbeatReplayed):
+		m.log.Error("health: the portal refused the heartbeat as a replay: its seq is not above the last one the portal took (sequence file lost and clock turned back?)",
+			"seq", hb.Seq, "err", err)
+	case errors.Is(err, backendclient.ErrHeartbeatStale):
+		m.log.Error("health: the portal refused the heartbeat's time: is the kiosk's clock right?", "at", hb.At, "err", err)
+	default:
+		m.log.Warn("health: heartbeat not delivered", "err", err)
 	}
 }
 

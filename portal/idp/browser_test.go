@@ -61,7 +61,12 @@ func TestLoginPageInChromium(t *testing.T) {
 	}
 	// The script's long poll is parked once the page has loaded.
 	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.parked == 1 })
-	if st, err := p.approve(lc.Value, TestCitizens()[1].ID, false); err != nil {
+	// The citizen picks the number the kiosk screen shows.
+	number, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#match-number")))
+	if err != nil || number != p.numberOf(lc.Value) {
+		t.Fatalf("number on the page %q (%v), want %q", number, err, p.numberOf(lc.Value))
+	}
+	if st, err := p.approve(lc.Value, TestCitizens()[1].ID, number, false); err != nil {
 		t.Fatalf("approve: %d %v", st, err)
 	}
 	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
@@ -76,16 +81,17 @@ func TestLoginPageInChromium(t *testing.T) {
 	}
 }
 
-// TestLoginPageRefreshesQRInChromium: when the QR's 120 s are up, the page
-// itself fetches a fresh QR (no round trip through the kiosk), and the
-// citizen can log in with the new one.
-func TestLoginPageRefreshesQRInChromium(t *testing.T) {
+// TestLoginPageExpiresInChromium: when the QR's 60 s are up, the page's
+// script sends the kiosk browser back to the client with login_required
+// (the kiosk then asks for a fresh login), and the old QR is refused.
+func TestLoginPageExpiresInChromium(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium not installed")
 	}
 	kiosk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<!doctype html><p id="done">code=%t</p>`, r.URL.Query().Get("code") != "")
+		q := r.URL.Query()
+		fmt.Fprintf(w, `<!doctype html><p id="done">error=%s state=%s</p>`, url.QueryEscape(q.Get("error")), url.QueryEscape(q.Get("state")))
 	}))
 	defer kiosk.Close()
 	idpSrv := httptest.NewServer(nil)
@@ -115,43 +121,19 @@ func TestLoginPageRefreshesQRInChromium(t *testing.T) {
 	if err := chromedp.Do(step, chromedp.Navigate(idpSrv.URL+"/idp/authorize?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#st-pending"))); err != nil {
 		t.Fatal(err)
 	}
-	attr := func(name string) string {
-		v, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#login"), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.Value
+	lc, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#login"), "data-link-code"))
+	if err != nil || !lc.Exists {
+		t.Fatalf("link code: %v %v", lc, err)
 	}
-	first := attr("data-link-code")
-	firstQR, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#qr-img"), "src"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(loginTTL)
-	waitFor(t, func() bool { return attr("data-refreshed") == "1" })
-	second := attr("data-link-code")
-	secondQR, err := chromedp.Run(step, chromedp.AttributeValue(chromedp.CSS("#qr-img"), "src"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#link-code")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second == first || secondQR.Value == firstQR.Value || shown != displayLinkCode(second) {
-		t.Fatalf("QR not refreshed: %q → %q (shown %q)", first, second, shown)
-	}
-	if st, err := p.approve(first, TestCitizens()[0].ID, false); err == nil {
-		t.Fatalf("the stale QR was accepted: %d", st)
-	}
-	if st, err := p.approve(second, TestCitizens()[0].ID, false); err != nil {
-		t.Fatalf("approve: %d %v", st, err)
-	}
+	clk.Advance(qrTTL)
 	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
 		t.Fatal(err)
 	}
 	done, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#done")))
-	if err != nil || done != "code=true" {
+	if err != nil || done != "error=login_required state=st-123" {
 		t.Errorf("callback saw %q (%v)", done, err)
+	}
+	if st, err := p.approve(lc.Value, TestCitizens()[0].ID, p.numberOf(lc.Value), false); err == nil {
+		t.Fatalf("the expired QR was accepted: %d", st)
 	}
 }

@@ -43,7 +43,7 @@ func TestPARFlow(t *testing.T) {
 	if resp, body := e.get(t, "/idp/authorize?"+ref.Encode()); resp.StatusCode != 400 || !strings.Contains(body, "invalid_request_uri") {
 		t.Errorf("reused request_uri: %d", resp.StatusCode)
 	}
-	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID}); r.StatusCode != 204 {
+	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID, "number": e.p.numberOf(lc)}); r.StatusCode != 204 {
 		t.Fatalf("approve: %s", r.Status)
 	}
 	if wr := e.wait(t, wp); wr.Status != statusApproved || !strings.Contains(wr.Redirect, "state=st-123") {
@@ -303,77 +303,4 @@ func TestRevocation(t *testing.T) {
 	if st, _ := e.postForm(t, "/idp/revoke", url.Values{"client_id": {testClient}, "token": {"nope"}}); st != 200 {
 		t.Errorf("unknown token: %d", st)
 	}
-}
-
-func TestLoginQRRefreshAndUnattendedExpiry(t *testing.T) {
-	e := newEnv(t)
-	lc, wp, page := e.startLogin(t, goodQuery())
-	txnID := strings.TrimSuffix(strings.TrimPrefix(wp, "/idp/login/"), "/wait")
-	refresh := "/idp/login/" + txnID + "/refresh"
-	if !strings.Contains(page, `id="qr-img"`) {
-		t.Fatal("login page has no refreshable QR")
-	}
-	seen := map[string]bool{lc: true}
-	for i := 1; ; i++ {
-		e.clk.Advance(loginTTL)
-		wr := e.wait(t, wp)
-		if wr.Status != statusExpired {
-			t.Fatalf("round %d: wait %+v", i, wr)
-		}
-		if wr.Refresh == "" {
-			// The page's deadline: back to the kiosk with login_required.
-			u, err := url.Parse(wr.Redirect)
-			if err != nil || !strings.HasPrefix(wr.Redirect, testRedirect+"?") || u.Query().Get("error") != "login_required" || u.Query().Get("state") != "st-123" {
-				t.Fatalf("unattended page redirect %q", wr.Redirect)
-			}
-			if want := int(loginPageTTL / loginTTL); i != want {
-				t.Errorf("page expired after %d QRs, want %d", i, want)
-			}
-			break
-		}
-		if wr.Refresh != refresh {
-			t.Fatalf("refresh URL %q", wr.Refresh)
-		}
-		resp, err := e.hc.Post(e.srv.URL+refresh, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rr refreshResponse
-		_ = json.NewDecoder(resp.Body).Decode(&rr)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || rr.Status != statusPending || !strings.HasPrefix(rr.QR, "data:image/png;base64,") || seen[rr.LinkCode] {
-			t.Fatalf("round %d: refresh %d %+v", i, resp.StatusCode, rr.Status)
-		}
-		// The old QR is dead, the new one lives.
-		if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID}); r.StatusCode != http.StatusNotFound {
-			t.Errorf("round %d: stale link code: %s", i, r.Status)
-		}
-		seen[rr.LinkCode] = true
-		lc = rr.LinkCode
-		if i > 10 {
-			t.Fatal("the page never expires")
-		}
-	}
-	if resp, err := e.hc.Post(e.srv.URL+refresh, "", nil); err != nil || resp.StatusCode != http.StatusGone {
-		t.Errorf("refresh after the deadline: %v %v", resp.Status, err)
-	}
-
-	t.Run("approved with a refreshed QR", func(t *testing.T) {
-		_, wp, _ := e.startLogin(t, goodQuery())
-		e.clk.Advance(loginTTL)
-		id := strings.TrimSuffix(strings.TrimPrefix(wp, "/idp/login/"), "/wait")
-		resp, err := e.hc.Post(e.srv.URL+"/idp/login/"+id+"/refresh", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rr refreshResponse
-		_ = json.NewDecoder(resp.Body).Decode(&rr)
-		resp.Body.Close()
-		if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": rr.LinkCode, "citizenId": TestCitizens()[0].ID}); r.StatusCode != 204 {
-			t.Fatalf("approve: %s", r.Status)
-		}
-		if wr := e.wait(t, wp); wr.Status != statusApproved || !strings.Contains(wr.Redirect, "code=") {
-			t.Errorf("wait: %+v", wr)
-		}
-	})
 }

@@ -5,9 +5,11 @@
 // authenticating with private_key_jwt) whose login page shows a QR code
 // that the citizen scans with the ID app on their own phone, as with
 // Thailand's ThaID, Vietnam's VNeID or MOSIP eSignet's wallet-linked login.
-// The QR (its link code) is replaced every 120 s by the page itself, and a
-// page left unattended for loginPageTTL sends the browser back to the
-// client with error=login_required. A phone simulator, served
+// A login QR, and the authorization request behind it, lives qrTTL (60 s):
+// then the page sends the browser back to the client with
+// error=login_required and the client asks again for a fresh one, so a QR
+// photographed and relayed to someone else goes stale within a minute
+// (IETF cross-device BCP). A phone simulator, served
 // by the same handler, plays the citizen's phone: it approves logins and
 // holds an inbox of messages sent to the citizen (confirmation codes).
 //
@@ -31,8 +33,8 @@ import (
 
 // Lifetimes.
 const (
-	loginTTL       = 120 * time.Second // one QR (link code, device user code) lives this long
-	loginPageTTL   = 6 * time.Minute   // a login page, through its QR refreshes, lives this long
+	qrTTL          = 60 * time.Second  // a login QR and its authorization request live this long
+	loginTTL       = 120 * time.Second // a device user code lives this long
 	parTTL         = 60 * time.Second  // pushed authorization requests
 	deviceInterval = 5 * time.Second   // RFC 8628 polling interval
 	maxAssertion   = 5 * time.Minute   // longest lifetime of a client assertion
@@ -96,13 +98,13 @@ type txn struct {
 	id, linkCode                              string
 	clientID, redirectURI, state, nonce, lang string
 	challenge, scope                          string
-	created, expires                          time.Time // expires: of the current link code
-	pageDeadline                              time.Time // the login page's end, through QR refreshes
+	created, expires                          time.Time // expires: of the link code, and of the login with it
 	status                                    string    // statusPending, statusApproved, statusDenied
 	citizenID                                 string
 	authTime                                  time.Time
 	redirect                                  string
 	changed                                   chan struct{} // closed when status leaves pending
+	bind                                      binding       // where the login happens; the number to match
 
 	// Device authorization grant (RFC 8628); device is false for logins
 	// started at the authorization endpoint.
@@ -286,7 +288,6 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("GET "+ip+"/.well-known/openid-configuration", p.serveDiscovery)
 	mux.HandleFunc("GET "+ip+"/authorize", p.serveAuthorize)
 	mux.HandleFunc("GET "+ip+"/login/{txn}/wait", p.serveWait)
-	mux.HandleFunc("POST "+ip+"/login/{txn}/refresh", p.serveRefresh)
 	mux.HandleFunc("POST "+ip+"/par", p.servePAR)
 	mux.HandleFunc("POST "+ip+"/device_authorization", p.serveDeviceAuthorization)
 	mux.HandleFunc("POST "+ip+"/revoke", p.serveRevoke)

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -314,7 +315,7 @@ func (e *env) token(t *testing.T, code, verifier string) (int, tokenResp) {
 func (e *env) approved(t *testing.T, citizenID string) (code string) {
 	t.Helper()
 	lc, wp, _ := e.startLogin(t, goodQuery())
-	if r, body := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": citizenID}); r.StatusCode != http.StatusNoContent {
+	if r, body := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": citizenID, "number": e.p.numberOf(lc)}); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("approve: %s %s", r.Status, body)
 	}
 	wr := e.wait(t, wp)
@@ -483,20 +484,21 @@ func TestWaitLongPollAndExpiry(t *testing.T) {
 	}()
 	// Approve once the poll is parked; the poll must then answer at once.
 	waitFor(t, func() bool { e.p.mu.Lock(); defer e.p.mu.Unlock(); return e.p.parked == 1 })
-	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": strings.ToLower(displayLinkCode(lc)), "citizenId": TestCitizens()[2].ID}); r.StatusCode != 204 {
+	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": strings.ToLower(displayLinkCode(lc)), "citizenId": TestCitizens()[2].ID, "number": e.p.numberOf(lc)}); r.StatusCode != 204 {
 		t.Fatalf("approve: %s", r.Status)
 	}
 	if wr := <-got; wr.Status != statusApproved || !strings.Contains(wr.Redirect, "code=") {
 		t.Errorf("long poll: %+v", wr)
 	}
 
-	// A second login expires after 120 s and cannot be approved then.
+	// A second login expires after 60 s, sends the kiosk browser back with
+	// login_required and cannot be approved then.
 	lc2, wp2, _ := e.startLogin(t, goodQuery())
-	e.clk.Advance(loginTTL)
-	if wr := e.wait(t, wp2); wr.Status != statusExpired || wr.Redirect != "" {
+	e.clk.Advance(qrTTL)
+	if wr := e.wait(t, wp2); wr.Status != statusExpired || !strings.Contains(wr.Redirect, "error=login_required") {
 		t.Errorf("expired login: %+v", wr)
 	}
-	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc2, "citizenId": TestCitizens()[0].ID}); r.StatusCode != http.StatusGone {
+	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc2, "citizenId": TestCitizens()[0].ID, "number": e.p.numberOf(lc2)}); r.StatusCode != http.StatusGone {
 		t.Errorf("approve expired: %s", r.Status)
 	}
 	// An approved login stays approved for late polls.
@@ -518,6 +520,7 @@ func TestPhoneAPI(t *testing.T) {
 	var pend []struct {
 		LinkCode  string    `json:"linkCode"`
 		CreatedAt time.Time `json:"createdAt"`
+		Choices   []string  `json:"choices"`
 	}
 	_, body := e.get(t, "/phone/api/pending")
 	if err := json.Unmarshal([]byte(body), &pend); err != nil {
@@ -526,17 +529,22 @@ func TestPhoneAPI(t *testing.T) {
 	if len(pend) != 2 || pend[0].LinkCode != lc2 || pend[1].LinkCode != lc1 || !pend[0].CreatedAt.After(pend[1].CreatedAt) {
 		t.Fatalf("pending (newest first): %s", body)
 	}
+	n1 := e.p.numberOf(lc1)
+	if !slices.Contains(pend[1].Choices, n1) || len(pend[1].Choices) != 3 {
+		t.Fatalf("the phone offers %v for %s, whose number is %s", pend[1].Choices, lc1, n1)
+	}
 
 	for _, tc := range []struct {
 		name string
 		body any
 		want int
 	}{
-		{"unknown link", map[string]string{"linkCode": "ZZZZZZZZ", "citizenId": cits[0].ID}, 404},
-		{"unknown citizen", map[string]string{"linkCode": lc1, "citizenId": "000000000000"}, 400},
+		{"unknown link", map[string]string{"linkCode": "ZZZZZZZZ", "citizenId": cits[0].ID, "number": "10"}, 404},
+		{"unknown citizen", map[string]string{"linkCode": lc1, "citizenId": "000000000000", "number": n1}, 400},
 		{"malformed", "not an object", 400},
-		{"ok", map[string]string{"linkCode": lc1, "citizenId": cits[0].ID}, 204},
-		{"again", map[string]string{"linkCode": lc1, "citizenId": cits[0].ID}, 409},
+		{"no number", map[string]string{"linkCode": lc1, "citizenId": cits[0].ID}, 400},
+		{"ok", map[string]string{"linkCode": lc1, "citizenId": cits[0].ID, "number": n1}, 204},
+		{"again", map[string]string{"linkCode": lc1, "citizenId": cits[0].ID, "number": n1}, 409},
 	} {
 		if r, body := e.postJSON(t, "/phone/api/approve", tc.body); r.StatusCode != tc.want {
 			t.Errorf("%s: %s %s, want %d", tc.name, r.Status, body, tc.want)
@@ -593,7 +601,7 @@ func TestPhoneHTMLApprove(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(page, `name="citizenId"`) || !strings.Contains(page, TestCitizens()[0].Name) {
 		t.Fatalf("link page %s:\n%s", r.Status, page)
 	}
-	resp, err := e.hc.PostForm(e.srv.URL+"/phone/link/"+lc, url.Values{"citizenId": {TestCitizens()[3].ID}, "action": {"approve"}})
+	resp, err := e.hc.PostForm(e.srv.URL+"/phone/link/"+lc, url.Values{"citizenId": {TestCitizens()[3].ID}, "number": {e.p.numberOf(lc)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,12 @@ func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
 	if slices.Contains(strings.Fields(q.Get("prompt")), "none") {
 		return bad("login_required", "this provider always needs the citizen's approval on their phone")
 	}
+	bind, err := parseBinding(q)
+	if err != nil {
+		return bad("invalid_request", err.Error())
+	}
 	return &txn{
+		bind:        bind,
 		clientID:    cl.ID,
 		redirectURI: ru,
 		state:       state,
@@ -168,10 +173,17 @@ func (p *Provider) startLogin(t *txn) error {
 	now := p.now()
 	t.id = id
 	t.created = now
-	t.expires = now.Add(loginTTL)
-	t.pageDeadline = now.Add(loginPageTTL)
+	t.expires = now.Add(qrTTL)
+	if t.device {
+		t.expires = now.Add(loginTTL)
+	}
 	t.status = statusPending
 	t.changed = make(chan struct{})
+	if !t.device {
+		if err := t.bind.matchNumbers(p.rand); err != nil {
+			return err
+		}
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -209,11 +221,7 @@ func (p *Provider) newLinkCodeLocked(t *txn) error {
 // sweepLocked forgets records that expired long enough ago.
 func (p *Provider) sweepLocked(now time.Time) {
 	for id, t := range p.txns {
-		end := t.expires
-		if t.pageDeadline.After(end) {
-			end = t.pageDeadline
-		}
-		if now.After(end.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
+		if now.After(t.expires.Add(keepExpired)) && (t.status != statusApproved || now.After(t.authTime.Add(codeTTL+keepExpired))) {
 			delete(p.txns, id)
 			delete(p.links, t.linkCode)
 			delete(p.devices, t.deviceCode)
@@ -252,7 +260,6 @@ func statusLocked(t *txn, now time.Time) string {
 type waitResponse struct {
 	Status   string `json:"status"`
 	Redirect string `json:"redirect,omitempty"`
-	Refresh  string `json:"refresh,omitempty"` // POST here for a fresh QR
 }
 
 // serveWait long-polls a login transaction's status for the login page.
@@ -270,16 +277,14 @@ func (p *Provider) serveWait(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		now := p.now()
 		st, redirect, left := statusLocked(t, now), t.redirect, t.expires.Sub(now)
-		unattended := st == statusExpired && !now.Before(t.pageDeadline) && !t.device
 		p.mu.Unlock()
 		if st == statusExpired {
 			wr := waitResponse{Status: st}
-			if unattended {
-				// Left unattended: send the kiosk browser back to its client.
+			if !t.device {
+				// The QR was not used in time: send the kiosk browser back
+				// to its client, which may ask for a fresh one.
 				wr.Redirect = appendQuery(t.redirectURI, url.Values{"error": {"login_required"},
-					"error_description": {"the login page expired"}, "state": {t.state}, "iss": {p.issuer}})
-			} else if !t.device {
-				wr.Refresh = p.issuerP + "/login/" + t.id + "/refresh"
+					"error_description": {"the login QR expired"}, "state": {t.state}, "iss": {p.issuer}})
 			}
 			writeJSON(w, http.StatusOK, wr)
 			return
@@ -316,8 +321,10 @@ func (p *Provider) park(ctx context.Context, t *txn, d time.Duration) bool {
 }
 
 // approve records the citizen's approval (or denial) of a login and makes
-// the authorization code the login page will hand to the kiosk.
-func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
+// the authorization code the login page will hand to the kiosk. number is
+// the one the citizen picked on the phone: a QR login is approved only with
+// the number on the kiosk screen, and any other denies it.
+func (p *Provider) approve(linkCode, citizenID, number string, deny bool) (int, error) {
 	lc := normLinkCode(linkCode)
 	if !deny {
 		if _, ok := p.citizen(citizenID); !ok {
@@ -339,6 +346,8 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 		return http.StatusGone, fmt.Errorf("login expired")
 	case t.status != statusPending:
 		return http.StatusConflict, fmt.Errorf("login already %s", t.status)
+	case !deny && !t.device && number == "":
+		return http.StatusBadRequest, fmt.Errorf("pick the number shown on the kiosk screen")
 	}
 	if t.device {
 		t.status = statusApproved
@@ -352,11 +361,18 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 		return http.StatusNoContent, nil
 	}
 	v := url.Values{"state": {t.state}, "iss": {p.issuer}}
-	if deny {
+	mismatch := !deny && subtle.ConstantTimeCompare([]byte(number), []byte(t.bind.number)) != 1
+	switch {
+	case mismatch:
+		t.status = statusDenied
+		v.Set("error", "access_denied")
+		v.Set("error_description", "the number picked on the phone is not the one on the kiosk screen")
+		v.Set("denial_reason", reasonNumberMismatch)
+	case deny:
 		t.status = statusDenied
 		v.Set("error", "access_denied")
 		v.Set("error_description", "the citizen declined the login")
-	} else {
+	default:
 		t.status = statusApproved
 		t.citizenID = citizenID
 		t.authTime = now
@@ -365,7 +381,10 @@ func (p *Provider) approve(linkCode, citizenID string, deny bool) (int, error) {
 	}
 	t.redirect = appendQuery(t.redirectURI, v)
 	close(t.changed)
-	p.log.Info("idp login decided", "status", t.status, "client", t.clientID)
+	p.log.Info("idp login decided", "status", t.status, "client", t.clientID, "numberMismatch", mismatch)
+	if mismatch {
+		return http.StatusForbidden, errNumberMismatch
+	}
 	return http.StatusNoContent, nil
 }
 

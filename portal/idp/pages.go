@@ -39,6 +39,7 @@ var messages = map[string]map[string]string{
 		"denied":   "The login was declined.",
 		"error":    "This login cannot start",
 		"qralt":    "QR code for the ID app",
+		"match":    "Then pick this number in the app:",
 	},
 	"th": {
 		"title":    "เข้าสู่ระบบด้วยบัตรประชาชนดิจิทัล",
@@ -53,6 +54,7 @@ var messages = map[string]map[string]string{
 		"denied":   "การเข้าสู่ระบบถูกปฏิเสธ",
 		"error":    "ไม่สามารถเริ่มการเข้าสู่ระบบได้",
 		"qralt":    "คิวอาร์โค้ดสำหรับแอปยืนยันตัวตน",
+		"match":    "จากนั้นเลือกหมายเลขนี้ในแอป:",
 	},
 	"vi": {
 		"title":    "Đăng nhập bằng định danh điện tử",
@@ -67,6 +69,7 @@ var messages = map[string]map[string]string{
 		"denied":   "Đăng nhập đã bị từ chối.",
 		"error":    "Không thể bắt đầu đăng nhập",
 		"qralt":    "Mã QR cho ứng dụng định danh",
+		"match":    "Sau đó chọn số này trong ứng dụng:",
 	},
 }
 
@@ -76,6 +79,7 @@ h1 { font-size: 44px; margin: 0 0 24px; }
 ol { display: inline-block; text-align: left; margin: 0 0 16px; }
 img.qr { width: 420px; height: 420px; image-rendering: pixelated; border: 8px solid #fff; }
 .code { font-family: "Kiosk Mono", monospace; font-size: 56px; letter-spacing: 6px; font-weight: bold; }
+#match-number { font-size: 96px; }
 .status { font-size: 34px; font-weight: bold; margin-top: 16px; }
 .button, button { font: inherit; font-size: 34px; padding: 18px 40px; border-radius: 12px; border: 0; background: #0b5cad; color: #fff; text-decoration: none; display: inline-block; margin: 8px; }
 button.deny { background: #8a1c1c; }
@@ -103,6 +107,7 @@ var pages = template.Must(template.New("").Parse(`
 <div id="qr"><img class="qr" id="qr-img" alt="{{.T.qralt}}" src="{{.QR}}"></div>
 <p>{{.T.orcode}}</p>
 <p class="code" id="link-code">{{.LinkDisplay}}</p>
+<p class="match">{{.T.match}} <span class="code" id="match-number">{{.Number}}</span></p>
 <p class="status" id="st-pending">{{.T.waiting}}</p>
 <p class="status hidden" id="st-approved">{{.T.approved}}</p>
 <p class="status hidden" id="st-denied">{{.T.denied}}</p>
@@ -130,26 +135,10 @@ var pages = template.Must(template.New("").Parse(`
     }
     return false;
   }
-  function refresh(url) {
-    fetch(url, {method: "POST", cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
-      if (decided(d)) { return; }
-      if (d.status === "pending" && d.qr) {
-        document.getElementById("qr-img").src = d.qr;
-        document.getElementById("link-code").textContent = d.linkDisplay;
-        main.dataset.linkCode = d.linkCode;
-        main.dataset.refreshed = String(Number(main.dataset.refreshed || "0") + 1);
-        poll();
-      } else {
-        show("st-expired");
-      }
-    }).catch(function () { show("st-expired"); });
-  }
   function poll() {
     fetch(main.dataset.wait, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (d) {
       if (decided(d)) { return; }
-      if (d.status === "expired" && d.refresh) {
-        refresh(d.refresh);
-      } else if (d.status === "expired") {
+      if (d.status === "expired") {
         show("st-expired");
       } else {
         poll();
@@ -176,8 +165,11 @@ var pages = template.Must(template.New("").Parse(`
 {{if not .Pending}}<p>None.</p>{{end}}
 {{range .Pending}}<form method="post" action="{{$.PhoneBase}}/link/{{.LinkCode}}">
 <span class="code">{{.Display}}</span>
+{{template "where" .}}
 <input type="hidden" name="citizenId" value="{{$.Selected.ID}}">
-<button type="submit" name="action" value="approve">Approve</button>
+{{if .Choices}}<p>Pick the number on the kiosk screen:</p>
+{{range .Choices}}<button type="submit" name="number" value="{{.}}">{{.}}</button>{{end}}
+{{else}}<button type="submit" name="action" value="approve">Approve</button>{{end}}
 <button class="deny" type="submit" name="action" value="deny">Decline</button>
 </form>{{end}}
 <h2>Inbox of {{.Selected.Name}}</h2>
@@ -186,14 +178,23 @@ var pages = template.Must(template.New("").Parse(`
 <p><a href="{{.PhoneBase}}/idcard?citizen={{.Selected.ID}}">Show the signed QR on {{.Selected.Name}}'s ID card</a></p>
 </main></body></html>{{end}}
 
+{{define "where"}}<dl class="where">
+{{if .Office}}<dt>Office</dt><dd id="where-office">{{.Office}}</dd>{{end}}
+{{if .KioskID}}<dt>Kiosk</dt><dd id="where-kiosk">{{.KioskID}}</dd>{{else}}<dt>Kiosk</dt><dd>{{.ClientID}}</dd>{{end}}
+{{if .Procedure}}<dt>Procedure</dt><dd id="where-procedure">{{.Procedure}}</dd>{{end}}
+</dl>{{end}}
+
 {{define "link"}}{{template "head" .}}
 <main>
 <h1>Approve login?</h1>
-<p>A kiosk ({{.ClientID}}) asks to log you in.</p>
-<p class="code">{{.Display}}</p>
-<form method="post" action="{{.PhoneBase}}/link/{{.LinkCode}}">
+<p>A kiosk asks to log you in. Approve only if you are standing at it.</p>
+{{template "where" .Login}}
+<p class="code">{{.Login.Display}}</p>
+<form method="post" action="{{.PhoneBase}}/link/{{.Login.LinkCode}}">
 <label>Log in as: <select name="citizenId">{{range .Citizens}}<option value="{{.ID}}">{{.Name}} ({{.Profile}})</option>{{end}}</select></label><br>
-<button type="submit" name="action" value="approve">Approve</button>
+{{if .Login.Choices}}<p>Which number is on the kiosk screen?</p>
+<p class="choices">{{range .Login.Choices}}<button type="submit" name="number" value="{{.}}" data-number="{{.}}">{{.}}</button>{{end}}</p>
+{{else}}<button type="submit" name="action" value="approve">Approve</button>{{end}}
 <button class="deny" type="submit" name="action" value="deny">Decline</button>
 </form>
 </main></body></html>{{end}}
@@ -259,7 +260,8 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, t *txn) {
 		pageBase
 		QR                                                    template.URL // a data: URI made here, not user input
 		WaitURL, LinkCode, LinkDisplay, RetryURL, ScriptNonce string
-	}{b, template.URL(qr), p.issuerP + "/login/" + t.id + "/wait", t.linkCode, displayLinkCode(t.linkCode), r.URL.RequestURI(), nonce})
+		Number                                                string
+	}{b, template.URL(qr), p.issuerP + "/login/" + t.id + "/wait", t.linkCode, displayLinkCode(t.linkCode), r.URL.RequestURI(), nonce, t.bind.number})
 }
 
 func (p *Provider) renderError(w http.ResponseWriter, status int, lang, code, desc string) {

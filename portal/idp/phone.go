@@ -3,6 +3,7 @@ package idp
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -15,6 +16,19 @@ type pendingLogin struct {
 	LinkCode  string    `json:"linkCode"`
 	CreatedAt time.Time `json:"createdAt"`
 	Display   string    `json:"-"`
+	ClientID  string    `json:"clientId"`
+	// Where the login happens, as the kiosk said, and the numbers the
+	// phone offers: the citizen picks the one on the kiosk screen.
+	Office    string   `json:"office,omitempty"`
+	KioskID   string   `json:"kioskId,omitempty"`
+	Procedure string   `json:"procedure,omitempty"`
+	Choices   []string `json:"choices,omitempty"`
+}
+
+// pendingOf describes t for the phone; p.mu is held.
+func pendingOf(t *txn) pendingLogin {
+	return pendingLogin{LinkCode: t.linkCode, CreatedAt: t.created, Display: displayLinkCode(t.linkCode), ClientID: t.clientID,
+		Office: t.bind.office, KioskID: t.bind.kioskID, Procedure: t.bind.procedure, Choices: slices.Clone(t.bind.choices)}
 }
 
 // pending lists the logins waiting for approval, newest first.
@@ -25,7 +39,7 @@ func (p *Provider) pending() []pendingLogin {
 	out := []pendingLogin{}
 	for _, t := range p.txns {
 		if statusLocked(t, now) == statusPending {
-			out = append(out, pendingLogin{LinkCode: t.linkCode, CreatedAt: t.created, Display: displayLinkCode(t.linkCode)})
+			out = append(out, pendingOf(t))
 		}
 	}
 	slices.SortFunc(out, func(a, b pendingLogin) int {
@@ -52,6 +66,7 @@ func (p *Provider) inboxOf(citizenID string) []message {
 type approveRequest struct {
 	LinkCode  string `json:"linkCode"`
 	CitizenID string `json:"citizenId"`
+	Number    string `json:"number,omitempty"` // picked on the phone: the one on the kiosk screen
 }
 
 func (p *Provider) servePhoneAPIApprove(w http.ResponseWriter, r *http.Request) {
@@ -67,10 +82,10 @@ func (p *Provider) servePhoneAPIDecide(w http.ResponseWriter, r *http.Request, d
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, tokenError{Error: "invalid_request", Description: "body must be {\"linkCode\":…,\"citizenId\":…}"})
+		writeJSON(w, http.StatusBadRequest, tokenError{Error: "invalid_request", Description: "body must be {\"linkCode\":…,\"citizenId\":…,\"number\":…}"})
 		return
 	}
-	status, err := p.approve(req.LinkCode, req.CitizenID, deny)
+	status, err := p.approve(req.LinkCode, req.CitizenID, req.Number, deny)
 	if err != nil {
 		writeJSON(w, status, tokenError{Error: http.StatusText(status), Description: err.Error()})
 		return
@@ -115,9 +130,10 @@ func (p *Provider) servePhoneLink(w http.ResponseWriter, r *http.Request) {
 	lc := normLinkCode(r.PathValue("code"))
 	p.mu.Lock()
 	t, ok := p.links[lc]
-	var st, client string
+	var st string
+	var pl pendingLogin
 	if ok {
-		st, client = statusLocked(t, p.now()), t.clientID
+		st, pl = statusLocked(t, p.now()), pendingOf(t)
 	}
 	p.mu.Unlock()
 	securityHeaders(w, "")
@@ -132,9 +148,10 @@ func (p *Provider) servePhoneLink(w http.ResponseWriter, r *http.Request) {
 	}
 	p.execute(w, "link", struct {
 		pageBase
-		PhoneBase, LinkCode, Display, ClientID string
-		Citizens                               []Citizen
-	}{p.base("en", "ID app"), p.phoneP, lc, displayLinkCode(lc), client, p.citizens})
+		PhoneBase string
+		Login     pendingLogin
+		Citizens  []Citizen
+	}{p.base("en", "ID app"), p.phoneP, pl, p.citizens})
 }
 
 func (p *Provider) servePhoneLinkPost(w http.ResponseWriter, r *http.Request) {
@@ -144,12 +161,14 @@ func (p *Provider) servePhoneLinkPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deny := r.PostForm.Get("action") == "deny"
-	status, err := p.approve(r.PathValue("code"), r.PostForm.Get("citizenId"), deny)
+	status, err := p.approve(r.PathValue("code"), r.PostForm.Get("citizenId"), r.PostForm.Get("number"), deny)
 	msg := "Approved. Look at the kiosk screen."
 	if deny {
 		msg = "Declined."
 	}
-	if err != nil {
+	if errors.Is(err, errNumberMismatch) {
+		msg = "That is not the number on the kiosk screen, so the login was refused to keep your account safe. If you are at the kiosk, start the login again there."
+	} else if err != nil {
 		msg = "Could not decide: " + err.Error()
 	} else {
 		status = http.StatusOK
