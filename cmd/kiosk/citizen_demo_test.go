@@ -161,6 +161,7 @@ func (c *citizen) portalJSON(method, path string, in, out any) {
 
 var (
 	waitAttr   = regexp.MustCompile(`data-wait="([^"]+)"`)
+	matchNum   = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
 	textInput  = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
 	firstRadio = regexp.MustCompile(`<input type="radio" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
 	codeText   = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
@@ -194,7 +195,12 @@ func (c *citizen) toForm() string {
 	if len(pending) == 0 {
 		c.t.Fatal("no login waits at the provider")
 	}
-	c.portalJSON(http.MethodPost, "/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": demoCitizenID}, nil)
+	// The citizen picks on the phone the number the login page shows.
+	n := matchNum.FindStringSubmatch(idpPage)
+	if n == nil {
+		c.t.Fatalf("no number to match on the provider's page:\n%.1000s", idpPage)
+	}
+	c.portalJSON(http.MethodPost, "/phone/api/approve", map[string]string{"linkCode": pending[0].LinkCode, "citizenId": demoCitizenID, "number": n[1]}, nil)
 	var decided struct{ Status, Redirect string }
 	for deadline := time.Now().Add(30 * time.Second); decided.Redirect == "" && time.Now().Before(deadline); {
 		resp, err := http.Get(wait.String())
