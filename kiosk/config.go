@@ -29,6 +29,9 @@ type Config struct {
 		Issuer      string `json:"issuer"`
 		ClientID    string `json:"clientId"`
 		RedirectURL string `json:"redirectUrl"` // the kiosk's loopback callback
+		// ACRValues are the levels of assurance (acr) a login must reach,
+		// strongest first, from enrollment; empty: the provider's own.
+		ACRValues []string `json:"acrValues,omitempty"`
 	} `json:"oidc"`
 
 	Languages     []string `json:"languages"`     // offered, first is the default

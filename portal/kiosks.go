@@ -57,6 +57,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		OfficeName:     s.opts.OfficeName,
 		OIDCIssuer:     s.opts.PublicURL + api.PathIdP,
 		OIDCClientID:   OIDCClientID,
+		OIDCACRValues:  KioskACRValues,
 
 		PortalAgeRecipient: s.AgeRecipient(),
 	})

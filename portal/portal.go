@@ -143,7 +143,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.identity = opts.Identity
 	if s.identity == nil {
-		if s.identity, err = newIDPIdentity(opts); err != nil {
+		if s.identity, err = s.newIDPIdentity(opts); err != nil {
 			s.store.close()
 			return nil, fmt.Errorf("portal: identity provider: %w", err)
 		}

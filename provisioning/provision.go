@@ -153,6 +153,9 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 	if resp.OIDCClientID != "" {
 		cfg.OIDC.ClientID = resp.OIDCClientID
 	}
+	if len(resp.OIDCACRValues) > 0 {
+		cfg.OIDC.ACRValues = slices.Clone(resp.OIDCACRValues)
+	}
 	cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
 	return cfg
 }

@@ -110,6 +110,7 @@ func (f *fakeEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.E
 		OfficeName:     api.Text{"en": "Hoi An Service Centre", "vi": "Trung tâm Hội An"},
 		OIDCIssuer:     "http://127.0.0.1:9000/idp",
 		OIDCClientID:   "kiosk",
+		OIDCACRValues:  []string{"http://eidas.europa.eu/LoA/high", "http://eidas.europa.eu/LoA/substantial"},
 	}
 	resp.PortalAgeRecipient = testAgeRecipient
 	if f.tamper != nil {
@@ -184,6 +185,7 @@ func TestProvisionGoodPath(t *testing.T) {
 		{"opsListen", loaded.OpsListen, "127.0.0.1:9100"},
 		{"issuer", loaded.OIDC.Issuer, "http://127.0.0.1:9000/idp"},
 		{"clientId", loaded.OIDC.ClientID, "kiosk"},
+		{"acrValues", strings.Join(loaded.OIDC.ACRValues, " "), "http://eidas.europa.eu/LoA/high http://eidas.europa.eu/LoA/substantial"},
 		{"redirect", loaded.OIDC.RedirectURL, "http://127.0.0.1:8181/auth/callback"},
 		{"printer", loaded.Printer.Port, "/dev/ttyUSB0"},
 		{"scanner", loaded.Scanner.Device, "test:0"},

@@ -159,6 +159,9 @@ type EnrollResponse struct {
 	OfficeName     Text   `json:"officeName"`
 	OIDCIssuer     string `json:"oidcIssuer"`
 	OIDCClientID   string `json:"oidcClientId"`
+	// OIDCACRValues are the levels of assurance (acr) a citizen's login at
+	// the kiosk must reach, strongest first.
+	OIDCACRValues []string `json:"oidcAcrValues,omitempty"`
 	// PortalAgeRecipient is the portal's age X25519 recipient ("age1..."): the
 	// kiosk encrypts packets at rest to it, so it cannot read them back.
 	PortalAgeRecipient string `json:"portalAgeRecipient"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -278,10 +279,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	defer func() { err = errors.Join(err, devs.Close(shutdownTimeout)) }()
 	sens := devs.Sensors
 
-	login := identity.New(identity.Config{
-		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
-		HTTPClient: &http.Client{Timeout: 15 * time.Second}, Log: log.With("part", "identity"),
-	})
+	login := identity.New(loginConfig(cfg, key, &http.Client{Timeout: 15 * time.Second}, log.With("part", "identity")))
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent Catalogue: cat,
@@ -371,6 +369,18 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		openBrowser(g.ctx, "http://"+cfg.Listen+"/", log)
 	}
 	return g.wait()
+}
+
+// loginConfig is the citizens' login at the national ID provider: the kiosk
+// is a confidential client that signs its private_key_jwt assertions with
+// its device key, named by its kiosk ID (the key the portal enrolled), and
+// requires the levels of assurance it was given at enrollment.
+func loginConfig(cfg config.Config, key crypto.Signer, hc *http.Client, log *slog.Logger) identity.Config {
+	return identity.Config{
+		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
+		HTTPClient: hc, Log: log,
+		Signer: key, KeyID: cfg.KioskID, ACRValues: cfg.OIDC.ACRValues,
+	}
 }
 
 // listen takes addr for the server named what, set with flagName.

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"govkiosk/kiosk/config"
 )
 
 // envAsMain makes the test binary run main() with its arguments, so a test
@@ -365,6 +371,27 @@ func TestGroupReportsAServerThatFails(t *testing.T) {
 	g.serveHTTP("ops", ln, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	if err := waitGroup(t, g, 5*time.Second); err == nil || !strings.HasPrefix(err.Error(), "ops server: ") {
 		t.Fatalf("a failed server gave %v", err)
+	}
+}
+
+// The kiosk logs citizens in as a confidential client: its device key signs
+// the client assertions, under its kiosk ID, and the levels of assurance
+// from enrollment are required.
+func TestLoginConfigIsConfidential(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg config.Config
+	cfg.KioskID = "KIOSK-0007"
+	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "https://portal.example/idp", "govkiosk", "http://127.0.0.1:8080/auth/callback"
+	cfg.OIDC.ACRValues = []string{"http://eidas.europa.eu/LoA/substantial"}
+	hc := &http.Client{}
+	lc := loginConfig(cfg, key, hc, slog.New(slog.DiscardHandler))
+	if lc.Signer != crypto.Signer(key) || lc.KeyID != "KIOSK-0007" || lc.HTTPClient != hc ||
+		strings.Join(lc.ACRValues, " ") != "http://eidas.europa.eu/LoA/substantial" ||
+		lc.Issuer != cfg.OIDC.Issuer || lc.ClientID != "govkiosk" || lc.RedirectURL != cfg.OIDC.RedirectURL {
+		t.Fatalf("login config %+v", lc)
 	}
 }
 
