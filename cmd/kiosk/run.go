@@ -282,7 +282,8 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	login := identity.New(loginConfig(cfg, key, &http.Client{Timeout: 15 * time.Second}, log.With("part", "identity")))
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
-		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent Catalogue: cat,
+		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent
+		Catalogue:  cat,
 		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.
