@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"filippo.io/age"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk"
 	"govkiosk/kiosk/atomicfile"
 	"govkiosk/kiosk/config"
 )
@@ -30,12 +32,16 @@ type Enroller interface {
 
 // ProvisionOptions are what the technician gives at provisioning time.
 type ProvisionOptions struct {
-	DataDir   string        // where keys, certificates and kiosk.json go; created 0700
-	PortalURL string        // base URL of the portal API
-	Token     string        // one-time enrollment token; never logged or stored
-	Listen    string        // touch UI address (loopback); empty: Base.Listen or the default
-	OpsListen string        // /healthz and /metrics address; empty: Base.OpsListen or the default
-	Base      config.Config // device settings from the technician (printer, scanner, ...)
+	DataDir   string // where keys, certificates and kiosk.json go; created 0700
+	PortalURL string // base URL of the portal API
+	Token     string // one-time enrollment token; never logged or stored
+	// AllowInsecureLoopback (demo and tests only) accepts a portal at a
+	// plain-http loopback URL and says so in kiosk.json
+	// (allowInsecureLoopback); otherwise the portal URL must be https.
+	AllowInsecureLoopback bool
+	Listen                string        // touch UI address (loopback); empty: Base.Listen or the default
+	OpsListen             string        // /healthz and /metrics address; empty: Base.OpsListen or the default
+	Base                  config.Config // device settings from the technician (printer, scanner, ...)
 
 	Hostname string           // sent to the portal; empty: os.Hostname()
 	Now      func() time.Time // clock for certificate validity; nil: time.Now
@@ -53,6 +59,11 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (config.Conf
 	}
 	if o.DataDir == "" || o.PortalURL == "" || o.Token == "" {
 		return config.Config{}, errors.New("provision: data dir, portal URL and token are required")
+	}
+	var c config.Config
+	c.AllowInsecureLoopback = o.AllowInsecureLoopback
+	if err := c.CheckServerURL(o.PortalURL); err != nil {
+		return config.Config{}, fmt.Errorf("provision: portal: %w", err)
 	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -136,6 +147,7 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 		cfg.OfficeName = map[string]string(resp.OfficeName)
 	}
 	cfg.PortalURL = strings.TrimRight(o.PortalURL, "/")
+	cfg.AllowInsecureLoopback = o.AllowInsecureLoopback && plainLoopback(cfg.PortalURL)
 	cfg.DataDir = dataDir
 	if o.Listen != "" {
 		cfg.Listen = o.Listen
@@ -158,6 +170,12 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 	}
 	cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
 	return cfg
+}
+
+// plainLoopback reports whether u is a plain-http URL on this machine.
+func plainLoopback(u string) bool {
+	pu, err := url.Parse(u)
+	return err == nil && pu.Scheme == "http" && kiosk.IsLoopback(pu.Hostname())
 }
 
 // VerifyCertificate checks that certPEM is valid at now, chains to the CA in

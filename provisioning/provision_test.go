@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -136,7 +137,7 @@ func TestProvisionGoodPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	f := newFake(t)
 	cfg, err := Provision(context.Background(), f, ProvisionOptions{
-		DataDir: dir, PortalURL: "http://127.0.0.1:9000/", Token: "tok-1",
+		DataDir: dir, PortalURL: "http://127.0.0.1:9000/", AllowInsecureLoopback: true, Token: "tok-1",
 		Listen: "127.0.0.1:8181", Base: baseConfig(), Hostname: "kiosk-7",
 		Now: func() time.Time { return testNow },
 	})
@@ -192,6 +193,7 @@ func TestProvisionGoodPath(t *testing.T) {
 		{"qr", loaded.QRReader.Port, "/dev/ttyACM0"},
 		{"door", loaded.Sensors.DoorPin, "GPIO17"},
 		{"returned id", cfg.KioskID, "KSK-0042"},
+		{"allowInsecureLoopback", fmt.Sprint(loaded.AllowInsecureLoopback), "true"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -213,7 +215,7 @@ func TestProvisionGoodPath(t *testing.T) {
 
 	// Re-provisioning keeps the same device key.
 	if _, err := Provision(context.Background(), f, ProvisionOptions{
-		DataDir: dir, PortalURL: "http://127.0.0.1:9000", Token: "tok-1", Base: baseConfig(),
+		DataDir: dir, PortalURL: "http://127.0.0.1:9000", AllowInsecureLoopback: true, Token: "tok-1", Base: baseConfig(),
 		Now: func() time.Time { return testNow },
 	}); err != nil {
 		t.Fatal(err)
@@ -269,7 +271,7 @@ func TestProvisionRejects(t *testing.T) {
 				f.tamper = func(r *api.EnrollResponse) { tc.tamper(t, f, r) }
 			}
 			_, err := Provision(context.Background(), f, ProvisionOptions{
-				DataDir: dir, PortalURL: "http://127.0.0.1:9000", Token: tc.token, Base: baseConfig(),
+				DataDir: dir, PortalURL: "http://127.0.0.1:9000", AllowInsecureLoopback: true, Token: tc.token, Base: baseConfig(),
 				Now: func() time.Time { return tc.now },
 			})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -281,6 +283,29 @@ func TestProvisionRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A portal at a plain-http address is not enrolled with, unless it is on
+// loopback and the demo's or test's insecure switch is set.
+func TestProvisionRefusesPlainHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		insecure bool
+	}{
+		{"http://portal.gov.example", false},
+		{"http://portal.gov.example", true},
+		{"http://10.0.0.5:8090", true},
+		{"http://127.0.0.1:9000", false},
+	} {
+		f := newFake(t)
+		_, err := Provision(context.Background(), f, ProvisionOptions{
+			DataDir: t.TempDir(), PortalURL: tc.url, AllowInsecureLoopback: tc.insecure, Token: "tok-1", Base: baseConfig(),
+			Now: func() time.Time { return testNow },
+		})
+		if err == nil || !strings.Contains(err.Error(), "https") || len(f.got) != 0 {
+			t.Errorf("%s (insecure switch %v): err %v, %d enrollment requests", tc.url, tc.insecure, err, len(f.got))
+		}
 	}
 }
 

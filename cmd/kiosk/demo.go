@@ -145,7 +145,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		enroller := backendclient.New(portalURL, &http.Client{Timeout: o.startTimeout}, "", nil)
 		ectx, cancel := context.WithTimeout(ctx, o.startTimeout)
 		cfg, err = provisioning.Provision(ectx, enroller, provisioning.ProvisionOptions{
-			DataDir: kioskDir, PortalURL: portalURL, Token: token,
+			DataDir: kioskDir, PortalURL: portalURL, Token: token, AllowInsecureLoopback: true,
 			Listen: o.listen, OpsListen: o.opsListen, Base: base,
 		})
 		timedOut := ectx.Err() == context.DeadlineExceeded
@@ -158,6 +158,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		}
 	}
 	cfg.Devices = base.Devices
+	cfg.AllowInsecureLoopback = true // the demo's portal may be plain http on this machine
 	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()

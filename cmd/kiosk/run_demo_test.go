@@ -86,7 +86,7 @@ func TestDemoStartFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if _, err := provisioning.Provision(ctx, backendclient.New(url, nil, "", nil), provisioning.ProvisionOptions{
-			DataDir: t.TempDir(), PortalURL: url, Token: tok, Hostname: "first-kiosk",
+			DataDir: t.TempDir(), PortalURL: url, Token: tok, Hostname: "first-kiosk", AllowInsecureLoopback: true,
 		}); err != nil {
 			t.Fatal(err)
 		}

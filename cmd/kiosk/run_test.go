@@ -176,7 +176,7 @@ func writeConfig(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()
 	dir := t.TempDir()
 	c := map[string]any{
-		"kioskId": "K-TEST", "portalUrl": "http://127.0.0.1:1", "dataDir": dir,
+		"kioskId": "K-TEST", "portalUrl": "http://127.0.0.1:1", "dataDir": dir, "allowInsecureLoopback": true,
 		"oidc": map[string]any{"issuer": "http://127.0.0.1:1", "clientId": "govkiosk", "redirectUrl": "http://127.0.0.1:8080/auth/callback"},
 	}
 	if edit != nil {

@@ -230,10 +230,10 @@ func TestRunProvisionThenSelfTest(t *testing.T) {
 	defer tty.Close()
 
 	dir := t.TempDir()
-	if _, _, err := runArgs(t, "provision", "--portal", portal.URL, "--token", "bad", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "invalid token") {
+	if _, _, err := runArgs(t, "provision", "--portal", portal.URL, "--allow-insecure-loopback", "--token", "bad", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "invalid token") {
 		t.Fatalf("bad token: err = %v", err)
 	}
-	out, _, err := runArgs(t, "provision", "--portal", portal.URL, "--token", "good", "--data-dir", dir,
+	out, _, err := runArgs(t, "provision", "--portal", portal.URL, "--allow-insecure-loopback", "--token", "good", "--data-dir", dir,
 		"--listen", "127.0.0.1:8088", "--qr-port", tty.Name())
 	if err != nil {
 		t.Fatalf("provision: %v", err)

@@ -30,6 +30,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&base.Sensors.DoorPin, "door-pin", "", "door switch GPIO name (empty: none)")
 	fs.StringVar(&base.Sensors.LEDPin, "led-pin", "", "status LED GPIO name (empty: none)")
 	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for enrollment")
+	insecure := fs.Bool("allow-insecure-loopback", false, "demos and tests only: accept a portal at a plain-http loopback URL")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -48,7 +49,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), provisioning.ProvisionOptions{
-		DataDir: *dataDir, PortalURL: *portal, Token: *token,
+		DataDir: *dataDir, PortalURL: *portal, Token: *token, AllowInsecureLoopback: *insecure,
 		Listen: *listen, OpsListen: *opsListen, Base: base,
 	})
 	if err != nil {

@@ -676,7 +676,7 @@ func TestKillLoop(t *testing.T) {
 	// recipient and kiosk.json in its data directory.
 	dataDir := filepath.Join(t.TempDir(), "kiosk")
 	cfg, err := provisioning.Provision(ctx, backendclient.New(base, nil, "", nil), provisioning.ProvisionOptions{
-		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk",
+		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk", AllowInsecureLoopback: true,
 	})
 	if err != nil {
 		t.Fatal(err)
