@@ -29,6 +29,7 @@ import (
 	"govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/portal"
+	"govkiosk/provisioning"
 )
 
 // fakeIdentity stands in for the national-ID provider.
@@ -235,6 +236,10 @@ func TestEnroll(t *testing.T) {
 	}
 	if cert.Subject.CommonName != resp.KioskID || !key.PublicKey.Equal(cert.PublicKey) {
 		t.Errorf("certificate CN %q or key wrong", cert.Subject.CommonName)
+	}
+	// The CA whose fingerprint comes with the token signed the answer.
+	if err := provisioning.VerifyEnrollment(resp, e.s.CAFingerprint()); err != nil {
+		t.Errorf("enrollment answer: %v", err)
 	}
 	pblk, _ := pem.Decode([]byte(resp.PortalKeyPEM))
 	pk, err := x509.ParsePKIXPublicKey(pblk.Bytes)

@@ -1,6 +1,9 @@
 package portal
 
 import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,8 +50,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.log.Info("kiosk enrolled", "kiosk", rec.ID)
-	writeJSON(w, http.StatusOK, api.EnrollResponse{
+	resp := api.EnrollResponse{
 		KioskID:        rec.ID,
 		CertificatePEM: rec.CertPEM,
 		PortalCAPEM:    s.keys.caPEM,
@@ -60,7 +62,17 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		OIDCACRValues:  KioskACRValues,
 
 		PortalAgeRecipient: s.AgeRecipient(),
-	})
+	}
+	// The CA whose fingerprint the technician has signs the whole answer.
+	sum := sha256.Sum256(resp.SignedBytes())
+	sig, err := ecdsa.SignASN1(s.rand, s.keys.caKey, sum[:])
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("sign enrollment answer: %w", err))
+		return
+	}
+	resp.Signature = base64.StdEncoding.EncodeToString(sig)
+	s.log.Info("kiosk enrolled", "kiosk", rec.ID)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // authenticateKiosk checks data's signature by kioskID's enrolled key. With

@@ -158,6 +158,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // PublicKey is the key that signs catalogues.
 func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey }
 
+// CAFingerprint is the fingerprint of the enrollment CA (api.CAFingerprint),
+// which a technician gives kioskctl provision with the enrollment token.
+func (s *Server) CAFingerprint() string { return api.CAFingerprint(s.keys.caCert.Raw) }
+
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
 

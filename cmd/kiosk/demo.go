@@ -79,7 +79,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		}
 	}()
 
-	portalURL, token := o.portalURL, o.enrollToken
+	portalURL, token, fingerprint := o.portalURL, o.enrollToken, o.caFingerprint
 	if portalURL == "" {
 		// The portal serves until d.Close, not merely until start-up ends.
 		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -106,6 +106,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		if token, err = srv.IssueEnrollToken(); err != nil {
 			return nil, fmt.Errorf("embedded portal: %w", err)
 		}
+		fingerprint = srv.CAFingerprint()
 	}
 
 	if d.printer, err = escposemu.Start(d.receiptDir, log.With("sim", "printer")); err != nil {
@@ -145,7 +146,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		enroller := backendclient.New(portalURL, &http.Client{Timeout: o.startTimeout}, "", nil)
 		ectx, cancel := context.WithTimeout(ctx, o.startTimeout)
 		cfg, err = provisioning.Provision(ectx, enroller, provisioning.ProvisionOptions{
-			DataDir: kioskDir, PortalURL: portalURL, Token: token, AllowInsecureLoopback: true,
+			DataDir: kioskDir, PortalURL: portalURL, Token: token, CAFingerprint: fingerprint, AllowInsecureLoopback: true,
 			Listen: o.listen, OpsListen: o.opsListen, Base: base,
 		})
 		timedOut := ectx.Err() == context.DeadlineExceeded

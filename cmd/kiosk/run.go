@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		portalURL    = fs.String("portal", "", "demo: use this portal instead of the embedded one")
 		portalAddr   = fs.String("portal-listen", "127.0.0.1:8090", "demo: embedded portal address")
 		token        = fs.String("enroll-token", "", "demo with --portal: one-time enrollment token")
+		fingerprint  = fs.String("ca-fingerprint", "", "demo with --portal: the portal enrollment CA's fingerprint (sha256:HEX; optional for a plain-http loopback portal)")
 		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
 		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
 		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case *demoMode:
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
-			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token,
+			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
 			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
 		}, log)
 		if err != nil {
@@ -154,7 +155,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
-	"data": true, "portal": true, "portal-listen": true, "enroll-token": true,
+	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
 	"idle-timeout": true, "idle-countdown": true,
 }
 
@@ -177,6 +178,7 @@ func refuseDemoFlags(fs *flag.FlagSet) error {
 type demoOptions struct {
 	dataDir, listen, opsListen           string
 	portalURL, portalListen, enrollToken string
+	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
 }

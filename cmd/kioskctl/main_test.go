@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -199,10 +200,16 @@ func (c caEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.Enro
 	}
 	portalKey, _ := provisioning.PublicKeyPEM(&caKey.PublicKey)
 	enc := func(b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b})) }
-	return api.EnrollResponse{KioskID: "KSK-7", CertificatePEM: enc(der), PortalCAPEM: enc(caDER),
+	resp := api.EnrollResponse{KioskID: "KSK-7", CertificatePEM: enc(der), PortalCAPEM: enc(caDER),
 		PortalKeyPEM: portalKey, OfficeCode: "OFF-1", OfficeName: api.Text{"en": "Office"},
 		OIDCIssuer: "http://127.0.0.1:9/idp", OIDCClientID: "kiosk",
-		PortalAgeRecipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}, nil
+		PortalAgeRecipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}
+	sig, err := provisioning.Sign(caKey, resp.SignedBytes())
+	if err != nil {
+		return api.EnrollResponse{}, err
+	}
+	resp.Signature = base64.StdEncoding.EncodeToString(sig)
+	return resp, nil
 }
 
 func TestRunProvisionThenSelfTest(t *testing.T) {

@@ -18,6 +18,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	portal := fs.String("portal", "", "base URL of the portal API (required)")
 	token := fs.String("token", "", "one-time enrollment token from the portal (required)")
+	fingerprint := fs.String("ca-fingerprint", "", "the portal enrollment CA's fingerprint, sha256:HEX, printed with the token (required)")
 	dataDir := fs.String("data-dir", "", "kiosk data directory for keys, certificates and kiosk.json (required)")
 	listen := fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9100", "/healthz and /metrics address (loopback)")
@@ -49,7 +50,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), provisioning.ProvisionOptions{
-		DataDir: *dataDir, PortalURL: *portal, Token: *token, AllowInsecureLoopback: *insecure,
+		DataDir: *dataDir, PortalURL: *portal, Token: *token, CAFingerprint: *fingerprint, AllowInsecureLoopback: *insecure,
 		Listen: *listen, OpsListen: *opsListen, Base: base,
 	})
 	if err != nil {

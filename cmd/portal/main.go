@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "portal: %s\n", url)
 	fmt.Fprintf(stdout, "OIDC issuer: %s/idp (client govkiosk; redirects %s)\n", url, strings.Join(redirects, ", "))
+	fmt.Fprintf(stdout, "enrollment CA fingerprint: %s (kioskctl provision --ca-fingerprint)\n", s.CAFingerprint())
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "enrollment token: %s\n", t)
 	}
