@@ -180,7 +180,9 @@ func setup(t *testing.T) *world {
 		dataDir: filepath.Join(root, "kiosk"), proxy: &faultProxy{},
 	}
 	const token = "e2e-enroll-token-1"
-	start(t, "portal", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
+	// Plain http on loopback: the fault proxy must see which requests carry
+	// an application, which it cannot through the kiosk's mutual TLS.
+	start(t, "portal", "--plain-http", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
 		"--kiosk-redirect", w.kioskURL+"/auth/callback", "--enroll-token", token)
 	target, _ := url.Parse("http://" + portalAddr)
 	ln, err := net.Listen("tcp", proxyAddr)

@@ -75,10 +75,15 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// authenticateKiosk checks data's signature by kioskID's enrolled key. With
+// authenticateKiosk checks that the request's device certificate (if any:
+// see requireDevice) is kioskID's, and data's signature by kioskID's
+// enrolled key. With
 // no enrolled key it accepts only when AllowUnenrolled is set. It answers
 // the error itself and reports whether to go on.
 func (s *Server) authenticateKiosk(w http.ResponseWriter, r *http.Request, kioskID string, data []byte, sigB64 string) bool {
+	if !s.checkDevice(w, r, kioskID) {
+		return false
+	}
 	keyPEM, err := s.store.kioskKey(r.Context(), kioskID)
 	if err != nil {
 		s.internal(w, r, err)

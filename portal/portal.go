@@ -4,13 +4,16 @@
 // provider mounted at /idp and /phone, and the fleet console at /.
 //
 // It is a loopback stand-in for the national portal: the admin JSON and the
-// console have no authentication, so bind it to a loopback address.
+// console have no authentication, so bind it to a loopback address. Start
+// serves HTTPS, and the kiosk API asks for the kiosks' device certificates
+// (mutual TLS; see tls.go).
 package portal
 
 import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +35,10 @@ const OIDCClientID = "govkiosk"
 // Options configure a Server.
 type Options struct {
 	Listen            string   // e.g. "127.0.0.1:8090"
-	PublicURL         string   // base URL kiosks and phones use (default: "http://" + Listen)
+	PublicURL         string   // base URL kiosks and phones use (default: "https://" + Listen, "http://" with PlainHTTP)
+	TLSCertFile       string   // Start: a server certificate chain (PEM) instead of one the enrollment CA issues (production)
+	TLSKeyFile        string   // its private key (PEM)
+	PlainHTTP         bool     // Start: plain http, on a loopback Listen only (demos and tests); see tls.go
 	DataDir           string   // SQLite DB, documents, keys
 	KioskRedirectURIs []string // OIDC redirect URIs allowed for client "govkiosk"
 	EnrollTokens      []string // one-time enrollment tokens accepted
@@ -78,7 +84,10 @@ func New(opts Options) (*Server, error) {
 		if opts.Listen == "" {
 			return nil, errors.New("portal: Listen or PublicURL is required")
 		}
-		opts.PublicURL = "http://" + opts.Listen
+		opts.PublicURL = "https://" + opts.Listen
+		if opts.PlainHTTP {
+			opts.PublicURL = "http://" + opts.Listen
+		}
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	if opts.Log == nil {
@@ -162,6 +171,10 @@ func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey 
 // which a technician gives kioskctl provision with the enrollment token.
 func (s *Server) CAFingerprint() string { return api.CAFingerprint(s.keys.caCert.Raw) }
 
+// CAPEM is the enrollment CA certificate (PEM): the root kiosks pin for the
+// portal's TLS and that issues their device certificates.
+func (s *Server) CAPEM() string { return s.keys.caPEM }
+
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
 
@@ -189,11 +202,17 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Start listens on opts.Listen (which may be "127.0.0.1:0"), builds the
 // server with PublicURL defaulting to the address actually bound, and serves
+// HTTPS (plain http with PlainHTTP, on loopback only; see tls.go)
 // until ctx is done; then it shuts down and closes the server (Done is closed
 // afterwards). It returns the portal's public URL.
 func Start(ctx context.Context, opts Options) (*Server, string, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8090"
+	}
+	if opts.PlainHTTP {
+		if err := checkPlainHTTP(opts.Listen); err != nil {
+			return nil, "", err
+		}
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
@@ -204,6 +223,15 @@ func Start(ctx context.Context, opts Options) (*Server, string, error) {
 	if err != nil {
 		ln.Close()
 		return nil, "", err
+	}
+	if !opts.PlainHTTP {
+		cfg, err := s.tlsConfig()
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return nil, "", err
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	hs := &http.Server{
 		Handler:           s.Handler(),

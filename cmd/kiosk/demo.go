@@ -91,6 +91,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		sp, err := device.Within(ctx, o.startTimeout, func() (startedPortal, error) {
 			srv, url, err := portal.Start(pctx, portal.Options{
 				Listen:            o.portalListen,
+				PlainHTTP:         true, // the kiosk's browser and the phone page open it without a CA to trust
 				DataDir:           filepath.Join(root, "portal"),
 				KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
 				Log:               log.With("part", "portal"),

@@ -37,7 +37,7 @@ func startPortal(t *testing.T) (*portal.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, url, err := portal.Start(ctx, portal.Options{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
+		Listen: "127.0.0.1:0", PlainHTTP: true, DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
 		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"},
 	})
 	if err != nil {

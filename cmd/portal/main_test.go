@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/provisioning"
 )
 
 func TestRunServesAndStops(t *testing.T) {
@@ -23,12 +23,15 @@ func TestRunServesAndStops(t *testing.T) {
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
-	var url string
+	var url, fingerprint string
 	var toks []string
 	for sc.Scan() {
 		line := sc.Text()
 		if u, ok := strings.CutPrefix(line, "portal: "); ok {
 			url = u
+		}
+		if f, ok := strings.CutPrefix(line, "enrollment CA fingerprint: "); ok {
+			fingerprint, _, _ = strings.Cut(f, " ")
 		}
 		if tk, ok := strings.CutPrefix(line, "enrollment token: "); ok {
 			toks = append(toks, tk)
@@ -37,11 +40,14 @@ func TestRunServesAndStops(t *testing.T) {
 			break
 		}
 	}
-	if url == "" || strings.Join(toks, " ") != "tok-a tok-b tok-c" {
+	if !strings.HasPrefix(url, "https://") || strings.Join(toks, " ") != "tok-a tok-b tok-c" {
 		t.Fatalf("url %q tokens %q", url, toks)
 	}
 	go io.Copy(io.Discard, pr)
-	resp, err := http.Get(url + api.PathCatalogue)
+	// The technician's tool, given the fingerprint printed with the
+	// tokens, trusts the portal's certificate.
+	hc := provisioning.EnrollmentClient(fingerprint, false, 10*time.Second)
+	resp, err := hc.Get(url + api.PathCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,5 +74,11 @@ func TestRunBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil {
 		t.Error("stray argument accepted")
+	}
+	if err := run(context.Background(), []string{"--plain-http", "--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, io.Discard); err == nil {
+		t.Error("plain http on every interface accepted")
+	}
+	if err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem"}, io.Discard, io.Discard); err == nil {
+		t.Error("a missing --tls-cert accepted")
 	}
 }
