@@ -144,7 +144,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		if token == "" {
 			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
 		}
-		enroller := backendclient.New(portalURL, &http.Client{Timeout: o.startTimeout}, "", nil)
+		enroller := backendclient.New(portalURL, provisioning.EnrollmentClient(fingerprint, true, o.startTimeout), "", nil)
 		ectx, cancel := context.WithTimeout(ctx, o.startTimeout)
 		cfg, err = provisioning.Provision(ectx, enroller, provisioning.ProvisionOptions{
 			DataDir: kioskDir, PortalURL: portalURL, Token: token, CAFingerprint: fingerprint, AllowInsecureLoopback: true,

@@ -241,7 +241,14 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("portal key (is the kiosk provisioned?): %w", err)
 	}
-	hc := &http.Client{Timeout: 60 * time.Second}
+	// Everything to the portal and the provider's back channel goes over
+	// TLS pinned to the portal CA, with the device certificate.
+	hc, err := provisioning.PortalClient(cfg.DataDir, key, cfg.AllowInsecureLoopback, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	loginHC := *hc
+	loginHC.Timeout = 15 * time.Second
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 	pc.SetPortalKey(portalKey) // the outbox deletes a packet only on the portal's signed acknowledgement
 	// No tus checksums: a checksummed PATCH is all-or-nothing, so every cut
@@ -281,7 +288,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	defer func() { err = errors.Join(err, devs.Close(shutdownTimeout)) }()
 	sens := devs.Sensors
 
-	login := identity.New(loginConfig(cfg, key, &http.Client{Timeout: 15 * time.Second}, log.With("part", "identity")))
+	login := identity.New(loginConfig(cfg, key, &loginHC, log.With("part", "identity")))
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent

@@ -49,8 +49,14 @@ type kioskProc struct {
 
 func startKioskProc(t *testing.T, args ...string) *kioskProc {
 	t.Helper()
+	return startKioskProcEnv(t, nil, args...)
+}
+
+// startKioskProcEnv is startKioskProc with env added to the environment.
+func startKioskProcEnv(t *testing.T, env []string, args ...string) *kioskProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), envAsMain+"=1")
+	cmd.Env = append(append(os.Environ(), env...), envAsMain+"=1")
 	k := &kioskProc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = k.stdout, k.stderr
 	if err := cmd.Start(); err != nil {
