@@ -199,7 +199,9 @@ func setup(t *testing.T) *world {
 	}
 	// The phone simulator is the citizen's phone here; codes a second apart
 	// let the walks follow each other quickly.
-	start(t, "portal", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
+	// Plain http on loopback: the fault proxy must see which requests carry
+	// an application, which it cannot through the kiosk's mutual TLS.
+	start(t, "portal", "--plain-http", "--listen", portalAddr, "--public-url", w.portalURL, "--data", filepath.Join(root, "portal"),
 		"--kiosk-redirect", w.kioskURL+"/auth/callback", "--enroll-token", token,
 		"--phone-simulator", "--admin-token-file", tokenFile, "--code-gap", "1s")
 	target, _ := url.Parse("http://" + portalAddr)

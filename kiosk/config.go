@@ -30,7 +30,16 @@ type Config struct {
 		Issuer      string `json:"issuer"`
 		ClientID    string `json:"clientId"`
 		RedirectURL string `json:"redirectUrl"` // the kiosk's loopback callback
+		// ACRValues are the levels of assurance (acr) a login must reach,
+		// strongest first, from enrollment; empty: the provider's own.
+		ACRValues []string `json:"acrValues,omitempty"`
 	} `json:"oidc"`
+
+	// AllowInsecureLoopback lets portalUrl and oidc.issuer be plain http
+	// on a loopback address: the demo and tests only, whose portal runs on
+	// the same machine. Otherwise both must be https, and the kiosk pins
+	// the portal CA it stored at enrollment.
+	AllowInsecureLoopback bool `json:"allowInsecureLoopback,omitempty"`
 
 	Languages     []string `json:"languages"`     // offered, first is the default
 	IdleTimeout   Duration `json:"idleTimeout"`   // default 120s
@@ -92,8 +101,8 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		bad("dataDir is empty")
 	}
-	if u, err := url.Parse(c.PortalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("portalUrl %q is not an http(s) URL", c.PortalURL)
+	if err := c.CheckServerURL(c.PortalURL); err != nil {
+		bad("portalUrl: %v", err)
 	}
 	for name, addr := range map[string]string{"listen": c.Listen, "opsListen": c.OpsListen} {
 		host, _, err := net.SplitHostPort(addr)
@@ -101,12 +110,14 @@ func (c Config) Validate() error {
 			bad("%s %q: %v", name, addr, err)
 			continue
 		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !IsLoopback(host) {
 			bad("%s %q must be a loopback address", name, addr)
 		}
 	}
 	if c.OIDC.Issuer == "" || c.OIDC.ClientID == "" || c.OIDC.RedirectURL == "" {
 		bad("oidc issuer, clientId and redirectUrl are required")
+	} else if err := c.CheckServerURL(c.OIDC.Issuer); err != nil {
+		bad("oidc issuer: %v", err)
 	}
 	for _, l := range c.Languages {
 		if !lang.Supported(l) {
@@ -117,4 +128,28 @@ func (c Config) Validate() error {
 		bad("idleTimeout %v is shorter than 10s", c.IdleTimeout)
 	}
 	return errors.Join(errs...)
+}
+
+// CheckServerURL checks the URL of a server the kiosk talks to (the
+// portal, the ID provider): https, or plain http on a loopback host when
+// AllowInsecureLoopback is set.
+func (c Config) CheckServerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	if u.Scheme == "http" && !(c.AllowInsecureLoopback && IsLoopback(u.Hostname())) {
+		return fmt.Errorf("%q must be https (plain http only on a loopback address, with allowInsecureLoopback, for demos and tests)", s)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an IP address, without port)
+// is this machine: localhost or a loopback address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

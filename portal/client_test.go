@@ -29,6 +29,7 @@ import (
 	"govkiosk/backend-client"
 	"govkiosk/backend-client/api"
 	"govkiosk/portal"
+	"govkiosk/provisioning"
 )
 
 // fakeIdentity stands in for the national-ID provider.
@@ -243,6 +244,10 @@ func TestEnroll(t *testing.T) {
 	}
 	if cert.Subject.CommonName != resp.KioskID || !key.PublicKey.Equal(cert.PublicKey) {
 		t.Errorf("certificate CN %q or key wrong", cert.Subject.CommonName)
+	}
+	// The CA whose fingerprint comes with the token signed the answer.
+	if err := provisioning.VerifyEnrollment(resp, e.s.CAFingerprint()); err != nil {
+		t.Errorf("enrollment answer: %v", err)
 	}
 	pblk, _ := pem.Decode([]byte(resp.PortalKeyPEM))
 	pk, err := x509.ParsePKIXPublicKey(pblk.Bytes)
@@ -837,17 +842,40 @@ func TestStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+	if !strings.HasPrefix(url, "https://127.0.0.1:") || strings.HasSuffix(url, ":0") {
 		t.Errorf("url %q", url)
 	}
-	if _, _, err := backendclient.New(url, nil, "", nil).Catalogue(ctx, s.PublicKey()); err != nil {
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(s.CAPEM()))
+	hc := tlsClient(roots)
+	if _, _, err := backendclient.New(url, hc, "", nil).Catalogue(ctx, s.PublicKey()); err != nil {
 		t.Errorf("catalogue from the started portal: %v", err)
+	}
+	// Its certificate is for every name it is reached by on this machine.
+	if _, _, err := backendclient.New(strings.Replace(url, "127.0.0.1", "localhost", 1), hc, "", nil).Catalogue(ctx, s.PublicKey()); err != nil {
+		t.Errorf("catalogue by the name localhost: %v", err)
 	}
 	cancel()
 	<-s.Done()
-	if _, err := http.Get(url + api.PathCatalogue); err == nil {
+	if _, err := hc.Get(url + api.PathCatalogue); err == nil {
 		t.Error("portal still serving after cancel")
 	}
+
+	// Plain http only on loopback, for demos and tests.
+	if _, _, err := portal.Start(context.Background(), portal.Options{Listen: "0.0.0.0:0", PlainHTTP: true, DataDir: t.TempDir(), Identity: newFakeIdentity()}); err == nil {
+		t.Error("plain http on every interface accepted")
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	s, url, err = portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", PlainHTTP: true, DataDir: t.TempDir(), Identity: newFakeIdentity()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Errorf("plain http url %q", url)
+	}
+	cancel()
+	<-s.Done()
 }
 
 // TestRealIdentityProvider mounts the national-ID test provider of
@@ -855,7 +883,7 @@ func TestStart(t *testing.T) {
 func TestRealIdentityProvider(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), PhoneSimulator: true,
+	s, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), PlainHTTP: true, PhoneSimulator: true,
 		AdminToken: testAdminToken, KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
 	if err != nil {
 		t.Fatal(err)

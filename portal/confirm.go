@@ -84,6 +84,9 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "kioskId is required")
 		return
 	}
+	if !s.checkDevice(w, r, req.KioskID) { // and only the kiosk itself asks for it
+		return
+	}
 	if _, ok := s.procs[req.ProcedureID]; !ok {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
 		return

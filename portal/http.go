@@ -45,8 +45,9 @@ const (
 	CodePageCountMismatch      = "page-count-mismatch"
 	CodePageLimit              = "page-limit"
 	CodeConfirmationInvalid    = "confirmation-invalid"
-	CodeConfirmationMismatch   = "confirmation-mismatch" // the packet is not what the citizen confirmed, or not from that kiosk
-	CodeIdentityMismatch       = "identity-mismatch"     // identity fields differ from the identity the portal verified
+	CodeConfirmationMismatch   = "confirmation-mismatch"       // the packet is not what the citizen confirmed, or not from that kiosk
+	CodeIdentityMismatch       = "identity-mismatch"           // identity fields differ from the identity the portal verified
+	CodeDeviceCertRequired     = "device-certificate-required" // the kiosk API needs the kiosk's enrolled device certificate (mutual TLS)
 )
 
 const maxJSONBody = 1 << 20
@@ -55,17 +56,17 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathCatalogue, s.handleCatalogue)
 	mux.HandleFunc("POST "+api.PathEnroll, s.handleEnroll)
-	mux.HandleFunc("POST "+api.PathHeartbeat, s.handleHeartbeat)
-	mux.HandleFunc("POST "+api.PathConfirmations, s.handleConfirm)
-	mux.HandleFunc("POST "+api.PathVerify, s.handleVerify)
-	mux.HandleFunc("POST "+api.PathApplications, s.handleSubmit)
-	mux.HandleFunc("OPTIONS "+PathUploads+"{$}", s.handleUploadOptions)
-	mux.HandleFunc("OPTIONS "+PathUploads+"{id}", s.handleUploadOptions)
-	mux.HandleFunc("POST "+PathUploads+"{$}", s.handleUploadCreate)
-	mux.HandleFunc("HEAD "+PathUploads+"{id}", s.handleUploadHead)
-	mux.HandleFunc("PATCH "+PathUploads+"{id}", s.handleUploadPatch)
-	mux.HandleFunc("DELETE "+PathUploads+"{id}", s.handleUploadDelete)
-	mux.HandleFunc("POST "+PathPackets+"{packet}/finalise", s.handleFinalise)
+	mux.HandleFunc("POST "+api.PathHeartbeat, s.requireDevice(s.handleHeartbeat))
+	mux.HandleFunc("POST "+api.PathConfirmations, s.requireDevice(s.handleConfirm))
+	mux.HandleFunc("POST "+api.PathVerify, s.requireDevice(s.handleVerify))
+	mux.HandleFunc("POST "+api.PathApplications, s.requireDevice(s.handleSubmit))
+	mux.HandleFunc("OPTIONS "+PathUploads+"{$}", s.requireDevice(s.handleUploadOptions))
+	mux.HandleFunc("OPTIONS "+PathUploads+"{id}", s.requireDevice(s.handleUploadOptions))
+	mux.HandleFunc("POST "+PathUploads+"{$}", s.requireDevice(s.handleUploadCreate))
+	mux.HandleFunc("HEAD "+PathUploads+"{id}", s.requireDevice(s.handleUploadHead))
+	mux.HandleFunc("PATCH "+PathUploads+"{id}", s.requireDevice(s.handleUploadPatch))
+	mux.HandleFunc("DELETE "+PathUploads+"{id}", s.requireDevice(s.handleUploadDelete))
+	mux.HandleFunc("POST "+PathPackets+"{packet}/finalise", s.requireDevice(s.handleFinalise))
 	mux.HandleFunc("GET "+api.PathStatus+"{ref}", s.handleStatus)
 	mux.HandleFunc("GET "+api.PathTrack+"{ref}", s.handleTrackPage)
 	admin := func(h http.HandlerFunc) http.Handler { return s.requireAdmin(h) }

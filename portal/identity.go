@@ -1,8 +1,12 @@
 package portal
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"govkiosk/portal/idp"
 )
@@ -53,17 +57,48 @@ func (a providerIdentity) CitizenForAccessToken(token string) (Citizen, bool) {
 
 func (a providerIdentity) Deliver(citizenID, text string) { a.p.Deliver(citizenID, text) }
 
-func newIDPIdentity(opts Options) (Identity, error) {
+// KioskACRValues are the levels of assurance a kiosk login must reach,
+// strongest first, as given to kiosks at enrollment: the eIDAS levels high
+// and substantial (the test provider's logins are substantial).
+var KioskACRValues = []string{"http://eidas.europa.eu/LoA/high", idp.ACRSubstantial}
+
+// newIDPIdentity is the national-ID test provider with the kiosks as one
+// confidential client (FAPI 2.0 style): each kiosk signs its
+// private_key_jwt client assertions with its enrolled device key, named by
+// its kiosk ID as kid, and pushes its authorization requests (PAR).
+func (s *Server) newIDPIdentity(opts Options) (Identity, error) {
 	p, err := idp.New(idp.Config{
 		Issuer:   opts.PublicURL + "/idp",
 		PhoneURL: opts.PublicURL + "/phone",
-		Clients:  []idp.Client{{ID: OIDCClientID, RedirectURIs: opts.KioskRedirectURIs}},
-		Now:      opts.Now,
-		Rand:     opts.Rand,
-		Log:      opts.Log.With("component", "idp"),
+		Clients: []idp.Client{{ID: OIDCClientID, RedirectURIs: opts.KioskRedirectURIs,
+			Keys: s.kioskJWK, RequirePAR: true}},
+		Now:  opts.Now,
+		Rand: opts.Rand,
+		Log:  opts.Log.With("component", "idp"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ProviderIdentity(p), nil
+}
+
+// kioskJWK is the enrolled device key of the kiosk kioskID, for the
+// provider's check of its client assertions.
+func (s *Server) kioskJWK(kioskID string) (jose.JSONWebKey, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keyPEM, err := s.store.kioskKey(ctx, kioskID)
+	if err != nil {
+		s.log.Warn("kiosk key for a client assertion", "kiosk", kioskID, "err", err)
+		return jose.JSONWebKey{}, false
+	}
+	if keyPEM == "" {
+		return jose.JSONWebKey{}, false
+	}
+	pub, err := parsePublicKeyPEM(keyPEM)
+	if err != nil {
+		s.log.Warn("stored key of a kiosk", "kiosk", kioskID, "err", err)
+		return jose.JSONWebKey{}, false
+	}
+	return jose.JSONWebKey{Key: pub, KeyID: kioskID, Algorithm: string(jose.ES256), Use: "sig"}, true
 }

@@ -1,6 +1,9 @@
 package portal
 
 import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,8 +63,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.log.Info("kiosk enrolled", "kiosk", rec.ID)
-	writeJSON(w, http.StatusOK, api.EnrollResponse{
+	resp := api.EnrollResponse{
 		KioskID:        rec.ID,
 		CertificatePEM: rec.CertPEM,
 		PortalCAPEM:    s.keys.caPEM,
@@ -70,15 +72,31 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		OfficeName:     s.opts.OfficeName,
 		OIDCIssuer:     s.opts.PublicURL + api.PathIdP,
 		OIDCClientID:   OIDCClientID,
+		OIDCACRValues:  KioskACRValues,
 
 		PortalAgeRecipient: s.AgeRecipient(),
-	})
+	}
+	// The CA whose fingerprint the technician has signs the whole answer.
+	sum := sha256.Sum256(resp.SignedBytes())
+	sig, err := ecdsa.SignASN1(s.rand, s.keys.caKey, sum[:])
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("sign enrollment answer: %w", err))
+		return
+	}
+	resp.Signature = base64.StdEncoding.EncodeToString(sig)
+	s.log.Info("kiosk enrolled", "kiosk", rec.ID)
+	writeJSON(w, http.StatusOK, resp)
 }
 
-// authenticateKiosk checks data's signature by kioskID's enrolled key. With
+// authenticateKiosk checks that the request's device certificate (if any:
+// see requireDevice) is kioskID's, and data's signature by kioskID's
+// enrolled key. With
 // no enrolled key it accepts only when AllowUnenrolled is set. It answers
 // the error itself and reports whether to go on.
 func (s *Server) authenticateKiosk(w http.ResponseWriter, r *http.Request, kioskID string, data []byte, sigB64 string) bool {
+	if !s.checkDevice(w, r, kioskID) {
+		return false
+	}
 	keyPEM, err := s.store.kioskKey(r.Context(), kioskID)
 	if err != nil {
 		s.internal(w, r, err)

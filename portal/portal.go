@@ -5,8 +5,9 @@
 //
 // It is a stand-in for the national portal. The console, the admin JSON
 // and the phone simulator (only with Options.PhoneSimulator, for the demo)
-// need the admin token (see admin.go); Start refuses to listen beyond
-// loopback without TLS.
+// need the admin token (see admin.go). Start serves HTTPS, and the kiosk
+// API asks for the kiosks' device certificates (mutual TLS; see tls.go);
+// plain http only on loopback, for demos and tests.
 package portal
 
 import (
@@ -35,7 +36,10 @@ const OIDCClientID = "govkiosk"
 // Options configure a Server.
 type Options struct {
 	Listen            string        // e.g. "127.0.0.1:8090"
-	PublicURL         string        // base URL kiosks and phones use (default: "http://" + Listen)
+	PublicURL         string        // base URL kiosks and phones use (default: "https://" + Listen, "http://" with PlainHTTP)
+	TLSCertFile       string        // Start: a server certificate chain (PEM) instead of one the enrollment CA issues (production)
+	TLSKeyFile        string        // its private key (PEM)
+	PlainHTTP         bool          // Start: plain http, on a loopback Listen only (demos and tests); see tls.go
 	DataDir           string        // SQLite DB, documents, keys
 	KioskRedirectURIs []string      // OIDC redirect URIs allowed for client "govkiosk"
 	EnrollTokens      []string      // one-time enrollment tokens accepted (at least 16 characters)
@@ -49,9 +53,7 @@ type Options struct {
 	RateLimits        RateLimits    // confirmation codes and wrong codes (zero fields: DefaultRateLimits)
 	AdminToken        string        // opens the console, the admin JSON and the phone simulator (default: random, see AdminToken)
 	PhoneSimulator    bool          // demo: serve the simulated citizen phone at /phone
-	TLSCertFile       string        // Start serves HTTPS with this certificate and key
-	TLSKeyFile        string
-	Identity          Identity // nil: the national-ID test provider of govkiosk/portal/idp
+	Identity          Identity      // nil: the national-ID test provider of govkiosk/portal/idp
 	Log               *slog.Logger
 	Now               func() time.Time
 	Rand              io.Reader // default crypto/rand
@@ -99,7 +101,10 @@ func New(opts Options) (*Server, error) {
 		if opts.Listen == "" {
 			return nil, errors.New("portal: Listen or PublicURL is required")
 		}
-		opts.PublicURL = "http://" + opts.Listen
+		opts.PublicURL = "https://" + opts.Listen
+		if opts.PlainHTTP {
+			opts.PublicURL = "http://" + opts.Listen
+		}
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	if opts.Log == nil {
@@ -181,7 +186,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.identity = opts.Identity
 	if s.identity == nil {
-		if s.identity, err = newIDPIdentity(opts); err != nil {
+		if s.identity, err = s.newIDPIdentity(opts); err != nil {
 			s.store.close()
 			return nil, fmt.Errorf("portal: identity provider: %w", err)
 		}
@@ -195,6 +200,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // PublicKey is the key that signs catalogues.
 func (s *Server) PublicKey() *ecdsa.PublicKey { return &s.keys.portal.PublicKey }
+
+// CAFingerprint is the fingerprint of the enrollment CA (api.CAFingerprint),
+// which a technician gives kioskctl provision with the enrollment token.
+func (s *Server) CAFingerprint() string { return api.CAFingerprint(s.keys.caCert.Raw) }
+
+// CAPEM is the enrollment CA certificate (PEM): the root kiosks pin for the
+// portal's TLS and that issues their device certificates.
+func (s *Server) CAPEM() string { return s.keys.caPEM }
 
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
@@ -224,37 +237,36 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Start listens on opts.Listen (which may be "127.0.0.1:0"), builds the
 // server with PublicURL defaulting to the address actually bound, and serves
+// HTTPS (plain http with PlainHTTP, on loopback only; see tls.go)
 // until ctx is done; then it shuts down and closes the server (Done is closed
 // afterwards). It returns the portal's public URL.
 func Start(ctx context.Context, opts Options) (*Server, string, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8090"
 	}
+	if opts.PlainHTTP {
+		if err := checkPlainHTTP(opts.Listen); err != nil {
+			return nil, "", err
+		}
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("portal: listen: %w", err)
-	}
-	useTLS := opts.TLSCertFile != "" || opts.TLSKeyFile != ""
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !useTLS && (!ok || !tcp.IP.IsLoopback()) {
-		ln.Close()
-		return nil, "", fmt.Errorf("portal: %s is not a loopback address: serving beyond this machine needs TLS (a certificate and key: --tls-cert, --tls-key)", opts.Listen)
-	}
-	if useTLS {
-		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			return nil, "", fmt.Errorf("portal: TLS certificate: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if opts.PublicURL == "" {
-			opts.PublicURL = "https://" + ln.Addr().String()
-		}
 	}
 	opts.Listen = ln.Addr().String()
 	s, err := New(opts)
 	if err != nil {
 		ln.Close()
 		return nil, "", err
+	}
+	if !opts.PlainHTTP {
+		cfg, err := s.tlsConfig()
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return nil, "", err
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	hs := &http.Server{
 		Handler:           s.Handler(),

@@ -87,7 +87,7 @@ func TestProvisionWithoutAgeRecipient(t *testing.T) {
 	f := newFake(t)
 	f.tamper = func(r *api.EnrollResponse) { r.PortalAgeRecipient = "" }
 	if _, err := Provision(t.Context(), f, ProvisionOptions{
-		DataDir: dir, PortalURL: "http://127.0.0.1:9000", Token: "tok-1", Base: baseConfig(),
+		DataDir: dir, PortalURL: "http://127.0.0.1:9000", AllowInsecureLoopback: true, Token: "tok-1", Base: baseConfig(),
 		Now: func() time.Time { return testNow },
 	}); err == nil {
 		t.Fatal("provisioned without a portal age recipient")

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +20,7 @@ import (
 	"filippo.io/age"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk"
 	"govkiosk/kiosk/atomicfile"
 	"govkiosk/kiosk/config"
 )
@@ -30,19 +33,31 @@ type Enroller interface {
 
 // ProvisionOptions are what the technician gives at provisioning time.
 type ProvisionOptions struct {
-	DataDir   string        // where keys, certificates and kiosk.json go; created 0700
-	PortalURL string        // base URL of the portal API
-	Token     string        // one-time enrollment token; never logged or stored
-	Listen    string        // touch UI address (loopback); empty: Base.Listen or the default
-	OpsListen string        // /healthz and /metrics address; empty: Base.OpsListen or the default
-	Base      config.Config // device settings from the technician (printer, scanner, ...)
+	DataDir   string // where keys, certificates and kiosk.json go; created 0700
+	PortalURL string // base URL of the portal API
+	Token     string // one-time enrollment token; never logged or stored
+	// CAFingerprint is the fingerprint of the portal's enrollment CA
+	// ("sha256:HEX", api.CAFingerprint) the technician got with the token.
+	// The answer must carry that CA and be signed by it: the portal key
+	// and age recipient every application is encrypted to cannot be
+	// swapped on the way. Required unless AllowInsecureLoopback.
+	CAFingerprint string
+	// AllowInsecureLoopback (demo and tests only) accepts a portal at a
+	// plain-http loopback URL, without a CA fingerprint, and says so in
+	// kiosk.json (allowInsecureLoopback); otherwise the portal URL must be
+	// https.
+	AllowInsecureLoopback bool
+	Listen                string        // touch UI address (loopback); empty: Base.Listen or the default
+	OpsListen             string        // /healthz and /metrics address; empty: Base.OpsListen or the default
+	Base                  config.Config // device settings from the technician (printer, scanner, ...)
 
 	Hostname string           // sent to the portal; empty: os.Hostname()
 	Now      func() time.Time // clock for certificate validity; nil: time.Now
 }
 
 // Provision creates (or reuses) the device key, enrolls with the portal,
-// checks the returned certificate against the returned CA and our key, and
+// checks the returned certificate against the returned CA and our key, the
+// CA against o.CAFingerprint and the CA's signature over the answer, and
 // stores portal-ca.pem, portal-key.pem, kiosk-cert.pem, portal-age.txt (the
 // portal's age recipient, when the portal gives one) and kiosk.json in
 // DataDir, each atomically, kiosk.json last. Nothing but the key is written
@@ -53,6 +68,15 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (config.Conf
 	}
 	if o.DataDir == "" || o.PortalURL == "" || o.Token == "" {
 		return config.Config{}, errors.New("provision: data dir, portal URL and token are required")
+	}
+	var c config.Config
+	c.AllowInsecureLoopback = o.AllowInsecureLoopback
+	if err := c.CheckServerURL(o.PortalURL); err != nil {
+		return config.Config{}, fmt.Errorf("provision: portal: %w", err)
+	}
+	fingerprint, err := caFingerprint(o)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("provision: %w", err)
 	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -100,6 +124,9 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (config.Conf
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, fmt.Errorf("provision: resulting config is invalid: %w", err)
 	}
+	if err := VerifyEnrollment(resp, fingerprint); err != nil {
+		return config.Config{}, fmt.Errorf("provision: %w", err)
+	}
 	js, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return config.Config{}, fmt.Errorf("provision: encode config: %w", err)
@@ -136,6 +163,7 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 		cfg.OfficeName = map[string]string(resp.OfficeName)
 	}
 	cfg.PortalURL = strings.TrimRight(o.PortalURL, "/")
+	cfg.AllowInsecureLoopback = o.AllowInsecureLoopback && plainLoopback(cfg.PortalURL)
 	cfg.DataDir = dataDir
 	if o.Listen != "" {
 		cfg.Listen = o.Listen
@@ -153,8 +181,61 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 	if resp.OIDCClientID != "" {
 		cfg.OIDC.ClientID = resp.OIDCClientID
 	}
+	if len(resp.OIDCACRValues) > 0 {
+		cfg.OIDC.ACRValues = slices.Clone(resp.OIDCACRValues)
+	}
 	cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
 	return cfg
+}
+
+// caFingerprint is the CA fingerprint of o, normalised; "" only when none
+// is needed (AllowInsecureLoopback with a plain-http loopback portal).
+func caFingerprint(o ProvisionOptions) (string, error) {
+	if o.CAFingerprint == "" && o.AllowInsecureLoopback && plainLoopback(o.PortalURL) {
+		return "", nil
+	}
+	if o.CAFingerprint == "" {
+		return "", errors.New("the portal CA fingerprint (sha256:…, printed by the portal with the token) is required")
+	}
+	fp, ok := api.NormalizeFingerprint(o.CAFingerprint)
+	if !ok {
+		return "", fmt.Errorf("%q is not a CA fingerprint (sha256: and 64 hex digits, printed by the portal with the token)", o.CAFingerprint)
+	}
+	return fp, nil
+}
+
+// VerifyEnrollment checks that an enrollment answer comes from the portal
+// whose enrollment CA has fingerprint (api.CAFingerprint; "" checks only
+// that the answer is signed by the CA it carries): its CA is that one, and
+// the CA signed the answer (api.EnrollResponse.SignedBytes), so neither the
+// portal key nor the age recipient nor anything else in it was swapped on
+// the way.
+func VerifyEnrollment(resp api.EnrollResponse, fingerprint string) error {
+	ca, err := parseCertPEM(resp.PortalCAPEM)
+	if err != nil {
+		return fmt.Errorf("portal CA: %w", err)
+	}
+	if got := api.CAFingerprint(ca.Raw); fingerprint != "" && got != fingerprint {
+		return fmt.Errorf("the portal CA's fingerprint %s is not the %s given with the token: refusing the answer (a man in the middle?)", got, fingerprint)
+	}
+	pub, ok := ca.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return errors.New("portal CA: not an ECDSA key, cannot check the answer's signature")
+	}
+	sig, err := base64.StdEncoding.DecodeString(resp.Signature)
+	if err != nil || len(sig) == 0 {
+		return errors.New("the answer has no valid signature by the portal CA")
+	}
+	if !Verify(pub, resp.SignedBytes(), sig) {
+		return errors.New("the answer's signature does not verify with the portal CA: it was changed on the way")
+	}
+	return nil
+}
+
+// plainLoopback reports whether u is a plain-http URL on this machine.
+func plainLoopback(u string) bool {
+	pu, err := url.Parse(u)
+	return err == nil && pu.Scheme == "http" && kiosk.IsLoopback(pu.Hostname())
 }
 
 // VerifyCertificate checks that certPEM is valid at now, chains to the CA in

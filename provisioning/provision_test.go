@@ -1,20 +1,26 @@
 package provisioning
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk/config"
@@ -86,6 +92,7 @@ type fakeEnroller struct {
 	portalKey *ecdsa.PrivateKey
 	tamper    func(*api.EnrollResponse)
 	got       []api.EnrollRequest
+	issuer    string // the OIDC issuer it answers; "": http://127.0.0.1:9000/idp
 }
 
 func (f *fakeEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.EnrollResponse, error) {
@@ -108,15 +115,30 @@ func (f *fakeEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.E
 		PortalKeyPEM:   pk,
 		OfficeCode:     "HOI-AN-01",
 		OfficeName:     api.Text{"en": "Hoi An Service Centre", "vi": "Trung tâm Hội An"},
-		OIDCIssuer:     "http://127.0.0.1:9000/idp",
+		OIDCIssuer:     cmp.Or(f.issuer, "http://127.0.0.1:9000/idp"),
 		OIDCClientID:   "kiosk",
+		OIDCACRValues:  []string{"http://eidas.europa.eu/LoA/high", "http://eidas.europa.eu/LoA/substantial"},
 	}
 	resp.PortalAgeRecipient = testAgeRecipient
+	resp.Signature = f.ca.sign(f.t, resp)
 	if f.tamper != nil {
 		f.tamper(&resp)
 	}
 	return resp, nil
 }
+
+// sign is the enrollment CA's signature of an answer, as the portal makes it.
+func (ca *testCA) sign(t *testing.T, r api.EnrollResponse) string {
+	t.Helper()
+	sum := sha256.Sum256(r.SignedBytes())
+	sig, err := ecdsa.SignASN1(rand.Reader, ca.key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+func (ca *testCA) fingerprint() string { return api.CAFingerprint(ca.cert.Raw) }
 
 func newFake(t *testing.T) *fakeEnroller {
 	return &fakeEnroller{t: t, ca: newTestCA(t, true), portalKey: mustKey(t)}
@@ -135,7 +157,7 @@ func TestProvisionGoodPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	f := newFake(t)
 	cfg, err := Provision(context.Background(), f, ProvisionOptions{
-		DataDir: dir, PortalURL: "http://127.0.0.1:9000/", Token: "tok-1",
+		DataDir: dir, PortalURL: "http://127.0.0.1:9000/", AllowInsecureLoopback: true, Token: "tok-1",
 		Listen: "127.0.0.1:8181", Base: baseConfig(), Hostname: "kiosk-7",
 		Now: func() time.Time { return testNow },
 	})
@@ -184,12 +206,14 @@ func TestProvisionGoodPath(t *testing.T) {
 		{"opsListen", loaded.OpsListen, "127.0.0.1:9100"},
 		{"issuer", loaded.OIDC.Issuer, "http://127.0.0.1:9000/idp"},
 		{"clientId", loaded.OIDC.ClientID, "kiosk"},
+		{"acrValues", strings.Join(loaded.OIDC.ACRValues, " "), "http://eidas.europa.eu/LoA/high http://eidas.europa.eu/LoA/substantial"},
 		{"redirect", loaded.OIDC.RedirectURL, "http://127.0.0.1:8181/auth/callback"},
 		{"printer", loaded.Printer.Port, "/dev/ttyUSB0"},
 		{"scanner", loaded.Scanner.Device, "test:0"},
 		{"qr", loaded.QRReader.Port, "/dev/ttyACM0"},
 		{"door", loaded.Sensors.DoorPin, "GPIO17"},
 		{"returned id", cfg.KioskID, "KSK-0042"},
+		{"allowInsecureLoopback", fmt.Sprint(loaded.AllowInsecureLoopback), "true"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -211,7 +235,7 @@ func TestProvisionGoodPath(t *testing.T) {
 
 	// Re-provisioning keeps the same device key.
 	if _, err := Provision(context.Background(), f, ProvisionOptions{
-		DataDir: dir, PortalURL: "http://127.0.0.1:9000", Token: "tok-1", Base: baseConfig(),
+		DataDir: dir, PortalURL: "http://127.0.0.1:9000", AllowInsecureLoopback: true, Token: "tok-1", Base: baseConfig(),
 		Now: func() time.Time { return testNow },
 	}); err != nil {
 		t.Fatal(err)
@@ -267,7 +291,7 @@ func TestProvisionRejects(t *testing.T) {
 				f.tamper = func(r *api.EnrollResponse) { tc.tamper(t, f, r) }
 			}
 			_, err := Provision(context.Background(), f, ProvisionOptions{
-				DataDir: dir, PortalURL: "http://127.0.0.1:9000", Token: tc.token, Base: baseConfig(),
+				DataDir: dir, PortalURL: "http://127.0.0.1:9000", AllowInsecureLoopback: true, Token: tc.token, Base: baseConfig(),
 				Now: func() time.Time { return tc.now },
 			})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -279,6 +303,29 @@ func TestProvisionRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A portal at a plain-http address is not enrolled with, unless it is on
+// loopback and the demo's or test's insecure switch is set.
+func TestProvisionRefusesPlainHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		insecure bool
+	}{
+		{"http://portal.gov.example", false},
+		{"http://portal.gov.example", true},
+		{"http://10.0.0.5:8090", true},
+		{"http://127.0.0.1:9000", false},
+	} {
+		f := newFake(t)
+		_, err := Provision(context.Background(), f, ProvisionOptions{
+			DataDir: t.TempDir(), PortalURL: tc.url, AllowInsecureLoopback: tc.insecure, Token: "tok-1", Base: baseConfig(),
+			Now: func() time.Time { return testNow },
+		})
+		if err == nil || !strings.Contains(err.Error(), "https") || len(f.got) != 0 {
+			t.Errorf("%s (insecure switch %v): err %v, %d enrollment requests", tc.url, tc.insecure, err, len(f.got))
+		}
 	}
 }
 
@@ -298,5 +345,92 @@ func TestProvisionNeedsOptions(t *testing.T) {
 	}
 	if _, err := Provision(context.Background(), nil, ProvisionOptions{DataDir: t.TempDir(), PortalURL: "http://p", Token: "x"}); err == nil {
 		t.Error("nil enroller accepted")
+	}
+}
+
+// TestProvisionRefusesAManInTheMiddle: whoever sits between the kiosk and
+// the portal at enrollment (a rogue access point at the service point, a
+// proxy) must not get the kiosk to store their CA, or their portal key and
+// age recipient, which every application would then be encrypted to. The
+// technician gives the CA fingerprint printed with the token; the answer
+// must carry that CA and be signed by it.
+func TestProvisionRefusesAManInTheMiddle(t *testing.T) {
+	const portalURL = "https://portal.gov.example"
+	mitmCA := newTestCA(t, true)
+	mitmKey := mustKey(t)
+	mitmAge, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		fingerprint func(f *fakeEnroller) string
+		mitm        func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse)
+		wantErr     string // "": provisioned
+	}{
+		{name: "the genuine portal", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() }},
+		{name: "fingerprint typed with colons in capitals", fingerprint: func(f *fakeEnroller) string {
+			hex := strings.TrimPrefix(f.ca.fingerprint(), "sha256:")
+			var pairs []string
+			for i := 0; i < len(hex); i += 2 {
+				pairs = append(pairs, strings.ToUpper(hex[i:i+2]))
+			}
+			return strings.Join(pairs, ":")
+		}},
+		{name: "its own CA, key and age recipient, consistently signed", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
+			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
+				pub, _ := ParsePublicKeyPEM(f.got[len(f.got)-1].PublicKeyPEM)
+				r.PortalCAPEM = mitmCA.pem
+				r.CertificatePEM = mitmCA.issue(t, pub, r.KioskID)
+				r.PortalKeyPEM, _ = PublicKeyPEM(&mitmKey.PublicKey)
+				r.PortalAgeRecipient = mitmAge.Recipient().String()
+				r.Signature = mitmCA.sign(t, *r)
+			}, wantErr: "fingerprint"},
+		{name: "the genuine CA, its own portal key and age recipient", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
+			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
+				r.PortalKeyPEM, _ = PublicKeyPEM(&mitmKey.PublicKey)
+				r.PortalAgeRecipient = mitmAge.Recipient().String()
+			}, wantErr: "signature"},
+		{name: "the genuine CA, its own age recipient, no signature", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
+			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
+				r.PortalAgeRecipient = mitmAge.Recipient().String()
+				r.Signature = ""
+			}, wantErr: "signature"},
+		{name: "another provider sneaked in", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
+			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
+				r.OIDCIssuer = "https://idp.attacker.example"
+			}, wantErr: "signature"},
+		{name: "no fingerprint given", fingerprint: func(*fakeEnroller) string { return "" }, wantErr: "fingerprint"},
+		{name: "not a fingerprint", fingerprint: func(*fakeEnroller) string { return "sha256:12ab" }, wantErr: "fingerprint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f := newFake(t)
+			f.issuer = portalURL + "/idp"
+			if tc.mitm != nil {
+				f.tamper = func(r *api.EnrollResponse) { tc.mitm(t, f, r) }
+			}
+			_, err := Provision(context.Background(), f, ProvisionOptions{
+				DataDir: dir, PortalURL: portalURL, Token: "tok-1", CAFingerprint: tc.fingerprint(f), Base: baseConfig(),
+				Now: func() time.Time { return testNow },
+			})
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("genuine portal refused: %v", err)
+				}
+				if got, _ := LoadPortalAgeRecipient(dir); got != testAgeRecipient {
+					t.Errorf("stored age recipient %q", got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one about the %s", err, tc.wantErr)
+			}
+			for _, name := range []string{ConfigFile, CertFile, PortalCAFile, PortalKeyFile, PortalAgeFile} {
+				if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s written for a man in the middle (stat err %v)", name, err)
+				}
+			}
+		})
 	}
 }

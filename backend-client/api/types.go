@@ -206,9 +206,27 @@ type EnrollResponse struct {
 	OfficeName     Text   `json:"officeName"`
 	OIDCIssuer     string `json:"oidcIssuer"`
 	OIDCClientID   string `json:"oidcClientId"`
+	// OIDCACRValues are the levels of assurance (acr) a citizen's login at
+	// the kiosk must reach, strongest first.
+	OIDCACRValues []string `json:"oidcAcrValues,omitempty"`
 	// PortalAgeRecipient is the portal's age X25519 recipient ("age1..."): the
 	// kiosk encrypts packets at rest to it, so it cannot read them back.
 	PortalAgeRecipient string `json:"portalAgeRecipient"`
+	// Signature is the enrollment CA's signature over SignedBytes: base64
+	// of an ASN.1 ECDSA signature over SHA-256. With the CA fingerprint the
+	// technician got with the token it proves that the portal key, the age
+	// recipient and the rest of the answer come from the portal, not from
+	// a man in the middle.
+	Signature string `json:"signature"`
+}
+
+// SignedBytes is what the enrollment CA signs in an enrollment answer: a
+// domain-separation line and the answer's JSON (fields in declaration
+// order, officeName's keys sorted) without the signature.
+func (r EnrollResponse) SignedBytes() []byte {
+	r.Signature = ""
+	b, _ := json.Marshal(r) // strings, a string map and a string slice: cannot fail
+	return append([]byte("govkiosk enrollment answer v1\n"), b...)
 }
 
 // Heartbeat is the kiosk's health report, sent every minute. The portal

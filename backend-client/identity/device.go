@@ -136,7 +136,7 @@ func (c *Client) PollDevice(ctx context.Context, d *DeviceLogin) (*Identity, err
 		var ge *grantError
 		switch {
 		case err == nil:
-			id, err := c.verify(ctx, prov, tr, tokenCheck{nonce: d.nonce, nonceOptional: true, issuedAfter: d.started})
+			id, err := c.verify(ctx, prov, tr, tokenCheck{nonce: d.nonce, nonceOptional: true, issuedAfter: d.started, authAfter: d.started})
 			if err != nil {
 				return nil, err
 			}

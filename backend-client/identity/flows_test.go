@@ -413,7 +413,7 @@ func newFakeOP(t *testing.T) *fakeOP {
 		at := "access-" + r.PostFormValue("code")
 		h := sha256.Sum256([]byte(at))
 		cl := map[string]any{"iss": iss, "sub": "s1", "aud": clientID, "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(),
-			"nonce": f.nonce, "at_hash": base64.RawURLEncoding.EncodeToString(h[:16]),
+			"auth_time": now.Unix(), "acr": acrHigh, "nonce": f.nonce, "at_hash": base64.RawURLEncoding.EncodeToString(h[:16]),
 			"pid": "1103700123458", "id_profile": "th", "name": "สมชาย ใจดี", "birthdate": "1985-03-14"}
 		if f.claims != nil {
 			f.claims(cl)
@@ -514,6 +514,78 @@ func TestIDTokenChecks(t *testing.T) {
 				if !errors.Is(err, want) {
 					t.Errorf("Complete: %v, want %v", err, want)
 				}
+			}
+		})
+	}
+}
+
+const (
+	acrHigh        = "http://eidas.europa.eu/LoA/high"
+	acrSubstantial = "http://eidas.europa.eu/LoA/substantial"
+	acrLow         = "http://eidas.europa.eu/LoA/low"
+)
+
+// TestAuthTimeAndACR: the kiosk sends prompt=login and asks for a level of
+// assurance, so an ID token from an older authentication (a provider
+// session another citizen left, a token kept from before this login) or of
+// a lower level than required must be refused, even with a good signature.
+func TestAuthTimeAndACR(t *testing.T) {
+	set := func(k string, v any) func(map[string]any) { return func(c map[string]any) { c[k] = v } }
+	for _, tc := range []struct {
+		name    string
+		acr     []string // the kiosk's ACRValues
+		claims  func(begun time.Time) func(map[string]any)
+		wantErr bool
+	}{
+		{name: "fresh authentication at the required level", acr: []string{acrHigh, acrSubstantial}},
+		{name: "authenticated just before Begin, within the clock skew", claims: func(b time.Time) func(map[string]any) {
+			return set("auth_time", b.Add(-30*time.Second).Unix())
+		}},
+		{name: "stale auth_time: an earlier session's login", claims: func(b time.Time) func(map[string]any) {
+			return set("auth_time", b.Add(-10*time.Minute).Unix())
+		}, wantErr: true},
+		{name: "no auth_time", claims: func(time.Time) func(map[string]any) {
+			return func(c map[string]any) { delete(c, "auth_time") }
+		}, wantErr: true},
+		{name: "auth_time in the future", claims: func(b time.Time) func(map[string]any) {
+			return set("auth_time", b.Add(10*time.Minute).Unix())
+		}, wantErr: true},
+		{name: "lower acr than required", acr: []string{acrHigh, acrSubstantial}, claims: func(time.Time) func(map[string]any) {
+			return set("acr", acrLow)
+		}, wantErr: true},
+		{name: "no acr when one is required", acr: []string{acrSubstantial}, claims: func(time.Time) func(map[string]any) {
+			return func(c map[string]any) { delete(c, "acr") }
+		}, wantErr: true},
+		{name: "acr is not a string", acr: []string{acrSubstantial}, claims: func(time.Time) func(map[string]any) {
+			return set("acr", []string{acrSubstantial})
+		}, wantErr: true},
+		{name: "no acr required", claims: func(time.Time) func(map[string]any) { return set("acr", acrLow) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op := newFakeOP(t)
+			c := New(Config{Issuer: op.srv.URL, ClientID: clientID, RedirectURL: redirectURL, ACRValues: tc.acr})
+			begun := time.Now()
+			authURL, p, err := c.Begin(context.Background(), "th")
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := mustQuery(t, authURL)
+			if got := q.Get("acr_values"); got != strings.Join(tc.acr, " ") {
+				t.Errorf("acr_values = %q, want %q", got, strings.Join(tc.acr, " "))
+			}
+			if q.Get("prompt") != "login" || q.Get("max_age") != "0" {
+				t.Errorf("prompt %q max_age %q: a fresh authentication must be asked for", q.Get("prompt"), q.Get("max_age"))
+			}
+			op.nonce = q.Get("nonce")
+			if tc.claims != nil {
+				op.claims = tc.claims(begun)
+			}
+			_, err = c.Complete(context.Background(), p, url.Values{"state": {q.Get("state")}, "code": {"c1"}, "iss": {op.srv.URL}})
+			if tc.wantErr && !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("Complete: %v, want ErrInvalidToken", err)
+			}
+			if !tc.wantErr && err != nil {
+				t.Fatalf("Complete: %v", err)
 			}
 		})
 	}

@@ -3,7 +3,9 @@
 // pushed authorization requests (RFC 9126) when the provider offers them,
 // a fresh state, nonce and verifier per citizen, and a fully verified ID
 // token (signature via the provider's JWKS with key rotation, iss, aud,
-// azp, exp/iat with bounded skew, nonce, at_hash). For providers that only
+// azp, exp/iat with bounded skew, nonce, at_hash, an auth_time not older
+// than the login, since prompt=login is asked, and an acr among
+// Config.ACRValues when set). For providers that only
 // offer it, the device authorization grant (RFC 8628) is an adapter
 // (StartDevice, PollDevice). EndSession revokes what a session was given.
 //
@@ -102,6 +104,10 @@ type Config struct {
 	// PostLogoutRedirectURL is passed to the provider's end_session endpoint
 	// by LogoutURL (optional).
 	PostLogoutRedirectURL string
+	// ACRValues are the authentication context classes (OIDC Core §2 acr)
+	// the kiosk accepts, strongest first; they are sent as acr_values, and
+	// an ID token whose acr is not one of them is refused. Empty: any.
+	ACRValues []string
 }
 
 // Client logs citizens in. It is safe for concurrent use.
@@ -293,8 +299,11 @@ func (c *Client) BeginBound(ctx context.Context, lang string, b Binding) (string
 		"code_challenge":        {s256(p.verifier)},
 		"code_challenge_method": {"S256"},
 		// The kiosk browser is shared: never let a provider session left
-		// by the previous citizen log the next one in.
-		"prompt": {"login"},
+		// by the previous citizen log the next one in. max_age=0 says the
+		// same and makes auth_time mandatory in the ID token (OIDC Core
+		// §3.1.2.1), which Complete checks is not older than this login.
+		"prompt":  {"login"},
+		"max_age": {"0"},
 	}
 	if lang != "" {
 		q.Set("ui_locales", lang)
@@ -304,6 +313,9 @@ func (c *Client) BeginBound(ctx context.Context, lang string, b Binding) (string
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	if len(c.cfg.ACRValues) > 0 {
+		q.Set("acr_values", strings.Join(c.cfg.ACRValues, " "))
 	}
 	if prov.md.PARURL != "" {
 		uri, err := c.pushRequest(ctx, prov, q)
@@ -418,7 +430,7 @@ func (c *Client) Complete(ctx context.Context, p *Pending, callback url.Values) 
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.verify(ctx, prov, tr, tokenCheck{nonce: p.nonce})
+	id, err := c.verify(ctx, prov, tr, tokenCheck{nonce: p.nonce, authAfter: p.created, needAuthTime: true})
 	if err != nil {
 		return nil, err
 	}

@@ -246,6 +246,8 @@ type claims struct {
 	Profile    string           `json:"id_profile"`
 	AZP        string           `json:"azp"`
 	IAT        *jwt.NumericDate `json:"iat"`
+	AuthTime   *jwt.NumericDate `json:"auth_time"`
+	ACR        json.RawMessage  `json:"acr"`
 }
 
 // tokenCheck is what an ID token must match beyond the provider's keys.
@@ -258,6 +260,13 @@ type tokenCheck struct {
 	// replayed.
 	nonceOptional bool
 	issuedAfter   time.Time
+	// authAfter is when this login began: an auth_time before it (less
+	// the clock skew) is an older authentication, e.g. a provider session
+	// the previous citizen left. needAuthTime: the login asked for a fresh
+	// authentication (prompt=login, max_age=0), so auth_time must be there;
+	// otherwise one that is there is still checked.
+	authAfter    time.Time
+	needAuthTime bool
 }
 
 // verify checks the ID token of a token response (signature against the
@@ -294,6 +303,10 @@ func (c *Client) verify(ctx context.Context, prov *provider, tr *tokenResponse, 
 	if !want.issuedAfter.IsZero() && cl.IAT.Time().Before(want.issuedAfter.Add(-maxClockSkew)) {
 		return nil, fmt.Errorf("%w: ID token issued before this login began", ErrInvalidToken)
 	}
+	if err := c.checkAuthentication(cl, want); err != nil {
+		c.log.Warn("identity id token authentication refused", "err", err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
 	if (len(idt.Audience) > 1 || cl.AZP != "") && cl.AZP != c.cfg.ClientID {
 		return nil, fmt.Errorf("%w: azp", ErrInvalidToken)
 	}
@@ -317,6 +330,29 @@ func (c *Client) verify(ctx context.Context, prov *provider, tr *tokenResponse, 
 		id.Expiry = c.now().Add(time.Duration(n) * time.Second)
 	}
 	return id, nil
+}
+
+// checkAuthentication checks when and how strongly the citizen was
+// authenticated: auth_time within this login (not before it began, not in
+// the future) and acr among Config.ACRValues when they are set.
+func (c *Client) checkAuthentication(cl claims, want tokenCheck) error {
+	switch {
+	case cl.AuthTime == nil && want.needAuthTime:
+		return errors.New("no auth_time although a fresh login was asked for")
+	case cl.AuthTime == nil:
+	case cl.AuthTime.Time().Before(want.authAfter.Add(-maxClockSkew)):
+		return fmt.Errorf("auth_time %s is before this login began", cl.AuthTime.Time().UTC().Format(time.RFC3339))
+	case cl.AuthTime.Time().After(c.now().Add(maxClockSkew)):
+		return errors.New("auth_time in the future")
+	}
+	if len(c.cfg.ACRValues) == 0 {
+		return nil
+	}
+	var acr string
+	if len(cl.ACR) == 0 || json.Unmarshal(cl.ACR, &acr) != nil || !slices.Contains(c.cfg.ACRValues, acr) {
+		return fmt.Errorf("acr %s is not one of the required %v", cl.ACR, c.cfg.ACRValues)
+	}
+	return nil
 }
 
 // address reads OIDC's address claim: a plain string (our provider) or the

@@ -88,7 +88,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		}
 	}()
 
-	portalURL, token := o.portalURL, o.enrollToken
+	portalURL, token, fingerprint := o.portalURL, o.enrollToken, o.caFingerprint
 	if portalURL == "" {
 		// The portal serves until d.Close, not merely until start-up ends.
 		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -100,6 +100,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		sp, err := device.Within(ctx, o.startTimeout, func() (startedPortal, error) {
 			srv, url, err := portal.Start(pctx, portal.Options{
 				Listen:            o.portalListen,
+				PlainHTTP:         true, // the kiosk's browser and the phone page open it without a CA to trust
 				DataDir:           filepath.Join(root, "portal"),
 				KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
 				PhoneSimulator:    true, // the demo's citizen phone, behind the admin token
@@ -116,6 +117,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		if token, err = srv.IssueEnrollToken(); err != nil {
 			return nil, fmt.Errorf("embedded portal: %w", err)
 		}
+		fingerprint = srv.CAFingerprint()
 	}
 
 	if d.printer, err = escposemu.Start(d.receiptDir, log.With("sim", "printer")); err != nil {
@@ -152,10 +154,10 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		if token == "" {
 			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
 		}
-		enroller := backendclient.New(portalURL, &http.Client{Timeout: o.startTimeout}, "", nil)
+		enroller := backendclient.New(portalURL, provisioning.EnrollmentClient(fingerprint, true, o.startTimeout), "", nil)
 		ectx, cancel := context.WithTimeout(ctx, o.startTimeout)
 		cfg, err = provisioning.Provision(ectx, enroller, provisioning.ProvisionOptions{
-			DataDir: kioskDir, PortalURL: portalURL, Token: token,
+			DataDir: kioskDir, PortalURL: portalURL, Token: token, CAFingerprint: fingerprint, AllowInsecureLoopback: true,
 			Listen: o.listen, OpsListen: o.opsListen, Base: base,
 		})
 		timedOut := ectx.Err() == context.DeadlineExceeded
@@ -168,6 +170,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 		}
 	}
 	cfg.Devices = base.Devices
+	cfg.AllowInsecureLoopback = true // the demo's portal may be plain http on this machine
 	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
 	cfg.SetDefaults()

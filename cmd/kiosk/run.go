@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		portalURL    = fs.String("portal", "", "demo: use this portal instead of the embedded one")
 		portalAddr   = fs.String("portal-listen", "127.0.0.1:8090", "demo: embedded portal address")
 		token        = fs.String("enroll-token", "", "demo with --portal: one-time enrollment token")
+		fingerprint  = fs.String("ca-fingerprint", "", "demo with --portal: the portal enrollment CA's fingerprint (sha256:HEX; optional for a plain-http loopback portal)")
 		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
 		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
 		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
@@ -93,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case *demoMode:
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
-			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token,
+			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
 			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
 		}, log)
 		if err != nil {
@@ -154,7 +156,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
-	"data": true, "portal": true, "portal-listen": true, "enroll-token": true,
+	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
 	"idle-timeout": true, "idle-countdown": true,
 }
 
@@ -177,6 +179,7 @@ func refuseDemoFlags(fs *flag.FlagSet) error {
 type demoOptions struct {
 	dataDir, listen, opsListen           string
 	portalURL, portalListen, enrollToken string
+	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
 }
@@ -242,7 +245,14 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err := emptyPrivateDir(cfg.TempDir(), log); err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: 60 * time.Second}
+	// Everything to the portal and the provider's back channel goes over
+	// TLS pinned to the portal CA, with the device certificate.
+	hc, err := provisioning.PortalClient(cfg.DataDir, key, cfg.AllowInsecureLoopback, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	loginHC := *hc
+	loginHC.Timeout = 15 * time.Second
 	pc := backendclient.New(cfg.PortalURL, hc, cfg.KioskID, key)
 	pc.SetPortalKey(portalKey) // the outbox deletes a packet only on the portal's signed acknowledgement
 	// No tus checksums: a checksummed PATCH is all-or-nothing, so every cut
@@ -282,10 +292,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	defer func() { err = errors.Join(err, devs.Close(shutdownTimeout)) }()
 	sens := devs.Sensors
 
-	login := identity.New(identity.Config{
-		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
-		HTTPClient: &http.Client{Timeout: 15 * time.Second}, Log: log.With("part", "identity"),
-	})
+	login := identity.New(loginConfig(cfg, key, &loginHC, log.With("part", "identity")))
 	ctrl := kiosk.NewController(kiosk.Deps{
 		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Catalogue: cat,
@@ -468,6 +475,18 @@ func watchDoor(ctx context.Context, sens *sensors.Sensors, ctrl *kiosk.Controlle
 		return nil
 	}
 	return err
+}
+
+// loginConfig is the citizens' login at the national ID provider: the kiosk
+// is a confidential client that signs its private_key_jwt assertions with
+// its device key, named by its kiosk ID (the key the portal enrolled), and
+// requires the levels of assurance it was given at enrollment.
+func loginConfig(cfg config.Config, key crypto.Signer, hc *http.Client, log *slog.Logger) identity.Config {
+	return identity.Config{
+		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, RedirectURL: cfg.OIDC.RedirectURL,
+		HTTPClient: hc, Log: log,
+		Signer: key, KeyID: cfg.KioskID, ACRValues: cfg.OIDC.ACRValues,
+	}
 }
 
 // listen takes addr for the server named what, set with flagName.

@@ -5,6 +5,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"image/png"
 	"io"
 	"log/slog"
@@ -39,17 +42,6 @@ func busyPort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// freePort is a loopback port nobody listens on (for a moment).
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // demoArgs are the arguments of a demo kiosk on free ports in its own folder.
 func demoArgs(t *testing.T, extra ...string) []string {
 	args := []string{"--demo", "--data", t.TempDir(), "--listen", freePort(t), "--ops-listen", freePort(t), "--portal-listen", "127.0.0.1:0"}
@@ -67,7 +59,7 @@ func startPortalFor(t *testing.T, redirect string) (*portal.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, url, err := portal.Start(ctx, portal.Options{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
+		Listen: "127.0.0.1:0", PlainHTTP: true, DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
 		KioskRedirectURIs: []string{redirect}, PhoneSimulator: true, // the tests' citizens approve on the simulated phone
 	})
 	if err != nil {
@@ -116,7 +108,7 @@ func TestDemoStartFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if _, err := provisioning.Provision(ctx, backendclient.New(url, nil, "", nil), provisioning.ProvisionOptions{
-			DataDir: t.TempDir(), PortalURL: url, Token: tok, Hostname: "first-kiosk",
+			DataDir: t.TempDir(), PortalURL: url, Token: tok, Hostname: "first-kiosk", AllowInsecureLoopback: true,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -277,5 +269,61 @@ func TestDemoControls(t *testing.T) {
 	}
 	if code := phone(d.portal.AdminToken()); code != http.StatusOK {
 		t.Errorf("phone simulator with the admin token: %d", code)
+	}
+}
+
+// TestDemoKioskOverMutualTLS: a demo kiosk enrolled with a portal that
+// serves HTTPS (its own CA, as in production) finds the portal by the CA
+// fingerprint given with the token, then pins that CA and shows its device
+// certificate: its heartbeat reaches the portal's kiosk API, which answers
+// only mutual TLS.
+func TestDemoKioskOverMutualTLS(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/scanimage"); err != nil {
+		t.Skip("sane-utils is not installed (make deps installs it)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
+		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-srv.Done() }()
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("portal at %s", url)
+	}
+	tok, err := srv.IssueEnrollToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the fingerprint the kiosk does not enroll with an https portal.
+	code, stderr, _ := runKiosk(t, 40*time.Second, demoArgs(t, "--portal", url, "--enroll-token", tok)...)
+	wantStartFailure(t, code, stderr, "fingerprint")
+
+	k := startKioskProc(t, demoArgs(t, "--portal", url, "--enroll-token", tok, "--ca-fingerprint", srv.CAFingerprint())...)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(srv.CAPEM()))
+	admin := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var kiosks []portal.AdminKiosk
+		if resp, err := admin.Get(url + "/api/v1/admin/kiosks"); err == nil {
+			json.NewDecoder(resp.Body).Decode(&kiosks)
+			resp.Body.Close()
+		}
+		if len(kiosks) == 1 && kiosks[0].Enrolled && kiosks[0].Heartbeat.KioskID == kiosks[0].KioskID && kiosks[0].Heartbeat.Version != "" {
+			break
+		}
+		select {
+		case <-k.done:
+			t.Fatalf("the demo kiosk exited:\n%s", k.stderr)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat over mutual TLS within 60s (kiosks %+v); stderr:\n%s", kiosks, k.stderr)
+		}
+	}
+	if s := k.stderr.String(); strings.Contains(s, "catalogue refresh failed") {
+		t.Errorf("the catalogue did not come over TLS:\n%s", s)
 	}
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -25,6 +29,7 @@ import (
 	"govkiosk/drivers/sensors"
 	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/kiosk"
+	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/health"
 )
 
@@ -163,7 +168,7 @@ func writeConfig(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()
 	dir := t.TempDir()
 	c := map[string]any{
-		"kioskId": "K-TEST", "portalUrl": "http://127.0.0.1:1", "dataDir": dir,
+		"kioskId": "K-TEST", "portalUrl": "http://127.0.0.1:1", "dataDir": dir, "allowInsecureLoopback": true,
 		"oidc": map[string]any{"issuer": "http://127.0.0.1:1", "clientId": "govkiosk", "redirectUrl": "http://127.0.0.1:8080/auth/callback"},
 	}
 	if edit != nil {
@@ -361,6 +366,27 @@ func TestGroupReportsAServerThatFails(t *testing.T) {
 	}
 }
 
+// The kiosk logs citizens in as a confidential client: its device key signs
+// the client assertions, under its kiosk ID, and the levels of assurance
+// from enrollment are required.
+func TestLoginConfigIsConfidential(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg config.Config
+	cfg.KioskID = "KIOSK-0007"
+	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "https://portal.example/idp", "govkiosk", "http://127.0.0.1:8080/auth/callback"
+	cfg.OIDC.ACRValues = []string{"http://eidas.europa.eu/LoA/substantial"}
+	hc := &http.Client{}
+	lc := loginConfig(cfg, key, hc, slog.New(slog.DiscardHandler))
+	if lc.Signer != crypto.Signer(key) || lc.KeyID != "KIOSK-0007" || lc.HTTPClient != hc ||
+		strings.Join(lc.ACRValues, " ") != "http://eidas.europa.eu/LoA/substantial" ||
+		lc.Issuer != cfg.OIDC.Issuer || lc.ClientID != "govkiosk" || lc.RedirectURL != cfg.OIDC.RedirectURL {
+		t.Fatalf("login config %+v", lc)
+	}
+}
+
 func TestOneLine(t *testing.T) {
 	err := errors.Join(errors.New("kioskId is empty"), errors.New(`language "fr" is not one of th, vi, en`))
 	if got := oneLine(fmt.Errorf("config x: %w", err)); got != `config x: kioskId is empty; language "fr" is not one of th, vi, en` {
@@ -426,4 +452,15 @@ func TestDoorOpenWipesAndAlertsAtOnce(t *testing.T) {
 	if step := ctrl.View(ctx).Step; step != kiosk.StepAttract {
 		t.Fatalf("%v after the door closed the kiosk is at %s", bound, step)
 	}
+}
+
+// freePort is a loopback port nobody listens on (for a moment).
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -27,7 +27,7 @@ func main() {
 const usageText = `kioskctl — the field technician's tool for govkiosk
 
 Usage:
-  kioskctl provision --portal URL --token-file FILE --data-dir DIR [--listen 127.0.0.1:8080]
+  kioskctl provision --portal URL --token-file FILE --ca-fingerprint sha256:HEX --data-dir DIR [--listen 127.0.0.1:8080]
                      [--ops-listen 127.0.0.1:9100] [--printer-port P] [--scanner-device D]
                      [--scanner-config-dir DIR] [--qr-port P] [--door-pin GPIO17] [--led-pin GPIO27]
       Create the device key, enroll with the portal's one-time token, store the

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -212,7 +213,7 @@ func TestProvisionTokenSources(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdin = strings.NewReader(tc.stdin)
-			_, errOut, err := runArgs(t, append([]string{"provision", "--portal", "http://127.0.0.1:9", "--data-dir", t.TempDir()}, tc.args...)...)
+			_, errOut, err := runArgs(t, append([]string{"provision", "--portal", "http://127.0.0.1:9", "--allow-insecure-loopback", "--data-dir", t.TempDir()}, tc.args...)...)
 			if tc.wantErr == "" && err != nil {
 				t.Fatalf("provision: %v", err)
 			}
@@ -258,10 +259,16 @@ func (c caEnroller) Enroll(ctx context.Context, req api.EnrollRequest) (api.Enro
 	}
 	portalKey, _ := provisioning.PublicKeyPEM(&caKey.PublicKey)
 	enc := func(b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b})) }
-	return api.EnrollResponse{KioskID: "KSK-7", CertificatePEM: enc(der), PortalCAPEM: enc(caDER),
+	resp := api.EnrollResponse{KioskID: "KSK-7", CertificatePEM: enc(der), PortalCAPEM: enc(caDER),
 		PortalKeyPEM: portalKey, OfficeCode: "OFF-1", OfficeName: api.Text{"en": "Office"},
 		OIDCIssuer: "http://127.0.0.1:9/idp", OIDCClientID: "kiosk",
-		PortalAgeRecipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}, nil
+		PortalAgeRecipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}
+	sig, err := provisioning.Sign(caKey, resp.SignedBytes())
+	if err != nil {
+		return api.EnrollResponse{}, err
+	}
+	resp.Signature = base64.StdEncoding.EncodeToString(sig)
+	return resp, nil
 }
 
 func TestRunProvisionThenSelfTest(t *testing.T) {
@@ -289,10 +296,10 @@ func TestRunProvisionThenSelfTest(t *testing.T) {
 	defer tty.Close()
 
 	dir := t.TempDir()
-	if _, _, err := runArgs(t, "provision", "--portal", portal.URL, "--token", "bad", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "invalid token") {
+	if _, _, err := runArgs(t, "provision", "--portal", portal.URL, "--allow-insecure-loopback", "--token", "bad", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "invalid token") {
 		t.Fatalf("bad token: err = %v", err)
 	}
-	out, _, err := runArgs(t, "provision", "--portal", portal.URL, "--token", "good", "--data-dir", dir,
+	out, _, err := runArgs(t, "provision", "--portal", portal.URL, "--allow-insecure-loopback", "--token", "good", "--data-dir", dir,
 		"--listen", "127.0.0.1:8088", "--qr-port", tty.Name())
 	if err != nil {
 		t.Fatalf("provision: %v", err)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	portal := fs.String("portal", "", "base URL of the portal API (required)")
 	token := fs.String("token", "", `one-time enrollment token from the portal: "-" reads it from stdin (a value here shows in the process list and shell history; prefer --token-file or -)`)
 	tokenFile := fs.String("token-file", "", "file holding the one-time enrollment token")
+	fingerprint := fs.String("ca-fingerprint", "", "the portal enrollment CA's fingerprint, sha256:HEX, printed with the token (required)")
 	dataDir := fs.String("data-dir", "", "kiosk data directory for keys, certificates and kiosk.json (required)")
 	listen := fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9100", "/healthz and /metrics address (loopback)")
@@ -33,6 +33,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&base.Sensors.DoorPin, "door-pin", "", "door switch GPIO name (empty: none)")
 	fs.StringVar(&base.Sensors.LEDPin, "led-pin", "", "status LED GPIO name (empty: none)")
 	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for enrollment")
+	insecure := fs.Bool("allow-insecure-loopback", false, "demos and tests only: accept a portal at a plain-http loopback URL")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -51,11 +52,11 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: *timeout}
+	hc := provisioning.EnrollmentClient(*fingerprint, *insecure, *timeout)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), provisioning.ProvisionOptions{
-		DataDir: *dataDir, PortalURL: *portal, Token: tok,
+		DataDir: *dataDir, PortalURL: *portal, Token: tok, CAFingerprint: *fingerprint, AllowInsecureLoopback: *insecure,
 		Listen: *listen, OpsListen: *opsListen, Base: base,
 	})
 	if err != nil {

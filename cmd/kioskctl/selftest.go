@@ -6,7 +6,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"govkiosk/kiosk/config"
@@ -38,7 +37,14 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	hc := &http.Client{Timeout: provisioning.CheckTimeout}
+	key, err := provisioning.LoadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	hc, err := provisioning.PortalClient(cfg.DataDir, key, cfg.AllowInsecureLoopback, provisioning.CheckTimeout)
+	if err != nil {
+		return err
+	}
 
 	checks, closeDevices, err := buildChecks(ctx, cfg, hc, log)
 	if err != nil {

@@ -51,14 +51,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		redirects listFlag
 		tokens    listFlag
 	)
-	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "address to listen on (beyond loopback only with --tls-cert and --tls-key)")
-	fs.StringVar(&opts.TLSCertFile, "tls-cert", "", "TLS certificate chain (PEM): serve HTTPS")
-	fs.StringVar(&opts.TLSKeyFile, "tls-key", "", "TLS private key (PEM) of --tls-cert")
+	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "address to listen on (always HTTPS but with --plain-http, which is loopback only)")
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin token for the console and admin API (at least 32 characters; default: a random token, printed once)")
 	fs.BoolVar(&opts.PhoneSimulator, "phone-simulator", false, "demo: serve the simulated citizen phone at /phone (its user acts as any test citizen)")
 	fs.DurationVar(&opts.RateLimits.CodeGap, "code-gap", portal.DefaultRateLimits.CodeGap, "least time between two confirmation codes to one citizen (negative: none)")
 	fs.StringVar(&opts.DataDir, "data", "portal-data", "data directory: database, documents, keys")
-	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default http://LISTEN)")
+	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default https://LISTEN)")
+	fs.StringVar(&opts.TLSCertFile, "tls-cert", "", "server certificate chain (PEM) from a public or national CA; default: one the enrollment CA issues, which kiosks pin")
+	fs.StringVar(&opts.TLSKeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
+	fs.BoolVar(&opts.PlainHTTP, "plain-http", false, "demos and tests: plain http instead of HTTPS, on a loopback --listen only")
 	fs.Var(&redirects, "kiosk-redirect", "OIDC redirect URI allowed for client govkiosk (repeatable or comma list)")
 	fs.Var(&tokens, "enroll-token", "one-time enrollment token to accept (repeatable or comma list; default: one is issued)")
 	fs.BoolVar(&opts.AllowUnenrolled, "allow-unenrolled", false, "demo: accept heartbeats and packets from kiosks that have not enrolled")
@@ -105,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "phone simulator: %s/phone (log in with the admin token)\n", url)
 	}
 	fmt.Fprintf(stdout, "OIDC issuer: %s/idp (client govkiosk; redirects %s)\n", url, strings.Join(redirects, ", "))
+	fmt.Fprintf(stdout, "enrollment CA fingerprint: %s (kioskctl provision --ca-fingerprint)\n", s.CAFingerprint())
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "enrollment token: %s\n", t)
 	}

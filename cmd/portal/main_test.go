@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/provisioning"
 )
 
 func TestRunServesAndStops(t *testing.T) {
@@ -32,12 +33,15 @@ func TestRunServesAndStops(t *testing.T) {
 		pr.CloseWithError(fmt.Errorf("no portal URL and three enrollment tokens on stdout within %v", bound))
 	})
 	sc := bufio.NewScanner(pr)
-	var url string
+	var url, fingerprint string
 	var toks []string
 	for sc.Scan() {
 		line := sc.Text()
 		if u, ok := strings.CutPrefix(line, "portal: "); ok {
 			url = u
+		}
+		if f, ok := strings.CutPrefix(line, "enrollment CA fingerprint: "); ok {
+			fingerprint, _, _ = strings.Cut(f, " ")
 		}
 		if tk, ok := strings.CutPrefix(line, "enrollment token: "); ok {
 			toks = append(toks, tk)
@@ -50,11 +54,13 @@ func TestRunServesAndStops(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if url == "" || strings.Join(toks, " ") != "field-token-000a field-token-000b field-token-000c" {
+	if !strings.HasPrefix(url, "https://") || strings.Join(toks, " ") != "field-token-000a field-token-000b field-token-000c" {
 		t.Fatalf("url %q tokens %q", url, toks)
 	}
 	go io.Copy(io.Discard, pr)
-	hc := &http.Client{Timeout: bound}
+	// The technician's tool, given the fingerprint printed with the
+	// tokens, trusts the portal's certificate.
+	hc := provisioning.EnrollmentClient(fingerprint, false, bound)
 	resp, err := hc.Get(url + api.PathCatalogue)
 	if err != nil {
 		t.Fatal(err)
@@ -83,13 +89,22 @@ func TestRunBadFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil {
 		t.Error("stray argument accepted")
 	}
+	if err := run(context.Background(), []string{"--plain-http", "--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, io.Discard); err == nil {
+		t.Error("plain http on every interface accepted")
+	}
+	if err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem"}, io.Discard, io.Discard); err == nil {
+		t.Error("a missing --tls-cert accepted")
+	}
 }
 
 // TestRunRefusesOpenListenWithoutTLS: beyond loopback only with TLS.
 func TestRunRefusesOpenListenWithoutTLS(t *testing.T) {
-	err := run(context.Background(), []string{"--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
-		t.Errorf("listen 0.0.0.0 without TLS: %v", err)
+	// Beyond loopback the portal serves only HTTPS: plain http is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"--plain-http", "--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("listen 0.0.0.0 with plain http: %v", err)
 	}
 }
 
@@ -113,7 +128,7 @@ func TestRunAdminToken(t *testing.T) {
 			pr, pw := io.Pipe()
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...), pw, io.Discard)
+				done <- run(ctx, append([]string{"--plain-http", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...), pw, io.Discard)
 				pw.Close()
 			}()
 			sc := bufio.NewScanner(pr)

@@ -788,7 +788,7 @@ func TestKillLoop(t *testing.T) {
 	pctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cfg, err := provisioning.Provision(pctx, backendclient.New(base, httpClient, "", nil), provisioning.ProvisionOptions{
-		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk",
+		DataDir: dataDir, PortalURL: base, Token: enrollToken, Hostname: "crash-test-kiosk", AllowInsecureLoopback: true,
 	})
 	if err != nil {
 		t.Fatal(err)

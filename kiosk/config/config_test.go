@@ -13,8 +13,8 @@ import (
 	"govkiosk/drivers/printer/escposemu"
 )
 
-const good = `{"kioskId":"KIOSK-0001","portalUrl":"http://127.0.0.1:8090","dataDir":"/var/lib/govkiosk",
-  "oidc":{"issuer":"http://127.0.0.1:8090/idp","clientId":"govkiosk","redirectUrl":"http://127.0.0.1:8080/auth/callback"},
+const good = `{"kioskId":"KIOSK-0001","portalUrl":"https://portal.gov.example","dataDir":"/var/lib/govkiosk",
+  "oidc":{"issuer":"https://portal.gov.example/idp","clientId":"govkiosk","redirectUrl":"http://127.0.0.1:8080/auth/callback"},
   "idleTimeout":"90s"}`
 
 func write(t *testing.T, s string) string {
@@ -46,7 +46,7 @@ func TestLoadValidates(t *testing.T) {
 		"public listen":     strings.Replace(good, `"idleTimeout"`, `"listen":"0.0.0.0:8080","idleTimeout"`, 1),
 		"unknown field":     strings.Replace(good, `"idleTimeout"`, `"colour":"red","idleTimeout"`, 1),
 		"unknown knob":      strings.Replace(good, `"idleTimeout"`, `"printer":{"port":"/dev/x","cutter":"yes"},"idleTimeout"`, 1),
-		"bad portal":        strings.Replace(good, `http://127.0.0.1:8090"`, `ftp://x"`, 1),
+		"bad portal":        strings.Replace(good, `https://portal.gov.example"`, `ftp://x"`, 1),
 		"short idle":        strings.Replace(good, `"90s"`, `"2s"`, 1),
 		"bad duration":      strings.Replace(good, `"90s"`, `90`, 1),
 		"printer width":     strings.Replace(good, `"idleTimeout"`, `"printer":{"port":"/dev/x","widthDots":4},"idleTimeout"`, 1),
@@ -127,5 +127,42 @@ func TestOpenReportsWhatIsMissing(t *testing.T) {
 	}
 	if s.ScanDPI != 150 || s.ReceiptWidthDots != device.Width80mm {
 		t.Fatalf("defaults from the drivers: dpi %d, width %d", s.ScanDPI, s.ReceiptWidthDots)
+	}
+}
+
+// TestPlainHTTPRefused: the kiosk talks to its portal and provider over
+// TLS. A kiosk.json that points either at a plain-http address is refused,
+// unless the address is loopback and the file says allowInsecureLoopback
+// (the demo and tests, whose portal runs on the same machine).
+func TestPlainHTTPRefused(t *testing.T) {
+	const tmpl = `{"kioskId":"KIOSK-0001","portalUrl":"PORTAL","dataDir":"/var/lib/govkiosk",INSECURE
+  "oidc":{"issuer":"ISSUER","clientId":"govkiosk","redirectUrl":"http://127.0.0.1:8080/auth/callback"}}`
+	for _, tc := range []struct {
+		name, portal, issuer string
+		insecure, ok         bool
+	}{
+		{"https", "https://portal.gov.example", "https://portal.gov.example/idp", false, true},
+		{"http portal on the network", "http://portal.gov.example", "https://portal.gov.example/idp", false, false},
+		{"http provider on the network", "https://portal.gov.example", "http://portal.gov.example/idp", false, false},
+		{"http portal on the network, insecure switch set", "http://portal.gov.example", "https://portal.gov.example/idp", true, false},
+		{"http on a LAN address, insecure switch set", "http://192.168.1.10:8090", "http://192.168.1.10:8090/idp", true, false},
+		{"http on loopback without the insecure switch", "http://127.0.0.1:8090", "http://127.0.0.1:8090/idp", false, false},
+		{"http on loopback, insecure switch set", "http://127.0.0.1:8090", "http://127.0.0.1:8090/idp", true, true},
+		{"http on localhost, insecure switch set", "http://localhost:8090", "http://localhost:8090/idp", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			insecure := ""
+			if tc.insecure {
+				insecure = `"allowInsecureLoopback":true,`
+			}
+			js := strings.NewReplacer("PORTAL", tc.portal, "ISSUER", tc.issuer, "INSECURE", insecure).Replace(tmpl)
+			_, err := Load(write(t, js))
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "https")) {
+				t.Fatalf("accepted or refused for another reason: %v", err)
+			}
+		})
 	}
 }

@@ -64,7 +64,7 @@ func (p *Provider) authenticateClient(r *http.Request, f url.Values, path string
 		if !ok {
 			return bad("unknown client")
 		}
-		if len(cl.JWKS.Keys) > 0 {
+		if cl.confidential() {
 			return bad("this client must authenticate with private_key_jwt")
 		}
 		return cl, nil
@@ -84,12 +84,18 @@ func (p *Provider) authenticateClient(r *http.Request, f url.Values, path string
 		clientID = unverified.Issuer
 	}
 	cl, ok := p.clients[clientID]
-	if !ok || len(cl.JWKS.Keys) == 0 {
+	if !ok || !cl.confidential() {
 		return bad("unknown client or client without keys")
 	}
+	kid := tok.Headers[0].KeyID
 	keys := cl.JWKS.Keys
-	if kid := tok.Headers[0].KeyID; kid != "" {
+	if kid != "" {
 		keys = cl.JWKS.Key(kid)
+	}
+	if cl.Keys != nil && kid != "" {
+		if k, ok := cl.Keys(kid); ok {
+			keys = append(keys, k)
+		}
 	}
 	var claims jwt.Claims
 	verified := false
@@ -168,7 +174,7 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.Set("client_id", cl.ID)
-	if _, aerr := p.checkAuthorize(q); aerr != nil {
+	if _, aerr := p.checkAuthorize(q, true); aerr != nil {
 		fail(&formError{http.StatusBadRequest, aerr.code, aerr.desc})
 		return
 	}

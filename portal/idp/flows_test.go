@@ -89,6 +89,84 @@ func TestPARFlow(t *testing.T) {
 	}
 }
 
+// A client registered with RequirePAR gets no login page for a request
+// sent straight to the authorization endpoint; the pushed one works, and
+// discovery says PAR is required once every client requires it.
+func TestRequirePAR(t *testing.T) {
+	e := newEnv(t)
+	discovered := func() any {
+		var d map[string]any
+		_, body := e.get(t, "/idp/.well-known/openid-configuration")
+		_ = json.Unmarshal([]byte(body), &d)
+		return d["require_pushed_authorization_requests"]
+	}
+	if got := discovered(); got != false {
+		t.Errorf("require_pushed_authorization_requests = %v with a public client that need not push", got)
+	}
+	c := e.p.clients[testClient]
+	c.RequirePAR = true
+	e.p.clients[testClient] = c
+	if got := discovered(); got != true {
+		t.Errorf("require_pushed_authorization_requests = %v, want true", got)
+	}
+	resp, body := e.get(t, "/idp/authorize?"+goodQuery().Encode())
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "invalid_request" || reLinkCode.MatchString(body) {
+		t.Fatalf("authorize without PAR: %s %s", resp.Status, resp.Header.Get("Location"))
+	}
+	st, out := e.postForm(t, "/idp/par", goodQuery())
+	if st != http.StatusCreated {
+		t.Fatalf("PAR: %d %v", st, out)
+	}
+	e.startLogin(t, url.Values{"client_id": {testClient}, "request_uri": {out["request_uri"].(string)}})
+}
+
+// A client whose keys are looked up per kid (the portal: each kiosk's
+// enrolled device key) authenticates with the key its kid names, and with
+// no other.
+func TestClientKeysByKid(t *testing.T) {
+	e := newEnv(t)
+	keys := map[string]*ecdsa.PrivateKey{}
+	for _, kid := range []string{"KIOSK-0001", "KIOSK-0002"} {
+		keys[kid], _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	e.p.clients["fleet"] = Client{ID: "fleet", RedirectURIs: []string{testRedirect}, Keys: func(kid string) (jose.JSONWebKey, bool) {
+		k, ok := keys[kid]
+		if !ok {
+			return jose.JSONWebKey{}, false
+		}
+		return jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "ES256"}, true
+	}}
+	now := e.clk.Now()
+	claims := func() jwt.Claims {
+		return jwt.Claims{Issuer: "fleet", Subject: "fleet", Audience: jwt.Audience{e.p.issuer}, ID: rand.Text(),
+			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute))}
+	}
+	for _, tc := range []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		kid  string
+		ok   bool
+	}{
+		{"its own key", keys["KIOSK-0002"], "KIOSK-0002", true},
+		{"another kiosk's key under its kid", keys["KIOSK-0001"], "KIOSK-0002", false},
+		{"an unknown kid", keys["KIOSK-0001"], "KIOSK-0404", false},
+		{"no kid", keys["KIOSK-0001"], "", false},
+		{"client_id alone", nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{"client_id": {"fleet"}, "token": {"whatever"}}
+			if tc.key != nil {
+				f.Set("client_assertion_type", assertionType)
+				f.Set("client_assertion", assertion(t, tc.key, tc.kid, claims()))
+			}
+			if st, out := e.postForm(t, "/idp/revoke", f); (st == 200) != tc.ok {
+				t.Errorf("revoke: %d %v, want ok %v", st, out, tc.ok)
+			}
+		})
+	}
+}
+
 // pkjwtEnv registers a private_key_jwt client.
 func pkjwtEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 	t.Helper()

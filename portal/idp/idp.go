@@ -2,7 +2,8 @@
 // an OpenID Connect provider (authorization code flow with PKCE S256 only,
 // pushed authorization requests (RFC 9126), the device authorization grant
 // (RFC 8628), token revocation (RFC 7009); public clients or clients
-// authenticating with private_key_jwt) whose login page shows a QR code
+// authenticating with private_key_jwt, which may be required to push their
+// requests; every login is of acr ACRSubstantial) whose login page shows a QR code
 // that the citizen scans with the ID app on their own phone, as with
 // Thailand's ThaID, Vietnam's VNeID or MOSIP eSignet's wallet-linked login.
 // A login QR, and the authorization request behind it, lives qrTTL (60 s):
@@ -47,15 +48,29 @@ const (
 	defaultPoll    = 25 * time.Second
 )
 
-// Client is a registered relying party (a kiosk). A client with no JWKS is
-// public: it sends its client_id and proves possession with PKCE. A client
-// with a JWKS must authenticate at the token, PAR, device and revocation
-// endpoints with private_key_jwt signed by one of its keys.
+// Client is a registered relying party (a kiosk). A client with neither
+// JWKS nor Keys is public: it sends its client_id and proves possession
+// with PKCE. A client with either is confidential: it must authenticate at
+// the token, PAR, device and revocation endpoints with private_key_jwt
+// signed by one of its keys.
 type Client struct {
 	ID           string
 	RedirectURIs []string
-	JWKS         jose.JSONWebKeySet // public keys for private_key_jwt; empty: a public client
+	JWKS         jose.JSONWebKeySet // public keys for private_key_jwt
+	// Keys, when set, finds the key of a private_key_jwt assertion by the
+	// kid in its header, at the time of the request: the reference portal
+	// answers with the enrolled device key of the kiosk the kid names, so
+	// a kiosk enrolled after start-up can log citizens in and one whose key
+	// is replaced cannot go on with the old one. An assertion without a kid
+	// is refused.
+	Keys func(kid string) (jose.JSONWebKey, bool)
+	// RequirePAR refuses authorization requests that were not pushed first
+	// (RFC 9126 §5, client metadata require_pushed_authorization_requests).
+	RequirePAR bool
 }
+
+// confidential reports whether c must authenticate with private_key_jwt.
+func (c Client) confidential() bool { return len(c.JWKS.Keys) > 0 || c.Keys != nil }
 
 // Config configures a Provider.
 type Config struct {
@@ -203,7 +218,7 @@ func New(cfg Config) (*Provider, error) {
 			}
 		}
 		p.clients[c.ID] = Client{ID: c.ID, RedirectURIs: append([]string(nil), c.RedirectURIs...),
-			JWKS: jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), c.JWKS.Keys...)}}
+			JWKS: jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), c.JWKS.Keys...)}, Keys: c.Keys, RequirePAR: c.RequirePAR}
 	}
 	k, err := newSigningKey(p.rand)
 	if err != nil {

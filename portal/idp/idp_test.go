@@ -366,6 +366,7 @@ func TestTokenFlowClaimsAndAccessToken(t *testing.T) {
 			"name": cit.Name, "given_name": cit.GivenName, "family_name": cit.FamilyName,
 			"birthdate": cit.BirthDate, "address": cit.Address, "phone_number": cit.Phone,
 			"pid": cit.ID, "id_profile": "vn", "exp": float64(now + 600), "iat": float64(now), "auth_time": float64(now),
+			"acr": ACRSubstantial,
 		} {
 			if cl[k] != want {
 				t.Errorf("claim %s = %v, want %v", k, cl[k], want)

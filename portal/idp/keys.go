@@ -17,6 +17,13 @@ import (
 
 const signingAlg = jose.ES256
 
+// ACRSubstantial is the authentication context class (OIDC Core §2 acr) of
+// every login here, as the eIDAS level of assurance: the citizen approved
+// it in the ID app on their own phone, an enrolled device they unlock
+// (possession and knowledge or biometrics). A relying party that needs it
+// asks for it with acr_values and checks the acr of the ID token.
+const ACRSubstantial = "http://eidas.europa.eu/LoA/substantial"
+
 type signingKey struct {
 	kid    string
 	pub    *ecdsa.PublicKey
@@ -90,6 +97,7 @@ func (p *Provider) idTokenClaims(t *txn, c Citizen, accessToken string, now time
 		"exp":          now.Add(idTokenTTL).Unix(),
 		"iat":          now.Unix(),
 		"auth_time":    t.authTime.Unix(),
+		"acr":          ACRSubstantial,
 		"nonce":        t.nonce,
 		"at_hash":      atHash(accessToken),
 		"name":         c.Name,

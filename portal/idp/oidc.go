@@ -38,12 +38,24 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_signing_alg_values_supported":      assertionAlgs,
 		"revocation_endpoint_auth_methods_supported":            []string{"none", "private_key_jwt"},
 		"revocation_endpoint_auth_signing_alg_values_supported": assertionAlgs,
-		"require_pushed_authorization_requests":                 false,
+		"require_pushed_authorization_requests":                 p.allRequirePAR(),
+		"acr_values_supported":                                  []string{ACRSubstantial},
 		"ui_locales_supported":                                  lang.Codes(),
-		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce",
+		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "acr", "nonce",
 			"name", "given_name", "family_name", "birthdate", "address", "phone_number", "pid", "id_profile"},
 		"authorization_response_iss_parameter_supported": true,
 	})
+}
+
+// allRequirePAR reports whether every registered client must use PAR, so
+// that discovery can say so (RFC 9126 §5).
+func (p *Provider) allRequirePAR() bool {
+	for _, c := range p.clients {
+		if !c.RequirePAR {
+			return false
+		}
+	}
+	return len(p.clients) > 0
 }
 
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
@@ -59,8 +71,9 @@ type authzError struct {
 }
 
 // checkAuthorize validates an authorization request (RFC 6749 §4.1.1,
-// RFC 7636, OIDC Core §3.1.2.1).
-func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
+// RFC 7636, OIDC Core §3.1.2.1); pushed says it came through PAR, which a
+// client with RequirePAR must use (RFC 9126 §5).
+func (p *Provider) checkAuthorize(q url.Values, pushed bool) (*txn, *authzError) {
 	for _, k := range []string{"client_id", "redirect_uri"} {
 		if len(q[k]) > 1 {
 			return nil, &authzError{code: "invalid_request", desc: k + " repeated"}
@@ -81,6 +94,9 @@ func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
 		if len(v) > 1 {
 			return bad("invalid_request", k+" repeated")
 		}
+	}
+	if cl.RequirePAR && !pushed {
+		return bad("invalid_request", "this client must push its authorization requests (PAR)")
 	}
 	if q.Get("request") != "" || q.Get("request_uri") != "" {
 		return bad("request_not_supported", "request objects are not supported")
@@ -132,7 +148,8 @@ func (p *Provider) checkAuthorize(q url.Values) (*txn, *authzError) {
 
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if q.Has("request_uri") {
+	viaPAR := q.Has("request_uri")
+	if viaPAR {
 		pushed, err := p.takePAR(q)
 		if err != nil {
 			p.log.Info("idp authorize rejected", "error", "invalid_request_uri")
@@ -141,7 +158,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		q = pushed
 	}
-	t, aerr := p.checkAuthorize(q)
+	t, aerr := p.checkAuthorize(q, viaPAR)
 	if aerr != nil {
 		p.log.Info("idp authorize rejected", "error", aerr.code, "redirected", aerr.redirect)
 		if aerr.redirect {
