@@ -307,7 +307,9 @@ func TestDemoKioskOverMutualTLS(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var kiosks []portal.AdminKiosk
-		if resp, err := admin.Get(url + "/api/v1/admin/kiosks"); err == nil {
+		req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/admin/kiosks", nil)
+		req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+		if resp, err := admin.Do(req); err == nil {
 			json.NewDecoder(resp.Body).Decode(&kiosks)
 			resp.Body.Close()
 		}
