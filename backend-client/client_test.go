@@ -254,7 +254,7 @@ func TestRateLimitedDecoding(t *testing.T) {
 			json.NewEncoder(w).Encode(api.Error{Code: "rate-limited", Message: "wait", Reason: api.ReasonCodeGap, RetryAfter: 95})
 		default: // a proxy's 429: header only
 			w.Header().Set("Retry-After", "30")
-			http.Error(w, "slow down", 429)
+			http.Error(w, "slow down", http.StatusTooManyRequests)
 		}
 	}))
 	defer srv.Close()
