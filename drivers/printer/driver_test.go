@@ -280,7 +280,9 @@ func TestSilenceWhilePrintingIsNotAFault(t *testing.T) {
 		_, err := p.PrintImage(context.Background(), solid(576, 3000))
 		done <- err
 	}()
-	eventually(t, "busy status", func() bool { return p.Status(context.Background()).State == device.Busy })
+	// Mute only once the job is being sent: the status asked before
+	// sending must still answer.
+	eventually(t, "the job's data to fill the printer", emu.Stalled)
 	emu.MuteStatus(1)
 	emu.Resume()
 	select {

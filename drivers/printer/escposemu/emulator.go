@@ -163,6 +163,14 @@ func (e *Emulator) MuteStatus(n int) {
 	e.m.mute = max(n, 0)
 }
 
+// Stalled reports whether the printer has taken all StallAfter let it and
+// now takes no more data.
+func (e *Emulator) Stalled() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stallIn == 0
+}
+
 // Resume ends a stall.
 func (e *Emulator) Resume() {
 	e.mu.Lock()
