@@ -286,10 +286,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// answer is value v of field f as the citizen saw it in language code: the
+// label of the option chosen, or v itself for a field without options.
+func answer(f api.Field, v, code string) string {
+	for _, o := range f.Options {
+		if o.Value == v {
+			return o.Label.Get(code)
+		}
+	}
+	return v
+}
+
 type pageData struct {
 	V        kiosk.View
 	LangName func(string) string
 	Text     func(api.Text) string
+	Answer   func(api.Field, string) string // what the citizen chose, as they saw it: an option's label, not its code
 	Days     func(int) string
 	Fee      func(int64, string) string
 	DocOf    func(int, int) string
@@ -338,6 +350,7 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		V:        v,
 		LangName: lang.Name,
 		Text:     func(t api.Text) string { return t.Get(code) },
+		Answer:   func(f api.Field, v string) string { return answer(f, v, code) },
 		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
 		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
 		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },

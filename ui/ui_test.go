@@ -90,6 +90,34 @@ var proc = api.Procedure{
 	FeeMinor:  75000, Currency: "VND", ProcessingDays: 15,
 }
 
+// TestReviewShowsOptionLabels: the review screen shows what the citizen
+// chose as they saw it, in their language, never the option's code.
+func TestReviewShowsOptionLabels(t *testing.T) {
+	s, err := New(nil, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := api.Procedure{ID: "marital-status", Name: api.Text{"en": "Marital status", "vi": "Tình trạng hôn nhân", "th": "สถานภาพสมรส"},
+		Fields: []api.Field{{Name: "purpose", Type: api.FieldSelect, Label: api.Text{"en": "Purpose", "vi": "Mục đích", "th": "วัตถุประสงค์"},
+			Options: []api.Option{
+				{Value: "marriage", Label: api.Text{"en": "To marry", "vi": "Để đăng ký kết hôn", "th": "เพื่อจดทะเบียนสมรส"}},
+				{Value: "never_married", Label: api.Text{"en": "Never married", "vi": "Chưa từng kết hôn", "th": "ไม่เคยสมรส"}},
+			}}}}
+	for _, code := range lang.Codes() {
+		v := kiosk.View{Step: kiosk.StepReview, Lang: code, Languages: lang.Codes(), Procedure: &p,
+			Form: map[string]string{"purpose": "never_married"}, IdleTimeout: 120, IdleCountdown: 30}
+		rec := httptest.NewRecorder()
+		s.render(rec, v)
+		body := rec.Body.String()
+		if want := p.Fields[0].Options[1].Label.Get(code); !strings.Contains(body, want) {
+			t.Errorf("%s: review does not show %q", code, want)
+		}
+		if strings.Contains(body, ">never_married<") {
+			t.Errorf("%s: review shows the option code never_married", code)
+		}
+	}
+}
+
 // TestEveryScreenRenders draws each step in each language and checks that
 // no message key leaks onto the screen untranslated.
 func TestEveryScreenRenders(t *testing.T) {
