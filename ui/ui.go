@@ -297,11 +297,22 @@ func answer(f api.Field, v, code string) string {
 	return v
 }
 
+// localDate writes the date d (YYYY-MM-DD, as the portal gives it) the way
+// the session's language writes dates; anything else is shown as it is.
+func localDate(d, code string) string {
+	t, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return d
+	}
+	return lang.FormatDate(code, t)
+}
+
 type pageData struct {
 	V        kiosk.View
 	LangName func(string) string
 	Text     func(api.Text) string
 	Answer   func(api.Field, string) string // what the citizen chose, as they saw it: an option's label, not its code
+	Date     func(string) string            // a YYYY-MM-DD date in the session's language (Buddhist year in Thai)
 	Days     func(int) string
 	Fee      func(int64, string) string
 	DocOf    func(int, int) string
@@ -351,6 +362,7 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		LangName: lang.Name,
 		Text:     func(t api.Text) string { return t.Get(code) },
 		Answer:   func(f api.Field, v string) string { return answer(f, v, code) },
+		Date:     func(d string) string { return localDate(d, code) },
 		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
 		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
 		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },

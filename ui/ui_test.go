@@ -118,6 +118,30 @@ func TestReviewShowsOptionLabels(t *testing.T) {
 	}
 }
 
+// TestDatesInTheCitizensLanguage: the appointment on the receipt and the
+// status screens is written the way the session's language writes dates,
+// with the Buddhist year in Thai.
+func TestDatesInTheCitizensLanguage(t *testing.T) {
+	s, err := New(nil, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"th": "11/12/2569", "vi": "11/12/2026", "en": "11 Dec 2026"}
+	for _, code := range lang.Codes() {
+		for _, v := range []kiosk.View{
+			{Step: kiosk.StepReceipt, Receipt: &kiosk.Receipt{Reference: "QN-2026-7KD4M9QXR", AppointmentDate: "2026-12-11"}},
+			{Step: kiosk.StepStatus, Status: &api.ApplicationStatus{TrackingNumber: "QN-2026-7KD4M9QXR", Status: "in-review", AppointmentDate: "2026-12-11"}},
+		} {
+			v.Lang, v.Languages, v.IdleTimeout, v.IdleCountdown = code, lang.Codes(), 120, 30
+			rec := httptest.NewRecorder()
+			s.render(rec, v)
+			if body := rec.Body.String(); !strings.Contains(body, want[code]) || strings.Contains(body, "2026-12-11") {
+				t.Errorf("%s %s: the appointment is not written %q", code, v.Step, want[code])
+			}
+		}
+	}
+}
+
 // TestEveryScreenRenders draws each step in each language and checks that
 // no message key leaks onto the screen untranslated.
 func TestEveryScreenRenders(t *testing.T) {
