@@ -313,14 +313,18 @@ type pageData struct {
 	Text     func(api.Text) string
 	Answer   func(api.Field, string) string // what the citizen chose, as they saw it: an option's label, not its code
 	Date     func(string) string            // a YYYY-MM-DD date in the session's language (Buddhist year in Thai)
-	Days     func(int) string
-	Fee      func(int64, string) string
-	DocOf    func(int, int) string
-	Pages    func(int, int) string
-	Scanned  func(int) string
-	Attempts func(int) string
-	Face     func(int) template.HTML
-	Notice   func() string // the notice's text, with any wait filled in
+	// Submitted says the application is already with the outbox (receipt,
+	// rating, thanks): leaving keeps it, so the footer says "Finish", not
+	// "Cancel and leave".
+	Submitted func() bool
+	Days      func(int) string
+	Fee       func(int64, string) string
+	DocOf     func(int, int) string
+	Pages     func(int, int) string
+	Scanned   func(int) string
+	Attempts  func(int) string
+	Face      func(int) template.HTML
+	Notice    func() string // the notice's text, with any wait filled in
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -363,6 +367,9 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Text:     func(t api.Text) string { return t.Get(code) },
 		Answer:   func(f api.Field, v string) string { return answer(f, v, code) },
 		Date:     func(d string) string { return localDate(d, code) },
+		Submitted: func() bool {
+			return v.Step == kiosk.StepReceipt || v.Step == kiosk.StepRating || v.Step == kiosk.StepThanks || v.Step == kiosk.StepStatus
+		},
 		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
 		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
 		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },

@@ -142,6 +142,30 @@ func TestDatesInTheCitizensLanguage(t *testing.T) {
 	}
 }
 
+// TestFooterSaysFinishAfterSubmission: once the application is kept, the
+// footer no longer offers to cancel it.
+func TestFooterSaysFinishAfterSubmission(t *testing.T) {
+	s, err := New(nil, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range lang.Codes() {
+		for step, finish := range map[kiosk.Step]bool{kiosk.StepReview: false, kiosk.StepReceipt: true, kiosk.StepRating: true, kiosk.StepThanks: true} {
+			v := kiosk.View{Step: step, Lang: code, Languages: lang.Codes(), Procedure: &proc, CanCancel: true, IdleTimeout: 120, IdleCountdown: 30,
+				Receipt: &kiosk.Receipt{Reference: "QN-2026-7KD4M9QXR", AppointmentDate: "2026-12-11"}}
+			rec := httptest.NewRecorder()
+			s.render(rec, v)
+			body := rec.Body.String()
+			if got := strings.Contains(body, T(code, "nav.cancel")); got == finish {
+				t.Errorf("%s %s: footer offers %q: %v", code, step, T(code, "nav.cancel"), got)
+			}
+			if got := strings.Contains(body, T(code, "nav.finish")); got != finish {
+				t.Errorf("%s %s: footer says %q: %v, want %v", code, step, T(code, "nav.finish"), got, finish)
+			}
+		}
+	}
+}
+
 // TestEveryScreenRenders draws each step in each language and checks that
 // no message key leaks onto the screen untranslated.
 func TestEveryScreenRenders(t *testing.T) {
