@@ -251,7 +251,7 @@ func (c *Controller) touchLocked() { c.s.lastActivity = c.d.Now() }
 // user-safe, a generic message and a code otherwise (the log has the rest).
 func (c *Controller) setNotice(err error) {
 	key, code := UserMessage(err)
-	c.s.notice, c.s.noticeCode, c.s.noticeUntil = key, code, time.Time{}
+	c.s.notice, c.s.noticeCode, c.s.noticeUntil, c.s.noticeAt = key, code, time.Time{}, c.d.Now()
 	if ue := (*UserError)(nil); errors.As(err, &ue) && ue.Wait > 0 {
 		c.s.noticeUntil = c.d.Now().Add(ue.Wait)
 	}
@@ -494,7 +494,16 @@ func (c *Controller) Touch() {
 func (c *Controller) Tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.s.step == StepAttract || c.s.busy != "" {
+	if c.s.step == StepAttract {
+		// A message shown on the start screen (a code held to the reader
+		// there) is for whoever held it, not the next citizen.
+		if c.s.notice != "" && c.d.Now().Sub(c.s.noticeAt) >= AttractNoticeFor {
+			c.s.notice, c.s.noticeCode, c.s.noticeUntil = "", "", time.Time{}
+			c.changedLocked()
+		}
+		return
+	}
+	if c.s.busy != "" {
 		return
 	}
 	idle := c.d.Now().Sub(c.s.lastActivity)
@@ -502,6 +511,9 @@ func (c *Controller) Tick() {
 		c.wipeLocked("idle")
 	}
 }
+
+// AttractNoticeFor is how long a message stays on the start screen.
+const AttractNoticeFor = 20 * time.Second
 
 // RunIdle wipes abandoned sessions until ctx is done.
 func (c *Controller) RunIdle(ctx context.Context) error {

@@ -806,3 +806,25 @@ func TestCodeRateLimitsShowTheWait(t *testing.T) {
 		t.Errorf("a 429 without a wait: %d minutes, want 1", r.c.View(ctx).NoticeMinutes)
 	}
 }
+
+// TestStartScreenMessageDoesNotWaitForTheNextCitizen: a message shown on
+// the start screen (an ID-card QR held to the reader there) goes after
+// AttractNoticeFor, so the next citizen meets a clean screen.
+func TestStartScreenMessageDoesNotWaitForTheNextCitizen(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.c.HandleScan(ctx, []byte("NID1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH77HRM3DSPTLRR+%3"))
+	if v := r.c.View(ctx); v.Step != StepAttract || v.Notice != MsgIDQRNotLogin {
+		t.Fatalf("ID-card QR on the start screen: %+v", v)
+	}
+	r.clock.Add(AttractNoticeFor / 2)
+	r.c.Tick()
+	if v := r.c.View(ctx); v.Notice != MsgIDQRNotLogin {
+		t.Fatalf("the message went after %v, before its reader could read it", AttractNoticeFor/2)
+	}
+	r.clock.Add(AttractNoticeFor)
+	r.c.Tick()
+	if v := r.c.View(ctx); v.Step != StepAttract || v.Notice != "" {
+		t.Fatalf("the start screen still greets the next citizen with %q", v.Notice)
+	}
+}

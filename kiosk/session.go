@@ -95,6 +95,7 @@ type session struct {
 	notice         string // message key of a user-safe error to show on the current screen
 	noticeCode     string
 	noticeUntil    time.Time // the notice asks the citizen to wait until then (zero: it does not)
+	noticeAt       time.Time // when the notice was set
 	lastActivity   time.Time
 }
 
