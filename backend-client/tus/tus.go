@@ -195,15 +195,16 @@ func (b Backoff) Delay(n int) time.Duration {
 	if b.Jitter != nil {
 		j = b.Jitter
 	}
-	return nthBackOff(b.policy(), n, j())
+	return NthBackOff(b.policy(), n, j())
 }
 
-// nthBackOff is the delay before retry n (n >= 1) under p: the interval of
+// NthBackOff is the delay before retry n (n >= 1) under p: the interval of
 // p's n-th NextBackOff, randomised by p.RandomizationFactor the way backoff
 // does it but with r in [0, 1) for its random number (backoff/v5 draws from
 // math/rand/v2 and cannot be given another source). The half-width is
 // rounded to a whole nanosecond, so that r = 0 gives exactly the low end.
-func nthBackOff(p backoff.ExponentialBackOff, n int, r float64) time.Duration {
+// The outbox paces its retries with it too, from a stored attempt count.
+func NthBackOff(p backoff.ExponentialBackOff, n int, r float64) time.Duration {
 	rf := p.RandomizationFactor
 	p.RandomizationFactor = 0
 	p.Reset()

@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/tus"
 )
 
 // Run delivers packets with s until ctx is done or the outbox is closed,
@@ -430,26 +428,7 @@ func (o *Outbox) finish(id string, state State) error {
 // random number from Rand. It depends only on the attempt count, which is
 // stored, so a restarted kiosk goes on with the same schedule.
 func (o *Outbox) backoff(attempt int) time.Duration {
-	return nthBackOff(o.retry, attempt, o.jitter())
-}
-
-// nthBackOff is the delay before retry n (n >= 1) under p: the interval of
-// p's n-th NextBackOff, randomised by p.RandomizationFactor the way backoff
-// does it but with r in [0, 1) for its random number (backoff/v5 draws from
-// math/rand/v2 and cannot be given Rand). The half-width is rounded to a
-// whole nanosecond, so that r = 0 gives exactly the low end. It is the
-// helper of the same name in backend-client/tus, which the outbox does not
-// import.
-func nthBackOff(p backoff.ExponentialBackOff, n int, r float64) time.Duration {
-	rf := p.RandomizationFactor
-	p.RandomizationFactor = 0
-	p.Reset()
-	d := p.NextBackOff()
-	for i := 1; i < n && d < p.MaxInterval; i++ {
-		d = p.NextBackOff()
-	}
-	delta := time.Duration(math.Round(rf * float64(d)))
-	return d - delta + time.Duration(r*float64(2*delta))
+	return tus.NthBackOff(o.retry, attempt, o.jitter())
 }
 
 // jitter returns a number in [0, 1) from Rand (0.5 if Rand fails).
