@@ -163,7 +163,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// writeConfig writes a kiosk.json that LoadConfig accepts, changed by edit.
+// writeConfig writes a kiosk.json that config.Load accepts, changed by edit.
 func writeConfig(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()
 	dir := t.TempDir()
