@@ -1,0 +1,127 @@
+// Package fleet is the fleet service the monitoring team runs: the device
+// registry, presence and telemetry received over MQTT 5, remote commands,
+// history in a store (PostgreSQL in production, SQLite embedded), Prometheus
+// export, alert rules for Alertmanager, and the staff console.
+//
+// This file is the contract between its parts: what the MQTT side records
+// (presence, events, snapshots, command results) and what the store, the
+// Prometheus exporter and the console read back. The kiosk never imports
+// this package; it speaks the wire format in backend-client/fleetwire.
+package fleet
+
+import (
+	"context"
+	"time"
+)
+
+// KioskInfo is a kiosk's entry in the registry.
+type KioskInfo struct {
+	KioskID  string `json:"kioskId"`
+	Office   string `json:"office"`   // office code, e.g. "TH-10-1001"
+	Province string `json:"province"` // province/region code
+	Retired  bool   `json:"retired"`
+}
+
+// DeviceState is one device of a snapshot, after XFS4IoT: State is
+// online|offline|noDevice|hardwareError|userError|busy, Media the paper or
+// feeder state (full|low|out|jammed|ready|coverOpen), Action what a person
+// must do (reset|clear|maintenance), all empty when not known.
+type DeviceState struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Media  string `json:"media,omitempty"`
+	Action string `json:"action,omitempty"`
+}
+
+// Snapshot is the kiosk's whole health at one moment (the retained snapshot
+// topic, sent every interval and after a change).
+type Snapshot struct {
+	KioskID        string        `json:"kioskId"`
+	At             time.Time     `json:"at"`
+	Seq            uint64        `json:"seq"`
+	Version        string        `json:"version"`
+	Catalogue      string        `json:"catalogue,omitempty"` // catalogue version
+	Devices        []DeviceState `json:"devices"`
+	Backlog        int           `json:"backlog"`        // applications not yet acknowledged
+	NeedsAttention int           `json:"needsAttention"` // packets parked for a person
+	DiskFreeBytes  uint64        `json:"diskFreeBytes"`
+	TemperatureC   float64       `json:"temperatureC"`
+	CertNotAfter   time.Time     `json:"certNotAfter,omitzero"`
+	OutOfService   bool          `json:"outOfService"`
+	Warnings       []string      `json:"warnings,omitempty"`
+	UpdateState    string        `json:"updateState,omitempty"` // idle|downloading|installed|committed|rolledBack
+}
+
+// Event is something that happened on a kiosk, sent once at QoS 1 and kept
+// in order by Seq (per kiosk, across restarts).
+type Event struct {
+	KioskID string    `json:"kioskId"`
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`             // e.g. "paper-out", "scanner-jam", "door-open", "needs-attention", "update"
+	Device  string    `json:"device,omitempty"` // the device it is about, if any
+	Detail  string    `json:"detail,omitempty"` // short, never personal data
+	// Summarised counts events dropped from a full offline queue and
+	// folded into this one (oldest first).
+	Summarised int `json:"summarised,omitempty"`
+}
+
+// Presence is a kiosk's online state as the broker sees it (the retained
+// status topic and its Last Will).
+type Presence struct {
+	KioskID string    `json:"kioskId"`
+	Online  bool      `json:"online"`
+	At      time.Time `json:"at"`
+}
+
+// Command is a remote command to one kiosk and what became of it: every
+// command is authorised, audited (By, SentAt) and idempotent (ID).
+type Command struct {
+	ID         string    `json:"id"` // also the MQTT correlation data
+	KioskID    string    `json:"kioskId"`
+	Name       string    `json:"name"` // requeue|refresh-catalogue|selftest|logs|restart|out-of-service|in-service
+	Args       string    `json:"args,omitempty"`
+	By         string    `json:"by"` // staff user who sent it
+	SentAt     time.Time `json:"sentAt"`
+	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	State      string    `json:"state"` // pending|done|failed|expired
+	Result     string    `json:"result,omitempty"`
+}
+
+// KioskView is what the console and the exporter show of a kiosk: its
+// registry entry, presence and latest snapshot.
+type KioskView struct {
+	KioskInfo
+	Online   bool      `json:"online"`
+	LastSeen time.Time `json:"lastSeen"`
+	Snapshot *Snapshot `json:"snapshot,omitempty"`
+}
+
+// Filter selects kiosks for the console; empty fields match all.
+type Filter struct {
+	Province, Office, Version string
+	Status                    string // ""|online|offline|problem
+	Offset, Limit             int
+}
+
+// Store keeps the registry, presence, telemetry history and the command
+// audit. Implementations: SQLite (embedded default) and PostgreSQL; the same
+// tests run against both. Methods are safe for concurrent use.
+type Store interface {
+	PutKiosk(ctx context.Context, k KioskInfo) error
+	SetPresence(ctx context.Context, p Presence) error
+	PutSnapshot(ctx context.Context, s Snapshot) error
+	// AddEvent keeps an event once: a repeated (KioskID, Seq) is not an error.
+	AddEvent(ctx context.Context, e Event) error
+	PutCommand(ctx context.Context, c Command) error
+	Kiosk(ctx context.Context, id string) (KioskView, error)
+	Kiosks(ctx context.Context, f Filter) (views []KioskView, total int, err error)
+	Events(ctx context.Context, kioskID string, since time.Time, limit int) ([]Event, error)
+	Snapshots(ctx context.Context, kioskID string, since time.Time) ([]Snapshot, error)
+	Commands(ctx context.Context, kioskID string, limit int) ([]Command, error)
+	Command(ctx context.Context, id string) (Command, error)
+	// Prune drops history (events, snapshots, answered commands) older
+	// than before.
+	Prune(ctx context.Context, before time.Time) error
+	Close() error
+}
