@@ -125,3 +125,10 @@ type Store interface {
 	Prune(ctx context.Context, before time.Time) error
 	Close() error
 }
+
+// Commander sends a remote command to a kiosk over MQTT and records it in
+// the Store: the console calls it. The command is delivered when the kiosk
+// is next online unless it expires first (State "expired").
+type Commander interface {
+	Send(ctx context.Context, c Command) (Command, error)
+}
