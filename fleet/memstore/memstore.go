@@ -19,11 +19,11 @@ var ErrNotFound = errors.New("memstore: not found")
 
 // Store is an in-memory fleet.Store, safe for concurrent use.
 type Store struct {
-	mu        sync.Mutex
-	kiosks    map[string]*kiosk
-	commands  map[string]fleet.Command
-	cmdOrder  []string
-	closed    bool
+	mu       sync.Mutex
+	kiosks   map[string]*kiosk
+	commands map[string]fleet.Command
+	cmdOrder []string
+	closed   bool
 }
 
 type kiosk struct {
@@ -312,4 +312,3 @@ func cloneView(v fleet.KioskView) fleet.KioskView {
 	}
 	return v
 }
-
