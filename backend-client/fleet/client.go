@@ -220,7 +220,7 @@ func (c *Client) Run(ctx context.Context) error {
 		CleanStartOnInitialConnection: false,
 		SessionExpiryInterval:         uint32(c.o.SessionExpiry / time.Second),
 		ConnectTimeout:                30 * time.Second,
-		ReconnectBackoff:              autopaho.NewExponentialBackoff(2*time.Second, 5*time.Minute, time.Second, 2),
+		ReconnectBackoff:              autopaho.NewExponentialBackoff(time.Second, 5*time.Minute, 5*time.Second, 2),
 		WillMessage:                   &paho.WillMessage{Topic: statusTopic, Payload: []byte(fleetwire.Offline), QoS: 1, Retain: true},
 		WillProperties:                &paho.WillProperties{WillDelayInterval: &willDelay},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, ack *paho.Connack) {

@@ -125,7 +125,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		CleanStartOnInitialConnection: false,
 		SessionExpiryInterval:         uint32(h.o.SessionExpiry / time.Second),
 		ConnectTimeout:                10 * time.Second,
-		ReconnectBackoff:              autopaho.NewExponentialBackoff(time.Second, 30*time.Second, 500*time.Millisecond, 2),
+		ReconnectBackoff:              autopaho.NewExponentialBackoff(500*time.Millisecond, 30*time.Second, 2*time.Second, 2),
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			go func() {
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)

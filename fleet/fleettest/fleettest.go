@@ -1,0 +1,305 @@
+// Package fleettest starts the fleet's brokers for tests and benchmarks:
+// the embedded one (fleet/broker) and Debian's mosquitto with the shipped
+// configuration (fleet/mosquitto), each on a free loopback port with TLS
+// certificates of a fresh CA; and a TCP proxy to cut links with.
+package fleettest
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"govkiosk/fleet/broker"
+	"govkiosk/fleet/mosquitto"
+	"govkiosk/fleet/pki"
+)
+
+// ServiceName is the fleet service's certificate name in tests.
+const ServiceName = "fleet-service"
+
+// Broker is a running broker and the CA of its clients.
+type Broker struct {
+	Name string
+	URL  *url.URL
+	CA   *pki.CA
+}
+
+// ClientTLS is a client TLS config with a certificate named cn.
+func (b *Broker) ClientTLS(t testing.TB, cn string) *tls.Config {
+	t.Helper()
+	c, err := b.CA.Client(cn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}, RootCAs: b.CA.Pool(), MinVersion: tls.VersionTLS12}
+}
+
+// Kind names a broker to start.
+type Kind string
+
+// Brokers.
+const (
+	Embedded  Kind = "embedded"
+	Mosquitto Kind = "mosquitto"
+)
+
+// Kinds are every broker the integration tests run against.
+var Kinds = []Kind{Embedded, Mosquitto}
+
+// Start starts a broker of kind, stopped at the end of the test.
+func Start(t testing.TB, kind Kind) *Broker {
+	t.Helper()
+	ca, err := pki.NewCA("fleet test CA", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.Server("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch kind {
+	case Embedded:
+		b, err := broker.Start(broker.Options{
+			Listen:   "127.0.0.1:0",
+			TLS:      &tls.Config{Certificates: []tls.Certificate{server}, ClientCAs: ca.Pool()},
+			Services: []string{ServiceName},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		u, _ := url.Parse(b.URL())
+		return &Broker{Name: string(kind), URL: u, CA: ca}
+	case Mosquitto:
+		return startMosquitto(t, ca, server)
+	}
+	t.Fatalf("unknown broker %q", kind)
+	return nil
+}
+
+// MosquittoBin is Debian's mosquitto.
+const MosquittoBin = "/usr/sbin/mosquitto"
+
+func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate) *Broker {
+	bin := MosquittoBin
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("mosquitto"); err != nil {
+			t.Fatalf("mosquitto is not installed (Debian package mosquitto, in the Makefile's APT_PACKAGES): %v", err)
+		}
+	}
+	dir := t.TempDir()
+	caPath, err := ca.WritePEM(dir, "ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath, err := pki.WriteKeyPair(server, dir, "broker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aclPath := filepath.Join(dir, "acl")
+	if err := os.WriteFile(aclPath, []byte(mosquitto.ACL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := MosquittoConf(map[string]string{
+		"listener": fmt.Sprintf("%d 127.0.0.1", port), "cafile": caPath, "certfile": certPath, "keyfile": keyPath,
+		"acl_file": aclPath, "persistence": "false", "persistence_location": dir + "/",
+	}) + "log_dest stderr\nlog_type error\nlog_type warning\n"
+	if u, err := user.Current(); err == nil {
+		conf += "user " + u.Username + "\n" // run as root, mosquitto would drop to a user that cannot read the test's files
+	}
+	confPath := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", confPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start mosquitto: %v", err)
+	}
+	var logMu sync.Mutex
+	var logBuf strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			logBuf.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("mosquitto log:\n%s", logBuf.String())
+			logMu.Unlock()
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			t.Fatalf("mosquitto did not listen on %s within 10s: %v\n%s", addr, err, logBuf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	u, _ := url.Parse("tls://" + addr)
+	return &Broker{Name: string(Mosquitto), URL: u, CA: ca}
+}
+
+// MosquittoConf is the shipped mosquitto.conf with the given settings
+// replaced (each by its keyword).
+func MosquittoConf(set map[string]string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(mosquitto.Conf, "\n") {
+		key, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if v, ok := set[key]; ok && !strings.HasPrefix(line, "#") {
+			line = key + " " + v
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Proxy is a TCP proxy to a broker whose links can be cut.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]bool
+}
+
+// NewProxy proxies a free loopback port to target, until the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.Cut() })
+	return p
+}
+
+// URL is the broker URL through the proxy.
+func (p *Proxy) URL() *url.URL {
+	u, _ := url.Parse("tls://" + p.ln.Addr().String())
+	return u
+}
+
+func (p *Proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.mu.Unlock()
+		go p.pipe(c)
+	}
+}
+
+func (p *Proxy) pipe(c net.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	up, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.target)
+	cancel()
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// Cut closes every proxied connection at once (both ends see the TCP
+// connection die) and refuses new ones until Restore.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // a reset, as when a link dies
+		}
+		c.Close()
+	}
+}
+
+// Restore accepts connections again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+// WaitFor polls cond every 20 ms until it holds or within passes; then the
+// test fails naming what it waited for.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
