@@ -144,7 +144,7 @@ func Open(o Options) (*Client, error) {
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 2 * time.Minute
 	}
-	q, err := openQueue(o.Dir, o.QueueLimit)
+	q, err := openQueue(o.Dir, o.QueueLimit, o.Now(), o.Log)
 	if err != nil {
 		return nil, err
 	}

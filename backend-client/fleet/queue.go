@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/kiosk/atomicfile"
@@ -38,16 +40,28 @@ type queue struct {
 	st queueState
 }
 
-func openQueue(dir string, limit int) (*queue, error) {
+// openQueue reads the queue kept in dir. A queue without a file (the
+// first start, or a file lost) numbers from the clock's milliseconds, so
+// its numbers stay above those sent before; a corrupt file is set aside
+// (renamed, not deleted) with a warning, never a reason not to start.
+func openQueue(dir string, limit int, now time.Time, log *slog.Logger) (*queue, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fleet queue: %w", err)
 	}
-	q := &queue{dir: dir, limit: limit, st: queueState{NextSeq: 1}}
-	if err := readCBOR(filepath.Join(dir, queueFile), &q.st); err != nil {
+	q := &queue{dir: dir, limit: limit}
+	path := filepath.Join(dir, queueFile)
+	if err := readCBOR(path, &q.st); errors.Is(err, fleetwire.ErrBadPayload) {
+		aside := fmt.Sprintf("%s.corrupt-%d", path, now.Unix())
+		log.Warn("fleet: offline queue unreadable; set aside, starting a new one", "file", aside, "err", err)
+		if err := os.Rename(path, aside); err != nil {
+			return nil, fmt.Errorf("fleet queue: %w", err)
+		}
+		q.st = queueState{}
+	} else if err != nil {
 		return nil, err
 	}
 	if q.st.NextSeq == 0 {
-		q.st.NextSeq = 1
+		q.st.NextSeq = max(uint64(max(now.UnixMilli(), 0)), 1)
 	}
 	return q, nil
 }
