@@ -117,15 +117,16 @@ func (k *fakeKiosk) SetOutOfService(out bool, msg string) {
 type kioskRun struct {
 	c      *kioskfleet.Client
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returned err
+	err    error
 }
 
 func (r *kioskRun) stop(t *testing.T) {
 	r.cancel()
 	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("kiosk Run: %v", err)
+	case <-r.done:
+		if r.err != nil {
+			t.Errorf("kiosk Run: %v", r.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("kiosk Run did not stop within 10s")
@@ -141,8 +142,8 @@ func startKiosk(t *testing.T, b *fleettest.Broker, broker *url.URL, id, dir stri
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &kioskRun{c: c, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- c.Run(ctx) }()
+	r := &kioskRun{c: c, cancel: cancel, done: make(chan struct{})}
+	go func() { r.err = c.Run(ctx); close(r.done) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -399,16 +400,17 @@ func TestRestartCommandEndsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-k.done:
-		if !errors.Is(err, kioskfleet.ErrRestart) {
-			t.Fatalf("Run = %v, want ErrRestart", err)
+	case <-k.done:
+		if !errors.Is(k.err, kioskfleet.ErrRestart) {
+			t.Fatalf("Run = %v, want ErrRestart", k.err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not end within 15s of the restart command")
 	}
-	if c, _ := st.Command(context.Background(), sent.ID); c.State != hub.StateDone {
-		t.Errorf("restart command %+v, want answered before the exit", c)
-	}
+	fleettest.WaitFor(t, 10*time.Second, "the restart command's answer, sent before the exit, recorded", func() bool {
+		c, _ := st.Command(context.Background(), sent.ID)
+		return c.State == hub.StateDone && c.Result == "restarting"
+	})
 }
 
 // rawClient is a bare MQTT 5 client with a certificate named cn.
