@@ -12,6 +12,7 @@ package broker
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,9 +36,14 @@ type Options struct {
 	// always required and verified.
 	TLS *tls.Config
 	// Services are the common names with access to every fleet topic
-	// (the fleet service's own client).
+	// (the fleet service's own client), used when ServiceCA is nil.
 	Services []string
-	Log      *slog.Logger
+	// ServiceCA, when set, is the CA of the fleet service's own clients:
+	// a client whose certificate it issued has every fleet topic, whatever
+	// its name, and no certificate of another CA does. It must also be
+	// in TLS.ClientCAs.
+	ServiceCA *x509.Certificate
+	Log       *slog.Logger
 }
 
 // Broker is a running embedded broker.
@@ -78,7 +84,7 @@ func Start(o Options) (*Broker, error) {
 	for _, s := range o.Services {
 		services[s] = true
 	}
-	if err := srv.AddHook(&authHook{services: services, log: log}, nil); err != nil {
+	if err := srv.AddHook(&authHook{services: services, serviceCA: o.ServiceCA, log: log}, nil); err != nil {
 		return nil, err
 	}
 	raw, err := net.Listen("tcp", o.Listen)
@@ -116,24 +122,31 @@ func (b *Broker) Close() error {
 // Connected is how many clients are connected now.
 func (b *Broker) Connected() int64 { return b.srv.Info.ClientsConnected }
 
-// identity is the verified common name of a TLS client's certificate.
-func identity(c net.Conn) (string, bool) {
+// identity is the verified common name of a TLS client's certificate and
+// the root it chains to.
+func identity(c net.Conn) (string, *x509.Certificate, bool) {
 	tc, ok := c.(*tls.Conn)
 	if !ok {
-		return "", false
+		return "", nil, false
 	}
 	cs := tc.ConnectionState()
 	if !cs.HandshakeComplete || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-		return "", false
+		return "", nil, false
 	}
-	return cs.VerifiedChains[0][0].Subject.CommonName, true
+	chain := cs.VerifiedChains[0]
+	return chain[0].Subject.CommonName, chain[len(chain)-1], true
 }
+
+// service is the prefix of the identities kept for the fleet service's
+// clients (a kiosk id cannot contain a space).
+const service = "service "
 
 // authHook authenticates by certificate and keeps each kiosk to its topics.
 type authHook struct {
 	mqtt.HookBase
-	services map[string]bool
-	log      *slog.Logger
+	services  map[string]bool
+	serviceCA *x509.Certificate
+	log       *slog.Logger
 }
 
 func (h *authHook) ID() string { return "govkiosk-cert-acl" }
@@ -146,15 +159,16 @@ func (h *authHook) Provides(b byte) bool {
 // (the username the client sent is replaced by it) and refuses a kiosk
 // whose client id is not its own, or whose Last Will is outside its topics.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	cn, ok := identity(cl.Net.Conn)
+	cn, root, ok := identity(cl.Net.Conn)
 	if !ok {
 		h.log.Warn("broker: connection without a verified client certificate refused", "remote", cl.Net.Remote)
 		return false
 	}
-	cl.Properties.Username = []byte(cn)
-	if h.services[cn] {
+	if (h.serviceCA != nil && root.Equal(h.serviceCA)) || (h.serviceCA == nil && h.services[cn]) {
+		cl.Properties.Username = []byte(service + cn)
 		return true
 	}
+	cl.Properties.Username = []byte(cn)
 	if !fleetwire.ValidKioskID(cn) || cl.ID != cn {
 		h.log.Warn("broker: kiosk refused: client id is not its certificate's name", "cn", cn, "clientId", cl.ID)
 		return false
@@ -169,7 +183,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 // OnACLCheck allows a kiosk its own topics only.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	id := string(cl.Properties.Username)
-	if h.services[id] {
+	if strings.HasPrefix(id, service) {
 		return true
 	}
 	if ownTopic(id, topic) {
