@@ -27,6 +27,21 @@ var ErrPlainHTTP = errors.New("plain http refused: the portal and the ID provide
 // plain-http URLs, redirects included, are refused unless
 // allowInsecureLoopback is set and the host is loopback (demos and tests).
 func PortalClient(dataDir string, key crypto.Signer, allowInsecureLoopback bool, timeout time.Duration) (*http.Client, error) {
+	tc, err := DeviceTLS(dataDir, key)
+	if err != nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	return &http.Client{Timeout: timeout, Transport: tlsOnly{t, allowInsecureLoopback}}, nil
+}
+
+// DeviceTLS is the kiosk's TLS client side towards its own services (the
+// portal, the fleet's MQTT broker): TLS 1.2 or later whose only roots are
+// the portal CA stored at enrollment plus extraCAs (PEM files, e.g. a
+// fleet broker's CA), presenting the device certificate with the device
+// key for mutual TLS. Its Leaf is the device certificate.
+func DeviceTLS(dataDir string, key crypto.Signer, extraCAs ...string) (*tls.Config, error) {
 	caPEM, err := os.ReadFile(filepath.Join(dataDir, PortalCAFile))
 	if err != nil {
 		return nil, fmt.Errorf("portal CA (is the kiosk provisioned?): %w", err)
@@ -34,6 +49,15 @@ func PortalClient(dataDir string, key crypto.Signer, allowInsecureLoopback bool,
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("portal CA %s: no certificate", filepath.Join(dataDir, PortalCAFile))
+	}
+	for _, f := range extraCAs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("CA: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("CA %s: no certificate", f)
+		}
 	}
 	certPEM, err := os.ReadFile(filepath.Join(dataDir, CertFile))
 	if err != nil {
@@ -46,13 +70,11 @@ func PortalClient(dataDir string, key crypto.Signer, allowInsecureLoopback bool,
 	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
 		return nil, errors.New("device certificate is not for the device key (provision the kiosk again)")
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{
+	return &tls.Config{
 		RootCAs:      roots,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}},
 		MinVersion:   tls.VersionTLS12,
-	}
-	return &http.Client{Timeout: timeout, Transport: tlsOnly{t, allowInsecureLoopback}}, nil
+	}, nil
 }
 
 // EnrollmentClient is kioskctl's HTTP client for enrollment, before the
