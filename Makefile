@@ -46,7 +46,7 @@ build:
 
 ## production: the kiosk as shipped, without the demo, the reference portal or the emulators
 production:
-	@bad=$$($(GO) list -deps ./cmd/kiosk | grep -E 'govkiosk/portal|escposemu|imageremu'); \
+	@bad=$$($(GO) list -deps ./cmd/kiosk | grep -E 'govkiosk/portal|govkiosk/fleet|escposemu|imageremu'); \
 	if [ -n "$$bad" ]; then echo "cmd/kiosk links demo-only packages:"; echo "$$bad"; exit 1; fi
 	$(GO) build -o $(BIN)/production/ ./cmd/kiosk
 

@@ -170,6 +170,13 @@ func (c *Catalogue) Warnings() []string {
 	return nil
 }
 
+// Version is the installed catalogue's version ("" before the first).
+func (c *Catalogue) Version() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cur.Version
+}
+
 // Procedures returns the offered procedures.
 func (c *Catalogue) Procedures() []api.Procedure {
 	c.mu.RLock()

@@ -46,7 +46,23 @@ type Config struct {
 	IdleCountdown Duration `json:"idleCountdown"` // default 30s
 	Heartbeat     Duration `json:"heartbeat"`     // default 60s
 
+	// Fleet is the link to the fleet service's MQTT broker (presence,
+	// events, snapshots, remote commands); no broker: no link.
+	Fleet FleetConfig `json:"fleet,omitzero"`
+
 	SysRoot string `json:"sysRoot"` // sysfs root for the display and thermal zones ["/sys"]; tests use a fixture tree
+}
+
+// FleetConfig is the kiosk's fleet link (backend-client/fleet). Zero
+// durations take the link's defaults.
+type FleetConfig struct {
+	Broker string `json:"broker,omitempty"` // tls://host:8883
+	// CAFile is a CA (PEM) the broker's certificate may chain to, besides
+	// the portal CA pinned at enrollment.
+	CAFile           string   `json:"caFile,omitempty"`
+	WillDelay        Duration `json:"willDelay,omitzero"`        // offline shown after this long without the link [60s]
+	KeepAlive        Duration `json:"keepAlive,omitzero"`        // MQTT keep-alive [120s]
+	SnapshotInterval Duration `json:"snapshotInterval,omitzero"` // an unchanged snapshot is sent this often [1h]
 }
 
 // TempDir is the kiosk's private directory (0700, under DataDir) for the
@@ -126,6 +142,19 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout.Duration < 10*time.Second {
 		bad("idleTimeout %v is shorter than 10s", c.IdleTimeout)
+	}
+	if f := c.Fleet; f.Broker != "" {
+		if u, err := url.Parse(f.Broker); err != nil || u.Scheme != "tls" || u.Host == "" || u.Port() == "" {
+			bad("fleet broker %q is not a tls://host:port URL", f.Broker)
+		}
+		if f.WillDelay.Duration < 0 || f.KeepAlive.Duration < 0 || f.SnapshotInterval.Duration < 0 {
+			bad("fleet durations must not be negative")
+		}
+		if f.KeepAlive.Duration != 0 && (f.KeepAlive.Duration < 5*time.Second || f.KeepAlive.Duration > 18*time.Hour) {
+			bad("fleet keepAlive %v is not between 5s and 18h", f.KeepAlive)
+		}
+	} else if f.CAFile != "" {
+		bad("fleet caFile without a fleet broker")
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +27,10 @@ import (
 	"govkiosk/drivers/qrreader/imageremu"
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors/sensorstest"
+	"govkiosk/fleet"
+	"govkiosk/fleet/memstore"
+	"govkiosk/fleet/pki"
+	fleetservice "govkiosk/fleet/service"
 	"govkiosk/kiosk/config"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -42,6 +48,8 @@ type demo struct {
 	pins       demoPins // fake GPIO pins, handed to the sensors driver
 	portal     *portal.Server
 	stopPortal context.CancelFunc // ends the embedded portal's serving
+	fleet      *fleetservice.Service
+	fleetStore *memstore.Store
 }
 
 // openDemo starts the demo world for run.
@@ -57,8 +65,10 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 	banner := fmt.Sprintf("govkiosk demo\n  kiosk UI:        the launch URL below, once; a new one: curl -X POST http://%s/demo/launch\n"+
 		"  citizen phone:   %s/phone\n  portal console:  %s/\n"+
 		"  admin token:     %s\n                   (the phone and the console ask for it once, at %s/login)\n"+
-		"  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n",
-		d.cfg.OpsListen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen)
+		"  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n"+
+		"  fleet:           %s (embedded broker); what it recorded: curl http://%s/demo/fleet; a command: curl -d name=selftest http://%s/demo/fleet\n",
+		d.cfg.OpsListen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen,
+		d.cfg.Fleet.Broker, d.cfg.OpsListen, d.cfg.OpsListen)
 	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 
@@ -173,6 +183,9 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	cfg.AllowInsecureLoopback = true // the demo's portal may be plain http on this machine
 	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
+	if err := d.startFleet(ctx, &cfg, kioskDir, o.startTimeout, log); err != nil {
+		return nil, err
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -180,6 +193,70 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	d.cfg = cfg
 	started = true
 	return d, nil
+}
+
+// startFleet starts the embedded fleet service (its MQTT broker on a free
+// loopback port, the hub recording into memory) and points the kiosk at
+// it: the broker's certificate is from a CA of the demo's own, which the
+// kiosk trusts besides the portal CA; the broker takes the kiosk's device
+// certificate from the portal's enrollment CA.
+func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir string, timeout time.Duration, log *slog.Logger) error {
+	ca, err := pki.NewCA("govkiosk demo fleet CA", 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	caFile, err := ca.WritePEM(kioskDir, "fleet-ca.pem")
+	if err != nil {
+		return fmt.Errorf("demo fleet CA: %w", err)
+	}
+	server, err := ca.Server("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	portalCA, err := os.ReadFile(filepath.Join(kioskDir, provisioning.PortalCAFile))
+	if err != nil {
+		return fmt.Errorf("demo fleet: %w", err)
+	}
+	kioskCAs := x509.NewCertPool()
+	if !kioskCAs.AppendCertsFromPEM(portalCA) {
+		return errors.New("demo fleet: no portal CA certificate")
+	}
+	d.fleetStore = memstore.New()
+	d.fleet, err = fleetservice.Start(ctx, fleetservice.Options{
+		MQTTListen: "127.0.0.1:0", ServerCert: &server, KioskCAs: kioskCAs, Store: d.fleetStore,
+		StartTimeout: timeout, Log: log.With("part", "fleet-service"),
+	})
+	if err != nil {
+		return fmt.Errorf("embedded fleet service: %w", err)
+	}
+	cfg.Fleet.Broker, cfg.Fleet.CAFile = d.fleet.BrokerURL(), caFile
+	return nil
+}
+
+// fleetHandler shows what the embedded fleet service recorded of the kiosk
+// (GET) and sends it a command as staff user "demo" (POST name=…&args=…).
+func (d *demo) fleetHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /demo/fleet", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		v, _ := d.fleetStore.Kiosk(ctx, d.cfg.KioskID)
+		ev, _ := d.fleetStore.Events(ctx, d.cfg.KioskID, time.Time{}, 0)
+		cmds, _ := d.fleetStore.Commands(ctx, d.cfg.KioskID, 20)
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"kiosk": v, "events": ev, "commands": cmds})
+	})
+	mux.HandleFunc("POST /demo/fleet", func(w http.ResponseWriter, r *http.Request) {
+		c, err := d.fleet.Hub.Send(r.Context(), fleet.Command{KioskID: d.cfg.KioskID, Name: r.FormValue("name"), Args: r.FormValue("args"), By: "demo"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(c)
+	})
+	return mux
 }
 
 // writeFakeSys lays out the few sysfs files the kiosk reads — a backlight
@@ -267,6 +344,7 @@ func (d *demo) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.Handle("/demo/fleet", d.fleetHandler())
 	mux.HandleFunc("GET /demo/receipts", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		for _, j := range d.printer.Jobs() {
@@ -280,6 +358,9 @@ func (d *demo) Handler() http.Handler {
 // for the portal to finish its requests and close its database. It is safe
 // on a demo that was only partly started.
 func (d *demo) Close() {
+	if d.fleet != nil {
+		d.fleet.Close()
+	}
 	if d.printer != nil {
 		d.printer.Close()
 	}

@@ -40,9 +40,10 @@ func concreteDriver(p string) bool {
 }
 
 // demoOnly tells the packages the production kiosk must not link: the
-// reference portal and its test identity provider, and the emulators.
+// reference portal and its test identity provider, the emulators, and the
+// fleet service (the demo embeds it; a kiosk speaks only fleetwire).
 func demoOnly(p string) bool {
-	return under(p, module+"/portal") || strings.HasSuffix(p, "/escposemu") || strings.HasSuffix(p, "/imageremu")
+	return under(p, module+"/portal") || under(p, module+"/fleet") || strings.HasSuffix(p, "/escposemu") || strings.HasSuffix(p, "/imageremu")
 }
 
 // checkLayering applies the module-wide rules to every package of the

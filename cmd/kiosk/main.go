@@ -13,12 +13,22 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	fleetclient "govkiosk/backend-client/fleet"
 )
+
+// restartExitCode is the exit status of a restart the fleet asked for
+// (EX_TEMPFAIL): the service manager starts the kiosk again.
+const restartExitCode = 75
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, fleetclient.ErrRestart) {
+		fmt.Fprintln(os.Stderr, "kiosk: restarting at the fleet's request")
+		os.Exit(restartExitCode)
+	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "kiosk:", oneLine(err))
 		os.Exit(1)

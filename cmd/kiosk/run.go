@@ -21,6 +21,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
+	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/backend-client/tus"
 	"govkiosk/drivers/device"
@@ -29,6 +30,7 @@ import (
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/health"
+	"govkiosk/kiosk/logring"
 	"govkiosk/kiosk/outbox"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
@@ -79,7 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *startTimeout <= 0 {
 		return fmt.Errorf("--start-timeout %v must be positive", *startTimeout)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// The last log lines are kept in memory for the fleet's logs command.
+	ring := logring.New(logLines)
+	log := slog.New(ring.Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), max(level, slog.LevelInfo)))
 
 	var (
 		cfg     config.Config
@@ -114,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
 	return serve(ctx, cfg, serveOptions{
-		readers: readers, pins: pins, log: log, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
+		readers: readers, pins: pins, log: log, ring: ring, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
 		submitWait: *submitWait, startTimeout: *startTimeout,
 	})
 }
@@ -203,6 +207,7 @@ type serveOptions struct {
 	readers      []qrreader.Reader // besides the serial imager: camera frames
 	pins         demoPins          // pins handed in (the demo's fakes); otherwise the names in the config
 	log          *slog.Logger
+	ring         *logring.Ring // the log's last lines (nil: none kept)
 	stdout       io.Writer
 	banner       string // printed on stdout once the kiosk is ready
 	demoOps      http.Handler
@@ -315,6 +320,29 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		}
 	}()
 
+	// The fleet link: the monitor's snapshots feed it, its commands reach
+	// the outbox, the catalogue, the devices and the controller.
+	if o.ring == nil {
+		o.ring = logring.New(1)
+	}
+	svc := &serviceState{ctrl: ctrl, log: log.With("part", "service")}
+	fc, deviceCert, err := openFleet(cfg, key, &fleetKiosk{
+		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, log: log.With("part", "fleet"),
+	}, log.With("part", "fleet"))
+	if err != nil {
+		return err
+	}
+	send := pc.Heartbeat
+	if fc != nil {
+		feed := &fleetFeed{c: fc, cert: deviceCert, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
+			return needsAttention(ob), cat.Version(), svc.outOfService()
+		}}
+		send = func(ctx context.Context, hb api.Heartbeat) error {
+			feed.heartbeat(hb)
+			return pc.Heartbeat(ctx, hb)
+		}
+	}
+
 	readers := o.readers
 	if devs.QRReader != nil {
 		readers = append(readers, devs.QRReader)
@@ -325,7 +353,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		Checkers: checkers(devs),
 		Backlog:  ob.Backlog, DiskPath: cfg.DataDir,
 		Temperature: func() (float64, error) { return sensors.Temperature(cfg.SysRoot) },
-		Send:        pc.Heartbeat, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
+		Send:        send, Interval: cfg.Heartbeat.Duration, Log: log.With("part", "health"),
 		Sequence: health.OpenSequence(filepath.Join(cfg.DataDir, "heartbeat.seq"), log.With("part", "health")),
 		Warnings: func() []string {
 			w := cat.Warnings()
@@ -389,7 +417,10 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
-	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, ctrl, mon, log) })
+	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, svc, mon, log) })
+	if fc != nil {
+		g.goRun("fleet link", fc.Run) // ErrRestart ends the kiosk: main exits for systemd to restart it
+	}
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)
 
@@ -461,7 +492,7 @@ func emptyPrivateDir(dir string, log *slog.Logger) error {
 // door-open warning goes to the portal at once, not at the next interval;
 // as it closes, the kiosk is back in service and says so. Without a door
 // sensor there is nothing to watch.
-func watchDoor(ctx context.Context, sens *sensors.Sensors, ctrl *kiosk.Controller, mon *health.Monitor, log *slog.Logger) error {
+func watchDoor(ctx context.Context, sens *sensors.Sensors, ctrl outOfServicer, mon *health.Monitor, log *slog.Logger) error {
 	started := false
 	err := sens.WatchDoor(ctx, func(open bool) {
 		ctrl.SetOutOfService(open)
