@@ -144,6 +144,12 @@ func Open(o Options) (*Client, error) {
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 2 * time.Minute
 	}
+	if o.TLS.ClientSessionCache == nil {
+		// Resumed TLS sessions: a reconnect on a metered link costs a few
+		// hundred bytes instead of a full handshake with certificates.
+		o.TLS = o.TLS.Clone()
+		o.TLS.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	}
 	q, err := openQueue(o.Dir, o.QueueLimit, o.Now(), o.Log)
 	if err != nil {
 		return nil, err

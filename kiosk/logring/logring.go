@@ -52,26 +52,23 @@ func (r *Ring) Last(n int) []string {
 // Handler passes records to next and keeps them in the ring, at level and
 // above.
 func (r *Ring) Handler(next slog.Handler, level slog.Leveler) slog.Handler {
-	h := &handler{next: next, ring: r, level: level, buf: &sync.Mutex{}}
-	h.text = slog.NewTextHandler(&h.out, &slog.HandlerOptions{Level: level})
-	return h
+	sk := &sink{}
+	return &handler{next: next, ring: r, level: level, sink: sk, text: slog.NewTextHandler(&sk.out, &slog.HandlerOptions{Level: level})}
+}
+
+// sink is the buffer the text copies are formatted into, shared by a
+// handler and those derived from it.
+type sink struct {
+	mu  sync.Mutex
+	out bytes.Buffer
 }
 
 type handler struct {
 	next  slog.Handler
 	ring  *Ring
 	level slog.Leveler
-	buf   *sync.Mutex // guards out, shared by the handlers derived from one
-	out   bytes.Buffer
-	text  slog.Handler // writes into out
-	root  *handler     // the handler owning out
-}
-
-func (h *handler) owner() *handler {
-	if h.root != nil {
-		return h.root
-	}
-	return h
+	sink  *sink
+	text  slog.Handler // formats into sink.out
 }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -80,13 +77,12 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 	if rec.Level >= h.level.Level() {
-		o := h.owner()
-		h.buf.Lock()
-		o.out.Reset()
+		h.sink.mu.Lock()
+		h.sink.out.Reset()
 		if err := h.text.Handle(ctx, rec); err == nil {
-			h.ring.add(string(bytes.TrimRight(o.out.Bytes(), "\n")))
+			h.ring.add(string(bytes.TrimRight(h.sink.out.Bytes(), "\n")))
 		}
-		h.buf.Unlock()
+		h.sink.mu.Unlock()
 	}
 	if h.next.Enabled(ctx, rec.Level) {
 		return h.next.Handle(ctx, rec)
@@ -95,17 +91,9 @@ func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 }
 
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.root = h.owner()
-	c.out = bytes.Buffer{}
-	c.next, c.text = h.next.WithAttrs(as), h.text.WithAttrs(as)
-	return &c
+	return &handler{next: h.next.WithAttrs(as), ring: h.ring, level: h.level, sink: h.sink, text: h.text.WithAttrs(as)}
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
-	c := *h
-	c.root = h.owner()
-	c.out = bytes.Buffer{}
-	c.next, c.text = h.next.WithGroup(name), h.text.WithGroup(name)
-	return &c
+	return &handler{next: h.next.WithGroup(name), ring: h.ring, level: h.level, sink: h.sink, text: h.text.WithGroup(name)}
 }
