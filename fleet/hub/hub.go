@@ -305,7 +305,7 @@ func (h *Hub) Send(ctx context.Context, c fleet.Command) (fleet.Command, error) 
 	case h.notify <- struct{}{}:
 	default:
 	}
-	if err := cm.AwaitConnection(ctx); err == nil {
+	if err = cm.AwaitConnection(ctx); err == nil {
 		_, err = cm.Publish(ctx, &paho.Publish{
 			Topic: fleetwire.Topic(c.KioskID, fleetwire.KindCmd), QoS: 1, Payload: payload,
 			Properties: &paho.PublishProperties{

@@ -486,3 +486,35 @@ func TestACLKioskKeepsToItsOwnTopics(t *testing.T) {
 		}
 	})
 }
+
+// A command the broker does not take (the service cannot reach it in time)
+// is recorded as failed, not left pending.
+func TestCommandNotSentIsFailed(t *testing.T) {
+	t.Parallel()
+	b := fleettest.Start(t, fleettest.Embedded)
+	proxy := fleettest.NewProxy(t, b.URL.Host)
+	st := memstore.New()
+	h, err := hub.New(hub.Options{Broker: proxy.URL(), TLS: b.ClientTLS(t, fleettest.ServiceName), Store: st, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	if err := h.Ready(rctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	sctx, scancel := context.WithTimeout(ctx, time.Second)
+	defer scancel()
+	c, err := h.Send(sctx, fleet.Command{KioskID: "k-x", Name: fleetwire.CmdSelfTest, By: "staff-em"})
+	if err == nil {
+		t.Fatal("Send through a cut link succeeded")
+	}
+	if got, _ := st.Command(ctx, c.ID); got.State != hub.StateFailed {
+		t.Errorf("command not sent is %q, want failed", got.State)
+	}
+}
