@@ -120,7 +120,7 @@ func (f *fleetFeed) event(kind, detail string) {
 // serviceState keeps the kiosk out of service while the cabinet door is open or
 // the fleet asked so, and back in service only when neither holds.
 type serviceState struct {
-	ctrl *kiosk.Controller
+	ctrl outOfServicer
 	log  *slog.Logger
 
 	mu           sync.Mutex
