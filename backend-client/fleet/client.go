@@ -101,10 +101,11 @@ type Client struct {
 	log *slog.Logger
 	q   *queue
 
-	wake      chan struct{}
-	restart   chan struct{}
-	connected atomic.Bool
-	cmdMu     sync.Mutex // one command at a time
+	wake        chan struct{}
+	restart     chan struct{}
+	restartOnce sync.Once
+	connected   atomic.Bool
+	cmdMu       sync.Mutex // one command at a time
 
 	mu     sync.Mutex
 	snap   snapshotState
@@ -473,7 +474,7 @@ func (c *Client) command(ctx context.Context, cli *paho.Client, p *paho.Publish)
 		return
 	}
 	if cmd.Name == fleetwire.CmdRestart && r.OK && !seen {
-		close(c.restart)
+		c.restartOnce.Do(func() { close(c.restart) }) // a second restart command before the exit is answered, not fatal
 	}
 }
 
