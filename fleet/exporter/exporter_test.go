@@ -199,7 +199,10 @@ func TestStoreDown(t *testing.T) {
 func BenchmarkScrape10k(b *testing.B) {
 	s := newStore(b)
 	ctx := context.Background()
-	const n = 10000
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
 	for i := range n {
 		id := fmt.Sprintf("K%05d", i)
 		prov := fmt.Sprintf("P%02d", i%63)
