@@ -11,8 +11,13 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNotFound is what a Store returns (wrapped) for an unknown kiosk or
+// command.
+var ErrNotFound = errors.New("fleet: not found")
 
 // KioskInfo is a kiosk's entry in the registry.
 type KioskInfo struct {

@@ -32,7 +32,7 @@ import (
 )
 
 // ErrNotFound is returned by Kiosk and Command for an unknown id.
-var ErrNotFound = errors.New("store: not found")
+var ErrNotFound = fleet.ErrNotFound
 
 // ErrBadDSN is returned by Open for a DSN it cannot use.
 var ErrBadDSN = errors.New("store: bad DSN")
