@@ -35,6 +35,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,6 +78,45 @@ type Console struct {
 	tmpl     *template.Template
 	sessions *sessions
 	log      *slog.Logger
+
+	// The counts per office and province are read at most every
+	// summaryTTL: every page shows them, and they cost a scan of the fleet.
+	sumMu sync.Mutex
+	sums  [2]summaryAt // by province, by office
+}
+
+type summaryAt struct {
+	at     time.Time
+	groups []fleet.GroupCount
+}
+
+const summaryTTL = 5 * time.Second
+
+// summary returns the store's counts per province (or office), at most
+// summaryTTL old. The store is read without the lock held.
+func (c *Console) summary(ctx context.Context, sum fleet.Summarizer, byOffice bool) ([]fleet.GroupCount, error) {
+	i := 0
+	if byOffice {
+		i = 1
+	}
+	now := c.o.Now()
+	c.sumMu.Lock()
+	s := c.sums[i]
+	c.sumMu.Unlock()
+	if s.groups != nil && now.Sub(s.at) < summaryTTL && !now.Before(s.at) {
+		return s.groups, nil
+	}
+	groups, err := sum.Summary(ctx, byOffice)
+	if err != nil {
+		return nil, err
+	}
+	if groups == nil {
+		groups = []fleet.GroupCount{}
+	}
+	c.sumMu.Lock()
+	c.sums[i] = summaryAt{at: now, groups: groups}
+	c.sumMu.Unlock()
+	return groups, nil
 }
 
 // New checks the options and returns the console.
@@ -367,7 +407,7 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, _ string, s sessi
 func (c *Console) counts(ctx context.Context, f fleet.Filter) (counts, []string, []string, error) {
 	place := fleet.Filter{Province: f.Province, Office: f.Office, Version: f.Version, Limit: 1}
 	if sum, ok := c.o.Store.(fleet.Summarizer); ok && f.Version == "" {
-		groups, err := sum.Summary(ctx, true)
+		groups, err := c.summary(ctx, sum, true)
 		if err != nil {
 			return counts{}, nil, nil, err
 		}
@@ -591,7 +631,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ string, s s
 	}
 	province := r.URL.Query().Get("province")
 	for _, byOffice := range []bool{false, true} {
-		groups, err := sum.Summary(ctx, byOffice)
+		groups, err := c.summary(ctx, sum, byOffice)
 		if err != nil {
 			c.fail(w, r, s, "overview", err)
 			return

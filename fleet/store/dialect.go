@@ -83,11 +83,14 @@ CREATE TABLE kiosks (
 	version     TEXT NOT NULL DEFAULT '',
 	problem     INTEGER NOT NULL DEFAULT 0,
 	snapshot_at BIGINT NOT NULL DEFAULT 0,
-	snapshot    TEXT
+	snapshot    TEXT,
+	-- 0: offline or with a problem (listed first), 1: fine
+	look_order  INTEGER GENERATED ALWAYS AS (CASE WHEN online = 0 OR problem = 1 THEN 0 ELSE 1 END) STORED
 );
+CREATE INDEX kiosks_order ON kiosks (retired, look_order, kiosk_id);
 CREATE INDEX kiosks_place ON kiosks (province, office);
 CREATE INDEX kiosks_version ON kiosks (version);
-CREATE INDEX kiosks_status ON kiosks (online, problem);
+CREATE INDEX kiosks_place_order ON kiosks (province, office, look_order, kiosk_id);
 CREATE TABLE presence (
 	kiosk_id TEXT NOT NULL,
 	at       BIGINT NOT NULL,

@@ -265,7 +265,7 @@ func where(f fleet.Filter) (string, []any, error) {
 	case "offline":
 		conds = append(conds, "online = 0")
 	case "problem":
-		conds = append(conds, "(online = 0 OR problem = 1)")
+		conds = append(conds, "look_order = 0")
 	default:
 		return "", nil, fmt.Errorf("store: unknown status %q (want online, offline or problem)", f.Status)
 	}
@@ -291,7 +291,7 @@ func (s *Store) Kiosks(ctx context.Context, f fleet.Filter) ([]fleet.KioskView, 
 		return nil, 0, err
 	}
 	rows, err := s.query(ctx, `SELECT `+kioskCols+` FROM kiosks`+w+
-		` ORDER BY CASE WHEN online = 0 OR problem = 1 THEN 0 ELSE 1 END, kiosk_id LIMIT ? OFFSET ?`,
+		` ORDER BY look_order, kiosk_id LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -446,7 +446,7 @@ func (s *Store) Summary(ctx context.Context, byOffice bool) ([]fleet.GroupCount,
 		cols = "province, office"
 	}
 	group := strings.TrimSuffix(cols, ", ''")
-	rows, err := s.query(ctx, `SELECT `+cols+`, COUNT(*), SUM(online), SUM(CASE WHEN online = 0 OR problem = 1 THEN 1 ELSE 0 END)
+	rows, err := s.query(ctx, `SELECT `+cols+`, COUNT(*), SUM(online), SUM(1 - look_order)
 		FROM kiosks WHERE retired = 0 GROUP BY `+group+` ORDER BY `+group)
 	if err != nil {
 		return nil, err
