@@ -18,7 +18,9 @@ var _ kiosk.Metrics = (*KioskMetrics)(nil)
 
 type fakeSender struct{ fail bool }
 
-func (fakeSender) CreateUpload(context.Context, string, string, int64) (string, error) { return "u", nil }
+func (fakeSender) CreateUpload(context.Context, string, string, int64) (string, error) {
+	return "u", nil
+}
 func (f fakeSender) Upload(context.Context, string, io.ReaderAt, int64) error {
 	if f.fail {
 		return errors.New("link down")
