@@ -32,6 +32,9 @@ package exporter
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,15 +73,32 @@ var mediaStates = map[string][]string{
 
 var allMedia = []string{"full", "low", "out", "jammed", "ready", "coverOpen"}
 
+// family is one metric family: its Desc for the registry and what the
+// text exposition needs.
+type family struct {
+	name, help string
+	labels     []string
+	desc       *prometheus.Desc
+}
+
+func newFamily(name, help string, labels ...string) *family {
+	return &family{name: name, help: help, labels: labels, desc: prometheus.NewDesc(name, help, labels, nil)}
+}
+
+// emitFunc receives each series: its family, value and label values.
+type emitFunc func(f *family, v float64, lv ...string)
+
 // Collector is the prometheus.Collector; register it on the fleet
-// service's registry.
+// service's registry, or serve Handler, which writes the same series
+// without building them as client_golang metrics (several times cheaper
+// at 10,000 kiosks: see BenchmarkScrape10k).
 type Collector struct {
 	store fleet.Store
 	o     Opts
 	log   *slog.Logger
 
 	online, lastSeen, devState, media, backlog, attention, disk, temp, version, cert, oos,
-	office, province, release, offlineAfter, storeUp *prometheus.Desc
+	office, province, release, offlineAfter, storeUp *family
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -102,38 +122,35 @@ func New(s fleet.Store, o *Opts) *Collector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	k := []string{"kiosk", "office", "province"}
-	d := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc("govkiosk_fleet_"+name, help, append(append([]string{}, k...), extra...), nil)
+	k := func(name, help string, extra ...string) *family {
+		return newFamily("govkiosk_fleet_"+name, help, append([]string{"kiosk", "office", "province"}, extra...)...)
 	}
 	return &Collector{
 		store: s, o: opts, log: log,
-		online:    d("kiosk_online", "1 if the kiosk is online (its MQTT status), else 0."),
-		lastSeen:  d("kiosk_last_seen_timestamp_seconds", "When the fleet last heard from the kiosk (presence or snapshot)."),
-		devState:  d("device_state", "1 for the device's current XFS4IoT state, 0 for the others.", "device", "state"),
-		media:     d("device_media", "1 for the device's current media state (paper, feeder), 0 for the others.", "device", "media"),
-		backlog:   d("kiosk_backlog", "Applications on the kiosk not yet acknowledged by the portal."),
-		attention: d("kiosk_needs_attention", "Packets parked on the kiosk for a person to look at."),
-		disk:      d("kiosk_disk_free_bytes", "Free bytes on the kiosk's data disk."),
-		temp:      d("kiosk_temperature_celsius", "The kiosk's hottest thermal zone."),
-		version:   d("kiosk_version_info", "Always 1; version is the kiosk software version.", "version"),
-		cert:      d("kiosk_cert_expiry_timestamp_seconds", "When the kiosk's device certificate expires."),
-		oos:       d("kiosk_out_of_service", "1 while the kiosk is out of service."),
-		office: prometheus.NewDesc("govkiosk_fleet_office_kiosks", "Kiosks of an office: total, online, offline, problem (offline or needing a look).",
-			[]string{"province", "office", "status"}, nil),
-		province: prometheus.NewDesc("govkiosk_fleet_province_kiosks", "Kiosks of a province: total, online, offline, problem.",
-			[]string{"province", "status"}, nil),
-		release:      prometheus.NewDesc("govkiosk_fleet_release_info", "Always 1; version is what the fleet should run.", []string{"version"}, nil),
-		offlineAfter: prometheus.NewDesc("govkiosk_fleet_offline_after_seconds", "How long a kiosk may be offline before KioskOffline fires.", nil, nil),
-		storeUp:      prometheus.NewDesc("govkiosk_fleet_store_up", "1 if the last scrape read the store, else 0.", nil, nil),
+		online:       k("kiosk_online", "1 if the kiosk is online (its MQTT status), else 0."),
+		lastSeen:     k("kiosk_last_seen_timestamp_seconds", "When the fleet last heard from the kiosk (presence or snapshot)."),
+		devState:     k("device_state", "1 for the device's current XFS4IoT state, 0 for the others.", "device", "state"),
+		media:        k("device_media", "1 for the device's current media state (paper, feeder), 0 for the others.", "device", "media"),
+		backlog:      k("kiosk_backlog", "Applications on the kiosk not yet acknowledged by the portal."),
+		attention:    k("kiosk_needs_attention", "Packets parked on the kiosk for a person to look at."),
+		disk:         k("kiosk_disk_free_bytes", "Free bytes on the kiosk's data disk."),
+		temp:         k("kiosk_temperature_celsius", "The kiosk's hottest thermal zone."),
+		version:      k("kiosk_version_info", "Always 1; version is the kiosk software version.", "version"),
+		cert:         k("kiosk_cert_expiry_timestamp_seconds", "When the kiosk's device certificate expires."),
+		oos:          k("kiosk_out_of_service", "1 while the kiosk is out of service."),
+		office:       newFamily("govkiosk_fleet_office_kiosks", "Kiosks of an office: total, online, offline, problem (offline or needing a look).", "province", "office", "status"),
+		province:     newFamily("govkiosk_fleet_province_kiosks", "Kiosks of a province: total, online, offline, problem.", "province", "status"),
+		release:      newFamily("govkiosk_fleet_release_info", "Always 1; version is what the fleet should run.", "version"),
+		offlineAfter: newFamily("govkiosk_fleet_offline_after_seconds", "How long a kiosk may be offline before KioskOffline fires."),
+		storeUp:      newFamily("govkiosk_fleet_store_up", "1 if the last scrape read the store, else 0."),
 	}
 }
 
 // Describe sends every Desc.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.online, c.lastSeen, c.devState, c.media, c.backlog, c.attention, c.disk,
+	for _, f := range []*family{c.online, c.lastSeen, c.devState, c.media, c.backlog, c.attention, c.disk,
 		c.temp, c.version, c.cert, c.oos, c.office, c.province, c.release, c.offlineAfter, c.storeUp} {
-		ch <- d
+		ch <- f.desc
 	}
 }
 
@@ -141,48 +158,66 @@ type counts struct{ total, online, problem int }
 
 // Collect reads every kiosk from the store and sends its series.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.series(func(f *family, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, v, lv...)
+	})
+}
+
+// series reads every kiosk and emits every series, all of a family
+// together, in the order the registry sorts them into (label values in
+// label-name order), so its sort of several hundred thousand series finds
+// them sorted already.
+func (c *Collector) series(emit emitFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
 	defer cancel()
-	ch <- prometheus.MustNewConstMetric(c.offlineAfter, prometheus.GaugeValue, c.o.OfflineAfter.Seconds())
-	type place struct{ province, office string }
-	offices := map[place]*counts{}
-	versions := map[string]int{}
+	emit(c.offlineAfter, c.o.OfflineAfter.Seconds())
+	var views []fleet.KioskView
 	up := 1.0
 	for off := 0; ; {
-		views, total, err := c.store.Kiosks(ctx, fleet.Filter{Offset: off, Limit: c.o.PageSize})
+		page, total, err := c.store.Kiosks(ctx, fleet.Filter{Offset: off, Limit: c.o.PageSize})
 		if err != nil {
 			c.log.Error("exporter: read the store", "err", err)
 			up = 0
 			break
 		}
-		for i := range views {
-			v := &views[i]
-			n := offices[place{v.Province, v.Office}]
-			if n == nil {
-				n = &counts{}
-				offices[place{v.Province, v.Office}] = n
-			}
-			n.total++
-			if v.Online {
-				n.online++
-			}
-			if len(v.Problems()) > 0 {
-				n.problem++
-			}
-			if v.Snapshot != nil && v.Snapshot.Version != "" {
-				versions[v.Snapshot.Version]++
-			}
-			c.kiosk(ch, v)
-		}
-		off += len(views)
-		if len(views) == 0 || off >= total {
+		views = append(views, page...)
+		off += len(page)
+		if len(page) == 0 || off >= total {
 			break
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.storeUp, prometheus.GaugeValue, up)
+	emit(c.storeUp, up)
+	slices.SortFunc(views, func(a, b fleet.KioskView) int { return strings.Compare(a.KioskID, b.KioskID) })
+	c.perKiosk(emit, views)
+	c.perDevice(emit, views)
+	c.fleetWide(emit, views)
+}
+
+func (c *Collector) fleetWide(emit emitFunc, views []fleet.KioskView) {
+	type place struct{ province, office string }
+	offices := map[place]*counts{}
+	versions := map[string]int{}
+	for i := range views {
+		v := &views[i]
+		n := offices[place{v.Province, v.Office}]
+		if n == nil {
+			n = &counts{}
+			offices[place{v.Province, v.Office}] = n
+		}
+		n.total++
+		if v.Online {
+			n.online++
+		}
+		if len(v.Problems()) > 0 {
+			n.problem++
+		}
+		if v.Snapshot != nil && v.Snapshot.Version != "" {
+			versions[v.Snapshot.Version]++
+		}
+	}
 	provinces := map[string]*counts{}
 	for p, n := range offices {
-		c.counts(ch, c.office, n, p.province, p.office)
+		c.counts(emit, c.office, n, p.province, p.office)
 		pn := provinces[p.province]
 		if pn == nil {
 			pn = &counts{}
@@ -191,7 +226,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		pn.total, pn.online, pn.problem = pn.total+n.total, pn.online+n.online, pn.problem+n.problem
 	}
 	for p, n := range provinces {
-		c.counts(ch, c.province, n, p)
+		c.counts(emit, c.province, n, p)
 	}
 	release := c.o.Release
 	if release == "" {
@@ -203,16 +238,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if release != "" {
-		ch <- prometheus.MustNewConstMetric(c.release, prometheus.GaugeValue, 1, release)
+		emit(c.release, 1, release)
 	}
 }
 
-func (c *Collector) counts(ch chan<- prometheus.Metric, d *prometheus.Desc, n *counts, labels ...string) {
+func (c *Collector) counts(emit emitFunc, f *family, n *counts, labels ...string) {
 	for _, s := range []struct {
 		status string
 		n      int
 	}{{"total", n.total}, {"online", n.online}, {"offline", n.total - n.online}, {"problem", n.problem}} {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(s.n), append(labels, s.status)...)
+		emit(f, float64(s.n), append(labels, s.status)...)
 	}
 }
 
@@ -223,48 +258,95 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (c *Collector) kiosk(ch chan<- prometheus.Metric, v *fleet.KioskView) {
-	k := []string{v.KioskID, v.Office, v.Province}
-	g := func(d *prometheus.Desc, val float64, extra ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, val, append(k, extra...)...)
+// perKiosk emits the one-series-per-kiosk families, views sorted by id.
+func (c *Collector) perKiosk(emit emitFunc, views []fleet.KioskView) {
+	g := func(f *family, v *fleet.KioskView, val float64, extra ...string) {
+		emit(f, val, append([]string{v.KioskID, v.Office, v.Province}, extra...)...)
 	}
-	g(c.online, b2f(v.Online))
-	if !v.LastSeen.IsZero() {
-		g(c.lastSeen, float64(v.LastSeen.UnixMilli())/1e3)
+	families := []func(v *fleet.KioskView, s *fleet.Snapshot){
+		func(v *fleet.KioskView, _ *fleet.Snapshot) { g(c.online, v, b2f(v.Online)) },
+		func(v *fleet.KioskView, _ *fleet.Snapshot) {
+			if !v.LastSeen.IsZero() {
+				g(c.lastSeen, v, float64(v.LastSeen.UnixMilli())/1e3)
+			}
+		},
+		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.backlog, v, float64(s.Backlog)) },
+		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.attention, v, float64(s.NeedsAttention)) },
+		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.disk, v, float64(s.DiskFreeBytes)) },
+		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.temp, v, s.TemperatureC) },
+		func(v *fleet.KioskView, s *fleet.Snapshot) {
+			if s.Version != "" {
+				g(c.version, v, 1, s.Version)
+			}
+		},
+		func(v *fleet.KioskView, s *fleet.Snapshot) {
+			if !s.CertNotAfter.IsZero() {
+				g(c.cert, v, float64(s.CertNotAfter.Unix()))
+			}
+		},
+		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.oos, v, b2f(s.OutOfService)) },
 	}
-	s := v.Snapshot
-	if s == nil {
-		return
-	}
-	seen := make(map[string]bool, len(s.Devices))
-	for _, d := range s.Devices {
-		if d.Name == "" || seen[d.Name] {
-			continue // a repeated device would be a duplicate series
+	for fi, f := range families {
+		for i := range views {
+			v := &views[i]
+			if v.Snapshot == nil && fi > 1 { // online and last seen need no snapshot
+				continue
+			}
+			f(v, v.Snapshot)
 		}
-		seen[d.Name] = true
-		for _, st := range DeviceStates {
-			g(c.devState, b2f(d.State == st), d.Name, st)
-		}
-		if d.Media == "" {
-			continue
-		}
-		ms, ok := mediaStates[d.Name]
-		if !ok {
-			ms = allMedia
-		}
-		for _, m := range ms {
-			g(c.media, b2f(d.Media == m), d.Name, m)
-		}
 	}
-	g(c.backlog, float64(s.Backlog))
-	g(c.attention, float64(s.NeedsAttention))
-	g(c.disk, float64(s.DiskFreeBytes))
-	g(c.temp, s.TemperatureC)
-	if s.Version != "" {
-		g(c.version, 1, s.Version)
-	}
-	if !s.CertNotAfter.IsZero() {
-		g(c.cert, float64(s.CertNotAfter.Unix()))
-	}
-	g(c.oos, b2f(s.OutOfService))
 }
+
+// perDevice emits device state, then device media, each by device name,
+// then kiosk id, then state: the order of their labels (device, kiosk,
+// media|office, …).
+func (c *Collector) perDevice(emit emitFunc, views []fleet.KioskView) {
+	names := map[string]bool{}
+	for i := range views {
+		if s := views[i].Snapshot; s != nil {
+			for _, d := range s.Devices {
+				if d.Name != "" {
+					names[d.Name] = true
+				}
+			}
+		}
+	}
+	sorted := slices.Sorted(maps.Keys(names))
+	find := func(s *fleet.Snapshot, name string) (fleet.DeviceState, bool) {
+		for _, d := range s.Devices {
+			if d.Name == name {
+				return d, true // the first, if a device is repeated
+			}
+		}
+		return fleet.DeviceState{}, false
+	}
+	for _, media := range []bool{false, true} {
+		for _, name := range sorted {
+			ms, ok := mediaStates[name]
+			if !ok {
+				ms = allMedia
+			}
+			ms = slices.Sorted(slices.Values(ms))
+			for i := range views {
+				v := &views[i]
+				if v.Snapshot == nil {
+					continue
+				}
+				d, ok := find(v.Snapshot, name)
+				switch {
+				case !ok:
+				case !media:
+					for _, st := range sortedStates {
+						emit(c.devState, b2f(d.State == st), v.KioskID, v.Office, v.Province, name, st)
+					}
+				case d.Media != "":
+					for _, m := range ms {
+						emit(c.media, b2f(d.Media == m), v.KioskID, v.Office, v.Province, name, m)
+					}
+				}
+			}
+		}
+	}
+}
+
+var sortedStates = slices.Sorted(slices.Values(DeviceStates))

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"govkiosk/fleet"
 	"govkiosk/fleet/store"
@@ -194,6 +198,60 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
+// TestTextMatchesRegistry: Handler writes exactly the series the
+// Collector gives a registry, label values escaped, gzip when asked.
+func TestTextMatchesRegistry(t *testing.T) {
+	s := newStore(t)
+	put(t, s, "k1", "TH-10", `TH "10" \ 1`, true, kioskSnap("k1", "1.4.0", "out"))
+	put(t, s, "k2", "TH-10", "TH-10-1", false, kioskSnap("k2", "1.3.9", "full"))
+	sn := kioskSnap("k3", "1.4.0", "low")
+	sn.Devices = append(sn.Devices, fleet.DeviceState{Name: "camera", State: "hardwareError", Media: "ready"})
+	put(t, s, "k3", "VN-49", "VN-49-7", true, sn)
+	must(t, s.PutKiosk(context.Background(), fleet.KioskInfo{KioskID: "k0", Province: "VN-49", Office: "VN-49-7"})) // never heard of
+	c := New(s, nil)
+
+	reg := prometheus.NewPedanticRegistry()
+	must(t, reg.Register(c))
+	want, err := reg.Gather()
+	must(t, err)
+
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL) // the client asks for gzip and unpacks it
+	must(t, err)
+	defer resp.Body.Close()
+	if !resp.Uncompressed {
+		t.Error("the handler did not gzip for a client that accepts it")
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	got, err := parser.TextToMetricFamilies(resp.Body)
+	must(t, err)
+	if len(got) != len(want) {
+		t.Errorf("%d families in the text, %d in the registry", len(got), len(want))
+	}
+	for _, wf := range want {
+		gf := got[wf.GetName()]
+		if gf == nil {
+			t.Errorf("family %s missing from the text", wf.GetName())
+			continue
+		}
+		if gf.GetHelp() != wf.GetHelp() || gf.GetType() != wf.GetType() {
+			t.Errorf("%s: help/type %q %v, want %q %v", wf.GetName(), gf.GetHelp(), gf.GetType(), wf.GetHelp(), wf.GetType())
+		}
+		ws, gs := map[string]float64{}, map[string]float64{}
+		for _, m := range wf.GetMetric() {
+			ws[series(wf.GetName(), m)] = m.GetGauge().GetValue()
+		}
+		for _, m := range gf.GetMetric() {
+			slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+			gs[series(gf.GetName(), m)] = m.GetGauge().GetValue()
+		}
+		if !maps.Equal(ws, gs) {
+			t.Errorf("%s: text %v\nregistry %v", wf.GetName(), gs, ws)
+		}
+	}
+}
+
 // BenchmarkScrape10k measures one whole scrape (store read, series, text
 // exposition) of a fleet of 10,000 kiosks in the SQLite store.
 func BenchmarkScrape10k(b *testing.B) {
@@ -211,20 +269,26 @@ func BenchmarkScrape10k(b *testing.B) {
 		must(b, s.SetPresence(ctx, fleet.Presence{KioskID: id, Online: i%50 != 0, At: t0}))
 		must(b, s.PutSnapshot(ctx, sn))
 	}
+	c := New(s, nil)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(New(s, nil))
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	var bytes, lines int
-	b.ResetTimer()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-		if rec.Code != 200 {
-			b.Fatalf("scrape: %d", rec.Code)
-		}
-		bytes = rec.Body.Len()
-		lines = strings.Count(rec.Body.String(), "\n")
+	reg.MustRegister(c)
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"registry", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}, {"text", c.Handler()}} {
+		b.Run(h.name, func(b *testing.B) {
+			var bytes, lines int
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				if rec.Code != 200 {
+					b.Fatalf("scrape: %d", rec.Code)
+				}
+				bytes = rec.Body.Len()
+				lines = strings.Count(rec.Body.String(), "\n")
+			}
+			b.ReportMetric(float64(bytes), "bytes/scrape")
+			b.ReportMetric(float64(lines), "lines/scrape")
+		})
 	}
-	b.ReportMetric(float64(bytes), "bytes/scrape")
-	b.ReportMetric(float64(lines), "lines/scrape")
 }
