@@ -58,7 +58,7 @@ type Opts struct {
 }
 
 // DefaultOpts are the defaults.
-var DefaultOpts = Opts{OfflineAfter: 10 * time.Minute, Timeout: 20 * time.Second, PageSize: 5000}
+var DefaultOpts = Opts{OfflineAfter: 10 * time.Minute, Timeout: 20 * time.Second, PageSize: 10000}
 
 // DeviceStates are the XFS4IoT device states, each a series of
 // govkiosk_fleet_device_state.
@@ -188,6 +188,9 @@ func (c *Collector) series(emit emitFunc) {
 	}
 	emit(c.storeUp, up)
 	slices.SortFunc(views, func(a, b fleet.KioskView) int { return strings.Compare(a.KioskID, b.KioskID) })
+	// A kiosk whose state changed between two pages is on both (the store
+	// lists problems first): a series twice would fail the scrape.
+	views = slices.CompactFunc(views, func(a, b fleet.KioskView) bool { return a.KioskID == b.KioskID })
 	c.perKiosk(emit, views)
 	c.perDevice(emit, views)
 	c.fleetWide(emit, views)

@@ -292,3 +292,35 @@ func BenchmarkScrape10k(b *testing.B) {
 		})
 	}
 }
+
+// shiftingStore changes a kiosk's state after the first page is read, as
+// MQTT may during a scrape.
+type shiftingStore struct {
+	*store.Store
+	t     *testing.T
+	calls int
+}
+
+func (s *shiftingStore) Kiosks(ctx context.Context, f fleet.Filter) ([]fleet.KioskView, int, error) {
+	v, n, err := s.Store.Kiosks(ctx, f)
+	if s.calls++; s.calls == 1 {
+		must(s.t, s.SetPresence(ctx, fleet.Presence{KioskID: "k3", Online: false, At: t0.Add(time.Minute)}))
+	}
+	return v, n, err
+}
+
+// TestPagesShiftDuringScrape: a kiosk that moves between pages is not a
+// duplicate series (which would fail the whole scrape).
+func TestPagesShiftDuringScrape(t *testing.T) {
+	s := newStore(t)
+	for _, id := range []string{"k1", "k2", "k3"} {
+		sn := kioskSnap(id, "1.4.0", "full")
+		sn.NeedsAttention = 0 // all fine: k3 going offline moves it to the front
+		put(t, s, id, "TH-10", "TH-10-1", true, sn)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	must(t, reg.Register(New(&shiftingStore{Store: s, t: t}, &Opts{PageSize: 2})))
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("scrape while pages shift: %v", err)
+	}
+}
