@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"govkiosk/fleet"
 	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/store"
@@ -165,13 +162,11 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 			DiskFreeBytes: 8e9, TemperatureC: 40,
 			Devices: []fleet.DeviceState{{Name: "printer", State: "online", Media: k.paper}, {Name: "scanner", State: "online", Media: "ready"}}}))
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(exporter.New(st, &exporter.Opts{OfflineAfter: time.Second}))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: exporter.New(st, &exporter.Opts{OfflineAfter: time.Second}).Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	defer srv.Close()
 
