@@ -202,6 +202,20 @@ type GroupCount struct {
 	Problem  int    `json:"problem"` // offline or with a problem
 }
 
+// GroupDay is one day (UTC) of a province's or office's history.
+type GroupDay struct {
+	Day      time.Time `json:"day"`
+	Outages  int       `json:"outages"`  // kiosks that went offline that day
+	Sessions uint64    `json:"sessions"` // citizen sessions completed that day
+}
+
+// GroupHistorian is kept by stores that can draw a province's or office's
+// history per day (the fleet overview's charts). Empty province and
+// office mean the whole fleet.
+type GroupHistorian interface {
+	GroupHistory(ctx context.Context, province, office string, since time.Time) ([]GroupDay, error)
+}
+
 // Summarizer is kept by stores that can count kiosks per province or per
 // office (byOffice) without reading each one, for the fleet overview.
 type Summarizer interface {

@@ -615,9 +615,12 @@ type groupRow struct {
 }
 
 type overviewData struct {
-	Counts    counts
-	Provinces []groupRow
-	Offices   []groupRow
+	Counts            counts
+	Provinces         []groupRow
+	Offices           []groupRow
+	Place             string // the province or office the charts are of
+	ListURL           string // its kiosks in the list
+	Outages, Sessions template.HTML
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ string, s session) {
@@ -643,7 +646,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ string, s s
 					continue
 				}
 				v.Set("office", g.Office)
-				d.Offices = append(d.Offices, groupRow{g, groupBar(p.T, g), "/?" + v.Encode()})
+				d.Offices = append(d.Offices, groupRow{g, groupBar(p.T, g), "/overview?" + v.Encode()})
 				continue
 			}
 			d.Counts.Total += g.Total
@@ -653,6 +656,32 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ string, s s
 		}
 	}
 	d.Counts.Offline = d.Counts.Total - d.Counts.Online
+	// A province's or office's last week, drawn only for one chosen: the
+	// whole fleet's would read every snapshot of every kiosk.
+	office := r.URL.Query().Get("office")
+	if gh, ok := c.o.Store.(fleet.GroupHistorian); ok && (province != "" || office != "") {
+		to := c.o.Now()
+		from := to.Truncate(24*time.Hour).AddDate(0, 0, -6)
+		days, err := gh.GroupHistory(ctx, province, office, from)
+		if err != nil {
+			c.fail(w, r, s, "overview history", err)
+			return
+		}
+		labels := make([]string, 7)
+		outages, sessions := make([]float64, 7), make([]float64, 7)
+		for i := range labels {
+			labels[i] = from.AddDate(0, 0, i).Format("01-02")
+		}
+		for _, g := range days {
+			if i := int(g.Day.Sub(from).Hours() / 24); i >= 0 && i < 7 {
+				outages[i], sessions[i] = float64(g.Outages), float64(g.Sessions)
+			}
+		}
+		d.Place = strings.TrimSpace(province + " " + office)
+		d.ListURL = "/?" + url.Values{"province": {province}, "office": {office}}.Encode()
+		d.Outages = bars(p.T("chart.outages"), labels, outages)
+		d.Sessions = bars(p.T("chart.sessions"), labels, sessions)
+	}
 	if province == "" && len(d.Offices) > 200 {
 		d.Offices = nil // choose a province first: never thousands of rows
 	}

@@ -417,3 +417,35 @@ func TestParseUsers(t *testing.T) {
 		t.Errorf("New without options: %v", err)
 	}
 }
+
+// TestOverviewHistory: a province's and an office's last week as charts,
+// outages and sessions per day.
+func TestOverviewHistory(t *testing.T) {
+	r := newRig(t, "")
+	ctx := context.Background()
+	now := r.clk.Now() // 2026-12-08 08:00
+	for i, k := range []fleet.KioskInfo{{KioskID: "A", Province: "TH-10", Office: "TH-10-1"}, {KioskID: "B", Province: "TH-10", Office: "TH-10-2"}} {
+		must(t, r.st.PutKiosk(ctx, k))
+		for h := range 3 {
+			must(t, r.st.PutSnapshot(ctx, fleet.Snapshot{KioskID: k.KioskID, At: now.Add(time.Duration(h-26) * time.Hour), Seq: uint64(h + 1),
+				Sessions: uint64(h * (i + 1) * 5)}))
+		}
+		must(t, r.st.SetPresence(ctx, fleet.Presence{KioskID: k.KioskID, Online: false, At: now.Add(-time.Hour)}))
+	}
+	r.login()
+	_, _, body := r.do("GET", "/overview?province=TH-10", nil)
+	// Yesterday (12-07): A 10 sessions, B 20; today both went offline.
+	for _, want := range []string{"TH-10: Last 7 days", "<title>12-07: 30</title>", "<title>12-08: 2</title>", `href="/?office=&amp;province=TH-10"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("province overview lacks %q", want)
+		}
+	}
+	_, _, body = r.do("GET", "/overview?province=TH-10&office=TH-10-2", nil)
+	if !strings.Contains(body, "<title>12-07: 20</title>") || !strings.Contains(body, "<title>12-08: 1</title>") {
+		t.Errorf("office overview:\n%s", body)
+	}
+	_, _, body = r.do("GET", "/overview", nil)
+	if strings.Contains(body, "Last 7 days") {
+		t.Error("the whole fleet's overview reads every snapshot")
+	}
+}

@@ -102,6 +102,7 @@ CREATE TABLE snapshots (
 	kiosk_id TEXT NOT NULL,
 	at       BIGINT NOT NULL,
 	seq      BIGINT NOT NULL,
+	sessions BIGINT NOT NULL DEFAULT 0,
 	body     TEXT NOT NULL,
 	PRIMARY KEY (kiosk_id, at, seq)
 );

@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,9 +53,10 @@ type Store struct {
 }
 
 var (
-	_ fleet.Store       = (*Store)(nil)
-	_ fleet.PresenceLog = (*Store)(nil)
-	_ fleet.Summarizer  = (*Store)(nil)
+	_ fleet.Store          = (*Store)(nil)
+	_ fleet.PresenceLog    = (*Store)(nil)
+	_ fleet.Summarizer     = (*Store)(nil)
+	_ fleet.GroupHistorian = (*Store)(nil)
 )
 
 // Open opens (creating and migrating as needed) the store a DSN names:
@@ -183,8 +185,8 @@ func (s *Store) PutSnapshot(ctx context.Context, snap fleet.Snapshot) error {
 	}
 	defer tx.Rollback()
 	at := nanos(snap.At)
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO snapshots (kiosk_id, at, seq, body) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kiosk_id, at, seq) DO NOTHING`), snap.KioskID, at, int64(snap.Seq), string(body)); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO snapshots (kiosk_id, at, seq, sessions, body) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kiosk_id, at, seq) DO NOTHING`), snap.KioskID, at, int64(snap.Seq), int64(snap.Sessions), string(body)); err != nil {
 		return err
 	}
 	problem := b2i(len(snap.Problems()) > 0)
@@ -461,4 +463,74 @@ func (s *Store) Summary(ctx context.Context, byOffice bool) ([]fleet.GroupCount,
 		out = append(out, g)
 	}
 	return out, rows.Err()
+}
+
+const nanosPerDay = int64(24 * time.Hour)
+
+// GroupHistory counts, per UTC day since since, the kiosks of a province
+// (or office; both empty: the whole fleet) that went offline and the
+// sessions they completed (the increase of each kiosk's session counter, a
+// fall being a restart). Days without either are left out.
+func (s *Store) GroupHistory(ctx context.Context, province, office string, since time.Time) ([]fleet.GroupDay, error) {
+	place := `(? = '' OR k.province = ?) AND (? = '' OR k.office = ?)`
+	args := []any{province, province, office, office}
+	days := map[int64]*fleet.GroupDay{}
+	day := func(d int64) *fleet.GroupDay {
+		g := days[d]
+		if g == nil {
+			g = &fleet.GroupDay{Day: time.Unix(0, d*nanosPerDay).UTC()}
+			days[d] = g
+		}
+		return g
+	}
+	rows, err := s.query(ctx, `SELECT p.at / ? AS d, COUNT(*) FROM presence p JOIN kiosks k ON k.kiosk_id = p.kiosk_id
+		WHERE p.online = 0 AND p.at >= ? AND `+place+` GROUP BY 1`,
+		append([]any{nanosPerDay, nanos(since)}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var d int64
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		day(d).Outages = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.query(ctx, `SELECT d, SUM(inc) FROM (
+			SELECT s.at / ? AS d,
+				CASE WHEN LAG(s.sessions) OVER w IS NULL THEN 0
+				     WHEN s.sessions >= LAG(s.sessions) OVER w THEN s.sessions - LAG(s.sessions) OVER w
+				     ELSE s.sessions END AS inc
+			FROM snapshots s JOIN kiosks k ON k.kiosk_id = s.kiosk_id
+			WHERE s.at >= ? AND `+place+`
+			WINDOW w AS (PARTITION BY s.kiosk_id ORDER BY s.at, s.seq)
+		) x GROUP BY d`, append([]any{nanosPerDay, nanos(since)}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d, n int64
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			day(d).Sessions = uint64(n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]fleet.GroupDay, 0, len(days))
+	for _, g := range days {
+		out = append(out, *g)
+	}
+	slices.SortFunc(out, func(a, b fleet.GroupDay) int { return a.Day.Compare(b.Day) })
+	return out, nil
 }

@@ -34,6 +34,7 @@ var suite = []struct {
 	{"Commands", testCommands},
 	{"Prune", testPrune},
 	{"Summary", testSummary},
+	{"GroupHistory", testGroupHistory},
 }
 
 func TestStore(t *testing.T) {
@@ -377,4 +378,53 @@ func TestMigrations(t *testing.T) {
 	s, err := Open(ctx(t), path)
 	must(t, err)
 	s.Close()
+}
+
+func testGroupHistory(t *testing.T, s *Store) {
+	c := ctx(t)
+	for _, k := range []fleet.KioskInfo{{KioskID: "a1", Province: "TH-10", Office: "TH-10-1"}, {KioskID: "a2", Province: "TH-10", Office: "TH-10-2"},
+		{KioskID: "b1", Province: "VN-49", Office: "VN-49-1"}} {
+		must(t, s.PutKiosk(c, k))
+	}
+	day := func(d int, h int) time.Time { return t0.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour) }
+	// a1: 10 sessions on day 0, restart on day 1 (counter 4 → 4 more), 6 on day 2.
+	for i, sn := range []struct {
+		at       time.Time
+		sessions uint64
+	}{{day(0, 1), 0}, {day(0, 9), 10}, {day(1, 2), 4}, {day(1, 5), 4}, {day(2, 3), 10}} {
+		x := snap("a1", sn.at, uint64(i+1), "full")
+		x.Sessions = sn.sessions
+		must(t, s.PutSnapshot(c, x))
+	}
+	for i, sn := range []uint64{100, 103} { // a2: 3 on day 1
+		x := snap("a2", day(1, i+1), uint64(i+1), "full")
+		x.Sessions = sn
+		must(t, s.PutSnapshot(c, x))
+	}
+	x := snap("b1", day(0, 2), 1, "full")
+	must(t, s.PutSnapshot(c, x))
+	x = snap("b1", day(0, 3), 2, "full")
+	x.Sessions = 50
+	must(t, s.PutSnapshot(c, x))
+	for _, p := range []fleet.Presence{{KioskID: "a1", At: day(0, 5)}, {KioskID: "a1", Online: true, At: day(0, 6)}, {KioskID: "a1", At: day(2, 1)},
+		{KioskID: "a2", At: day(2, 7)}, {KioskID: "b1", At: day(1, 1)}} {
+		must(t, s.SetPresence(c, p))
+	}
+	midnight := func(d int) time.Time { return t0.Truncate(24 * time.Hour).Add(time.Duration(d) * 24 * time.Hour) }
+	got, err := s.GroupHistory(c, "TH-10", "", t0)
+	must(t, err)
+	want := []fleet.GroupDay{{Day: midnight(0), Outages: 1, Sessions: 10}, {Day: midnight(1), Sessions: 4 + 3}, {Day: midnight(2), Outages: 2, Sessions: 6}}
+	if !slices.Equal(got, want) {
+		t.Errorf("TH-10 history = %+v\nwant %+v", got, want)
+	}
+	got, err = s.GroupHistory(c, "", "TH-10-2", t0)
+	must(t, err)
+	if want := []fleet.GroupDay{{Day: midnight(1), Sessions: 3}, {Day: midnight(2), Outages: 1}}; !slices.Equal(got, want) {
+		t.Errorf("TH-10-2 history = %+v, want %+v", got, want)
+	}
+	got, err = s.GroupHistory(c, "", "", day(1, 0))
+	must(t, err)
+	if want := []fleet.GroupDay{{Day: midnight(1), Outages: 1, Sessions: 3}, {Day: midnight(2), Outages: 2, Sessions: 6}}; !slices.Equal(got, want) {
+		t.Errorf("fleet history since day 1 = %+v, want %+v", got, want)
+	}
 }
