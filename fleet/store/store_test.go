@@ -386,7 +386,9 @@ func testGroupHistory(t *testing.T, s *Store) {
 		{KioskID: "b1", Province: "VN-49", Office: "VN-49-1"}} {
 		must(t, s.PutKiosk(c, k))
 	}
-	day := func(d int, h int) time.Time { return t0.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour) }
+	day := func(d int, h int) time.Time {
+		return t0.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour)
+	}
 	// a1: 10 sessions on day 0, restart on day 1 (counter 4 → 4 more), 6 on day 2.
 	for i, sn := range []struct {
 		at       time.Time
