@@ -182,3 +182,57 @@ func (s *sessions) drop(id string) {
 func sameToken(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// Login throttling: after maxFailures wrong passwords for one user name
+// within failureWindow, that name cannot log in until the window has
+// passed since the last failure, whatever the password. The answer is the
+// same wrong-password page, so it tells a guesser nothing.
+const (
+	maxFailures   = 5
+	failureWindow = 15 * time.Minute
+)
+
+type failures struct {
+	mu  sync.Mutex
+	m   map[string][]time.Time // user name → recent failures
+	now func() time.Time
+}
+
+// locked says whether name has too many recent failures.
+func (f *failures) locked(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.recentLocked(name)) >= maxFailures
+}
+
+func (f *failures) recentLocked(name string) []time.Time {
+	cut := f.now().Add(-failureWindow)
+	ts := f.m[name]
+	i := 0
+	for i < len(ts) && ts[i].Before(cut) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(f.m, name)
+	} else {
+		f.m[name] = ts
+	}
+	return ts
+}
+
+func (f *failures) add(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) > 10000 { // a flood of made-up names: forget them rather than grow
+		clear(f.m)
+	}
+	ts := f.recentLocked(name)
+	f.m[name] = append(ts, f.now())
+}
+
+func (f *failures) reset(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, name)
+}

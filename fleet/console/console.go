@@ -77,6 +77,7 @@ type Console struct {
 	mux      *http.ServeMux
 	tmpl     *template.Template
 	sessions *sessions
+	failures *failures
 	log      *slog.Logger
 
 	// The counts per office and province are read at most every
@@ -155,7 +156,8 @@ func New(o Options) (*Console, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{o: o, mux: http.NewServeMux(), log: o.Logger,
-		sessions: &sessions{m: map[string]session{}, ttl: o.SessionTTL, now: o.Now, rand: o.Rand}}
+		sessions: &sessions{m: map[string]session{}, ttl: o.SessionTTL, now: o.Now, rand: o.Rand},
+		failures: &failures{m: map[string][]time.Time{}, now: o.Now}}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"problem": problemText,
 		"dict": func(kv ...any) map[string]any {
@@ -313,12 +315,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	user, pass := r.PostFormValue("user"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	if !c.o.Users.check(user, pass) {
+	if len(user) > 64 {
+		user = user[:64]
+	}
+	if c.failures.locked(user) || !c.o.Users.check(user, pass) {
+		c.failures.add(user)
 		c.log.Info("console: login refused")
 		p := c.page(r, session{}, "login.bad", next)
 		c.render(w, http.StatusUnauthorized, "login", p)
 		return
 	}
+	c.failures.reset(user)
 	id, _, err := c.sessions.create(user, langFromRequest(r))
 	if err != nil {
 		c.fail(w, r, session{}, "new session", err)

@@ -449,3 +449,22 @@ func TestOverviewHistory(t *testing.T) {
 		t.Error("the whole fleet's overview reads every snapshot")
 	}
 }
+
+// TestLoginThrottled: five wrong passwords lock the name for 15 minutes,
+// even against the right one; then it works again.
+func TestLoginThrottled(t *testing.T) {
+	r := newRig(t, "")
+	for range maxFailures {
+		if code, _, _ := r.do("POST", "/login", url.Values{"user": {"anan"}, "password": {"guess"}}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", code)
+		}
+	}
+	right := url.Values{"user": {"anan"}, "password": {"correct horse"}}
+	if code, _, body := r.do("POST", "/login", right); code != http.StatusUnauthorized || !strings.Contains(body, "Wrong user name or password") {
+		t.Fatalf("locked name logged in: %d", code)
+	}
+	r.clk.add(failureWindow + time.Second)
+	if code, _, _ := r.do("POST", "/login", right); code != http.StatusSeeOther {
+		t.Fatalf("after the window: %d, want logged in", code)
+	}
+}
