@@ -209,6 +209,7 @@ type page struct {
 	Lang, User, CSRF, Path string
 	Langs                  []string
 	LangNames              map[string]string
+	LangURLs               map[string]string // this page in each language
 	Error                  string
 	Data                   any
 }
@@ -250,7 +251,17 @@ func (c *Console) staff(h staffHandler) http.HandlerFunc {
 }
 
 func (c *Console) page(r *http.Request, s session, errKey string, data any) page {
-	p := page{Lang: s.lang, User: s.user, CSRF: s.csrf, Path: r.URL.Path, Langs: langs, LangNames: langNames, Data: data}
+	p := page{Lang: s.lang, User: s.user, CSRF: s.csrf, Path: r.URL.Path, Langs: langs, LangNames: langNames, Data: data,
+		LangURLs: map[string]string{}}
+	for _, l := range langs {
+		path, q := r.URL.Path, r.URL.Query()
+		if r.Method != http.MethodGet { // a form's answer: its page is not there to GET
+			path, q = "/", url.Values{}
+		}
+		q.Set("lang", l)
+		q.Del("sent")
+		p.LangURLs[l] = path + "?" + q.Encode()
+	}
 	if p.Lang == "" {
 		p.Lang = langFromRequest(r)
 	}

@@ -381,6 +381,9 @@ func TestOverviewAndLanguages(t *testing.T) {
 	if !strings.Contains(body, "สำนักงาน") || strings.Contains(body, "TH-10-0") {
 		t.Errorf("overview of VN-49 in Thai")
 	}
+	if !strings.Contains(body, `href="/overview?lang=vi&amp;province=VN-49"`) {
+		t.Error("the language links do not keep the page's filters")
+	}
 	_, _, body = r.do("GET", "/?lang=vi", nil)
 	if !strings.Contains(body, "Cần kiểm tra") || !strings.Contains(body, "mất kết nối") {
 		t.Errorf("list in Vietnamese lacks its words")
