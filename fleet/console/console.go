@@ -238,6 +238,9 @@ func (c *Console) staff(h staffHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 16<<10) // a command form is a few hundred bytes
+		}
 		if r.Method == http.MethodPost && !sameToken(r.PostFormValue("csrf"), s.csrf) {
 			c.render(w, http.StatusForbidden, "error", c.page(r, s, "err.csrf", nil))
 			return
@@ -435,7 +438,7 @@ func (c *Console) counts(ctx context.Context, f fleet.Filter) (counts, []string,
 			if len(provinces) == 0 || provinces[len(provinces)-1] != g.Province {
 				provinces = append(provinces, g.Province)
 			}
-			if f.Province == "" || g.Province == f.Province {
+			if f.Province != "" && g.Province == f.Province { // offices to choose from once a province is
 				offices = append(offices, g.Office)
 			}
 			if (f.Province != "" && g.Province != f.Province) || (f.Office != "" && g.Office != f.Office) {
