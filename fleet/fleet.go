@@ -11,8 +11,13 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNotFound is what a Store returns (wrapped) for an unknown kiosk or
+// command.
+var ErrNotFound = errors.New("fleet: not found")
 
 // KioskInfo is a kiosk's entry in the registry.
 type KioskInfo struct {
@@ -50,6 +55,12 @@ type Snapshot struct {
 	OutOfService   bool          `json:"outOfService"`
 	Warnings       []string      `json:"warnings,omitempty"`
 	UpdateState    string        `json:"updateState,omitempty"` // idle|downloading|installed|committed|rolledBack
+	// Sessions counts citizen sessions completed since the kiosk program
+	// started, Ratings the satisfaction ratings 1..5 given since then
+	// (Ratings[0] is the count of 1s); the console draws per-day charts
+	// from their increase. Both are reset by a restart.
+	Sessions uint64   `json:"sessions,omitempty"`
+	Ratings  []uint64 `json:"ratings,omitempty"`
 }
 
 // Event is something that happened on a kiosk, sent once at QoS 1 and kept
@@ -131,4 +142,82 @@ type Store interface {
 // is next online unless it expires first (State "expired").
 type Commander interface {
 	Send(ctx context.Context, c Command) (Command, error)
+}
+
+// Problems says why a kiosk needs a look, most urgent first, as stable codes
+// (the console translates them): "offline", "out-of-service", a device
+// ("printer:out", "scanner:hardwareError"), "needs-attention" and the
+// snapshot's warnings. Nil means all is well. The store's "problem" status
+// and the console's ordering use it.
+func (v KioskView) Problems() []string {
+	var p []string
+	if !v.Online {
+		p = append(p, "offline")
+	}
+	if v.Snapshot == nil {
+		return p
+	}
+	return append(p, v.Snapshot.Problems()...)
+}
+
+// Problems is what the snapshot alone says is wrong (see KioskView.Problems).
+func (s *Snapshot) Problems() []string {
+	var p []string
+	if s.OutOfService {
+		p = append(p, "out-of-service")
+	}
+	for _, d := range s.Devices {
+		switch d.State {
+		case "", "online", "busy", "noDevice":
+		default:
+			p = append(p, d.Name+":"+d.State)
+		}
+		switch d.Media {
+		case "out", "jammed", "coverOpen":
+			p = append(p, d.Name+":"+d.Media)
+		}
+	}
+	if s.NeedsAttention > 0 {
+		p = append(p, "needs-attention")
+	}
+	for _, w := range s.Warnings {
+		p = append(p, "warning:"+w)
+	}
+	return p
+}
+
+// PresenceLog is kept by stores that remember every presence change, for
+// the console's online/offline chart.
+type PresenceLog interface {
+	Presences(ctx context.Context, kioskID string, since time.Time) ([]Presence, error)
+}
+
+// GroupCount is how many kiosks of one office (or province, Office empty)
+// are in each state.
+type GroupCount struct {
+	Province string `json:"province"`
+	Office   string `json:"office,omitempty"`
+	Total    int    `json:"total"`
+	Online   int    `json:"online"`
+	Problem  int    `json:"problem"` // offline or with a problem
+}
+
+// GroupDay is one day (UTC) of a province's or office's history.
+type GroupDay struct {
+	Day      time.Time `json:"day"`
+	Outages  int       `json:"outages"`  // kiosks that went offline that day
+	Sessions uint64    `json:"sessions"` // citizen sessions completed that day
+}
+
+// GroupHistorian is kept by stores that can draw a province's or office's
+// history per day (the fleet overview's charts). Empty province and
+// office mean the whole fleet.
+type GroupHistorian interface {
+	GroupHistory(ctx context.Context, province, office string, since time.Time) ([]GroupDay, error)
+}
+
+// Summarizer is kept by stores that can count kiosks per province or per
+// office (byOffice) without reading each one, for the fleet overview.
+type Summarizer interface {
+	Summary(ctx context.Context, byOffice bool) ([]GroupCount, error)
 }

@@ -104,6 +104,9 @@ type Deps struct {
 	// (the cabinet door is open) and takes provisioning codes scanned then.
 	Technician func() bool
 	Provision  func(ctx context.Context, payload []byte)
+	// Metrics counts sessions, submissions, prints, scans, QR reads,
+	// login failures and ratings; nil counts nothing.
+	Metrics Metrics
 }
 
 // Controller runs the citizen session. All methods are safe for concurrent
@@ -145,6 +148,9 @@ func NewController(d Deps) *Controller {
 	}
 	if d.ScanDPI == 0 {
 		d.ScanDPI = 150
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
 	}
 	if d.RenderReceipt == nil {
 		width := d.ReceiptWidthDots
@@ -219,6 +225,9 @@ func (c *Controller) wipeLocked(reason string) {
 	c.s = c.newSession()
 	if old.step != StepAttract {
 		c.d.Log.Info("session wiped", "session", old.id, "reason", reason, "at_step", string(old.step))
+		if old.step != StepStatus {
+			c.d.Metrics.SessionEnded(string(old.step), completedAt(old.step))
+		}
 	}
 	if old.opCancel != nil {
 		old.opCancel() // a scan or login in flight for this citizen stops
@@ -254,6 +263,9 @@ func (c *Controller) setNotice(err error) {
 	c.s.notice, c.s.noticeCode, c.s.noticeUntil, c.s.noticeAt = key, code, time.Time{}, c.d.Now()
 	if ue := (*UserError)(nil); errors.As(err, &ue) && ue.Wait > 0 {
 		c.s.noticeUntil = c.d.Now().Add(ue.Wait)
+	}
+	if c.s.step == StepLogin && loginFailure(key) {
+		c.d.Metrics.LoginFailed(key)
 	}
 	if code != "" {
 		c.log().Error("session error", "code", code, "step", string(c.s.step), "err", err)

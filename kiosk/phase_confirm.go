@@ -222,6 +222,7 @@ func (c *Controller) submit(o *op, app Application, parked string) error {
 	switch {
 	case werr == nil && entry.State == outbox.StateNeedsAttention:
 		c.d.Log.Warn("portal refused the application", "packet", app.PacketID, "reason", entry.LastError)
+		c.d.Metrics.Submission("refused")
 		return o.apply(func(s *session) error {
 			s.parked, s.refusal = app.PacketID, refusalKey(entry.LastError)
 			return s.fire(evRefused)
@@ -235,6 +236,7 @@ func (c *Controller) submit(o *op, app Application, parked string) error {
 		c.d.Log.Warn("portal did not answer in time; provisional receipt", "packet", app.PacketID)
 		r.AppointmentDate = appointmentEstimate(app.CreatedAt, app.Procedure.ProcessingDays)
 	}
+	c.d.Metrics.Submission(map[bool]string{true: "provisional", false: "accepted"}[r.Provisional])
 	r.TrackURL = strings.TrimRight(c.d.Config.PortalURL, "/") + api.PathTrack + r.Reference
 
 	var data receipt.Data

@@ -29,6 +29,7 @@ func (c *Controller) ScanDocument(ctx context.Context) error {
 	defer o.end()
 
 	doc, err := c.scan(o.ctx, req)
+	c.d.Metrics.Scanned(doc.Pages, errors.Is(err, device.ErrScannerJammed))
 
 	aerr := o.apply(func(s *session) error {
 		if err != nil {

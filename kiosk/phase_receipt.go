@@ -61,6 +61,7 @@ func (c *Controller) printReceipt(ctx context.Context, o *op, d receipt.Data) {
 	pctx, cancel := context.WithTimeout(ctx, c.d.PrintWait)
 	job, err := c.d.Printer.Print(pctx, device.PrintPart{Image: img})
 	cancel()
+	c.d.Metrics.PrintJob(err == nil)
 	if err != nil {
 		c.d.Log.Warn("receipt not printed", "job", job, "err", err)
 	}
@@ -102,6 +103,7 @@ func (c *Controller) ReprintReceipt(ctx context.Context) error {
 	} else {
 		job, err = c.d.Printer.Reprint(pctx, jobID, device.PrintPart{Image: img})
 	}
+	c.d.Metrics.PrintJob(err == nil)
 	if err != nil {
 		c.d.Log.Warn("receipt reprint failed", "job", jobID, "err", err)
 	}
@@ -139,6 +141,7 @@ func (c *Controller) Rate(n int) error {
 	}
 	if n >= 1 && n <= 5 {
 		c.ratings[n]++
+		c.d.Metrics.Rated(n)
 		if c.ratings[0]++; c.ratings[0] >= ratingBatch {
 			c.logRatingsLocked()
 		}

@@ -16,6 +16,7 @@ import (
 func (c *Controller) Start() error {
 	return c.do([]Step{StepAttract, StepStatus}, func(s *session) error {
 		s.status = nil
+		c.d.Metrics.SessionStarted()
 		return s.fire(evStart)
 	})
 }
@@ -120,6 +121,7 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 	kind, ref := ClassifyQR(data, c.d.Config.PortalURL)
 	if kind == QRProvisioning && c.d.Technician != nil && c.d.Technician() {
 		c.d.Log.Info("qr scanned", "kind", kind, "bytes", len(data))
+		c.d.Metrics.QRRead(kind)
 		if c.d.Provision != nil {
 			c.d.Provision(ctx, data)
 		}
@@ -127,6 +129,7 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 	}
 	c.mu.Lock()
 	c.d.Log.Info("qr scanned", "kind", kind, "bytes", len(data), "step", string(c.s.step))
+	c.d.Metrics.QRRead(kind)
 	idle := (c.s.step == StepAttract || c.s.step == StepStatus) && c.s.busy == ""
 	switch {
 	case c.outOfService:

@@ -298,8 +298,10 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	sens := devs.Sensors
 
 	login := identity.New(loginConfig(cfg, key, &loginHC, log.With("part", "identity")))
+	km := health.NewKioskMetrics() // the controller counts, /metrics serves
 	ctrl := kiosk.NewController(kiosk.Deps{
-		Config: cfg.Config, Log: log.With("part", "session"), Signer: key,
+		Metrics: km,
+		Config:  cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Catalogue: cat,
 		Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent
 		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
@@ -349,7 +351,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 
 	mon := health.New(health.Options{
-		KioskID: cfg.KioskID, Version: version,
+		KioskID: cfg.KioskID, Version: version, Kiosk: km,
 		Checkers: checkers(devs),
 		Backlog:  ob.Backlog, DiskPath: cfg.DataDir,
 		Temperature: func() (float64, error) { return sensors.Temperature(cfg.SysRoot) },
@@ -391,7 +393,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 
 	// Everything is open: run the subsystems until one fails or ctx ends.
 	g := newGroup(ctx)
-	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, pc); return nil })
+	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, km.MeterSender(pc)); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
 	g.goRun("idle timer", ctrl.RunIdle)
 	if devs.Printer != nil {

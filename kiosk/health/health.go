@@ -49,6 +49,9 @@ type Options struct {
 	// Warnings adds warnings from elsewhere (the outbox's pressure), so the
 	// monitoring team hears of a filling backlog long before it refuses.
 	Warnings func() []string
+	// Kiosk, when set, adds the kiosk's own counters (sessions, prints,
+	// scans, …) to /metrics.
+	Kiosk *KioskMetrics
 }
 
 // Thresholds of the warnings.
@@ -91,7 +94,7 @@ func New(opts Options) *Monitor {
 		log:     opts.Log,
 		now:     opts.Now,
 		byName:  map[string]device.Status{},
-		metrics: newMetrics(opts.Version),
+		metrics: newMetrics(opts.Version, opts.Kiosk),
 		sendNow: make(chan struct{}, 1),
 	}
 	if m.log == nil {

@@ -26,7 +26,7 @@ type metrics struct {
 	lastState         map[string]device.State // current state label per device
 }
 
-func newMetrics(version string) *metrics {
+func newMetrics(version string, kiosk *KioskMetrics) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		deviceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -60,6 +60,9 @@ func newMetrics(version string) *metrics {
 	m.temperature.Set(nan)
 	m.reg.MustRegister(m.deviceUp, m.backlog, m.diskFree, m.temperature, m.heartbeatFailures, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if kiosk != nil {
+		m.reg.MustRegister(kiosk.collectors()...)
+	}
 	return m
 }
 
