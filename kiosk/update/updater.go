@@ -200,7 +200,9 @@ func (u *Updater) Look(ctx context.Context) (*Offer, error) {
 	cfg.LocalTargetsDir = u.layout.downloadDir()
 	mc := *u.opts.Client
 	mc.Timeout = u.opts.MetadataTimeout
-	cfg.Fetcher = (&fetcher.DefaultFetcher{}).NewFetcherWithHTTPClient(ctxClient{ctx: ctx, c: &mc})
+	f := fetcher.NewDefaultFetcher() // one try per file: Run retries with its own backoff
+	f.SetHTTPClient(ctxClient{ctx: ctx, c: &mc})
+	cfg.Fetcher = f
 	up, err := updater.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("update: trusted root: %w", err)
@@ -477,3 +479,6 @@ func (u *Updater) step(ctx context.Context) (time.Duration, error) {
 	}
 	return u.opts.Interval, u.Install(o, path)
 }
+
+// Root is the layout root the updater works in.
+func (u *Updater) Root() string { return u.opts.Root }
