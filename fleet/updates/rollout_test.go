@@ -135,4 +135,3 @@ func TestPlanValidate(t *testing.T) {
 		}
 	}
 }
-
