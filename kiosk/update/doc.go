@@ -42,10 +42,11 @@
 //
 // Install unpacks the verified bundle, writes pending (Version: the running
 // release, Trial: the new one), switches current and calls Options.Restart
-// (the kiosk exits and systemd starts current/kiosk again). Boot, called
-// first thing by every start, counts the starts of the trial version
-// (Boots) before anything else can fail, so a version that crashes before it
-// can check itself is rolled back after MaxBoots starts; then it runs every
+// (by default by returning ErrRestart: the kiosk exits and systemd starts
+// current/kiosk again). Start, called first thing by every start, counts
+// the starts of the trial version (Boots) before anything else can fail, so
+// a version that crashes before it can check itself is rolled back after
+// MaxBoots starts; then Boot (the beginning of Run) runs every
 // Check (self-test, UI serves, portal and fleet reachable) until each passes
 // or CheckBound runs out. A pass commits; a failure writes rolledBack
 // (Failed, Reason), switches current back and restarts. A rolled-back

@@ -49,7 +49,7 @@ type Options struct {
 
 	BytesPerSecond int           // download cap; 0: none
 	Busy           func() bool   // true while a citizen is in a session: no download, no switch
-	Restart        func() error  // asks the supervisor (systemd) to start Current again
+	Restart        func() error  // asks the supervisor (systemd) to start Current again; default: return ErrRestart
 	Checks         []Check       // all must pass within CheckBound for a trial to commit
 	CheckBound     time.Duration // default 2 minutes
 	MaxBoots       int           // starts of a trial version before it is rolled back unchecked; default 3
@@ -86,7 +86,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Client = http.DefaultClient
 	}
 	if o.Restart == nil {
-		o.Restart = func() error { return errors.New("update: no restart function") }
+		o.Restart = func() error { return ErrRestart }
 	}
 	if o.CheckBound <= 0 {
 		o.CheckBound = 2 * time.Minute
@@ -129,6 +129,9 @@ type Updater struct {
 	mu     sync.Mutex
 	status string // idle|downloading|installed|committed|rolledBack, as the fleet snapshot takes it
 	failed string
+
+	started bool  // Start ran
+	start   State // what it left
 }
 
 // New checks opts and returns an Updater; it touches no file.
@@ -299,12 +302,34 @@ func (u *Updater) fault(step string) error {
 	return u.opts.fault(step)
 }
 
-// Boot settles the state file for the version now running, first thing at
-// start: it counts the start of a version on trial and rolls it back when
-// it has started too often; it runs the health checks of a trial and
-// commits it or rolls it back (switching Current and calling Restart); and
-// it repairs a switch that a crash cut short. It returns the state it left.
-func (u *Updater) Boot(ctx context.Context) (State, error) {
+// ErrRestart is what Install and a rollback return when no Restart
+// function is set: the kiosk must exit so that its supervisor starts
+// Current again. Run returns it.
+var ErrRestart = errors.New("update: restart into the release current names")
+
+// Start counts this start of a version on trial, first thing at start-up
+// before anything else can fail, and rolls the trial back when it has
+// started more than MaxBoots times without passing its checks (so a
+// version that crashes before it can check itself does not stay). It also
+// repairs what a crash left: a half-made link, a switch cut short, a
+// rollback whose switch did not happen. Boot calls it when it has not run.
+func (u *Updater) Start() (State, error) {
+	u.mu.Lock()
+	if u.started {
+		st := u.start
+		u.mu.Unlock()
+		return st, nil
+	}
+	u.started = true
+	u.mu.Unlock()
+	st, err := u.begin()
+	u.mu.Lock()
+	u.start = st
+	u.mu.Unlock()
+	return st, err
+}
+
+func (u *Updater) begin() (State, error) {
 	l, me := u.layout, u.opts.Version
 	st, ok, err := l.ReadState()
 	if err != nil {
@@ -325,15 +350,7 @@ func (u *Updater) Boot(ctx context.Context) (State, error) {
 			return u.rollback(st, fmt.Sprintf("started %d times without passing its health check", st.Boots-1))
 		}
 		u.setStatus("installed")
-		if err := u.runChecks(ctx); err != nil {
-			if ctx.Err() != nil {
-				return st, ctx.Err() // shutdown is no verdict; the next start checks again
-			}
-			return u.rollback(st, err.Error())
-		}
-		st = State{Phase: Committed, Version: me}
-		u.opts.Log.Info("update: committed", "version", me)
-		return st, u.settle(st)
+		return st, nil
 	case st.Phase == Pending || st.Phase == Trial:
 		// The old version runs: the switch never completed (or the trial
 		// version was replaced by hand). Current must name what runs.
@@ -353,6 +370,26 @@ func (u *Updater) Boot(ctx context.Context) (State, error) {
 		st = State{Phase: Committed, Version: me}
 		return st, u.settle(st)
 	}
+}
+
+// Boot settles the state file for the version now running: after Start,
+// it runs the health checks of a version on trial and commits it, or rolls
+// it back (switching Current and restarting). It returns the state it left.
+// Shutdown during the checks is no verdict: the next start checks again.
+func (u *Updater) Boot(ctx context.Context) (State, error) {
+	st, err := u.Start()
+	if err != nil || st.Phase != Trial {
+		return st, err
+	}
+	if err := u.runChecks(ctx); err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return u.rollback(st, err.Error())
+	}
+	st = State{Phase: Committed, Version: u.opts.Version}
+	u.opts.Log.Info("update: committed", "version", u.opts.Version)
+	return st, u.settle(st)
 }
 
 // settle records st and, when Current points elsewhere than the version
@@ -423,7 +460,9 @@ func (u *Updater) runChecks(ctx context.Context) error {
 // it within the release's maintenance window, until ctx ends. Failures are
 // logged and retried after Backoff.
 func (u *Updater) Run(ctx context.Context) error {
-	if _, err := u.Boot(ctx); err != nil {
+	if _, err := u.Boot(ctx); errors.Is(err, ErrRestart) {
+		return err
+	} else if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -435,6 +474,8 @@ func (u *Updater) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, ErrRestart):
+			return err
 		case err != nil:
 			failures++
 			wait = u.opts.Backoff(failures)
