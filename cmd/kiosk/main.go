@@ -13,12 +13,18 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"govkiosk/kiosk/update"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, update.ErrRestart) {
+		fmt.Fprintln(os.Stderr, "kiosk: restarting into the release current names")
+		os.Exit(restartExitCode)
+	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "kiosk:", oneLine(err))
 		os.Exit(1)

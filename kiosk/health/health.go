@@ -49,6 +49,9 @@ type Options struct {
 	// Warnings adds warnings from elsewhere (the outbox's pressure), so the
 	// monitoring team hears of a filling backlog long before it refuses.
 	Warnings func() []string
+	// UpdateState reports the updater's state (api.Heartbeat.UpdateState);
+	// nil: no updater.
+	UpdateState func() string
 }
 
 // Thresholds of the warnings.
@@ -157,6 +160,9 @@ func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
 	}
 	if tempKnown {
 		hb.TemperatureC = temp // JSON has no NaN: unknown is 0
+	}
+	if m.opts.UpdateState != nil {
+		hb.UpdateState = m.opts.UpdateState()
 	}
 	hb.Warnings = warnings(devs, backlog, diskFree, diskKnown, temp)
 	if m.opts.Warnings != nil {

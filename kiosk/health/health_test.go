@@ -424,3 +424,18 @@ func TestExtraWarningsJoinTheHeartbeat(t *testing.T) {
 		t.Fatalf("warning repeated %d times: %v", n, hb.Warnings)
 	}
 }
+
+func TestHeartbeatCarriesUpdateState(t *testing.T) {
+	state := "downloading"
+	r := newRig(t, func(o *Options) { o.UpdateState = func() string { return state } })
+	if hb := r.m.Refresh(context.Background()); hb.UpdateState != "downloading" {
+		t.Errorf("UpdateState %q, want downloading", hb.UpdateState)
+	}
+	state = "rolledBack 2.0.0"
+	if hb := r.m.Refresh(context.Background()); hb.UpdateState != "rolledBack 2.0.0" {
+		t.Errorf("UpdateState %q after a rollback", hb.UpdateState)
+	}
+	if hb := newRig(t, nil).m.Refresh(context.Background()); hb.UpdateState != "" {
+		t.Errorf("UpdateState %q without an updater", hb.UpdateState)
+	}
+}

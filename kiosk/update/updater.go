@@ -132,6 +132,7 @@ type Updater struct {
 
 	started bool  // Start ran
 	start   State // what it left
+	rt      Runtime
 }
 
 // New checks opts and returns an Updater; it touches no file.
@@ -140,7 +141,33 @@ func New(opts Options) (*Updater, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Updater{opts: o, layout: Layout{Root: o.Root}, status: "idle"}, nil
+	return &Updater{opts: o, layout: Layout{Root: o.Root}, status: "idle",
+		rt: Runtime{Busy: o.Busy, Client: o.Client, Checks: o.Checks}}, nil
+}
+
+// Runtime is what the updater needs of the running kiosk that exists only
+// once it is up (the updater itself is made first, so that Start counts a
+// trial's start before anything else can fail).
+type Runtime struct {
+	Busy   func() bool  // as Options.Busy
+	Client *http.Client // as Options.Client; nil: keep
+	Checks []Check      // as Options.Checks
+}
+
+// Wire sets the runtime parts; call it before Run.
+func (u *Updater) Wire(rt Runtime) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if rt.Client == nil {
+		rt.Client = u.rt.Client
+	}
+	u.rt = rt
+}
+
+func (u *Updater) runtime() Runtime {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.rt
 }
 
 // Pin stores the TUF root the kiosk trusts from now on (at provisioning;
@@ -201,7 +228,7 @@ func (u *Updater) Look(ctx context.Context) (*Offer, error) {
 	}
 	cfg.LocalMetadataDir = u.layout.metadataDir()
 	cfg.LocalTargetsDir = u.layout.downloadDir()
-	mc := *u.opts.Client
+	mc := *u.runtime().Client
 	mc.Timeout = u.opts.MetadataTimeout
 	f := fetcher.NewDefaultFetcher() // one try per file: Run retries with its own backoff
 	f.SetHTTPClient(ctxClient{ctx: ctx, c: &mc})
@@ -261,7 +288,8 @@ func (u *Updater) Download(ctx context.Context, o *Offer) (string, error) {
 		return "", err
 	}
 	u.layout.dropPartials(path)
-	d := &downloader{client: u.opts.Client, busy: u.opts.Busy, stall: u.opts.Stall}
+	rt := u.runtime()
+	d := &downloader{client: rt.Client, busy: rt.Busy, stall: u.opts.Stall}
 	if u.opts.BytesPerSecond > 0 {
 		d.limiter = rate.NewLimiter(rate.Limit(u.opts.BytesPerSecond), chunk) // at most one chunk early
 	}
@@ -434,7 +462,7 @@ func (u *Updater) rollback(st State, reason string) (State, error) {
 func (u *Updater) runChecks(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, u.opts.CheckBound)
 	defer cancel()
-	for _, c := range u.opts.Checks {
+	for _, c := range u.runtime().Checks {
 		var last error
 		for {
 			if last = c.Run(ctx); last == nil {
@@ -515,7 +543,7 @@ func (u *Updater) step(ctx context.Context) (time.Duration, error) {
 	if o.Release.Rollout != nil {
 		w = o.Release.Rollout.Window
 	}
-	if !w.Open(u.opts.Clock()) || (u.opts.Busy != nil && u.opts.Busy()) {
+	if busy := u.runtime().Busy; !w.Open(u.opts.Clock()) || (busy != nil && busy()) {
 		return u.opts.BusyPoll, nil
 	}
 	return u.opts.Interval, u.Install(o, path)
