@@ -513,3 +513,48 @@ func latest(t *testing.T, dir, role string) string {
 }
 
 func (k *kiosk) root() string { return k.u.Root() }
+
+// After the fleet rotates its online keys with the offline root key, a
+// kiosk follows the new root by itself, and metadata still signed with a
+// revoked key is refused.
+func TestKioskFollowsKeyRotation(t *testing.T) {
+	s := newServer(t, updates.Options{})
+	root := kioskRoot(t, s, "1.0.0")
+	s.release(t, "2.0.0", 0, nil)
+	k := newKiosk(t, s, root, "1.0.0", nil)
+	if o, err := k.u.Look(ctx(t)); err != nil || o == nil {
+		t.Fatalf("before rotation: %+v, %v", o, err)
+	}
+	next, err := updates.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.repo.RotateOnlineKeys(s.keys.Root, next); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := k.u.Look(ctx(t)); err != nil || o == nil || o.Release.Version != "2.0.0" {
+		t.Fatalf("after rotation: %+v, %v", o, err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "update", "tuf", "root.json"))
+	if err != nil || !bytes.Contains(b, []byte(`"version": 2`)) {
+		t.Errorf("the kiosk did not keep root version 2: %v\n%s", err, b)
+	}
+
+	// The old, revoked online keys publish a "release" of their own.
+	old, err := updates.Open(s.repo.Dir(), updates.Keys{Targets: s.keys.Targets, Snapshot: s.keys.Snapshot, Timestamp: s.keys.Timestamp}, updates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := writeScript(t, dir, "kiosk", "6.6.6")
+	f, _ := os.Create(filepath.Join(dir, "evil"))
+	update.Pack(f, "6.6.6", "amd64", map[string]string{"kiosk": bin}, update.Zstd)
+	f.Close()
+	if _, err := old.AddRelease(filepath.Join(dir, "evil"), update.Release{Version: "6.6.6", Arch: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := k.u.Look(ctx(t))
+	if o != nil || !errors.Is(err, &metadata.ErrUnsignedMetadata{}) {
+		t.Fatalf("metadata signed by revoked keys: %+v, %v; want refused", o, err)
+	}
+}
