@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 APT_PACKAGES := sane-utils libsane1 chromium chromium-driver zbar-tools fonts-noto-core \
-  mosquitto prometheus prometheus-alertmanager postgresql espeak-ng unpaper img2pdf
+  mosquitto prometheus prometheus-alertmanager postgresql espeak-ng unpaper img2pdf zstd
 STATICCHECK_VERSION := v0.8.2
 # staticcheck, pinned, where `go install` puts it (GOBIN, else GOPATH/bin).
 STATICCHECK := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck

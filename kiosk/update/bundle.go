@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -29,8 +28,13 @@ type Manifest struct {
 	Files   map[string]string `json:"files"` // name → SHA-256 hex; names are flat (no directories)
 }
 
-// manifestName is the manifest's name inside a bundle and a release directory.
-const manifestName = "manifest.json"
+// ZstdWindow is the largest zstd window a kiosk accepts in a bundle (the
+// publisher compresses with a window as large as the kiosk binary, like
+// zstd --long, to find repeats across the whole file).
+const ZstdWindow = 64 << 20
+
+// ManifestName is the manifest's name inside a bundle and a release directory.
+const ManifestName = "manifest.json"
 
 // Compression of a bundle.
 type Compression int
@@ -53,100 +57,14 @@ func BundleName(version, arch string, c Compression) string {
 	return "govkiosk-" + version + "-" + arch + c.Ext()
 }
 
-// Pack writes a bundle of the files (name → path on disk) for version and
-// arch to w. Every release must carry a "kiosk".
-func Pack(w io.Writer, version, arch string, files map[string]string, c Compression) error {
-	if !ValidVersion(version) {
-		return fmt.Errorf("pack: version %q is not a semantic version like 1.2.3", version)
-	}
-	if _, ok := files["kiosk"]; !ok {
-		return errors.New("pack: a release needs a kiosk binary")
-	}
-	m := Manifest{Version: version, Arch: arch, Files: map[string]string{}}
-	names := make([]string, 0, len(files))
-	for name, path := range files {
-		if err := checkName(name); err != nil {
-			return fmt.Errorf("pack: %w", err)
-		}
-		sum, err := fileSHA256(path)
-		if err != nil {
-			return fmt.Errorf("pack: %w", err)
-		}
-		m.Files[name] = sum
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	mb, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-
-	var cw io.WriteCloser
-	switch c {
-	case Gzip:
-		cw, err = gzip.NewWriterLevel(w, gzip.BestCompression)
-	default:
-		cw, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
-	}
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(cw)
-	if err := tw.WriteHeader(&tar.Header{Name: manifestName, Mode: 0o644, Size: int64(len(mb)), Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(mb); err != nil {
-		return err
-	}
-	for _, name := range names {
-		if err := addFile(tw, name, files[name]); err != nil {
-			return fmt.Errorf("pack %s: %w", name, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return cw.Close()
-}
-
-func addFile(tw *tar.Writer, name, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: fi.Size(), Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	_, err = io.Copy(tw, f)
-	return err
-}
+// CheckName refuses a bundle entry name that is not a plain file name.
+func CheckName(name string) error { return checkName(name) }
 
 func checkName(name string) error {
-	if name == "" || name == manifestName || strings.ContainsAny(name, "/\\") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+	if name == "" || name == ManifestName || strings.ContainsAny(name, "/\\") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("bundle entry name %q is not a plain file name", name)
 	}
 	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // unpack extracts the bundle at path into releases/<version> (via a
@@ -164,7 +82,7 @@ func (l Layout) unpack(path string, want Release) (err error) {
 	var r io.Reader
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(ZstdWindow))
 		if err != nil {
 			return fmt.Errorf("unpack: %w", err)
 		}
@@ -208,7 +126,7 @@ func (l Layout) unpack(path string, want Release) (err error) {
 		if h.Typeflag != tar.TypeReg {
 			return fmt.Errorf("unpack: entry %q is not a regular file", h.Name)
 		}
-		if h.Name == manifestName {
+		if h.Name == ManifestName {
 			if m != nil {
 				return errors.New("unpack: two manifests")
 			}
@@ -220,7 +138,7 @@ func (l Layout) unpack(path string, want Release) (err error) {
 			if err := json.Unmarshal(b, m); err != nil {
 				return fmt.Errorf("unpack: manifest: %w", err)
 			}
-			if err := atomicfile.Write(filepath.Join(tmp, manifestName), b, 0o644); err != nil {
+			if err := atomicfile.Write(filepath.Join(tmp, ManifestName), b, 0o644); err != nil {
 				return fmt.Errorf("unpack: %w", err)
 			}
 			continue

@@ -7,3 +7,6 @@ func WithFault(o Options, f func(step string) error) Options {
 	o.fault = f
 	return o
 }
+
+// Unpack is Layout.unpack, for the tests of bundles made by the publisher.
+func Unpack(l Layout, path string, want Release) error { return l.unpack(path, want) }

@@ -114,7 +114,7 @@ func (s *server) release(t *testing.T, version string, payload int, ro *update.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := update.Pack(f, version, "amd64", files, update.Zstd); err != nil {
+	if err := updates.Pack(ctx(t), f, version, "amd64", files, update.Zstd, updates.PackOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -548,7 +548,7 @@ func TestKioskFollowsKeyRotation(t *testing.T) {
 	dir := t.TempDir()
 	bin := writeScript(t, dir, "kiosk", "6.6.6")
 	f, _ := os.Create(filepath.Join(dir, "evil"))
-	update.Pack(f, "6.6.6", "amd64", map[string]string{"kiosk": bin}, update.Zstd)
+	updates.Pack(ctx(t), f, "6.6.6", "amd64", map[string]string{"kiosk": bin}, update.Zstd, updates.PackOptions{})
 	f.Close()
 	if _, err := old.AddRelease(filepath.Join(dir, "evil"), update.Release{Version: "6.6.6", Arch: "amd64"}); err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "repository created in %s; pin %s on every kiosk\n", r.Dir(), filepath.Join(r.Dir(), "root.json"))
 		return nil
 	case "pack":
-		return pack(fs, args, stdout)
+		return pack(ctx, fs, args, stdout)
 	case "add", "rollout":
 		target := fs.String("target", "", "target name (rollout)")
 		bundle := fs.String("bundle", "", "bundle file (add)")
@@ -228,11 +228,12 @@ func openRepo(keys, dir string) (*updates.Repo, error) {
 	return updates.Open(dir, k, updates.Options{})
 }
 
-func pack(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+func pack(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	version := fs.String("version", "", "release version")
 	arch := fs.String("arch", "", "GOARCH of the binaries")
 	out := fs.String("o", "", "bundle file to write")
 	gz := fs.Bool("gzip", false, "gzip instead of zstd")
+	zstdCmd := fs.String("zstd", "", `the reference zstd program ("": zstd on PATH if any; "-": the Go encoder)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -255,7 +256,7 @@ func pack(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := update.Pack(f, *version, *arch, files, c); err != nil {
+	if err := updates.Pack(ctx, f, *version, *arch, files, c, updates.PackOptions{ZstdCommand: *zstdCmd}); err != nil {
 		f.Close()
 		os.Remove(*out)
 		return err
