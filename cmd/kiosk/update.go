@@ -93,17 +93,11 @@ func wireUpdater(u *update.Updater, cfg config.Config, ctrl *kiosk.Controller, m
 	})
 }
 
-// updateState reports the updater's state in the kiosk's heartbeat
-// ("rolledBack 2.0.0" names the version that failed); "" without updates.
-func updateState(u *update.Updater) func() string {
+// updateState reports the updater's state in the kiosk's heartbeat; nil
+// without updates.
+func updateState(u *update.Updater) func() (string, string) {
 	if u == nil {
 		return nil
 	}
-	return func() string {
-		st, failed := u.UpdateState()
-		if failed != "" {
-			return st + " " + failed
-		}
-		return st
-	}
+	return u.UpdateState
 }

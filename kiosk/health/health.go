@@ -49,9 +49,10 @@ type Options struct {
 	// Warnings adds warnings from elsewhere (the outbox's pressure), so the
 	// monitoring team hears of a filling backlog long before it refuses.
 	Warnings func() []string
-	// UpdateState reports the updater's state (api.Heartbeat.UpdateState);
-	// nil: no updater.
-	UpdateState func() string
+	// UpdateState reports the updater's state and the version it rolled
+	// back, if any (api.Heartbeat.UpdateState, UpdateFailed); nil: no
+	// updater.
+	UpdateState func() (state, failed string)
 }
 
 // Thresholds of the warnings.
@@ -162,7 +163,7 @@ func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
 		hb.TemperatureC = temp // JSON has no NaN: unknown is 0
 	}
 	if m.opts.UpdateState != nil {
-		hb.UpdateState = m.opts.UpdateState()
+		hb.UpdateState, hb.UpdateFailed = m.opts.UpdateState()
 	}
 	hb.Warnings = warnings(devs, backlog, diskFree, diskKnown, temp)
 	if m.opts.Warnings != nil {
