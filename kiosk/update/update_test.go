@@ -38,7 +38,7 @@ type server struct {
 	cutAt  int64    // >0: the next bundle response stops after this many bytes
 }
 
-func newServer(t *testing.T, opts updates.Options) *server {
+func newServer(t testing.TB, opts updates.Options) *server {
 	t.Helper()
 	keys, err := updates.GenerateKeys()
 	if err != nil {
@@ -94,7 +94,7 @@ func (s *server) bundleRequests() []string {
 
 // release builds a bundle whose kiosk is a shell script printing its
 // version, plus an incompressible payload of size bytes, and publishes it.
-func (s *server) release(t *testing.T, version string, payload int, ro *update.Rollout) string {
+func (s *server) release(t testing.TB, version string, payload int, ro *update.Rollout) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
@@ -127,7 +127,7 @@ func (s *server) release(t *testing.T, version string, payload int, ro *update.R
 	return name
 }
 
-func writeScript(t *testing.T, dir, name, version string) string {
+func writeScript(t testing.TB, dir, name, version string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte("#!/bin/sh\necho "+name+" "+version+"\n"), 0o755); err != nil {
@@ -139,7 +139,7 @@ func writeScript(t *testing.T, dir, name, version string) string {
 // kioskRoot is a data root as the Debian package leaves it: the package's
 // own version as the first release, current pointing at it, the trusted
 // root pinned, and an outbox the updates must not touch.
-func kioskRoot(t *testing.T, s *server, version string) string {
+func kioskRoot(t testing.TB, s *server, version string) string {
 	t.Helper()
 	root := t.TempDir()
 	rel := filepath.Join(root, "releases", version)
@@ -226,7 +226,7 @@ func newKiosk(t *testing.T, s *server, root, version string, mod func(*update.Op
 	return k
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -556,5 +556,35 @@ func TestKioskFollowsKeyRotation(t *testing.T) {
 	o, err := k.u.Look(ctx(t))
 	if o != nil || !errors.Is(err, &metadata.ErrUnsignedMetadata{}) {
 		t.Fatalf("metadata signed by revoked keys: %+v, %v; want refused", o, err)
+	}
+}
+
+// A kiosk takes only a signed release for its architecture that is newer
+// than what it runs and allows an update from its version; the newest such.
+func TestLookChoosesEligibleRelease(t *testing.T) {
+	s := newServer(t, updates.Options{})
+	root := kioskRoot(t, s, "1.0.0")
+	k := newKiosk(t, s, root, "1.0.0", nil)
+	add := func(version, minVersion, arch string) {
+		dir := t.TempDir()
+		f, _ := os.Create(filepath.Join(dir, "b"))
+		if err := updates.Pack(ctx(t), f, version, arch, map[string]string{"kiosk": writeScript(t, dir, "kiosk", version)}, update.Zstd, updates.PackOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if _, err := s.repo.AddRelease(filepath.Join(dir, "b"), update.Release{Version: version, MinVersion: minVersion, Arch: arch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("0.9.0", "", "amd64")      // older
+	add("5.0.0", "", "arm64")      // another architecture
+	add("4.0.0", "2.0.0", "amd64") // needs 2.x first
+	if o, err := k.u.Look(ctx(t)); err != nil || o != nil {
+		t.Fatalf("nothing eligible: offered %+v, %v", o, err)
+	}
+	add("1.1.0", "", "amd64")
+	add("2.0.0", "1.0.0", "amd64")
+	if o, err := k.u.Look(ctx(t)); err != nil || o == nil || o.Release.Version != "2.0.0" || o.Name() != "govkiosk-2.0.0-amd64.tar.zst" {
+		t.Fatalf("offered %+v, %v; want 2.0.0 for amd64", o, err)
 	}
 }
