@@ -508,6 +508,9 @@ func (u *Updater) Run(ctx context.Context) error {
 			failures++
 			wait = u.opts.Backoff(failures)
 			u.opts.Log.Warn("update: attempt failed", "err", err, "retryIn", wait)
+		case wait < 0:
+			<-ctx.Done() // installed; the supervisor restarts the kiosk
+			return nil
 		default:
 			failures = 0
 		}
@@ -523,7 +526,7 @@ func (u *Updater) Run(ctx context.Context) error {
 }
 
 // step is one attempt: look, download, install. It returns how long to wait
-// before the next.
+// before the next, or -1 once a release is installed.
 func (u *Updater) step(ctx context.Context) (time.Duration, error) {
 	o, err := u.Look(ctx)
 	if err != nil || o == nil {
@@ -546,7 +549,10 @@ func (u *Updater) step(ctx context.Context) (time.Duration, error) {
 	if busy := u.runtime().Busy; !w.Open(u.opts.Clock()) || (busy != nil && busy()) {
 		return u.opts.BusyPoll, nil
 	}
-	return u.opts.Interval, u.Install(o, path)
+	if err := u.Install(o, path); err != nil {
+		return 0, err
+	}
+	return -1, nil // installed: nothing more until the restart
 }
 
 // Root is the layout root the updater works in.
