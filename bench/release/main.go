@@ -5,15 +5,16 @@
 // formats kiosk/update installs) and prints the sizes side by side with the
 // reference compressors (gzip -9, xz -9, zstd -19 --long), then the traffic
 // of one release for one kiosk and for -fleet kiosks, and the largest
-// packages in the stripped binary (go tool nm -size).
+// packages of the unstripped binary (its ELF symbol table).
 //
 //	go run ./bench/release            # about two minutes of builds on 2 cores
 //	go run ./bench/release -top 25
+//	go run ./bench/release -symbols bin/kiosk   # where an unstripped binary's bytes go
 package main
 
 import (
-	"bytes"
 	"context"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +23,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -46,8 +46,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fleet := fs.Int("fleet", 10000, "kiosks that take each release")
 	top := fs.Int("top", 15, "largest packages to list")
+	symbols := fs.String("symbols", "", "only list the largest packages of this unstripped binary")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *symbols != "" {
+		return topPackages(*symbols, *top, stdout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
@@ -139,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tw.Flush()
 
 	fmt.Fprintln(stdout)
-	return topPackages(ctx, filepath.Join(dir, "kiosk-nm"), *top, stdout)
+	return topPackages(filepath.Join(dir, "kiosk-nm"), *top, stdout)
 }
 
 func compressedSize(ctx context.Context, argv []string, path string) (int64, error) {
@@ -168,26 +172,31 @@ type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
-// topPackages sums symbol sizes by package (go tool nm -size) and prints
+// topPackages sums symbol sizes by package (the ELF symbol table of the
+// unstripped build, as go tool nm -size reads it, counting only symbols
+// that take room in the file: zero-filled data is left out) and prints
 // the largest: where the binary's bytes go.
-func topPackages(ctx context.Context, bin string, top int, stdout io.Writer) error {
-	out, err := exec.CommandContext(ctx, "go", "tool", "nm", "-size", "-sort", "size", bin).Output()
+func topPackages(bin string, top int, stdout io.Writer) error {
+	f, err := elf.Open(bin)
 	if err != nil {
-		return fmt.Errorf("go tool nm: %w", err)
+		return err
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return err
 	}
 	byPkg := map[string]int64{}
 	var total int64
-	for _, line := range bytes.Split(out, []byte("\n")) {
-		f := strings.Fields(string(line))
-		if len(f) < 4 {
+	for _, sym := range syms {
+		if sym.Section == elf.SHN_UNDEF || int(sym.Section) >= len(f.Sections) || sym.Size == 0 {
 			continue
 		}
-		size, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil || !strings.Contains("TtRrDd", f[2]) {
-			continue // bss and undefined symbols take no room in the file
+		if f.Sections[sym.Section].Type == elf.SHT_NOBITS {
+			continue
 		}
-		total += size
-		byPkg[pkgOf(strings.Join(f[3:], " "))] += size
+		total += int64(sym.Size)
+		byPkg[pkgOf(sym.Name)] += int64(sym.Size)
 	}
 	type kv struct {
 		k string
@@ -199,7 +208,7 @@ func topPackages(ctx context.Context, bin string, top int, stdout io.Writer) err
 	}
 	slices.SortFunc(list, func(a, b kv) int { return int(b.v - a.v) })
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "largest packages (symbols, %.1f MB in all)\tMB\tshare\n", float64(total)/1e6)
+	fmt.Fprintf(tw, "largest packages (symbols in the file, %.1f MB in all)\tMB\tshare\n", float64(total)/1e6)
 	for i, e := range list {
 		if i == top {
 			break
@@ -212,6 +221,9 @@ func topPackages(ctx context.Context, bin string, top int, stdout io.Writer) err
 // pkgOf is the module-ish prefix of a symbol: the import path up to the
 // package, with generic instantiations and methods cut.
 func pkgOf(sym string) string {
+	if !strings.ContainsAny(sym, "./") {
+		return "C (cgo: MuPDF and its libraries)"
+	}
 	sym = strings.TrimPrefix(sym, "type:")
 	sym = strings.TrimPrefix(sym, "go:")
 	if i := strings.IndexAny(sym, "[("); i >= 0 {
