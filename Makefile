@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 APT_PACKAGES := sane-utils libsane1 chromium chromium-driver zbar-tools fonts-noto-core \
-  mosquitto prometheus prometheus-alertmanager postgresql espeak-ng unpaper img2pdf
+  mosquitto prometheus prometheus-alertmanager postgresql espeak-ng unpaper img2pdf zstd
 STATICCHECK_VERSION := v0.8.2
 # staticcheck, pinned, where `go install` puts it (GOBIN, else GOPATH/bin).
 STATICCHECK := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
@@ -12,8 +12,12 @@ export CGO_ENABLED := 1
 # 15-25 times slower under it. They skip themselves under -race and run here
 # without it (drivers/qrreader: skipUnderRace).
 NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP)$$' ./drivers/qrreader
+# The production build carries no file system paths, symbol table or DWARF
+# (bench/release measures what that saves); VERSION, a semantic version
+# like 1.2.0, is what the updater compares releases by.
+PRODUCTION_FLAGS := -trimpath -ldflags='-s -w$(if $(VERSION), -X main.version=$(VERSION))'
 
-.PHONY: demo test deps tools build production vet unit e2e bench-qr clean
+.PHONY: demo test deps tools build production vet unit e2e bench-qr bench-release clean
 
 ## demo: build and run the kiosk with simulated devices and the embedded portal
 demo: deps build
@@ -48,7 +52,7 @@ build:
 production:
 	@bad=$$($(GO) list -deps ./cmd/kiosk | grep -E 'govkiosk/portal|govkiosk/fleet|escposemu|imageremu'); \
 	if [ -n "$$bad" ]; then echo "cmd/kiosk links demo-only packages:"; echo "$$bad"; exit 1; fi
-	$(GO) build -o $(BIN)/production/ ./cmd/kiosk
+	$(GO) build $(PRODUCTION_FLAGS) -o $(BIN)/production/ ./cmd/kiosk
 
 vet: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -68,6 +72,10 @@ e2e: deps
 ## bench-qr: our QR pipeline beside ZXingReader and zbarimg on the shared photo corpus
 bench-qr:
 	$(GO) run ./bench/qr
+
+## bench-release: the kiosk binary and release bundle sizes, raw, stripped, gzip and zstd
+bench-release:
+	$(GO) run ./bench/release
 
 clean:
 	rm -rf $(BIN) demo-data

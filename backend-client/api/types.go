@@ -243,6 +243,10 @@ type Heartbeat struct {
 	DiskFree     uint64          `json:"diskFreeBytes"`
 	TemperatureC float64         `json:"temperatureC"`
 	Warnings     []string        `json:"warnings,omitempty"`
+	// UpdateState is the updater's: idle|downloading|installed|committed|rolledBack;
+	// UpdateFailed the version rolled back, with rolledBack.
+	UpdateState  string `json:"updateState,omitempty"`
+	UpdateFailed string `json:"updateFailed,omitempty"`
 }
 
 // HeartbeatWindow is how far a heartbeat's At may be from the portal's clock.

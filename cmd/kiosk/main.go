@@ -15,18 +15,15 @@ import (
 	"syscall"
 
 	fleetclient "govkiosk/backend-client/fleet"
+	"govkiosk/kiosk/update"
 )
-
-// restartExitCode is the exit status of a restart the fleet asked for
-// (EX_TEMPFAIL): the service manager starts the kiosk again.
-const restartExitCode = 75
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if errors.Is(err, fleetclient.ErrRestart) {
-		fmt.Fprintln(os.Stderr, "kiosk: restarting at the fleet's request")
+	if errors.Is(err, fleetclient.ErrRestart) || errors.Is(err, update.ErrRestart) {
+		fmt.Fprintln(os.Stderr, "kiosk: restarting (the fleet asked, or into the release current names)")
 		os.Exit(restartExitCode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {

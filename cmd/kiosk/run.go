@@ -238,6 +238,11 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		return err
 	}
 	defer opsLn.Close()
+	// A version on trial counts this start before anything else can fail.
+	upd, err := startUpdater(cfg, log)
+	if err != nil {
+		return err
+	}
 
 	key, err := provisioning.LoadOrCreateKey(cfg.DataDir)
 	if err != nil {
@@ -365,8 +370,12 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 			}
 			return append(w, p.Reasons...)
 		},
+		UpdateState: updateState(upd),
 	})
 	mon.Refresh(ctx) // bounded by the monitor's check timeout
+	if upd != nil {
+		wireUpdater(upd, cfg, ctrl, mon, hc, func(ctx context.Context) error { _, err := pc.SignedCatalogue(ctx); return err })
+	}
 
 	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen})
 	if err != nil {
@@ -422,6 +431,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, svc, mon, log) })
 	if fc != nil {
 		g.goRun("fleet link", fc.Run) // ErrRestart ends the kiosk: main exits for systemd to restart it
+	}
+	if upd != nil {
+		g.goRun("updater", upd.Run) // ends with update.ErrRestart to start the switched release
 	}
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)

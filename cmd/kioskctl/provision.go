@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"govkiosk/kiosk/config"
+	"govkiosk/kiosk/update"
 	"govkiosk/provisioning"
 )
 
@@ -32,6 +33,8 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&base.QRReader.Port, "qr-port", "", "QR reader serial device, e.g. /dev/ttyACM0 (empty: none)")
 	fs.StringVar(&base.Sensors.DoorPin, "door-pin", "", "door switch GPIO name (empty: none)")
 	fs.StringVar(&base.Sensors.LEDPin, "led-pin", "", "status LED GPIO name (empty: none)")
+	fs.StringVar(&base.Update.URL, "update-url", "", "the fleet's TUF repository of releases (empty: no updates); needs --tuf-root")
+	tufRoot := fs.String("tuf-root", "", "the repository's root.json, pinned as the kiosk's trust in releases")
 	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for enrollment")
 	insecure := fs.Bool("allow-insecure-loopback", false, "demos and tests only: accept a portal at a plain-http loopback URL")
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -42,6 +45,20 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *portal == "" || (*token == "" && *tokenFile == "") || *dataDir == "" {
 		return errors.New("provision: --portal, --token-file (or --token -) and --data-dir are required")
+	}
+	if (base.Update.URL == "") != (*tufRoot == "") {
+		return errors.New("provision: --update-url and --tuf-root go together")
+	}
+	if *tufRoot != "" {
+		// Pinned first: kiosk.json, written last, names the repository only
+		// once the kiosk can check what it serves.
+		b, err := os.ReadFile(*tufRoot)
+		if err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+		if err := update.Pin(*dataDir, b); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
 	}
 	tok, err := enrollToken(*token, *tokenFile, stderr)
 	if err != nil {

@@ -36,12 +36,14 @@ import (
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
 	"govkiosk/kiosk"
+	"govkiosk/kiosk/update"
 )
 
 // Config is the whole of kiosk.json.
 type Config struct {
 	kiosk.Config
 	Devices
+	Update update.Settings `json:"update"` // signed updates; no url: off
 }
 
 // Devices are the device sections of kiosk.json, each the driver's options.
@@ -107,7 +109,8 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs,
 		section("sensors", func() error { _, err := c.Sensors.WithDefaults(); return err }),
-		section("display", func() error { _, err := c.Display.WithDefaults(); return err }))
+		section("display", func() error { _, err := c.Display.WithDefaults(); return err }),
+		section("update", c.Update.Validate))
 	return errors.Join(errs...)
 }
 

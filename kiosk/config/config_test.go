@@ -39,6 +39,9 @@ func TestLoadValidates(t *testing.T) {
 	if err != nil || p.WidthDots != device.Width80mm || p.Baud != printer.DefaultOpts.Baud {
 		t.Fatalf("printer defaults %+v, %v", p, err)
 	}
+	if c.Update.Enabled() {
+		t.Errorf("updates on without an update url: %+v", c.Update)
+	}
 	if d := c.DeviceOptions(); d.Display.SysRoot != "/sys" {
 		t.Fatalf("display sysRoot %q, want the kiosk's", d.Display.SysRoot)
 	}
@@ -55,6 +58,8 @@ func TestLoadValidates(t *testing.T) {
 		"imager debounce":   strings.Replace(good, `"idleTimeout"`, `"qrReader":{"port":"/dev/x","debounce":"-1s"},"idleTimeout"`, 1),
 		"one pin for both":  strings.Replace(good, `"idleTimeout"`, `"sensors":{"doorPin":"GPIO1","ledPin":"GPIO1"},"idleTimeout"`, 1),
 		"backlight escapes": strings.Replace(good, `"idleTimeout"`, `"display":{"backlight":"../x"},"idleTimeout"`, 1),
+		"update url":        strings.Replace(good, `"idleTimeout"`, `"update":{"url":"file:///tuf"},"idleTimeout"`, 1),
+		"update interval":   strings.Replace(good, `"idleTimeout"`, `"update":{"url":"https://fleet.example/tuf","interval":"1s"},"idleTimeout"`, 1),
 	} {
 		if _, err := Load(write(t, bad)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -52,6 +52,10 @@ type Options struct {
 	// Kiosk, when set, adds the kiosk's own counters (sessions, prints,
 	// scans, …) to /metrics.
 	Kiosk *KioskMetrics
+	// UpdateState reports the updater's state and the version it rolled
+	// back, if any (api.Heartbeat.UpdateState, UpdateFailed); nil: no
+	// updater.
+	UpdateState func() (state, failed string)
 }
 
 // Thresholds of the warnings.
@@ -160,6 +164,9 @@ func (m *Monitor) Refresh(ctx context.Context) api.Heartbeat {
 	}
 	if tempKnown {
 		hb.TemperatureC = temp // JSON has no NaN: unknown is 0
+	}
+	if m.opts.UpdateState != nil {
+		hb.UpdateState, hb.UpdateFailed = m.opts.UpdateState()
 	}
 	hb.Warnings = warnings(devs, backlog, diskFree, diskKnown, temp)
 	if m.opts.Warnings != nil {

@@ -424,3 +424,18 @@ func TestExtraWarningsJoinTheHeartbeat(t *testing.T) {
 		t.Fatalf("warning repeated %d times: %v", n, hb.Warnings)
 	}
 }
+
+func TestHeartbeatCarriesUpdateState(t *testing.T) {
+	state, failed := "downloading", ""
+	r := newRig(t, func(o *Options) { o.UpdateState = func() (string, string) { return state, failed } })
+	if hb := r.m.Refresh(context.Background()); hb.UpdateState != "downloading" || hb.UpdateFailed != "" {
+		t.Errorf("update state %q, %q; want downloading", hb.UpdateState, hb.UpdateFailed)
+	}
+	state, failed = "rolledBack", "2.0.0"
+	if hb := r.m.Refresh(context.Background()); hb.UpdateState != "rolledBack" || hb.UpdateFailed != "2.0.0" {
+		t.Errorf("update state %q, %q after a rollback", hb.UpdateState, hb.UpdateFailed)
+	}
+	if hb := newRig(t, nil).m.Refresh(context.Background()); hb.UpdateState != "" {
+		t.Errorf("UpdateState %q without an updater", hb.UpdateState)
+	}
+}
