@@ -381,7 +381,13 @@ func (c *Controller) View(ctx context.Context) View {
 	c.mu.Lock()
 	v := c.viewLocked()
 	c.mu.Unlock()
-	if v.Step == StepCatalogue {
+	if v.Step == StepStatus && v.Status != nil && v.Procedure == nil && c.d.Catalogue != nil {
+		// The status screen names the procedure the application is for.
+		if p, ok := c.d.Catalogue.Procedure(v.Status.ProcedureID); ok {
+			v.Procedure = &p
+		}
+	}
+	if v.Step == StepCatalogue && c.d.Catalogue != nil {
 		// Device status is I/O: asked for with the lock released.
 		scannerOK := c.scannerReady(ctx)
 		for _, p := range c.d.Catalogue.Procedures() {

@@ -2,6 +2,16 @@
 // overlay and redraws pushed by the kiosk. Everything works without it too.
 (function () {
   "use strict";
+  // A kiosk page inside the login screen's frame is the provider sending
+  // the citizen back: the screen around it redraws itself (the frame may
+  // not navigate it).
+  if (window.top !== window.self) {
+    window.parent.postMessage("govkiosk:redraw", window.location.origin);
+    return;
+  }
+  window.addEventListener("message", (e) => {
+    if (e.origin === window.location.origin && e.data === "govkiosk:redraw") window.location.replace("/");
+  });
   const body = document.body;
   const step = body.dataset.step;
 
@@ -27,14 +37,25 @@
       busy.hidden = false;
     }));
 
-  // Keypad for the confirmation code.
+  // Keypad for the confirmation code: the button sends only 6 digits.
   const code = document.getElementById("code");
+  const send = document.getElementById("submit-code");
+  const complete = () => { if (send) send.disabled = !/^[0-9]{6}$/.test(code.value); };
+  if (code) complete();
   document.querySelectorAll(".key").forEach((k) => k.addEventListener("click", () => {
     const v = k.dataset.key;
     if (v === "clear") code.value = "";
     else if (v === "back") code.value = code.value.slice(0, -1);
     else if (code.value.length < 6) code.value += v;
+    complete();
   }));
+
+  // The form's answers are kept as a draft as they are given, so a redraw
+  // pushed by the kiosk (a code held to the reader) shows them again.
+  const appform = document.getElementById("appform");
+  if (appform) appform.addEventListener("change", () => {
+    fetch("/form/draft", { method: "POST", body: new URLSearchParams(new FormData(appform)) });
+  });
 
   // Idle: after the timeout show a countdown; at zero the session is wiped.
   if (step === "attract" || step === "outOfService") return;
