@@ -445,7 +445,7 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
 		Face:     face,
 		Notice:   func() string { return noticeText(code, v) },
-		Draft: v.Step == kiosk.StepForm && !v.AskCancel,
+		Draft:    v.Step == kiosk.StepForm && !v.AskCancel,
 		Stage: func() string {
 			if v.Stage == 0 {
 				return ""
