@@ -160,13 +160,13 @@ func (c *citizen) portalJSON(method, path string, in, out any) {
 }
 
 var (
-	waitAttr   = regexp.MustCompile(`data-wait="([^"]+)"`)
-	matchNum   = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
-	textInput  = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
+	waitAttr    = regexp.MustCompile(`data-wait="([^"]+)"`)
+	matchNum    = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
+	textInput   = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
 	firstOption = regexp.MustCompile(`<button class="option[^"]*" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
 	question    = regexp.MustCompile(`<input type="hidden" name="q" value="([0-9]+)">`)
 	loginFrame  = regexp.MustCompile(`<iframe class="idp" src="([^"]+)"`)
-	codeText   = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+	codeText    = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
 )
 
 // toForm launches the kiosk's browser and walks from the attract screen to
