@@ -43,7 +43,7 @@ func TestLoginScreenIsTheKiosks(t *testing.T) {
 	if strings.Contains(screen, `data-testid="login"`) {
 		t.Error("the login screen still asks for a tap to show the QR")
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src "+r.provSrv.URL) {
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src 'self' "+r.provSrv.URL) {
 		t.Errorf("login screen CSP %q does not allow the provider's frame", csp)
 	}
 	page := r.providerPage(r.frameURL())

@@ -463,8 +463,9 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		QuestionOf: func() string { return fmt.Sprintf(tr("form.question"), v.Question+1, v.Questions) },
 	}
 	if origin := frameOrigin(v.LoginURL); v.Step == kiosk.StepLogin && origin != "" {
-		// The login screen frames the provider's page, and nothing else.
-		w.Header().Set("Content-Security-Policy", csp+"; frame-src "+origin)
+		// The login screen frames the provider's page, and the frame comes
+		// back to the kiosk's own callback: nothing else may be framed.
+		w.Header().Set("Content-Security-Policy", csp+"; frame-src 'self' "+origin)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
