@@ -448,6 +448,13 @@ func (b tab) shot(name string) chromedp.Action[chromedp.Void] {
 		}
 		n := shots.Add(1)
 		capture := func(suffix string) {
+			// The Thai and Vietnamese fonts load after the page: a picture
+			// taken before shows blank text.
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				if ok, err := chromedp.Evaluate[bool](`document.fonts.status === "loaded"`)(ctx, tg); err != nil || ok {
+					break
+				}
+			}
 			png, err := chromedp.CaptureScreenshot()(ctx, tg)
 			if err != nil {
 				b.t.Logf("screenshot %s: %v", name, err)
@@ -458,8 +465,8 @@ func (b tab) shot(name string) chromedp.Action[chromedp.Void] {
 			}
 		}
 		capture("")
-		if _, err := chromedp.WaitVisible(css("larger"))(ctx, tg); err != nil {
-			return nil // a screen without the header
+		if open, err := chromedp.Evaluate[bool](`document.querySelector("dialog[open]") !== null`)(ctx, tg); err != nil || open {
+			return nil // a dialog over the screen (the idle countdown) takes the touches
 		}
 		for _, step := range []chromedp.Action[chromedp.Void]{
 			chromedp.Click(css("larger")), chromedp.WaitVisible(chromedp.CSS("body.large header")), chromedp.Sleep(300 * time.Millisecond),
@@ -775,7 +782,8 @@ func (w *world) launch(t *testing.T, ctx context.Context) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /demo/launch: %d %s", resp.StatusCode, u)
 	}
-	tab{t, ctx, nil}.do("launch", chromedp.Navigate(strings.TrimSpace(string(u))), waitFor("start"))
+	// The kiosk's touchscreen: 1080×1920, portrait.
+	tab{t, ctx, nil}.do("launch", chromedp.EmulateViewport(1080, 1920), chromedp.Navigate(strings.TrimSpace(string(u))), waitFor("start"))
 }
 
 // browserCookies are the kiosk browser's cookies for the UI: the UI

@@ -21,7 +21,6 @@ var flowMessages = map[string]map[string]string{
 		"stage.receipt":   "your receipt",
 
 		"login.frame_title": "Log in with the ID app on your phone",
-		"login.scan":        "Open the ID app on your phone and scan the QR code below. Then pick, on your phone, the number shown under the code.",
 		"login.retry":       "Try again",
 		"login.not_me":      "You said this is not you, so that person has been logged out. Please log in with your own ID app: scan the new QR code below.",
 
@@ -73,7 +72,6 @@ var flowMessages = map[string]map[string]string{
 		"stage.receipt":   "biên nhận",
 
 		"login.frame_title": "Đăng nhập bằng ứng dụng định danh trên điện thoại",
-		"login.scan":        "Ông/Bà mở ứng dụng định danh trên điện thoại và quét mã QR bên dưới. Sau đó chọn trên điện thoại con số hiện dưới mã.",
 		"login.retry":       "Thử lại",
 		"login.not_me":      "Ông/Bà cho biết đây không phải là mình, nên người đó đã được đăng xuất. Xin Ông/Bà đăng nhập bằng ứng dụng định danh của chính mình: quét mã QR mới bên dưới.",
 
@@ -125,7 +123,6 @@ var flowMessages = map[string]map[string]string{
 		"stage.receipt":   "ใบรับเรื่อง",
 
 		"login.frame_title": "เข้าสู่ระบบด้วยแอปยืนยันตัวตนบนโทรศัพท์ของท่าน",
-		"login.scan":        "กรุณาเปิดแอปยืนยันตัวตนบนโทรศัพท์ของท่าน แล้วสแกนคิวอาร์โค้ดด้านล่าง จากนั้นเลือกหมายเลขที่แสดงใต้คิวอาร์โค้ดบนโทรศัพท์",
 		"login.retry":       "ลองอีกครั้ง",
 		"login.not_me":      "ท่านแจ้งว่าไม่ใช่ท่าน ระบบจึงออกจากระบบของบุคคลนั้นแล้ว กรุณาเข้าสู่ระบบด้วยแอปยืนยันตัวตนของท่านเอง โดยสแกนคิวอาร์โค้ดใหม่ด้านล่าง",
 
