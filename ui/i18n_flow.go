@@ -33,9 +33,8 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "Yes, stop and delete",
 		"cancel.no":    "No, continue",
 
-		"confirm.clear_all": "Clear all",
-		"confirm.type6":     "Type all 6 digits, then press the button below.",
-		"busy.wait":         "Please wait…",
+		"confirm.type6": "Type all 6 digits, then press the button below.",
+		"busy.wait":     "Please wait…",
 
 		"receipt.rate":     "How was this service? Touch a face to finish.",
 		"receipt.no_rate":  "Finish without rating",
@@ -50,7 +49,7 @@ var flowMessages = map[string]map[string]string{
 		"help.attract":      "Touch the screen to start. To see how an earlier application is going, hold the QR code on its receipt under the scanner.",
 		"help.catalogue":    "Touch the service you need. Its processing time and fee are shown under its name.",
 		"help.login":        "Open the national ID app on your own phone, scan the QR code on this screen, and pick the number shown here. If you have no ID app, ask the staff.",
-		"help.identity":     "Check the name and year of birth. If they are not yours, touch \"No, this is not me\" and log in with your own ID app.",
+		"help.identity":     "Check the name and year of birth. If they are not yours, say so with the button below and log in with your own ID app.",
 		"help.form":         "Answer the question on the screen. Details from your national ID are filled in for you. Back takes you to the previous question.",
 		"help.documents":    "Put the pages face down in the feeder at the top of the scanner, then touch Scan. Take your originals back when they come out.",
 		"help.review":       "Check everything. To change something, touch Back. When all is right, ask for the code: it is sent to your own phone.",
@@ -84,9 +83,8 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "Có, dừng lại và xóa",
 		"cancel.no":    "Không, tiếp tục",
 
-		"confirm.clear_all": "Xóa hết",
-		"confirm.type6":     "Xin nhập đủ 6 chữ số, rồi bấm nút bên dưới.",
-		"busy.wait":         "Xin vui lòng chờ…",
+		"confirm.type6": "Xin nhập đủ 6 chữ số, rồi bấm nút bên dưới.",
+		"busy.wait":     "Xin vui lòng chờ…",
 
 		"receipt.rate":     "Ông/Bà thấy dịch vụ thế nào? Chạm vào một khuôn mặt để kết thúc.",
 		"receipt.no_rate":  "Kết thúc, không đánh giá",
@@ -101,7 +99,7 @@ var flowMessages = map[string]map[string]string{
 		"help.attract":      "Chạm vào màn hình để bắt đầu. Để xem tình trạng hồ sơ đã nộp, Ông/Bà đưa mã QR trên biên nhận vào dưới máy quét.",
 		"help.catalogue":    "Chạm vào thủ tục Ông/Bà cần. Thời gian giải quyết và lệ phí ghi dưới tên thủ tục.",
 		"help.login":        "Ông/Bà mở ứng dụng định danh trên điện thoại của mình, quét mã QR trên màn hình này và chọn con số hiện ở đây. Nếu chưa có ứng dụng, xin hỏi cán bộ.",
-		"help.identity":     "Ông/Bà kiểm tra họ tên và năm sinh. Nếu không phải của mình, chạm \"Không phải tôi\" và đăng nhập bằng ứng dụng của chính mình.",
+		"help.identity":     "Ông/Bà kiểm tra họ tên và năm sinh. Nếu không phải của mình, xin chạm nút bên dưới để báo và đăng nhập bằng ứng dụng của chính mình.",
 		"help.form":         "Ông/Bà trả lời câu hỏi trên màn hình. Thông tin từ định danh điện tử đã được điền sẵn. Nút Quay lại về câu hỏi trước.",
 		"help.documents":    "Ông/Bà đặt giấy tờ úp mặt xuống vào khay nạp phía trên máy quét, rồi chạm Quét. Nhớ lấy lại bản gốc khi giấy ra.",
 		"help.review":       "Ông/Bà kiểm tra lại tất cả. Muốn sửa, chạm Quay lại. Khi đã đúng, xin mã xác nhận: mã được gửi đến điện thoại của Ông/Bà.",
@@ -135,9 +133,8 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "หยุดและลบข้อมูล",
 		"cancel.no":    "ไม่ ทำต่อ",
 
-		"confirm.clear_all": "ล้างทั้งหมด",
-		"confirm.type6":     "กรุณากรอกตัวเลขให้ครบ 6 หลัก แล้วกดปุ่มด้านล่าง",
-		"busy.wait":         "กรุณารอสักครู่…",
+		"confirm.type6": "กรุณากรอกตัวเลขให้ครบ 6 หลัก แล้วกดปุ่มด้านล่าง",
+		"busy.wait":     "กรุณารอสักครู่…",
 
 		"receipt.rate":     "ท่านพอใจบริการนี้เพียงใด แตะใบหน้าเพื่อจบการใช้งาน",
 		"receipt.no_rate":  "จบการใช้งานโดยไม่ประเมิน",
@@ -152,7 +149,7 @@ var flowMessages = map[string]map[string]string{
 		"help.attract":      "แตะหน้าจอเพื่อเริ่ม หากต้องการดูสถานะคำขอเดิม ให้วางคิวอาร์โค้ดบนใบรับเรื่องใต้เครื่องสแกน",
 		"help.catalogue":    "แตะบริการที่ท่านต้องการ ระยะเวลาดำเนินการและค่าธรรมเนียมแสดงอยู่ใต้ชื่อบริการ",
 		"help.login":        "เปิดแอปยืนยันตัวตนบนโทรศัพท์ของท่าน สแกนคิวอาร์โค้ดบนหน้าจอนี้ แล้วเลือกหมายเลขที่แสดงที่นี่ หากท่านไม่มีแอป กรุณาสอบถามเจ้าหน้าที่",
-		"help.identity":     "ตรวจสอบชื่อและปีเกิด หากไม่ใช่ของท่าน แตะ \"ไม่ใช่ฉัน\" แล้วเข้าสู่ระบบด้วยแอปของท่านเอง",
+		"help.identity":     "ตรวจสอบชื่อและปีเกิด หากไม่ใช่ของท่าน กรุณาแตะปุ่มด้านล่างเพื่อแจ้ง แล้วเข้าสู่ระบบด้วยแอปของท่านเอง",
 		"help.form":         "ตอบคำถามบนหน้าจอ ข้อมูลจากบัตรประชาชนดิจิทัลกรอกไว้ให้แล้ว ปุ่มย้อนกลับจะพาไปคำถามก่อนหน้า",
 		"help.documents":    "วางเอกสารคว่ำหน้าลงในช่องป้อนกระดาษด้านบนเครื่องสแกน แล้วแตะสแกน อย่าลืมรับเอกสารฉบับจริงคืนเมื่อออกมา",
 		"help.review":       "ตรวจสอบข้อมูลทั้งหมด หากต้องการแก้ไข แตะย้อนกลับ เมื่อถูกต้องแล้ว ขอรหัสยืนยัน ซึ่งจะส่งไปยังโทรศัพท์ของท่าน",
