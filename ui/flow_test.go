@@ -180,7 +180,7 @@ func TestCodeKeypad(t *testing.T) {
 		s.render(rec, kiosk.View{Step: kiosk.StepConfirm, Lang: l, Languages: lang.Codes(), CodeSent: true, CanCancel: true})
 		body := rec.Body.String()
 		for _, want := range []string{`pattern="[0-9]{6}" required`, `minlength="6"`, `data-busy="` + T(l, "busy.checking") + `"`,
-			`data-busy="` + T(l, "busy.sending_code") + `"`, `data-key="clear" data-testid="key-clear">` + T(l, "confirm.clear") + `<`} {
+			`data-busy="` + T(l, "busy.sending_code") + `"`, `data-key="clear" data-testid="key-clear">` + T(l, "confirm.clear_all") + `<`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: code screen lacks %q", l, want)
 			}
@@ -191,7 +191,7 @@ func TestCodeKeypad(t *testing.T) {
 	}
 	// Beside ⌫, a bare "delete" (ลบ, Xóa) reads as deleting one digit.
 	for l, ambiguous := range map[string]string{"th": "ลบ", "vi": "Xóa", "en": "Clear"} {
-		if T(l, "confirm.clear") == ambiguous {
+		if T(l, "confirm.clear_all") == ambiguous {
 			t.Errorf("%s: the keypad's clear key says %q, which reads like ⌫", l, ambiguous)
 		}
 	}

@@ -33,8 +33,9 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "Yes, stop and delete",
 		"cancel.no":    "No, continue",
 
-		"confirm.type6": "Type all 6 digits, then press the button below.",
-		"busy.wait":     "Please wait…",
+		"confirm.type6":     "Type all 6 digits, then press the button below.",
+		"confirm.clear_all": "Clear all",
+		"busy.wait":         "Please wait…",
 
 		"receipt.rate":     "How was this service? Touch a face to finish.",
 		"receipt.no_rate":  "Finish without rating",
@@ -83,8 +84,9 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "Có, dừng lại và xóa",
 		"cancel.no":    "Không, tiếp tục",
 
-		"confirm.type6": "Xin nhập đủ 6 chữ số, rồi bấm nút bên dưới.",
-		"busy.wait":     "Xin vui lòng chờ…",
+		"confirm.type6":     "Xin nhập đủ 6 chữ số, rồi bấm nút bên dưới.",
+		"confirm.clear_all": "Xóa hết",
+		"busy.wait":         "Xin vui lòng chờ…",
 
 		"receipt.rate":     "Ông/Bà thấy dịch vụ thế nào? Chạm vào một khuôn mặt để kết thúc.",
 		"receipt.no_rate":  "Kết thúc, không đánh giá",
@@ -133,8 +135,9 @@ var flowMessages = map[string]map[string]string{
 		"cancel.yes":   "หยุดและลบข้อมูล",
 		"cancel.no":    "ไม่ ทำต่อ",
 
-		"confirm.type6": "กรุณากรอกตัวเลขให้ครบ 6 หลัก แล้วกดปุ่มด้านล่าง",
-		"busy.wait":     "กรุณารอสักครู่…",
+		"confirm.type6":     "กรุณากรอกตัวเลขให้ครบ 6 หลัก แล้วกดปุ่มด้านล่าง",
+		"confirm.clear_all": "ล้างทั้งหมด",
+		"busy.wait":         "กรุณารอสักครู่…",
 
 		"receipt.rate":     "ท่านพอใจบริการนี้เพียงใด แตะใบหน้าเพื่อจบการใช้งาน",
 		"receipt.no_rate":  "จบการใช้งานโดยไม่ประเมิน",
