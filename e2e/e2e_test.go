@@ -551,9 +551,9 @@ func (w *world) walk(t *testing.T, ctx context.Context, code string, o walkOpts)
 	// The login QR is on the kiosk's own screen at once, with its cancel
 	// and help, and the step indicator.
 	b.do("login", waitFor("login-frame"), waitFor("cancel"), waitFor("help"), waitFor("stage"))
-	number := inFrame(b, "number to pick", chromedp.CSS("#match-number"))
+	inFrame(b, "the provider's page", chromedp.CSS("#match-number")) // loaded, for the picture
 	b.do("login shot", b.shot("login-"+code))
-	number = inFrame(b, "number to pick", chromedp.CSS("#match-number")) // larger text began a fresh login
+	number := inFrame(b, "number to pick", chromedp.CSS("#match-number")) // after the picture: larger text began a fresh login
 	w.phoneApproveLatest(t, number)
 	b.do("identity", waitFor("identity-yes"), b.shot("is-this-you-"+code))
 	if masked := get(b, "masked name", chromedp.Text(css("masked-name"))); masked == "" || strings.Contains(masked, "Hồng Nhung") {
