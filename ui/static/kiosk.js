@@ -24,9 +24,16 @@
   // action ending), unless a touch is on its way: its answer redraws.
   let submitting = false;
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => { submitting = true; }));
+  // On the form, what was typed is kept as a draft before any redraw.
+  const appform = document.getElementById("appform");
+  const saveDraft = () => appform
+    ? fetch("/form/draft", { method: "POST", body: new URLSearchParams(new FormData(appform)) }).catch(() => {})
+    : Promise.resolve();
   if (window.EventSource) {
     const es = new EventSource("/events?step=" + encodeURIComponent(step));
-    es.addEventListener("refresh", () => { if (!submitting) window.location.replace("/"); });
+    es.addEventListener("refresh", () => {
+      if (!submitting) saveDraft().then(() => window.location.replace("/"));
+    });
   }
 
   // Busy overlay while a slow action (scanning, submitting) runs.
@@ -50,12 +57,12 @@
     complete();
   }));
 
-  // The form's answers are kept as a draft as they are given, so a redraw
-  // pushed by the kiosk (a code held to the reader) shows them again.
-  const appform = document.getElementById("appform");
-  if (appform) appform.addEventListener("change", () => {
-    fetch("/form/draft", { method: "POST", body: new URLSearchParams(new FormData(appform)) });
-  });
+  // The form's answers are kept as a draft as they are typed, too.
+  let draftTimer = 0;
+  if (appform) ["input", "change"].forEach((e) => appform.addEventListener(e, () => {
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(saveDraft, 400);
+  }));
 
   // Idle: after the timeout show a countdown; at zero the session is wiped.
   if (step === "attract" || step === "outOfService") return;
