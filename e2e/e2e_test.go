@@ -497,6 +497,25 @@ func get[T any](b tab, what string, a chromedp.Action[T]) T {
 	return v
 }
 
+// moveOn runs steps that leave the page (a touch whose answer redraws)
+// and waits for the next page to be loaded, so that what is read next is
+// not the old page's.
+func (b tab) moveOn(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	mark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`window.e2eOldPage = true`)(ctx, tg)
+		return err
+	})
+	b.do(what, append([]chromedp.Action[chromedp.Void]{mark}, steps...)...)
+	deadline := time.Now().Add(stepBound)
+	for !get(b, "whether the next page is loaded", chromedp.Evaluate[bool](`window.e2eOldPage !== true && document.readyState === "complete"`)) {
+		if time.Now().After(deadline) {
+			b.fail(fmt.Errorf("%s: waited %v for the next page", what, stepBound))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // has reports whether an element with the test id is on the screen now.
 func has(b tab, testid string) bool {
 	b.t.Helper()
@@ -608,7 +627,8 @@ func (w *world) walk(t *testing.T, ctx context.Context, code string, o walkOpts)
 		doc := get(b, "document", chromedp.Text(css("doc-name")))
 		switch {
 		case has(b, "skip"):
-			b.do("skip "+doc, b.shot("document-optional-"+code), b.tap("skip"))
+			b.do("skip shot", b.shot("document-optional-"+code))
+			b.moveOn("skip "+doc, b.tap("skip"))
 		case has(b, "scan"):
 			b.do("scan shot", b.shot("document-"+code))
 			b.doWithin("scan "+doc, slowBound, b.tap("scan"), waitFor("doc-next"), b.shot("scanned-"+code))
@@ -619,9 +639,9 @@ func (w *world) walk(t *testing.T, ctx context.Context, code string, o walkOpts)
 				t.Fatalf("%d pages scanned, %d thumbnails shown", pages, thumbs)
 			}
 			r.pages += pages
-			b.do("next document", b.tap("doc-next"))
+			b.moveOn("next document", b.tap("doc-next"))
 		default:
-			b.do("next document", b.tap("doc-next"))
+			b.moveOn("next document", b.tap("doc-next"))
 		}
 	}
 	b.do("review", waitFor("send-code"), b.shot("review-"+code))
