@@ -393,7 +393,13 @@ func (c *Controller) View(ctx context.Context) View {
 	c.mu.Lock()
 	v := c.viewLocked()
 	c.mu.Unlock()
-	if v.Step == StepCatalogue {
+	if v.Step == StepStatus && v.Status != nil && v.Procedure == nil && c.d.Catalogue != nil {
+		// The status screen names the procedure the application is for.
+		if p, ok := c.d.Catalogue.Procedure(v.Status.ProcedureID); ok {
+			v.Procedure = &p
+		}
+	}
+	if v.Step == StepCatalogue && c.d.Catalogue != nil {
 		// Device status is I/O: asked for with the lock released.
 		scannerOK := c.scannerReady(ctx)
 		for _, p := range c.d.Catalogue.Procedures() {
@@ -444,10 +450,15 @@ func (c *Controller) viewLocked() View {
 		KioskID:       c.d.Config.KioskID,
 		IDQRChecked:   s.idqrChecked,
 		Refusal:       s.refusal,
+		LoginURL:      s.loginURL,
+		Question:      s.question,
+		AskCancel:     s.askCancel,
 	}
+	v.Stage, v.Stages, v.StageKey = s.progress()
 	if s.procedure != nil {
 		p := *s.procedure // the catalogue's slices are never written
 		v.Procedure = &p
+		v.Questions = len(Questions(p.Fields))
 	}
 	if s.docs != nil {
 		v.Docs = make([]ScannedDocument, len(s.docs))
@@ -518,11 +529,25 @@ func (c *Controller) Tick() {
 	if c.s.busy != "" {
 		return
 	}
+	if c.s.step == StepLogin && c.s.pending != nil && c.d.Now().Sub(c.s.loginAt) >= LoginPageWait {
+		// The provider's page neither came back with an answer nor with an
+		// expired QR: it cannot reach the provider. Say so instead of
+		// leaving "Waiting for your approval…" on screen.
+		c.s.pending, c.s.loginURL = nil, ""
+		c.setNotice(userErr(MsgProviderDown, errors.New("no answer from the login page")))
+		c.changedLocked()
+	}
 	idle := c.d.Now().Sub(c.s.lastActivity)
 	if idle >= c.d.Config.IdleTimeout.Duration+c.d.Config.IdleCountdown.Duration {
 		c.wipeLocked("idle")
 	}
 }
+
+// LoginPageWait is how long the login screen waits for the provider's page
+// to come back (an approval, a refusal, or its QR expiring, which the
+// reference provider does after 60 s) before it says the ID service cannot
+// be reached.
+const LoginPageWait = 90 * time.Second
 
 // AttractNoticeFor is how long a message stays on the start screen.
 const AttractNoticeFor = 20 * time.Second

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -73,6 +74,7 @@ type fakeLogin struct {
 	completed int
 	ended     []string // access tokens revoked
 	err       error
+	beginErr  error            // BeginBound fails with it
 	citizen   string           // citizen ID of the next login ("" = 079123456789)
 	gate      *gate            // Begin and Complete wait on it
 	binding   identity.Binding // of the last login begun
@@ -98,7 +100,10 @@ func (f *fakeLogin) BeginBound(ctx context.Context, lang string, b identity.Bind
 	defer f.mu.Unlock()
 	f.begun++
 	f.binding = b
-	return "http://idp.test/authorize?ui_locales=" + lang, &identity.Pending{}, nil
+	if f.beginErr != nil {
+		return "", nil, f.beginErr
+	}
+	return fmt.Sprintf("http://idp.test/authorize?ui_locales=%s&n=%d", lang, f.begun), &identity.Pending{}, nil
 }
 
 // fakeState is the state of every fake login: its callbacks carry it.

@@ -57,7 +57,7 @@ func TestOutOfServiceWipesAtOnce(t *testing.T) {
 	if v := r.c.View(ctx); v.Step != StepAttract || v.Notice != "" {
 		t.Fatalf("back in service at %s (notice %q)", v.Step, v.Notice)
 	}
-	if err := r.c.Start(); err != nil || r.c.View(ctx).Step != StepLanguage {
+	if err := r.c.Start(); err != nil || r.c.View(ctx).Step != StepCatalogue {
 		t.Fatalf("back in service the kiosk does not start a session: %v", err)
 	}
 }

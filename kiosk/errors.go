@@ -88,6 +88,7 @@ const (
 	MsgRefusedStaff     = "refused.staff"
 	MsgLoginTimedOut    = "err.login_timed_out"
 	MsgLoginNumberWrong = "err.login_number_wrong"
+	MsgNotMe            = "login.not_me" // not an error: why the login screen is back
 )
 
 // MessageKeys lists every key the controller may put on the screen, for the
@@ -100,5 +101,5 @@ var MessageKeys = []string{
 	MsgCodeWait, MsgCodeLocked, MsgCodeResent,
 	MsgBusy, MsgBusyStatus, MsgBusyLogin, MsgBusyScanning, MsgBusySendingCode, MsgBusyChecking, MsgBusySending,
 	MsgBusyPrinting, MsgCodeShort, MsgLoginAgain, MsgFormProblems, MsgRefusedForm, MsgRefusedStaff,
-	MsgLoginTimedOut, MsgLoginNumberWrong,
+	MsgLoginTimedOut, MsgLoginNumberWrong, MsgNotMe, StageChoose, StageLogin, StageDetails, StageDocuments, StageCheck, StageReceipt,
 }

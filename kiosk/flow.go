@@ -1,16 +1,19 @@
 package kiosk
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // event is something that moves the citizen from one screen to another.
 type event string
 
 const (
 	evStart       event = "start"       // touch the attract (or status) screen
-	evLanguage    event = "language"    // a language chosen on the language screen
 	evProcedure   event = "procedure"   // a procedure chosen
 	evLoggedIn    event = "loggedIn"    // the provider's callback verified
 	evConfirmed   event = "confirmed"   // "Yes, this is me"
+	evNotMe       event = "notMe"       // "No, this is not me": log in again
 	evFormDone    event = "formDone"    // a valid form submitted
 	evDocsDone    event = "docsDone"    // the last document accepted
 	evCodeSent    event = "codeSent"    // a confirmation code is on its way
@@ -32,18 +35,19 @@ func to(s Step) func(*session) Step { return func(*session) Step { return s } }
 // may set up the step it enters (which document is shown). Cancel, the idle
 // timer and the end of a session are not here: they wipe from any step.
 var flow = map[Step]map[event]func(*session) Step{
-	StepAttract:   {evStart: to(StepLanguage), evStatus: to(StepStatus)},
-	StepStatus:    {evStart: to(StepLanguage), evStatus: to(StepStatus)},
-	StepLanguage:  {evLanguage: to(StepCatalogue), evBack: to(StepAttract)},
-	StepCatalogue: {evProcedure: to(StepLogin), evBack: to(StepLanguage)},
+	// The header's language buttons choose the language on every screen:
+	// the start leads straight to the catalogue.
+	StepAttract:   {evStart: to(StepCatalogue), evStatus: to(StepStatus)},
+	StepStatus:    {evStart: to(StepCatalogue), evStatus: to(StepStatus)},
+	StepCatalogue: {evProcedure: to(StepLogin), evBack: to(StepAttract)},
 	StepLogin:     {evLoggedIn: to(StepIdentity), evBack: to(StepCatalogue)},
-	StepIdentity:  {evConfirmed: afterIdentity},
+	StepIdentity:  {evConfirmed: afterIdentity, evNotMe: to(StepLogin)},
 	StepForm:      {evFormDone: afterForm},
-	StepDocuments: {evDocsDone: to(StepReview), evBack: to(StepForm)},
+	StepDocuments: {evDocsDone: to(StepReview), evBack: lastQuestion},
 	StepReview:    {evCodeSent: to(StepConfirm), evBack: beforeReview, evLoginAgain: to(StepLogin)},
 	StepConfirm:   {evSubmitted: to(StepReceipt), evRefused: to(StepRefused), evBack: to(StepReview), evLoginAgain: to(StepLogin)},
 	StepRefused:   {evFix: to(StepForm)},
-	StepReceipt:   {evReceiptDone: to(StepRating)},
+	StepReceipt:   {evReceiptDone: to(StepRating), evRated: to(StepThanks)}, // the receipt screen asks for the rating too
 	StepRating:    {evRated: to(StepThanks)},
 }
 
@@ -53,6 +57,13 @@ func afterIdentity(s *session) Step {
 	if s.resume && len(ValidateForm(s.procedure.Fields, s.form)) == 0 {
 		return StepReview
 	}
+	s.question = 0
+	return StepForm
+}
+
+// lastQuestion goes back from the first document to the form's last question.
+func lastQuestion(s *session) Step {
+	s.question = max(0, len(Questions(s.procedure.Fields))-1)
 	return StepForm
 }
 
@@ -71,6 +82,9 @@ func beforeReview(s *session) Step {
 		s.docIndex = len(s.procedure.Documents) - 1
 		return StepDocuments
 	}
+	if s.procedure != nil {
+		return lastQuestion(s)
+	}
 	return StepForm
 }
 
@@ -84,21 +98,60 @@ func (s *session) fire(ev event) error {
 	s.step = next(s)
 	s.gen++
 	s.notice, s.noticeCode = "", ""
+	s.askCancel = false
 	return nil
 }
 
-// moved records a change within a step (the next document) that makes
-// operations started before it stale.
+// moved records a change within a step (the next document, the next
+// question) that makes operations started before it stale.
 func (s *session) moved() {
 	s.gen++
 	s.notice, s.noticeCode = "", ""
+	s.askCancel = false
 }
 
 // canGoBack reports whether the back button leads somewhere.
 func (s *session) canGoBack() bool {
-	if s.step == StepDocuments && s.docIndex > 0 {
+	if s.step == StepDocuments && s.docIndex > 0 || s.step == StepForm && s.question > 0 {
 		return true
 	}
 	_, ok := flow[s.step][evBack]
 	return ok
+}
+
+// Stages are the parts of the flow the step indicator counts ("Step 3 of
+// 6: your details"), as message keys.
+const (
+	StageChoose    = "stage.choose"
+	StageLogin     = "stage.login"
+	StageDetails   = "stage.details"
+	StageDocuments = "stage.documents"
+	StageCheck     = "stage.check"
+	StageReceipt   = "stage.receipt"
+)
+
+// stageOf is the stage each step of the citizen's flow belongs to; the
+// start, status and out-of-service screens belong to none.
+var stageOf = map[Step]string{
+	StepCatalogue: StageChoose,
+	StepLogin:     StageLogin, StepIdentity: StageLogin,
+	StepForm:      StageDetails,
+	StepDocuments: StageDocuments,
+	StepReview:    StageCheck, StepConfirm: StageCheck, StepRefused: StageCheck,
+	StepReceipt: StageReceipt, StepRating: StageReceipt, StepThanks: StageReceipt,
+}
+
+// progress is where s stands in its procedure's stages: the stage's number
+// (from 1), how many there are and its key; 0, 0, "" off the flow. A
+// procedure without documents has no documents stage.
+func (s *session) progress() (n, of int, key string) {
+	key, ok := stageOf[s.step]
+	if !ok || s.procedure == nil && s.step != StepCatalogue {
+		return 0, 0, "" // the thank-you screen, once the citizen's data is dropped
+	}
+	stages := []string{StageChoose, StageLogin, StageDetails, StageDocuments, StageCheck, StageReceipt}
+	if s.procedure != nil && len(s.procedure.Documents) == 0 {
+		stages = slices.DeleteFunc(stages, func(k string) bool { return k == StageDocuments })
+	}
+	return slices.Index(stages, key) + 1, len(stages), key
 }

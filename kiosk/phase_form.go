@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/idqr"
 )
 
@@ -28,6 +29,92 @@ func (c *Controller) SubmitForm(values map[string]string) error {
 		s.form = form
 		s.formProblems = ValidateForm(s.procedure.Fields, form)
 		if len(s.formProblems) > 0 {
+			return ErrFormProblems
+		}
+		return s.fire(evFormDone)
+	})
+}
+
+// Questions lists the form's questions, one a screen: the index in fields
+// of each field the citizen answers. Read-only fields (from the national
+// ID) are shown with the first. A form of read-only fields alone is one
+// screen too, which shows them for the citizen to check.
+func Questions(fields []api.Field) []int {
+	var q []int
+	for i, f := range fields {
+		if !f.ReadOnly {
+			q = append(q, i)
+		}
+	}
+	if len(q) == 0 && len(fields) > 0 {
+		q = []int{-1}
+	}
+	return q
+}
+
+// mergeDraft copies the editable fields present in values into s's form;
+// nothing is validated, nothing else changes.
+func (s *session) mergeDraft(values map[string]string) {
+	form := cloneMap(s.form)
+	if form == nil {
+		form = map[string]string{}
+	}
+	for _, f := range s.procedure.Fields {
+		if v, ok := values[f.Name]; ok && !f.ReadOnly {
+			form[f.Name] = strings.TrimSpace(v)
+		}
+	}
+	s.form = form
+}
+
+// SaveDraft keeps what the citizen has put in the form so far, unchecked,
+// so that a redraw (a language switch, larger text, a code held to the
+// reader) shows it again. Fields not in values keep what they had.
+func (c *Controller) SaveDraft(values map[string]string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.step != StepForm || c.outOfService {
+		return nil
+	}
+	c.touchLocked()
+	c.s.mergeDraft(values)
+	return nil
+}
+
+// AnswerQuestion takes the answer to question q of the form (the one on
+// screen; an answer from a screen no longer shown is ignored). A valid
+// answer moves on to the next question; after the last, the whole form is
+// checked and, valid, the documents follow; otherwise the first question
+// with a problem is shown again with it.
+func (c *Controller) AnswerQuestion(q int, values map[string]string) error {
+	return c.do([]Step{StepForm}, func(s *session) error {
+		qs := Questions(s.procedure.Fields)
+		if q != s.question || q < 0 || q >= len(qs) {
+			return nil
+		}
+		s.mergeDraft(values)
+		all := ValidateForm(s.procedure.Fields, s.form)
+		if i := qs[q]; i >= 0 {
+			if p, ok := all[s.procedure.Fields[i].Name]; ok {
+				s.formProblems = map[string]string{s.procedure.Fields[i].Name: p}
+				return ErrFormProblems
+			}
+		}
+		s.formProblems = nil
+		if q+1 < len(qs) {
+			s.question = q + 1
+			s.moved()
+			return nil
+		}
+		if len(all) > 0 {
+			s.formProblems = all
+			for n, i := range qs {
+				if _, bad := all[s.procedure.Fields[max(i, 0)].Name]; bad {
+					s.question = n
+					break
+				}
+			}
+			s.moved()
 			return ErrFormProblems
 		}
 		return s.fire(evFormDone)
@@ -84,7 +171,7 @@ func (c *Controller) identityQRLocked(data []byte) {
 // corrected one is written.
 func (c *Controller) FixAnswers() error {
 	return c.do([]Step{StepRefused}, func(s *session) error {
-		s.challenge, s.confirmToken, s.refusal = nil, "", ""
+		s.challenge, s.confirmToken, s.refusal, s.question = nil, "", "", 0
 		return s.fire(evFix)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"time"
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
@@ -14,8 +15,11 @@ import (
 
 // National-ID login and "Is this you?".
 
-// BeginLogin returns the provider's login URL to send the kiosk browser to.
-// The provider is called (PAR, discovery) with the lock released.
+// BeginLogin begins a national-ID login and returns the provider's login
+// URL; the login screen frames that page (its QR) inside the kiosk's own,
+// with the kiosk's cancel, help and idle countdown around it, until the
+// login ends or the session does. Called again (retry) it begins a fresh
+// one. The provider is called (PAR, discovery) with the lock released.
 func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 	var lang string
 	var b identity.Binding
@@ -38,6 +42,7 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 			return err
 		}
 		s.pending, s.loginRefreshes = p, 0
+		s.loginURL, s.loginAt = authURL, c.d.Now()
 		return nil
 	})
 	if aerr != nil {
@@ -111,7 +116,7 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next stri
 		if !c.d.Login.CallbackMatches(s.pending, q) {
 			return ErrCallbackIgnored // a new login began meanwhile
 		}
-		p, s.pending = s.pending, nil // single use, whatever happens
+		p, s.pending, s.loginURL = s.pending, nil, "" // single use, whatever happens
 		lang, b, refreshes = s.lang, c.bindingLocked(s), s.loginRefreshes
 		return nil
 	})
@@ -121,6 +126,7 @@ func (c *Controller) CompleteLogin(ctx context.Context, q url.Values) (next stri
 	if o == nil || err != nil {
 		// A callback for a session that is gone: never log anybody in.
 		c.d.Log.Warn("login callback without a pending login")
+		c.lateLogin()
 		return "", userErr(MsgSessionExpired, errNoPending)
 	}
 	defer o.end()
@@ -177,6 +183,7 @@ func (c *Controller) loginAgain(o *op, lang string, b identity.Binding, refreshe
 			return err
 		}
 		s.pending, s.loginRefreshes = p, refreshes+1
+		s.loginURL, s.loginAt = authURL, c.d.Now()
 		c.log().Info("login QR expired unused; a fresh one is shown", "refresh", s.loginRefreshes)
 		return nil
 	})
@@ -190,6 +197,18 @@ func (c *Controller) loginAgain(o *op, lang string, b identity.Binding, refreshe
 }
 
 var errNoPending = errors.New("no pending login")
+
+// lateLogin tells whoever looks at the start screen that an approval came
+// after its session had ended (cancelled, timed out): it was not used.
+// A later citizen busy with their own session is not disturbed.
+func (c *Controller) lateLogin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.step == StepAttract && c.s.busy == "" && !c.outOfService {
+		c.setNotice(userErr(MsgSessionExpired, errors.New("login approved after its session ended")))
+		c.changedLocked()
+	}
+}
 
 // callbackMatches reports whether a login is pending and whether q answers
 // it. It only reads the session: a stray request does not reset the idle
@@ -215,7 +234,10 @@ func citizenKey(id *identity.Identity) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ConfirmIdentity answers "Is this you?". No wipes the session.
+// ConfirmIdentity answers "Is this you?". No ends that person's login at
+// the provider and goes back to the login screen, with the language and
+// procedure kept and a message saying why, for the citizen to log in with
+// their own ID (the UI begins the fresh login).
 func (c *Controller) ConfirmIdentity(yes bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -225,7 +247,13 @@ func (c *Controller) ConfirmIdentity(yes bool) error {
 		return nil
 	}
 	if !yes {
-		c.wipeLocked("not me")
+		c.log().Info("citizen said the login is not theirs; logging in again")
+		c.revokeLocked(s.id, s.ident)
+		s.ident = nil
+		if err := s.fire(evNotMe); err != nil {
+			return err
+		}
+		s.notice, s.noticeCode, s.noticeUntil, s.noticeAt = MsgNotMe, "", time.Time{}, c.d.Now()
 		return nil
 	}
 	s.resume = false

@@ -128,7 +128,8 @@ func (c *Controller) ReceiptDone() error {
 }
 
 // Rate records the 1–5 satisfaction rating and thanks the citizen; 0
-// skips. Ratings are anonymous: a rating logged alone as its session ends
+// skips. The receipt screen asks for it too, so a rating there is the
+// citizen's last tap. Ratings are anonymous: a rating logged alone as its session ends
 // would sit next to the lines that name the session (and its packet), so
 // they are only counted, and the counts logged every ratingBatch ratings,
 // with nothing of any session.
@@ -136,7 +137,7 @@ func (c *Controller) Rate(n int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchLocked()
-	if c.s.step != StepRating || c.s.busy != "" {
+	if c.s.step != StepRating && c.s.step != StepReceipt || c.s.busy != "" {
 		return nil
 	}
 	if n >= 1 && n <= 5 {

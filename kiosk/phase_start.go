@@ -9,10 +9,10 @@ import (
 	backendclient "govkiosk/backend-client"
 )
 
-// The first screens: attract, language, catalogue, and the status of an
-// earlier application read from its receipt QR.
+// The first screens: attract, catalogue, and the status of an earlier
+// application read from its receipt QR.
 
-// Start leaves the attract (or status) screen for the language choice.
+// Start leaves the attract (or status) screen for the catalogue.
 func (c *Controller) Start() error {
 	return c.do([]Step{StepAttract, StepStatus}, func(s *session) error {
 		s.status = nil
@@ -21,8 +21,8 @@ func (c *Controller) Start() error {
 	})
 }
 
-// SetLanguage switches the language; from the language screen it moves on.
-// It works at any step, even while an operation runs.
+// SetLanguage switches the language. It works at any step, even while an
+// operation runs, and keeps everything the citizen did.
 func (c *Controller) SetLanguage(lang string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -31,9 +31,6 @@ func (c *Controller) SetLanguage(lang string) error {
 		return fmt.Errorf("kiosk: language %q not offered", lang)
 	}
 	c.s.lang = lang
-	if c.s.step == StepLanguage && c.s.busy == "" {
-		return c.s.fire(evLanguage)
-	}
 	return nil
 }
 
@@ -50,6 +47,12 @@ func (c *Controller) Back() error {
 	return c.do(nil, func(s *session) error {
 		if s.step == StepDocuments && s.docIndex > 0 {
 			s.docIndex--
+			s.moved()
+			return nil
+		}
+		if s.step == StepForm && s.question > 0 {
+			s.question--
+			s.formProblems = nil
 			s.moved()
 			return nil
 		}
@@ -152,4 +155,38 @@ func (c *Controller) HandleScan(ctx context.Context, data []byte) {
 		c.changedLocked()
 		c.mu.Unlock()
 	}
+}
+
+// AskCancel is the footer's Cancel. Before the application is submitted
+// it asks first ("Do you want to stop? Everything you entered will be
+// deleted."): Cancel then wipes, KeepGoing goes back. Where nothing would
+// be lost (the catalogue, the status screen, after submission) it wipes at
+// once.
+func (c *Controller) AskCancel() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked()
+	s := c.s
+	if c.outOfService {
+		return nil
+	}
+	switch s.step {
+	case StepAttract, StepCatalogue, StepStatus, StepReceipt, StepRating, StepThanks:
+		if s.busy != "" && !s.cancellable {
+			return errBusy
+		}
+		c.wipeLocked("cancel")
+		return nil
+	}
+	s.askCancel = true
+	c.changedLocked()
+	return nil
+}
+
+// KeepGoing answers "Do you want to stop?" with no: the screen is as it was.
+func (c *Controller) KeepGoing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked()
+	c.s.askCancel = false
 }

@@ -16,9 +16,8 @@ type Step string
 
 const (
 	StepAttract   Step = "attract"
-	StepLanguage  Step = "language"
 	StepCatalogue Step = "catalogue"
-	StepLogin     Step = "login"    // the provider's QR page is open
+	StepLogin     Step = "login"    // the provider's QR, inside the kiosk's own page
 	StepIdentity  Step = "identity" // "Is this you?"
 	StepForm      Step = "form"
 	StepDocuments Step = "documents"
@@ -35,7 +34,7 @@ const (
 
 // Steps lists every step, in flow order, for tests and the UI's coverage.
 var Steps = []Step{
-	StepAttract, StepLanguage, StepCatalogue, StepLogin, StepIdentity, StepForm, StepDocuments,
+	StepAttract, StepCatalogue, StepLogin, StepIdentity, StepForm, StepDocuments,
 	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused, StepOutOfService,
 }
 
@@ -76,10 +75,13 @@ type session struct {
 	opCancel       context.CancelFunc // cancels the op in progress when the session is wiped
 	procedure      *api.Procedure
 	pending        *identity.Pending
-	loginRefreshes int // fresh logins begun since the citizen pressed the login button
+	loginURL       string    // the provider's page for pending, framed by the login screen
+	loginAt        time.Time // when pending was begun
+	loginRefreshes int       // fresh logins begun since the login screen was entered
 	ident          *identity.Identity
 	form           map[string]string
 	formProblems   map[string]string
+	question       int // the form's question on screen: an index into Questions(procedure.Fields)
 	docs           []ScannedDocument
 	docIndex       int
 	challenge      *api.ConfirmationChallenge
@@ -97,6 +99,7 @@ type session struct {
 	noticeUntil    time.Time // the notice asks the citizen to wait until then (zero: it does not)
 	noticeAt       time.Time // when the notice was set
 	lastActivity   time.Time
+	askCancel      bool // "Do you want to stop?" is on screen
 }
 
 func (s *session) LogValue() slog.Value {
@@ -111,6 +114,7 @@ func (s *session) at(steps []Step) bool {
 // drop clears every reference to the citizen's data, so nothing outlives
 // the session by accident (a View copy taken earlier holds copies).
 func (s *session) drop() {
+	s.loginURL = ""
 	s.ident, s.pending, s.form, s.formProblems, s.docs, s.receipt, s.confirmToken = nil, nil, nil, nil, nil, nil, ""
 	s.challenge, s.status, s.procedure = nil, nil, nil
 }
@@ -148,6 +152,19 @@ type View struct {
 	Busy          string // message key of the operation in progress ("busy.sending"), "" when idle
 	CanCancel     bool   // the cancel button works now
 	Refusal       string // on StepRefused: message key of why the portal refused the application
+	// LoginURL is the provider's login page (its QR) that the login screen
+	// frames, "" when no login is pending (not begun, failed, timed out).
+	LoginURL string
+	// Question is the form's question on screen, an index into
+	// Questions(Procedure.Fields); Questions is how many there are.
+	Question, Questions int
+	// Stage, Stages and StageKey are the step indicator: "Step Stage of
+	// Stages: StageKey"; Stage is 0 off the citizen's flow.
+	Stage, Stages int
+	StageKey      string
+	// AskCancel: the citizen pressed Cancel before submitting; the screen
+	// asks whether to stop and delete everything.
+	AskCancel bool
 }
 
 // ProcedureView is a catalogue entry and whether it can be offered now.

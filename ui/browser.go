@@ -29,8 +29,11 @@ const (
 )
 
 // csp allows only the kiosk's own files: the screens carry no inline
-// scripts or styles (TestScreensNeedNoInlineCode).
-const csp = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+// scripts or styles (TestScreensNeedNoInlineCode). Only the kiosk's own
+// pages may frame its pages: the login screen's frame comes back to the
+// kiosk's callback when the provider answers. The login screen adds the
+// provider's origin as its one frame-src.
+const csp = "default-src 'self'; frame-ancestors 'self'; base-uri 'none'"
 
 // binding is which browser the UI answers: the launch secret not yet traded
 // and the cookie of the browser that traded the last one.

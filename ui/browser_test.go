@@ -184,7 +184,7 @@ func TestUIAnswersOnlyItsOwnBrowser(t *testing.T) {
 	}
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `data-step="language"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `data-step="catalogue"`) {
 		t.Fatalf("GET / with the cookie: %d\n%.300s", resp.StatusCode, b)
 	}
 	// A forged or stale cookie is no cookie.
@@ -256,8 +256,10 @@ func TestUIRefusesForeignHosts(t *testing.T) {
 	}
 }
 
-// TestUISecurityHeaders: every answer, screen or refusal, forbids framing,
-// sniffing, referrers, caching and anything not from the kiosk itself.
+// TestUISecurityHeaders: every answer, screen or refusal, forbids framing
+// by anything but the kiosk's own pages (the login screen's frame comes
+// back to them), sniffing, referrers, caching and anything not from the
+// kiosk itself.
 func TestUISecurityHeaders(t *testing.T) {
 	u := newUI(t)
 	b := browser(t)
@@ -269,11 +271,11 @@ func TestUISecurityHeaders(t *testing.T) {
 		}
 		resp.Body.Close()
 		for h, want := range map[string]string{
-			"Content-Security-Policy": "default-src 'self'",
+			"Content-Security-Policy": "default-src 'self'; frame-ancestors 'self'",
 			"X-Content-Type-Options":  "nosniff",
 			"Referrer-Policy":         "no-referrer",
 			"Cache-Control":           "no-store",
-			"X-Frame-Options":         "DENY",
+			"X-Frame-Options":         "SAMEORIGIN",
 		} {
 			if got := resp.Header.Get(h); !strings.Contains(got, want) {
 				t.Errorf("%s: %s = %q, want %q", what, h, got, want)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -171,13 +172,29 @@ type providerPage struct {
 	linkCode, waitURL, number, body string
 }
 
-// startLogin walks from the attract screen to the provider's login page.
+// startLogin walks from the attract screen to the login screen and opens
+// the provider's page it frames.
 func (r *loginRig) startLogin() providerPage {
 	r.t.Helper()
 	r.touch("/start", nil)
 	r.touch("/lang", url.Values{"lang": {"vi"}})
-	r.touch("/procedure", url.Values{"id": {loginProc.ID}})
-	return r.providerPage(r.touch("/login/start", nil))
+	if loc := r.touch("/procedure", url.Values{"id": {loginProc.ID}}); loc != "/" {
+		r.t.Fatalf("choosing the procedure sends the browser to %q, not the kiosk's login screen", loc)
+	}
+	return r.providerPage(r.frameURL())
+}
+
+var reLoginFrame = regexp.MustCompile(`<iframe class="idp" src="([^"]+)"`)
+
+// frameURL is the provider's page the kiosk's login screen frames.
+func (r *loginRig) frameURL() string {
+	r.t.Helper()
+	st, _, screen := r.get(r.kiosk.URL + "/")
+	m := reLoginFrame.FindStringSubmatch(screen)
+	if st != http.StatusOK || m == nil {
+		r.t.Fatalf("the login screen frames no provider page: %d\n%s", st, screen)
+	}
+	return html.UnescapeString(m[1])
 }
 
 // providerPage opens the provider's login page at authURL.

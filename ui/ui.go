@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Frame-Options", "SAMEORIGIN") // the login screen's frame comes back to the kiosk's own pages
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", csp)
@@ -150,21 +151,49 @@ func (s *Server) routes() {
 		})))
 	}
 	post("/start", func(*http.Request) error { return s.c.Start() })
-	post("/lang", func(r *http.Request) error { return s.c.SetLanguage(r.FormValue("lang")) })
-	post("/large", func(*http.Request) error { s.c.ToggleLargeText(); return nil })
+	// On the form screen the header's buttons submit the form too (their
+	// form attribute), so what the citizen put in so far is kept as a
+	// draft, with no script.
+	post("/lang", func(r *http.Request) error {
+		s.c.SaveDraft(formValues(r))
+		if err := s.c.SetLanguage(r.FormValue("lang")); err != nil {
+			return err
+		}
+		return s.freshLogin(r)
+	})
+	post("/large", func(r *http.Request) error {
+		s.c.SaveDraft(formValues(r))
+		s.c.ToggleLargeText()
+		return s.freshLogin(r)
+	})
 	post("/back", func(*http.Request) error { return s.c.Back() })
+	post("/cancel/ask", func(*http.Request) error { return s.c.AskCancel() })
+	post("/cancel/no", func(*http.Request) error { s.c.KeepGoing(); return nil })
 	post("/cancel", func(*http.Request) error { return s.c.Cancel() })
-	post("/procedure", func(r *http.Request) error { return s.c.ChooseProcedure(r.Context(), r.FormValue("id")) })
-	post("/identity", func(r *http.Request) error { return s.c.ConfirmIdentity(r.FormValue("yes") == "1") })
+	// The login QR is shown at once: choosing the procedure begins the login.
+	post("/procedure", func(r *http.Request) error {
+		if err := s.c.ChooseProcedure(r.Context(), r.FormValue("id")); err != nil {
+			return err
+		}
+		_, err := s.c.BeginLogin(r.Context())
+		return err
+	})
+	post("/identity", func(r *http.Request) error {
+		yes := r.FormValue("yes") == "1"
+		if err := s.c.ConfirmIdentity(yes); err != nil || yes {
+			return err
+		}
+		_, err := s.c.BeginLogin(r.Context()) // "not me": a fresh QR for the citizen's own login
+		return err
+	})
 	post("/form", func(r *http.Request) error {
-		values := map[string]string{}
-		for k, v := range r.PostForm {
-			if len(v) > 0 {
-				values[k] = v[0]
-			}
+		values := formValues(r)
+		if q, err := strconv.Atoi(r.FormValue("q")); err == nil {
+			return s.c.AnswerQuestion(q, values)
 		}
 		return s.c.SubmitForm(values)
 	})
+	post("/form/draft", func(r *http.Request) error { return s.c.SaveDraft(formValues(r)) })
 	post("/scan", func(r *http.Request) error { return s.c.ScanDocument(r.Context()) })
 	post("/rescan", func(*http.Request) error { return s.c.RescanDocument() })
 	post("/next", func(*http.Request) error { return s.c.NextDocument() })
@@ -199,14 +228,35 @@ func (s *Server) logAction(path string, err error) {
 	s.log.Error("action failed", "action", path, "code", code, "err", err)
 }
 
-func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
-	authURL, err := s.c.BeginLogin(r.Context())
-	if err != nil {
-		s.logAction("/login/start", err)
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
+// formValues is the first value of each field posted.
+func formValues(r *http.Request) map[string]string {
+	values := map[string]string{}
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			values[k] = v[0]
+		}
 	}
-	http.Redirect(w, r, authURL, http.StatusSeeOther)
+	return values
+}
+
+// freshLogin begins the login again when the login screen is up: its QR
+// page is in the language it was begun in, and a provider need not show
+// the same page twice.
+func (s *Server) freshLogin(r *http.Request) error {
+	if s.c.Step() != kiosk.StepLogin {
+		return nil
+	}
+	_, err := s.c.BeginLogin(r.Context())
+	return err
+}
+
+// loginStart begins a fresh login (the login screen's retry); the kiosk's
+// own login screen shows its QR.
+func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.c.BeginLogin(r.Context()); err != nil {
+		s.logAction("/login/start", err)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
@@ -325,6 +375,20 @@ type pageData struct {
 	Attempts  func(int) string
 	Face      func(int) template.HTML
 	Notice    func() string // the notice's text, with any wait filled in
+	// Draft: the form is on screen, and the header's buttons submit it as
+	// a draft before they act.
+	Draft bool
+	// Stage is the step indicator's text ("Step 3 of 6: your details"),
+	// "" off the citizen's flow.
+	Stage func() string
+	// Help is the help text of the screen shown.
+	Help func() string
+	// OnScreen says whether field i of the procedure is on the question
+	// shown; Choice whether that question is a choice (answered by one
+	// touch on an option); QuestionOf is "Question 2 of 3".
+	OnScreen   func(int) bool
+	Choice     func() bool
+	QuestionOf func() string
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -351,6 +415,9 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
+	if v.AskCancel {
+		step = "cancel_confirm"
+	}
 	tpl, err := s.base.Clone()
 	if err == nil {
 		tpl.Funcs(template.FuncMap{"t": tr, "tn": trn})
@@ -378,10 +445,68 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
 		Face:     face,
 		Notice:   func() string { return noticeText(code, v) },
+		Draft:    v.Step == kiosk.StepForm && !v.AskCancel,
+		Stage: func() string {
+			if v.Stage == 0 {
+				return ""
+			}
+			return fmt.Sprintf(tr("stage.of"), v.Stage, v.Stages, tr(v.StageKey))
+		},
+		Help: func() string {
+			if k := "help." + step; hasMessage(k) {
+				return tr(k)
+			}
+			return tr("help.body")
+		},
+		OnScreen:   func(i int) bool { return onScreen(v, i) },
+		Choice:     func() bool { return questionField(v).Type == api.FieldSelect },
+		QuestionOf: func() string { return fmt.Sprintf(tr("form.question"), v.Question+1, v.Questions) },
+	}
+	if origin := frameOrigin(v.LoginURL); v.Step == kiosk.StepLogin && origin != "" {
+		// The login screen frames the provider's page, and the frame comes
+		// back to the kiosk's own callback: nothing else may be framed.
+		w.Header().Set("Content-Security-Policy", csp+"; frame-src 'self' "+origin)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := tpl.ExecuteTemplate(w, "page.html", d); err != nil {
 		s.log.Error("render page", "step", string(v.Step), "err", err)
 	}
+}
+
+// questionField is the field the form's question on screen asks for; the
+// zero Field when the question shows read-only fields only.
+func questionField(v kiosk.View) api.Field {
+	if v.Procedure == nil {
+		return api.Field{}
+	}
+	qs := kiosk.Questions(v.Procedure.Fields)
+	if v.Question < 0 || v.Question >= len(qs) || qs[v.Question] < 0 {
+		return api.Field{}
+	}
+	return v.Procedure.Fields[qs[v.Question]]
+}
+
+// onScreen reports whether field i is shown on the form's question on
+// screen: the field it asks for, and with the first question the
+// read-only fields from the national ID.
+func onScreen(v kiosk.View, i int) bool {
+	if v.Procedure == nil || i < 0 || i >= len(v.Procedure.Fields) {
+		return false
+	}
+	f := v.Procedure.Fields[i]
+	if f.ReadOnly {
+		return v.Question == 0
+	}
+	return questionField(v).Name == f.Name
+}
+
+// frameOrigin is the origin of the provider's login page u, for the login
+// screen's frame-src; "" when u is not an absolute http(s) URL.
+func frameOrigin(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || strings.ContainsAny(pu.Host, " ;,'") {
+		return ""
+	}
+	return pu.Scheme + "://" + pu.Host
 }

@@ -160,11 +160,13 @@ func (c *citizen) portalJSON(method, path string, in, out any) {
 }
 
 var (
-	waitAttr   = regexp.MustCompile(`data-wait="([^"]+)"`)
-	matchNum   = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
-	textInput  = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
-	firstRadio = regexp.MustCompile(`<input type="radio" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
-	codeText   = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+	waitAttr    = regexp.MustCompile(`data-wait="([^"]+)"`)
+	matchNum    = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
+	textInput   = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
+	firstOption = regexp.MustCompile(`<button class="option[^"]*" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
+	question    = regexp.MustCompile(`<input type="hidden" name="q" value="([0-9]+)">`)
+	loginFrame  = regexp.MustCompile(`<iframe class="idp" src="([^"]+)"`)
+	codeText    = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
 )
 
 // toForm launches the kiosk's browser and walks from the attract screen to
@@ -172,12 +174,17 @@ var (
 func (c *citizen) toForm() string {
 	c.t.Helper()
 	c.at(c.get(c.k.launchURL), "attract")
-	c.at(c.touch("/start"), "language")
+	c.at(c.touch("/start"), "catalogue")
 	c.at(c.touch("/lang", "lang", "en"), "catalogue")
-	c.at(c.touch("/procedure", "id", "marital-status"), "login")
-	// The provider's login page; the phone approves; the page's own
-	// long poll then says where the browser goes back to.
-	idpPage, idpURL := c.load(c.c.PostForm(c.k.ui+"/login/start", nil))
+	login := c.at(c.touch("/procedure", "id", "marital-status"), "login")
+	// The provider's login page, framed by the kiosk's login screen; the
+	// phone approves; the page's own long poll then says where the browser
+	// goes back to.
+	f := loginFrame.FindStringSubmatch(login)
+	if f == nil {
+		c.t.Fatalf("the login screen frames no provider page:\n%.1500s", login)
+	}
+	idpPage, idpURL := c.load(c.c.Get(html.UnescapeString(f[1])))
 	m := waitAttr.FindStringSubmatch(idpPage)
 	if m == nil {
 		c.t.Fatalf("no login wait URL on the provider's page:\n%.1000s", idpPage)
@@ -217,17 +224,28 @@ func (c *citizen) toForm() string {
 	return c.at(c.touch("/identity", "yes", "1"), "form")
 }
 
-// submitForm sends the prefilled form with the first choice of every choice.
-func (c *citizen) submitForm(formPage string) string {
+// submitForm answers the form's questions, one a screen: the prefilled
+// values as they are, and the first option of every choice.
+func (c *citizen) submitForm(page string) string {
 	c.t.Helper()
-	kv := []string{}
-	for _, m := range textInput.FindAllStringSubmatch(formPage, -1) {
-		kv = append(kv, m[1], html.UnescapeString(m[2]))
+	for range 10 {
+		if m := stepAttr.FindStringSubmatch(page); m == nil || m[1] != "form" {
+			break
+		}
+		q := question.FindStringSubmatch(page)
+		if q == nil {
+			c.t.Fatalf("a form screen without its question:\n%.1500s", page)
+		}
+		kv := []string{"q", q[1]}
+		for _, m := range textInput.FindAllStringSubmatch(page, -1) {
+			kv = append(kv, m[1], html.UnescapeString(m[2]))
+		}
+		for _, m := range firstOption.FindAllStringSubmatch(page, -1) {
+			kv = append(kv, m[1], html.UnescapeString(m[2]))
+		}
+		page = c.touch("/form", kv...)
 	}
-	for _, m := range firstRadio.FindAllStringSubmatch(formPage, -1) {
-		kv = append(kv, m[1], html.UnescapeString(m[2]))
-	}
-	return c.at(c.touch("/form", kv...), "documents")
+	return c.at(page, "documents")
 }
 
 // finish goes from the documents screen (the ID card scanned) through review,

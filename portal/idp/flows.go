@@ -131,6 +131,7 @@ type parRequest struct {
 	q        url.Values
 	clientID string
 	expires  time.Time
+	txnID    string // the login its first use started: a reload shows it again
 }
 
 // rejecter answers a back-channel request with an OAuth error.
@@ -197,24 +198,42 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": uri, "expires_in": int(parTTL / time.Second)})
 }
 
-// takePAR resolves (and uses up) the request_uri of an authorization
-// request, which must name the same client.
-func (p *Provider) takePAR(q url.Values) (url.Values, error) {
+// takePAR resolves the request_uri of an authorization request, which
+// must name the same client. The first use starts a login; a later one
+// (the browser reloading the page, as RFC 9126 §4 allows for) gets that
+// same login back while it is still pending, never a second one.
+func (p *Provider) takePAR(q url.Values) (url.Values, *txn, error) {
 	uri := q.Get("request_uri")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr, ok := p.pars[uri]
 	if !ok || len(q["request_uri"]) != 1 {
-		return nil, errString("request_uri is unknown or already used")
+		return nil, nil, errString("request_uri is unknown or already used")
 	}
-	delete(p.pars, uri)
 	if !p.now().Before(pr.expires) {
-		return nil, errString("request_uri expired")
+		delete(p.pars, uri)
+		return nil, nil, errString("request_uri expired")
 	}
 	if q.Get("client_id") != pr.clientID {
-		return nil, errString("client_id does not match the pushed request")
+		return nil, nil, errString("client_id does not match the pushed request")
 	}
-	return pr.q, nil
+	if pr.txnID != "" {
+		t := p.txns[pr.txnID]
+		if t == nil || t.status != statusPending || !p.now().Before(t.expires) {
+			return nil, nil, errString("request_uri is unknown or already used")
+		}
+		return pr.q, t, nil
+	}
+	return pr.q, nil, nil
+}
+
+// usedPAR records the login the request_uri started.
+func (p *Provider) usedPAR(uri, txnID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr, ok := p.pars[uri]; ok {
+		pr.txnID = txnID
+	}
 }
 
 type errString string

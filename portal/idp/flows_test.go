@@ -39,12 +39,17 @@ func TestPARFlow(t *testing.T) {
 	}
 	ref := url.Values{"client_id": {testClient}, "request_uri": {uri}}
 	lc, wp, _ := e.startLogin(t, ref)
-	// Single use.
-	if resp, body := e.get(t, "/idp/authorize?"+ref.Encode()); resp.StatusCode != 400 || !strings.Contains(body, "invalid_request_uri") {
-		t.Errorf("reused request_uri: %d", resp.StatusCode)
+	// Reloading the page while the login is pending shows the same login
+	// (QR, number), never a second one.
+	if resp, body := e.get(t, "/idp/authorize?"+ref.Encode()); resp.StatusCode != 200 || !strings.Contains(body, `data-link-code="`+lc+`"`) {
+		t.Errorf("reloaded request_uri: %d, want the same login %s", resp.StatusCode, lc)
 	}
 	if r, _ := e.postJSON(t, "/phone/api/approve", map[string]string{"linkCode": lc, "citizenId": TestCitizens()[0].ID, "number": e.p.numberOf(lc)}); r.StatusCode != 204 {
 		t.Fatalf("approve: %s", r.Status)
+	}
+	// Once decided, the request_uri is used up.
+	if resp, body := e.get(t, "/idp/authorize?"+ref.Encode()); resp.StatusCode != 400 || !strings.Contains(body, "invalid_request_uri") {
+		t.Errorf("reused request_uri after approval: %d", resp.StatusCode)
 	}
 	if wr := e.wait(t, wp); wr.Status != statusApproved || !strings.Contains(wr.Redirect, "state=st-123") {
 		t.Errorf("wait: %+v", wr)

@@ -270,8 +270,13 @@ func TestLoginPageLanguagesAndQR(t *testing.T) {
 	if m == nil || !strings.Contains(page, `<script nonce="`+m[1]+`">`) {
 		t.Errorf("script nonce missing: CSP %q", csp)
 	}
-	if resp.Header.Get("X-Frame-Options") != "DENY" {
-		t.Errorf("login page may be framed")
+	// Only the client's own screen (the origin of its redirect URI) may
+	// frame the login page; the error page may not be framed at all.
+	if ru, _ := url.Parse(testRedirect); !strings.Contains(csp, "frame-ancestors "+ru.Scheme+"://"+ru.Host+";") {
+		t.Errorf("login page framing: CSP %q, want frame-ancestors %s://%s", csp, ru.Scheme, ru.Host)
+	}
+	if resp, _ := e.get(t, "/idp/authorize?client_id=nobody"); resp.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("error page may be framed: %q", resp.Header.Get("Content-Security-Policy"))
 	}
 	// Fonts for Thai and Vietnamese come from the kiosk's embedded set.
 	if r, body := e.get(t, "/idp/static/fonts/fonts.css"); r.StatusCode != 200 || !strings.Contains(body, "NotoSansThai-Regular.ttf") {

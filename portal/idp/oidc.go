@@ -149,11 +149,16 @@ func (p *Provider) checkAuthorize(q url.Values, pushed bool) (*txn, *authzError)
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	viaPAR := q.Has("request_uri")
+	requestURI := q.Get("request_uri")
 	if viaPAR {
-		pushed, err := p.takePAR(q)
+		pushed, again, err := p.takePAR(q)
 		if err != nil {
 			p.log.Info("idp authorize rejected", "error", "invalid_request_uri")
 			p.renderError(w, http.StatusBadRequest, pickLang(q.Get("ui_locales")), "invalid_request_uri", err.Error())
+			return
+		}
+		if again != nil {
+			p.renderLogin(w, r, again)
 			return
 		}
 		q = pushed
@@ -176,6 +181,9 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.log.Error("idp start login", "err", err)
 		p.renderError(w, http.StatusServiceUnavailable, t.lang, "temporarily_unavailable", "please try again")
 		return
+	}
+	if viaPAR {
+		p.usedPAR(requestURI, t.id)
 	}
 	p.log.Info("idp login started", "client", t.clientID, "lang", t.lang)
 	p.renderLogin(w, r, t)

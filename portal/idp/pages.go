@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/png"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -229,14 +230,23 @@ func qrDataURI(s string) (string, error) {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
-func securityHeaders(w http.ResponseWriter, scriptNonce string) {
+// securityHeaders sets the headers of every page. frameAncestor is the
+// one origin that may frame the page ("" for none): the login page lets
+// the client's own screen show it inside its frame (as embedded QR logins
+// do), and only the origin of the redirect URI registered for the login.
+func securityHeaders(w http.ResponseWriter, scriptNonce, frameAncestor string) {
 	h := w.Header()
-	csp := "default-src 'none'; img-src data:; style-src 'self' 'unsafe-inline'; font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	csp := "default-src 'none'; img-src data:; style-src 'self' 'unsafe-inline'; font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'"
+	if frameAncestor != "" {
+		csp += "; frame-ancestors " + frameAncestor
+	} else {
+		csp += "; frame-ancestors 'none'"
+		h.Set("X-Frame-Options", "DENY") // CSP's frame-ancestors replaces it where an origin may frame
+	}
 	if scriptNonce != "" {
 		csp += "; script-src 'nonce-" + scriptNonce + "'"
 	}
 	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -254,7 +264,7 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, t *txn) {
 		p.renderError(w, http.StatusInternalServerError, t.lang, "server_error", "randomness")
 		return
 	}
-	securityHeaders(w, nonce)
+	securityHeaders(w, nonce, originOf(t.redirectURI))
 	b := p.base(t.lang, messages[t.lang]["title"])
 	p.execute(w, "login", struct {
 		pageBase
@@ -265,7 +275,7 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, t *txn) {
 }
 
 func (p *Provider) renderError(w http.ResponseWriter, status int, lang, code, desc string) {
-	securityHeaders(w, "")
+	securityHeaders(w, "", "")
 	w.WriteHeader(status)
 	p.execute(w, "error", struct {
 		pageBase
@@ -300,4 +310,13 @@ func serveFont(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "font/ttf")
 	_, _ = w.Write(b)
+}
+
+// originOf is the origin (scheme://host[:port]) of u, "" when it has none.
+func originOf(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Scheme == "" || pu.Host == "" || strings.ContainsAny(pu.Host, " ;,'") {
+		return ""
+	}
+	return pu.Scheme + "://" + pu.Host
 }

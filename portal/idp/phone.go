@@ -113,7 +113,7 @@ func (p *Provider) servePhoneHome(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		sel = p.citizens[0]
 	}
-	securityHeaders(w, "")
+	securityHeaders(w, "", "")
 	b := p.base("en", "ID app")
 	b.Refresh = 5
 	p.execute(w, "phone", struct {
@@ -136,7 +136,7 @@ func (p *Provider) servePhoneLink(w http.ResponseWriter, r *http.Request) {
 		st, pl = statusLocked(t, p.now()), pendingOf(t)
 	}
 	p.mu.Unlock()
-	securityHeaders(w, "")
+	securityHeaders(w, "", "")
 	if !ok || st != statusPending {
 		w.WriteHeader(http.StatusNotFound)
 		p.execute(w, "result", struct {
@@ -173,7 +173,7 @@ func (p *Provider) servePhoneLinkPost(w http.ResponseWriter, r *http.Request) {
 	} else {
 		status = http.StatusOK
 	}
-	securityHeaders(w, "")
+	securityHeaders(w, "", "")
 	w.WriteHeader(status)
 	p.execute(w, "result", struct {
 		pageBase

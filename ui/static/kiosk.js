@@ -2,6 +2,16 @@
 // overlay and redraws pushed by the kiosk. Everything works without it too.
 (function () {
   "use strict";
+  // A kiosk page inside the login screen's frame is the provider sending
+  // the citizen back: the screen around it redraws itself (the frame may
+  // not navigate it).
+  if (window.top !== window.self) {
+    window.parent.postMessage("govkiosk:redraw", window.location.origin);
+    return;
+  }
+  window.addEventListener("message", (e) => {
+    if (e.origin === window.location.origin && e.data === "govkiosk:redraw") window.location.replace("/");
+  });
   const body = document.body;
   const step = body.dataset.step;
 
@@ -14,9 +24,16 @@
   // action ending), unless a touch is on its way: its answer redraws.
   let submitting = false;
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => { submitting = true; }));
+  // On the form, what was typed is kept as a draft before any redraw.
+  const appform = document.getElementById("appform");
+  const saveDraft = () => appform
+    ? fetch("/form/draft", { method: "POST", body: new URLSearchParams(new FormData(appform)) }).catch(() => {})
+    : Promise.resolve();
   if (window.EventSource) {
     const es = new EventSource("/events?step=" + encodeURIComponent(step));
-    es.addEventListener("refresh", () => { if (!submitting) window.location.replace("/"); });
+    es.addEventListener("refresh", () => {
+      if (!submitting) saveDraft().then(() => window.location.replace("/"));
+    });
   }
 
   // Busy overlay while a slow action (scanning, submitting) runs.
@@ -27,13 +44,24 @@
       busy.hidden = false;
     }));
 
-  // Keypad for the confirmation code.
+  // Keypad for the confirmation code: the button sends only 6 digits.
   const code = document.getElementById("code");
+  const send = document.getElementById("submit-code");
+  const complete = () => { if (send) send.disabled = !/^[0-9]{6}$/.test(code.value); };
+  if (code) complete();
   document.querySelectorAll(".key").forEach((k) => k.addEventListener("click", () => {
     const v = k.dataset.key;
     if (v === "clear") code.value = "";
     else if (v === "back") code.value = code.value.slice(0, -1);
     else if (code.value.length < 6) code.value += v;
+    complete();
+  }));
+
+  // The form's answers are kept as a draft as they are typed, too.
+  let draftTimer = 0;
+  if (appform) ["input", "change"].forEach((e) => appform.addEventListener(e, () => {
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(saveDraft, 400);
   }));
 
   // Idle: after the timeout show a countdown; at zero the session is wiped.
