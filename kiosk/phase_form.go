@@ -2,7 +2,6 @@ package kiosk
 
 import (
 	"errors"
-	"strings"
 
 	"govkiosk/backend-client/idqr"
 )
@@ -23,7 +22,7 @@ func (c *Controller) SubmitForm(values map[string]string) error {
 				form[f.Name] = s.form[f.Name]
 				continue
 			}
-			form[f.Name] = strings.TrimSpace(values[f.Name])
+			form[f.Name] = NormalizeValue(f, values[f.Name])
 		}
 		s.form = form
 		s.formProblems = ValidateForm(s.procedure.Fields, form)
