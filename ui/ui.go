@@ -183,6 +183,7 @@ func (s *Server) routes() {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
+	s.mux.Handle("POST /kb", cop.Handler(http.HandlerFunc(s.keyboardPost)))
 }
 
 // logAction logs what a touch led to. User-safe errors are already on the
@@ -324,7 +325,8 @@ type pageData struct {
 	Scanned   func(int) string
 	Attempts  func(int) string
 	Face      func(int) template.HTML
-	Notice    func() string // the notice's text, with any wait filled in
+	Notice    func() string          // the notice's text, with any wait filled in
+	Keyboard  func(api.Field) kbView // the on-screen keyboard of a form field
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -338,7 +340,8 @@ func face(n int) template.HTML {
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	s.render(w, s.c.View(r.Context()))
+	v := s.c.View(r.Context())
+	s.renderPage(w, http.StatusOK, v, string(v.Step), inputStateFrom(r.URL.Query()))
 }
 
 // render draws one screen.
@@ -348,6 +351,11 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 
 // renderAs draws the page around the template named step, answering status.
 func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step string) {
+	s.renderPage(w, status, v, step, inputState{})
+}
+
+// renderPage is renderAs with the on-screen keyboard's state.
+func (s *Server) renderPage(w http.ResponseWriter, status int, v kiosk.View, step string, in inputState) {
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
@@ -378,6 +386,7 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
 		Face:     face,
 		Notice:   func() string { return noticeText(code, v) },
+		Keyboard: func(f api.Field) kbView { return keyboardFor(v, in, f) },
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
