@@ -30,15 +30,17 @@ const (
 )
 
 // inputState is the keyboard's state as the address of a form screen
-// carries it (?kb=FIELD&kbl=LAYOUT&kbs=1); zero: the default.
+// carries it (?kb=FIELD&kbl=LAYOUT&kbs=1), and whether to read the screen
+// aloud; zero: the default.
 type inputState struct {
 	Field  string // "" default, kbClosed: no keyboard
 	Layout string
 	Shift  bool
+	Listen bool // read the screen aloud now (?listen=1)
 }
 
 func inputStateFrom(q url.Values) inputState {
-	return inputState{Field: q.Get("kb"), Layout: q.Get("kbl"), Shift: q.Get("kbs") == "1"}
+	return inputState{Field: q.Get("kb"), Layout: q.Get("kbl"), Shift: q.Get("kbs") == "1", Listen: q.Get("listen") == "1"}
 }
 
 func (st inputState) query() string {

@@ -25,6 +25,7 @@ import (
 	"govkiosk/kiosk/fonts"
 	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
+	"govkiosk/ui/voice"
 )
 
 //go:embed templates/*.html
@@ -39,6 +40,7 @@ type Server struct {
 	log    *slog.Logger
 	base   *template.Template
 	mux    *http.ServeMux
+	voice  *voice.Speaker  // voice guidance; nil: off
 	listen string          // host:port the UI is reached at
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
@@ -51,6 +53,9 @@ type Options struct {
 	// launch URL's host and the Host headers answered.
 	Listen string
 	Rand   io.Reader // launch secrets and cookies [crypto/rand]
+	// Voice reads each screen's instruction aloud; nil (the default): no
+	// voice guidance, as the office chooses in kiosk.json.
+	Voice *voice.Speaker
 }
 
 // New builds the UI handler.
@@ -74,7 +79,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 	}
 	s := &Server{
 		c: c, log: log, base: base, mux: http.NewServeMux(),
-		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand},
+		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand}, voice: o.Voice,
 	}
 	s.routes()
 	return s, nil
@@ -184,6 +189,16 @@ func (s *Server) routes() {
 	})))
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
 	s.mux.Handle("POST /kb", cop.Handler(http.HandlerFunc(s.keyboardPost)))
+	s.mux.HandleFunc("GET /voice/{lang}/{file}", s.voiceAudio)
+	s.mux.Handle("POST /voice/volume", cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		s.voiceVolume(r)
+		http.Redirect(w, r, "/?listen=1", http.StatusSeeOther)
+	})))
 }
 
 // logAction logs what a touch led to. User-safe errors are already on the
@@ -327,6 +342,7 @@ type pageData struct {
 	Face      func(int) template.HTML
 	Notice    func() string          // the notice's text, with any wait filled in
 	Keyboard  func(api.Field) kbView // the on-screen keyboard of a form field
+	Voice     voiceView              // voice guidance of the screen
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -387,6 +403,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, v kiosk.View, ste
 		Face:     face,
 		Notice:   func() string { return noticeText(code, v) },
 		Keyboard: func(f api.Field) kbView { return keyboardFor(v, in, f) },
+		Voice:    s.voiceFor(v, in),
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

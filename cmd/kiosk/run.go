@@ -32,6 +32,7 @@ import (
 	"govkiosk/kiosk/outbox"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
+	"govkiosk/ui/voice"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -338,7 +339,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	})
 	mon.Refresh(ctx) // bounded by the monitor's check timeout
 
-	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen})
+	var speaker *voice.Speaker
+	if cfg.Voice.Enabled {
+		if speaker, err = voice.New(cfg.Voice); err != nil {
+			return fmt.Errorf("voice: %w", err)
+		}
+	}
+	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Voice: speaker})
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,15 @@ const govkioskKeyboard = (function () {
     else if (code.value.length < 6) code.value += v;
   }));
 
+  // Listen: plays the screen's instruction from the start, without reloading.
+  const listen = document.getElementById("listen");
+  const audio = document.getElementById("voice");
+  if (listen && audio) listen.addEventListener("click", (e) => {
+    e.preventDefault();
+    audio.currentTime = 0;
+    audio.play().catch(() => { window.location.assign("/?listen=1"); });
+  });
+
   // On-screen keyboard: types in the page, as the server does for a
   // browser without script (ui/keyboard), without a round trip.
   const kb = document.getElementById("kb");

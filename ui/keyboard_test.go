@@ -1,0 +1,123 @@
+package ui
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"govkiosk/kiosk"
+)
+
+// press taps one key of the keyboard on page, as a browser without script
+// does (the key is a submit button of the form, posting to /kb), and
+// returns the page drawn after it.
+func (r *inputRig) press(page, name, value string) string {
+	r.t.Helper()
+	if !strings.Contains(page, `name="`+name+`" value="`+value+`"`) {
+		r.t.Fatalf("no key %s=%q on the page", name, value)
+	}
+	p, _ := r.post("/kb", formOf(r.t, page, url.Values{name: {value}}))
+	return p
+}
+
+func (r *inputRig) typeKeys(page string, keys ...string) string {
+	r.t.Helper()
+	for _, k := range keys {
+		page = r.press(page, kbKey, k)
+	}
+	return page
+}
+
+// TestKeyboardWithoutScript: the keyboard works as plain form posts. It
+// opens under the first empty typed field in the session's layout (Thai
+// Kedmanee), types a Thai word with its tone mark, switches to Vietnamese
+// and composes tone marks, moves on with Done to a number pad, and keeps
+// every value and choice of the form across the round trips; the decimal
+// comma typed on the pad is accepted on Continue.
+func TestKeyboardWithoutScript(t *testing.T) {
+	r := newInputRig(t, "th", nil)
+	page := r.get("/")
+	if hiddenValue(page, kbField) != "shop_name" || hiddenValue(page, kbLayout) != "th" {
+		t.Fatalf("keyboard opened on %q in %q, want shop_name in th", hiddenValue(page, kbField), hiddenValue(page, kbLayout))
+	}
+	if strings.Contains(page, `name="kb.focus" value="full_name"`) {
+		t.Fatal("the read-only name has a keyboard")
+	}
+	// Choose an option first: it must survive every key.
+	page, _ = r.post("/kb", formOf(t, page, url.Values{"kind": {"stall"}, kbKey: {"ร"}}))
+	page = r.typeKeys(page, "้", "า", "น", "@space")
+	if got := fieldValue(t, page, "shop_name"); got != "ร้าน " {
+		t.Fatalf("typed %q, want %q", got, "ร้าน ")
+	}
+	// Kedmanee's shift layer: ฮ is on shift+v.
+	page = r.press(page, kbKey, "@shift")
+	if hiddenValue(page, kbShift) != "1" {
+		t.Fatal("shift did not stick")
+	}
+	page = r.press(page, kbKey, "ฮ")
+	if hiddenValue(page, kbShift) != "" {
+		t.Fatal("shift stayed on after one letter")
+	}
+	page = r.typeKeys(page, "@back", "@clear")
+	if got := fieldValue(t, page, "shop_name"); got != "" {
+		t.Fatalf("after clear: %q", got)
+	}
+	// Vietnamese, with tone marks composed into precomposed letters.
+	page = r.press(page, kbTo, "vi")
+	if hiddenValue(page, kbLayout) != "vi" {
+		t.Fatalf("layout %q after switching to vi", hiddenValue(page, kbLayout))
+	}
+	page = r.typeKeys(page, "P", "h", "ơ", "\u0309", "@space", "H", "ư", "ơ", "n", "g", "\u0300")
+	if got := fieldValue(t, page, "shop_name"); got != "Phở Hường" {
+		t.Fatalf("typed %q, want %q", got, "Phở Hường")
+	}
+	if !strings.Contains(page, `value="stall" data-testid="option-kind-1" checked`) {
+		t.Fatal("the chosen option was lost on the way")
+	}
+	// Done moves to the next empty field, with its pad.
+	page = r.press(page, kbKey, kbDone)
+	if hiddenValue(page, kbField) != "area" || hiddenValue(page, kbLayout) != "number" {
+		t.Fatalf("after done: %q in %q, want area in number", hiddenValue(page, kbField), hiddenValue(page, kbLayout))
+	}
+	page = r.typeKeys(page, "4", "5", ",", "5")
+	page = r.press(page, kbKey, kbDone)
+	if hiddenValue(page, kbField) != "phone" || hiddenValue(page, kbLayout) != "phone" {
+		t.Fatalf("after done: %q in %q, want phone", hiddenValue(page, kbField), hiddenValue(page, kbLayout))
+	}
+	page = r.typeKeys(page, strings.Split("081234567", "")...)
+	page = r.press(page, kbKey, "8")
+	f := formOf(t, page, nil)
+	for k, want := range map[string]string{"shop_name": "Phở Hường", "area": "45,5", "phone": "0812345678", "kind": "stall"} {
+		if f.Get(k) != want {
+			t.Errorf("%s = %q, want %q", k, f.Get(k), want)
+		}
+	}
+	r.post("/form", f)
+	v := r.ctrl.View(context.Background())
+	if v.Step != kiosk.StepDocuments {
+		t.Fatalf("Continue led to %s with problems %v", v.Step, v.FormProblems)
+	}
+	if v.Form["area"] != "45.5" || v.Form["full_name"] != "สมหญิง ใจดี" {
+		t.Fatalf("form kept %q", v.Form)
+	}
+}
+
+// TestKeyboardRefusesStrayKeys: a key posted for a read-only field, or a
+// layout that the field does not take, changes nothing.
+func TestKeyboardRefusesStrayKeys(t *testing.T) {
+	r := newInputRig(t, "vi", nil)
+	page := r.get("/")
+	if hiddenValue(page, kbLayout) != "vi" {
+		t.Fatalf("a Vietnamese session's keyboard is %q", hiddenValue(page, kbLayout))
+	}
+	r.post("/kb", url.Values{kbField: {"full_name"}, kbKey: {"x"}, "full_name": {"Someone else"}})
+	if got := r.ctrl.View(context.Background()).Form["full_name"]; got != "สมหญิง ใจดี" {
+		t.Fatalf("read-only name became %q", got)
+	}
+	page, _ = r.post("/kb", url.Values{kbFocus: {"area"}})
+	page, _ = r.post("/kb", formOf(t, page, url.Values{kbTo: {"th"}}))
+	if hiddenValue(page, kbLayout) != "number" {
+		t.Fatalf("a number field switched to %q", hiddenValue(page, kbLayout))
+	}
+}
