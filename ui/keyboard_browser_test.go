@@ -110,7 +110,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -268,9 +268,10 @@ func TestScriptTypesAsServer(t *testing.T) {
 // TestLargeTextLayout: larger text is at least 60% larger and shows that
 // it is on (pressed, labelled); at 1080×1920 nothing runs off the screen
 // sideways, every key of the keyboard (Thai, the widest) stays at least
-// 64 px square and every header button at least 64 px high.
+// 64 px square and every header button and the Listen button at least
+// 64 px high; the documents screen shows the feeder picture.
 func TestLargeTextLayout(t *testing.T) {
-	r := newInputRig(t, "th", nil)
+	r := newInputRig(t, "th", newSpeaker(t))
 	ctx := chromium(t, true)
 	r.openKiosk(ctx)
 	type layout struct {
@@ -283,7 +284,7 @@ func TestLargeTextLayout(t *testing.T) {
 	measure := func(what string) layout {
 		return read(t, ctx, "measure "+what, chromedp.Evaluate[layout](`(() => {
 			const keys = [...document.querySelectorAll("#kb .k")].filter((k) => k.offsetParent !== null).map((k) => k.getBoundingClientRect());
-			const tools = [...document.querySelectorAll("header .tool")].map((b) => b.getBoundingClientRect());
+			const tools = [...document.querySelectorAll("header .tool, #listen")].map((b) => b.getBoundingClientRect());
 			const larger = document.querySelector('[data-testid="larger"]');
 			return {
 				Font: parseFloat(getComputedStyle(document.querySelector("h1")).fontSize),
@@ -323,5 +324,19 @@ func TestLargeTextLayout(t *testing.T) {
 	screenshot(t, ctx, "form-vi-keyboard-large")
 	if vi.Overflow || vi.MinKeyW < 64 || vi.MinKeyH < 64 {
 		t.Errorf("Vietnamese keyboard at larger text: %+v", vi)
+	}
+	if err := r.ctrl.SubmitForm(map[string]string{"shop_name": "ร้านป้าศรี", "area": "30", "phone": "0812345678", "kind": "stall"}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "show the documents screen", chromedp.Navigate(r.ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="feeder-picture"] svg`)))
+	docs := read(t, ctx, "measure the documents screen", chromedp.Evaluate[struct {
+		Overflow bool
+		Picture  float64
+	}](`({
+		Overflow: document.documentElement.scrollWidth > window.innerWidth,
+		Picture: document.querySelector('[data-testid="feeder-picture"] svg').getBoundingClientRect().width })`))
+	screenshot(t, ctx, "documents-th-large")
+	if docs.Overflow || docs.Picture < 200 {
+		t.Errorf("documents screen at larger text: %+v", docs)
 	}
 }
