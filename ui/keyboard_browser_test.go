@@ -180,6 +180,11 @@ func TestKeyboardWithoutScriptInChromium(t *testing.T) {
 	if want != "Nguyễn" {
 		t.Fatalf("typed %q, want Nguyễn", want)
 	}
+	// The server typed it: the browser was sent back to the form with the
+	// keyboard's state in the address.
+	if loc := read(t, ctx, "read the address", chromedp.Location()); !strings.Contains(loc, "kb=shop_name") || !strings.Contains(loc, "kbl=vi") {
+		t.Fatalf("address %q: the keys did not go through the server", loc)
+	}
 	step(t, ctx, "switch to Thai", chromedp.Click(chromedp.CSS(`#kb button[name="kb.to"][value="th"]`)), chromedp.WaitVisible(chromedp.CSS(`#kb .kb-th`)))
 	for _, k := range []string{"@space", "ก", "ี", "่"} {
 		want = keyboard.Press(want, k, 0)
