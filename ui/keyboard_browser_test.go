@@ -154,6 +154,12 @@ func TestKeyboardInChromium(t *testing.T) {
 		t.Fatalf("area %q, want 45,5", area)
 	}
 	screenshot(t, ctx, "keyboard-th-normal")
+	// Switching the language keeps what was typed in the page.
+	step(t, ctx, "switch the screen to Vietnamese", chromedp.Click(chromedp.CSS(`[data-testid="lang-switch-vi"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang="vi"] [data-testid="keyboard"]`)))
+	if shop := read(t, ctx, "read the shop name", chromedp.Value(chromedp.CSS(`#field-shop_name`))); shop != "ร้าน Phở" {
+		t.Fatalf("after switching the language the shop name is %q", shop)
+	}
 	step(t, ctx, "Continue", chromedp.Click(chromedp.CSS(`[data-testid="form-next"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="appform"]`)))
 	v := r.ctrl.View(ctx)
 	if v.Form["shop_name"] != "ร้าน Phở" || v.Form["area"] != "45.5" {

@@ -108,9 +108,22 @@ const govkioskKeyboard = (function () {
   // action ending), unless a touch is on its way: its answer redraws.
   let submitting = false;
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => { submitting = true; }));
+  // What the keyboard typed in the page is only in the page: before the
+  // form screen is redrawn or left by another button (a language, larger
+  // text), it is kept in the session as a key press without script would.
+  const appform = document.querySelector("form.appform");
+  function keepDraft() {
+    if (!appform) return Promise.resolve();
+    return fetch("/kb", { method: "POST", body: new URLSearchParams(new FormData(appform)) }).catch(() => {});
+  }
+  if (appform) document.querySelectorAll("header form, footer form").forEach((f) => f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submitting = true;
+    keepDraft().finally(() => f.submit());
+  }));
   if (window.EventSource) {
     const es = new EventSource("/events?step=" + encodeURIComponent(step));
-    es.addEventListener("refresh", () => { if (!submitting) window.location.replace("/"); });
+    es.addEventListener("refresh", () => { if (!submitting) keepDraft().finally(() => window.location.replace("/")); });
   }
 
   // Busy overlay while a slow action (scanning, submitting) runs.
