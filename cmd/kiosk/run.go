@@ -618,8 +618,10 @@ func runBrowser(ctx context.Context, bin string, launch func() (string, error), 
 		if err != nil {
 			return fmt.Errorf("browser profile: %w", err)
 		}
+		// Autoplay: the Listen button without script reloads the screen
+		// with its instruction's audio playing.
 		cmd := exec.CommandContext(ctx, bin, "--kiosk", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--user-data-dir="+profile, u)
+			"--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, u)
 		err = cmd.Run()
 		os.RemoveAll(profile)
 		if ctx.Err() != nil {
