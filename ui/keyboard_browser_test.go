@@ -177,10 +177,11 @@ func TestKeyboardWithoutScriptInChromium(t *testing.T) {
 	want := ""
 	for _, k := range []string{"N", "g", "u", "y", "ê", "n", "\u0303"} {
 		if k == "N" {
-			step(t, ctx, "shift", chromedp.Click(chromedp.CSS(keySel("@shift"))), chromedp.WaitVisible(chromedp.CSS(`#kb .kb-shift.on`)))
+			tapAfterLoad(t, ctx, "shift", keySel("@shift"))
+			step(t, ctx, "wait for the shift layer", chromedp.WaitVisible(chromedp.CSS(`#kb .kb-shift.on`)))
 		}
 		want = keyboard.Press(want, k, 0)
-		step(t, ctx, "tap key "+k, chromedp.Click(chromedp.CSS(keySel(k))))
+		tapAfterLoad(t, ctx, "tap key "+k, keySel(k))
 		waitValue(t, ctx, "shop_name", want)
 	}
 	if want != "Nguyễn" {
@@ -191,14 +192,35 @@ func TestKeyboardWithoutScriptInChromium(t *testing.T) {
 	if loc := read(t, ctx, "read the address", chromedp.Location()); !strings.Contains(loc, "kb=shop_name") || !strings.Contains(loc, "kbl=vi") {
 		t.Fatalf("address %q: the keys did not go through the server", loc)
 	}
-	step(t, ctx, "switch to Thai", chromedp.Click(chromedp.CSS(`#kb button[name="kb.to"][value="th"]`)), chromedp.WaitVisible(chromedp.CSS(`#kb .kb-th`)))
+	tapAfterLoad(t, ctx, "switch to Thai", `#kb button[name="kb.to"][value="th"]`)
+	step(t, ctx, "wait for the Thai layout", chromedp.WaitVisible(chromedp.CSS(`#kb .kb-th`)))
 	for _, k := range []string{"@space", "ก", "ี", "่"} {
 		want = keyboard.Press(want, k, 0)
-		step(t, ctx, "tap key "+k, chromedp.Click(chromedp.CSS(keySel(k))))
+		tapAfterLoad(t, ctx, "tap key "+k, keySel(k))
 		waitValue(t, ctx, "shop_name", want)
 	}
 	if got := r.ctrl.View(ctx).Form["shop_name"]; got != "Nguyễn กี่" {
 		t.Fatalf("the session keeps %q", got)
+	}
+}
+
+// tapAfterLoad taps the element sel of a page that a form post has just
+// redrawn: while Chromium replaces the document, a node found a moment
+// before may be gone, and the tap is tried again on the new one.
+func tapAfterLoad(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node") || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
