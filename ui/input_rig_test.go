@@ -19,7 +19,7 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
 	"govkiosk/kiosk"
-	"govkiosk/ui/voice"
+	"govkiosk/kiosk/voice"
 )
 
 // inputProc has a field of every kind the keyboard serves.

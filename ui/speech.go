@@ -8,7 +8,7 @@ import (
 
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/lang"
-	"govkiosk/ui/voice"
+	"govkiosk/kiosk/voice"
 )
 
 // Voice guidance: a Listen button on every screen reads the screen's

@@ -14,7 +14,7 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/lang"
-	"govkiosk/ui/voice"
+	"govkiosk/kiosk/voice"
 )
 
 func newSpeaker(t *testing.T) *voice.Speaker {

@@ -25,7 +25,7 @@ import (
 	"govkiosk/kiosk/fonts"
 	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
-	"govkiosk/ui/voice"
+	"govkiosk/kiosk/voice"
 )
 
 //go:embed templates/*.html

@@ -30,9 +30,9 @@ import (
 	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/health"
 	"govkiosk/kiosk/outbox"
+	"govkiosk/kiosk/voice"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
-	"govkiosk/ui/voice"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

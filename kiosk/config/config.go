@@ -36,7 +36,7 @@ import (
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors"
 	"govkiosk/kiosk"
-	"govkiosk/ui/voice"
+	"govkiosk/kiosk/voice"
 )
 
 // Config is the whole of kiosk.json.
