@@ -160,7 +160,10 @@ func TestKeyboardInChromium(t *testing.T) {
 	if shop := read(t, ctx, "read the shop name", chromedp.Value(chromedp.CSS(`#field-shop_name`))); shop != "ร้าน Phở" {
 		t.Fatalf("after switching the language the shop name is %q", shop)
 	}
-	step(t, ctx, "Continue", chromedp.Click(chromedp.CSS(`[data-testid="form-next"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="appform"]`)))
+	// The phone is left empty: the form comes back asking for it, with
+	// what was typed kept as sent.
+	step(t, ctx, "Continue", chromedp.Click(chromedp.CSS(`[data-testid="form-next"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="problem-field.required"]`)))
 	v := r.ctrl.View(ctx)
 	if v.Form["shop_name"] != "ร้าน Phở" || v.Form["area"] != "45.5" {
 		t.Fatalf("the form sent %q", v.Form)

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"govkiosk/backend-client/api"
 	"govkiosk/kiosk"
 )
 
@@ -119,5 +121,22 @@ func TestKeyboardRefusesStrayKeys(t *testing.T) {
 	page, _ = r.post("/kb", formOf(t, page, url.Values{kbTo: {"th"}}))
 	if hiddenValue(page, kbLayout) != "number" {
 		t.Fatalf("a number field switched to %q", hiddenValue(page, kbLayout))
+	}
+}
+
+// TestReadOnlyDateInSessionLanguage: the provider's birth date, which the
+// citizen cannot change, is shown as the session's language writes dates
+// (Buddhist year in Thai), not as the browser's date widget would.
+func TestReadOnlyDateInSessionLanguage(t *testing.T) {
+	s, err := New(nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := api.Procedure{ID: "birth", Fields: []api.Field{{Name: "birth_date", Type: api.FieldDate, ReadOnly: true, Label: api.Text{"en": "Born"}}}}
+	rec := httptest.NewRecorder()
+	s.render(rec, kiosk.View{Step: kiosk.StepForm, Lang: "th", Languages: []string{"th"}, Procedure: &p, Form: map[string]string{"birth_date": "1948-01-20"}})
+	got := fieldValue(t, rec.Body.String(), "birth_date")
+	if !strings.Contains(got, "2491") || strings.Contains(rec.Body.String(), `type="date"`) {
+		t.Fatalf("Thai form shows the birth date as %q", got)
 	}
 }

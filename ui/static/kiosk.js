@@ -246,7 +246,7 @@ const govkioskKeyboard = (function () {
         done();
         return;
       } else {
-        const max = Number(field.dataset.max) || Number(kb.dataset.max) || 1000;
+        const max = Number(field.dataset.max) || 1000;
         field.value = govkioskKeyboard.press(field.value, b.value, max);
         field.dispatchEvent(new Event("input", { bubbles: true }));
         if (!b.value.startsWith("@")) shift = false;
