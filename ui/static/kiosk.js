@@ -112,9 +112,18 @@ const govkioskKeyboard = (function () {
   // form screen is redrawn or left by another button (a language, larger
   // text), it is kept in the session as a key press without script would.
   const appform = document.querySelector("form.appform");
+  // Only what changed in the page is sent: a value the kiosk filled in
+  // meanwhile (an ID card's QR) is not overwritten by the page's old one.
   function keepDraft() {
     if (!appform) return Promise.resolve();
-    return fetch("/kb", { method: "POST", body: new URLSearchParams(new FormData(appform)) }).catch(() => {});
+    const changed = new URLSearchParams();
+    appform.querySelectorAll("input[name]").forEach((i) => {
+      if (i.name.startsWith("kb.") || i.readOnly) return;
+      if (i.type === "radio") { if (i.checked && !i.defaultChecked) changed.set(i.name, i.value); }
+      else if (i.value !== i.defaultValue) changed.set(i.name, i.value);
+    });
+    if ([...changed.keys()].length === 0) return Promise.resolve();
+    return fetch("/kb", { method: "POST", body: changed }).catch(() => {});
   }
   if (appform) document.querySelectorAll("header form, footer form").forEach((f) => f.addEventListener("submit", (e) => {
     e.preventDefault();
