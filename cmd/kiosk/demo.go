@@ -173,6 +173,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	cfg.AllowInsecureLoopback = true // the demo's portal may be plain http on this machine
 	cfg.Listen, cfg.OpsListen, cfg.SysRoot = o.listen, o.opsListen, sysRoot
 	cfg.IdleTimeout.Duration, cfg.IdleCountdown.Duration = o.idleTimeout, o.idleCountdown
+	cfg.Voice.Enabled = o.voice
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)

@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fingerprint  = fs.String("ca-fingerprint", "", "demo with --portal: the portal enrollment CA's fingerprint (sha256:HEX; optional for a plain-http loopback portal)")
 		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
 		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
+		voiceOn      = fs.Bool("voice", false, "demo: voice guidance (espeak-ng), as an office turns on with kiosk.json's voice section")
 		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
-			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, voice: *voiceOn,
 		}, log)
 		if err != nil {
 			return err
@@ -158,7 +159,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
 	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
-	"idle-timeout": true, "idle-countdown": true,
+	"idle-timeout": true, "idle-countdown": true, "voice": true,
 }
 
 // refuseDemoFlags reports demo-only flags given with --config, which would
@@ -183,6 +184,7 @@ type demoOptions struct {
 	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
+	voice                                bool // voice guidance on
 }
 
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;
