@@ -422,7 +422,7 @@ func (c *Controller) viewLocked() View {
 	if c.outOfService {
 		return View{
 			SessionID: s.id, Lang: s.lang, Languages: append([]string(nil), c.d.Config.Languages...),
-			LargeText: s.largeText, Step: StepOutOfService,
+			LargeText: s.largeText, VoiceVolume: s.voiceVolume, Step: StepOutOfService,
 			OfficeName: api.Text(c.d.Config.OfficeName).Get(s.lang), KioskID: c.d.Config.KioskID,
 		}
 	}
@@ -431,6 +431,7 @@ func (c *Controller) viewLocked() View {
 		Lang:          s.lang,
 		Languages:     append([]string(nil), c.d.Config.Languages...),
 		LargeText:     s.largeText,
+		VoiceVolume:   s.voiceVolume,
 		Step:          s.step,
 		CanGoBack:     s.busy == "" && s.canGoBack(),
 		CanCancel:     s.busy == "" || s.cancellable,

@@ -69,6 +69,7 @@ type session struct {
 	gen            uint64 // bumped by every transition: an op applies only to the state it started from
 	lang           string
 	largeText      bool
+	voiceVolume    int // volume level the citizen chose for voice guidance, 0: the office's
 	step           Step
 	busy           string             // message key of the operation in progress, "" when none
 	cancellable    bool               // Cancel may wipe while busy
@@ -125,6 +126,7 @@ type View struct {
 	Lang          string
 	Languages     []string
 	LargeText     bool
+	VoiceVolume   int // volume level chosen for voice guidance; 0: the office's default
 	Step          Step
 	CanGoBack     bool
 	Procedures    []ProcedureView

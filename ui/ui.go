@@ -26,6 +26,7 @@ import (
 	"govkiosk/kiosk/fonts"
 	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
+	"govkiosk/kiosk/voice"
 )
 
 //go:embed templates/*.html
@@ -40,6 +41,7 @@ type Server struct {
 	log    *slog.Logger
 	base   *template.Template
 	mux    *http.ServeMux
+	voice  *voice.Speaker  // voice guidance; nil: off
 	listen string          // host:port the UI is reached at
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
@@ -52,6 +54,9 @@ type Options struct {
 	// launch URL's host and the Host headers answered.
 	Listen string
 	Rand   io.Reader // launch secrets and cookies [crypto/rand]
+	// Voice reads each screen's instruction aloud; nil (the default): no
+	// voice guidance, as the office chooses in kiosk.json.
+	Voice *voice.Speaker
 }
 
 // New builds the UI handler.
@@ -75,7 +80,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 	}
 	s := &Server{
 		c: c, log: log, base: base, mux: http.NewServeMux(),
-		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand},
+		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand}, voice: o.Voice,
 	}
 	s.routes()
 	return s, nil
@@ -212,6 +217,17 @@ func (s *Server) routes() {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
+	s.mux.Handle("POST /kb", cop.Handler(http.HandlerFunc(s.keyboardPost)))
+	s.mux.HandleFunc("GET /voice/{lang}/{file}", s.voiceAudio)
+	s.mux.Handle("POST /voice/volume", cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		s.voiceVolume(r)
+		http.Redirect(w, r, "/?listen=1", http.StatusSeeOther)
+	})))
 }
 
 // logAction logs what a touch led to. User-safe errors are already on the
@@ -389,6 +405,8 @@ type pageData struct {
 	OnScreen   func(int) bool
 	Choice     func() bool
 	QuestionOf func() string
+	Keyboard   func(api.Field) kbView // the on-screen keyboard of a form field
+	Voice      voiceView              // voice guidance of the screen
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -402,7 +420,8 @@ func face(n int) template.HTML {
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	s.render(w, s.c.View(r.Context()))
+	v := s.c.View(r.Context())
+	s.renderPage(w, http.StatusOK, v, string(v.Step), inputStateFrom(r.URL.Query()))
 }
 
 // render draws one screen.
@@ -412,6 +431,11 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 
 // renderAs draws the page around the template named step, answering status.
 func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step string) {
+	s.renderPage(w, status, v, step, inputState{})
+}
+
+// renderPage is renderAs with the on-screen keyboard's state.
+func (s *Server) renderPage(w http.ResponseWriter, status int, v kiosk.View, step string, in inputState) {
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
@@ -461,6 +485,8 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		OnScreen:   func(i int) bool { return onScreen(v, i) },
 		Choice:     func() bool { return questionField(v).Type == api.FieldSelect },
 		QuestionOf: func() string { return fmt.Sprintf(tr("form.question"), v.Question+1, v.Questions) },
+		Keyboard:   func(f api.Field) kbView { return keyboardFor(v, in, f) },
+		Voice:      s.voiceFor(v, in),
 	}
 	if origin := frameOrigin(v.LoginURL); v.Step == kiosk.StepLogin && origin != "" {
 		// The login screen frames the provider's page, and the frame comes

@@ -197,7 +197,7 @@ func TestEveryScreenRenders(t *testing.T) {
 			if m := leak.FindString(body); m != "" {
 				t.Errorf("%s/%s: untranslated key on screen: %q", step, l, m)
 			}
-			if !strings.Contains(body, T(l, "err.scanner_jammed")) {
+			if !strings.Contains(body, T(l, kiosk.MsgScannerJammed)) {
 				t.Errorf("%s/%s: notice not shown", step, l)
 			}
 			for _, other := range lang.Codes() {

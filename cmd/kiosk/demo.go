@@ -186,6 +186,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	if err := d.startFleet(ctx, &cfg, kioskDir, o.startTimeout, log); err != nil {
 		return nil, err
 	}
+	cfg.Voice.Enabled = o.voice
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)

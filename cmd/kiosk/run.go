@@ -32,6 +32,7 @@ import (
 	"govkiosk/kiosk/health"
 	"govkiosk/kiosk/logring"
 	"govkiosk/kiosk/outbox"
+	"govkiosk/kiosk/voice"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
 )
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fingerprint  = fs.String("ca-fingerprint", "", "demo with --portal: the portal enrollment CA's fingerprint (sha256:HEX; optional for a plain-http loopback portal)")
 		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
 		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
+		voiceOn      = fs.Bool("voice", false, "demo: voice guidance (espeak-ng), as an office turns on with kiosk.json's voice section")
 		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
@@ -100,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
-			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, voice: *voiceOn,
 		}, log)
 		if err != nil {
 			return err
@@ -161,7 +163,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
 	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
-	"idle-timeout": true, "idle-countdown": true,
+	"idle-timeout": true, "idle-countdown": true, "voice": true,
 }
 
 // refuseDemoFlags reports demo-only flags given with --config, which would
@@ -186,6 +188,7 @@ type demoOptions struct {
 	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
+	voice                                bool // voice guidance on
 }
 
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;
@@ -377,7 +380,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		wireUpdater(upd, cfg, ctrl, mon, hc, func(ctx context.Context) error { _, err := pc.SignedCatalogue(ctx); return err })
 	}
 
-	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen})
+	var speaker *voice.Speaker
+	if cfg.Voice.Enabled {
+		if speaker, err = voice.New(cfg.Voice); err != nil {
+			return fmt.Errorf("voice: %w", err)
+		}
+	}
+	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Voice: speaker})
 	if err != nil {
 		return err
 	}
@@ -656,8 +665,10 @@ func runBrowser(ctx context.Context, bin string, launch func() (string, error), 
 		if err != nil {
 			return fmt.Errorf("browser profile: %w", err)
 		}
+		// Autoplay: the Listen button without script reloads the screen
+		// with its instruction's audio playing.
 		cmd := exec.CommandContext(ctx, bin, "--kiosk", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--user-data-dir="+profile, u)
+			"--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, u)
 		err = cmd.Run()
 		os.RemoveAll(profile)
 		if ctx.Err() != nil {
