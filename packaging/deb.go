@@ -95,12 +95,12 @@ func DebVersion(describe string, commits int) (string, error) {
 	d = strings.TrimSuffix(d, "-dirty")
 	var v string
 	switch m := describeRE.FindStringSubmatch(d); {
+	case hashRE.MatchString(d): // no tag yet (tags are vMAJOR.MINOR.PATCH)
+		v = fmt.Sprintf("0.0.0+git%d.g%s", commits, d)
 	case m != nil && m[2] == "":
 		v = m[1]
 	case m != nil:
 		v = m[1] + "+git" + m[2] + ".g" + m[3]
-	case hashRE.MatchString(d):
-		v = fmt.Sprintf("0.0.0+git%d.g%s", commits, d)
 	default:
 		return "", fmt.Errorf("cannot make a Debian version of %q (tag releases vMAJOR.MINOR.PATCH)", describe)
 	}

@@ -46,6 +46,7 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		src      = fs.String("src", "packaging", "the packaging directory (units, rules, policy, scripts)")
 		out      = fs.String("out", "bin", "directory to write govkiosk_VERSION_ARCH.deb into")
 		mtime    = fs.String("mtime", "", "timestamp for every file, Unix seconds (default $SOURCE_DATE_EPOCH, else now)")
+		printV   = fs.Bool("print-version", false, "print the Debian version and build nothing")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +68,10 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if v, err = packaging.DebVersion(*describe, n); err != nil {
 			return err
 		}
+	}
+	if *printV {
+		_, err := fmt.Fprintln(stdout, v)
+		return err
 	}
 	stamp := time.Now()
 	if s := *mtime; s != "" || os.Getenv("SOURCE_DATE_EPOCH") != "" {
