@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"govkiosk/kiosk"
+	"govkiosk/packaging/chromium"
 	"govkiosk/ui"
 )
 
@@ -26,7 +27,7 @@ import (
 func TestShippedPolicy(t *testing.T) {
 	t.Parallel()
 	var p map[string]any
-	if err := json.Unmarshal(ShippedPolicy(), &p); err != nil {
+	if err := json.Unmarshal(chromium.ShippedPolicy(), &p); err != nil {
 		t.Fatalf("chromium/govkiosk.json: %v", err)
 	}
 	want := map[string]any{
@@ -41,7 +42,7 @@ func TestShippedPolicy(t *testing.T) {
 			t.Errorf("%s = %s, want %s", k, got, mustJSON(v))
 		}
 	}
-	b, err := ChromiumPolicy("http://127.0.0.1:8080/", "https://id.example.gov.vn/authorize?x=1")
+	b, err := chromium.Policy("http://127.0.0.1:8080/", "https://id.example.gov.vn/authorize?x=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +56,11 @@ func TestShippedPolicy(t *testing.T) {
 	delete(p, "URLAllowlist")
 	delete(q, "URLAllowlist")
 	if mustJSON(p) != mustJSON(q) {
-		t.Errorf("ChromiumPolicy changed more than the allowlist")
+		t.Errorf("chromium.Policy changed more than the allowlist")
 	}
 	for _, bad := range []string{"file:///etc", "127.0.0.1:8080", "javascript:alert(1)", "https://user@id.example"} {
-		if _, err := ChromiumPolicy(bad); err == nil {
-			t.Errorf("ChromiumPolicy(%q) accepted", bad)
+		if _, err := chromium.Policy(bad); err == nil {
+			t.Errorf("chromium.Policy(%q) accepted", bad)
 		}
 	}
 }
@@ -82,7 +83,7 @@ func mustJSON(v any) string {
 func lockedChromium(t *testing.T, policy []byte) (context.Context, error) {
 	t.Helper()
 	needRoot(t, "Chromium reads its policy from /etc/chromium, mounted privately for the test")
-	chromium := need(t, "chromium", "chromium")
+	chromiumBin := need(t, "chromium", "chromium")
 	unshare := need(t, "unshare", "util-linux")
 	etc := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(etc, "policies", "managed"), 0o755); err != nil {
@@ -94,7 +95,7 @@ func lockedChromium(t *testing.T, policy []byte) (context.Context, error) {
 	out := &logWriter{t: t}
 	wrapper := filepath.Join(t.TempDir(), "chromium")
 	script := fmt.Sprintf("#!/bin/sh\nexec %s --mount --propagation private sh -c 'mount --bind \"$0\" /etc/chromium && exec %s \"$@\"' %s \"$@\"\n",
-		unshare, chromium, etc)
+		unshare, chromiumBin, etc)
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestChromiumLockdown(t *testing.T) {
 	}))
 	t.Cleanup(other.Close)
 
-	policy, err := ChromiumPolicy(uiTS.URL, login.URL)
+	policy, err := chromium.Policy(uiTS.URL, login.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

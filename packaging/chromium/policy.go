@@ -1,4 +1,8 @@
-package packaging
+// Package chromium is the touchscreen's Chromium managed policy
+// (govkiosk.json, installed as /etc/chromium/policies/managed/govkiosk.json)
+// and its completion for one kiosk: the UI's origin and the identity
+// provider's login origins allowed, everything else blocked.
+package chromium
 
 import (
 	_ "embed"
@@ -7,20 +11,19 @@ import (
 	"net/url"
 )
 
-// shippedPolicy is chromium/govkiosk.json, the managed policy the package
-// installs.
+// shippedPolicy is govkiosk.json, the managed policy the package installs.
 //
-//go:embed chromium/govkiosk.json
+//go:embed govkiosk.json
 var shippedPolicy []byte
 
 // ShippedPolicy is the managed policy as the package ships it: every URL
 // blocked but the kiosk UI's default origin.
 func ShippedPolicy() []byte { return append([]byte(nil), shippedPolicy...) }
 
-// ChromiumPolicy is the shipped policy with its allowlist set to the kiosk
+// Policy is the shipped policy with its allowlist set to the kiosk
 // UI's origin and the identity provider's login origins (a provisioned
 // kiosk knows both from kiosk.json): everything else stays blocked.
-func ChromiumPolicy(uiOrigin string, loginOrigins ...string) ([]byte, error) {
+func Policy(uiOrigin string, loginOrigins ...string) ([]byte, error) {
 	var p map[string]any
 	if err := json.Unmarshal(shippedPolicy, &p); err != nil {
 		return nil, fmt.Errorf("shipped policy: %w", err)
