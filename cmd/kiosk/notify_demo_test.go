@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -78,7 +79,10 @@ func TestKioskNotifiesSystemd(t *testing.T) {
 		t.Fatalf("the UI does not answer after READY=1: %v", err)
 	}
 	resp.Body.Close()
-	hc := &http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return net.Dial("unix", launcher) }}}
+	var d net.Dialer
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", launcher)
+	}}}
 	resp, err = hc.Get("http://kiosk/launch")
 	if err != nil {
 		t.Fatalf("launcher socket: %v", err)
