@@ -151,7 +151,11 @@ func (s *Server) routes() {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
+			before := s.c.Step()
 			s.logAction(path, f(r))
+			if before != kiosk.StepAttract && s.c.Step() == kiosk.StepAttract {
+				w.Header().Set("Clear-Site-Data", clearSiteData) // this touch ended the citizen's session
+			}
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		})))
 	}
@@ -419,8 +423,20 @@ func face(n int) template.HTML {
 		`<path d="M18 44 Q32 %d 46 44" fill="none" stroke="#111" stroke-width="4" stroke-linecap="round"/></svg>`, 44+bend))
 }
 
+// clearSiteData is what the browser drops when a citizen's session ends:
+// its cache and everything pages stored (local and session storage,
+// IndexedDB, service workers). Not its cookies: the UI's cookie is how it
+// knows its own browser. Between citizens the touchscreen's browser is
+// also restarted on a fresh profile (kioskctl browser).
+const clearSiteData = `"cache", "storage"`
+
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	v := s.c.View(r.Context())
+	if v.Step == kiosk.StepAttract {
+		// The screen after every wipe, the idle one included (it has no
+		// touch of its own: the browser is told to reload).
+		w.Header().Set("Clear-Site-Data", clearSiteData)
+	}
 	s.renderPage(w, http.StatusOK, v, string(v.Step), inputStateFrom(r.URL.Query()))
 }
 
