@@ -103,12 +103,12 @@ func (p *Page) Problems() []Verdict {
 
 // Metrics are the measurements the verdicts come from.
 type Metrics struct {
-	PaperLevel   int     // grey level of the paper (0..255)
-	InkLevel     int     // darkest ink level
-	Blur         float64 // 0 sharp .. 1 flat
-	InkComponents int    // ink components inside the blank-test area
-	HasBed       bool    // the scanner bed shows around the sheet
-	Midtone      float64 // solid mid-grey area, mm²
+	PaperLevel    int     // grey level of the paper (0..255)
+	InkLevel      int     // darkest ink level
+	Blur          float64 // 0 sharp .. 1 flat
+	InkComponents int     // ink components inside the blank-test area
+	HasBed        bool    // the scanner bed shows around the sheet
+	Midtone       float64 // solid mid-grey area, mm²
 }
 
 // Thresholds of the verdicts, tuned on testdata/scans (see scangen).
