@@ -169,7 +169,10 @@ func Process(ctx context.Context, src *image.Gray, dpi int, o Options) (*Page, e
 	// 3. Ink and blank.
 	ink, inkLevel := sh.inkMask(a)
 	p.Metrics.InkLevel = inkLevel
-	comps := sh.components(a, ink, int(blankMarginMM*mm), speckMM*mm, speckAreaMM2*mm*mm)
+	// The margin left out of the blank test: 18 mm, less on a small sheet
+	// (an ID card has print near its edges).
+	margin := int(min(blankMarginMM*mm, 0.08*float64(min(a.Rect.Dx(), a.Rect.Dy()))))
+	comps := sh.components(ink, margin, speckMM*mm, speckAreaMM2*mm*mm)
 	p.Metrics.InkComponents = comps
 	p.Blank = comps == 0
 	if err := ctx.Err(); err != nil {
@@ -609,7 +612,7 @@ func (s *sheet) inkMask(a *image.Gray) ([]bool, int) {
 // components counts the 8-connected ink components inside the sheet less
 // margin m that are not specks (a box side of at least minSide pixels or at
 // least minArea ink pixels).
-func (s *sheet) components(a *image.Gray, ink []bool, m int, minSide, minArea float64) int {
+func (s *sheet) components(ink []bool, m int, minSide, minArea float64) int {
 	w, h := s.w, s.h
 	label := make([]int32, w*h)
 	parent := []int32{0}
