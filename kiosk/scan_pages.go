@@ -26,3 +26,16 @@ var ScanMessageKeys = []string{
 	PageProblemKey(pipeline.TooDark), PageProblemKey(pipeline.TooLight), PageProblemKey(pipeline.Blurred),
 	PageProblemKey(pipeline.TooSkewed), PageProblemKey(pipeline.PartlyOutside),
 }
+
+// Dropped counts the fed pages left out of the PDF.
+func (d ScannedDocument) Dropped() int { return len(d.Sheet) - d.Pages }
+
+// HasProblems reports whether a kept page should be placed again.
+func (d ScannedDocument) HasProblems() bool {
+	for _, p := range d.Sheet {
+		if p.Kept && p.Problem != "" {
+			return true
+		}
+	}
+	return false
+}

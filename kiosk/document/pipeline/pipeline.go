@@ -721,6 +721,33 @@ func profileScore(pts [][2]float32, deg float64, w, h int, bins []int32, step in
 	return s
 }
 
+// hasLineGaps reports whether the projection of pts at angle deg has empty
+// bins (below 5 % of the fullest) for at least a tenth of its extent.
+func hasLineGaps(pts [][2]float32, deg float64, w, h int, bins []int32) bool {
+	profileScore(pts, deg, w, h, bins, 1)
+	first, last := -1, -1
+	var peak int32
+	for i, b := range bins {
+		if b > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			peak = max(peak, b)
+		}
+	}
+	if first < 0 || last-first < 10 {
+		return false
+	}
+	empty := 0
+	for _, b := range bins[first : last+1] {
+		if b*20 < peak {
+			empty++
+		}
+	}
+	return empty*10 >= last-first+1
+}
+
 // textSkew finds the skew of text lines, or !ok with too little ink.
 func textSkew(ctx context.Context, pts [][2]float32, w, h int, lo, hi float64) (float64, bool) {
 	if len(pts) < 300 {
@@ -755,6 +782,12 @@ func textSkew(ctx context.Context, pts [][2]float32, w, h int, lo, hi float64) (
 		if sc := profileScore(pts, a, w, h, bins, step); sc > bestS {
 			best, bestS = a, sc
 		}
+	}
+	// Text lines leave gaps between them: at least a tenth of the profile
+	// is nearly empty. Patterns that only line up along a slant (a
+	// checkerboard) and pictures do not.
+	if !hasLineGaps(pts, best, w, h, bins) {
+		return 0, false
 	}
 	// Parabolic refinement around the best fine step.
 	s0 := profileScore(pts, best-0.05, w, h, bins, step)
