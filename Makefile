@@ -11,7 +11,7 @@ export CGO_ENABLED := 1
 # Tests that decode on one goroutine: nothing for the race detector to see,
 # 15-25 times slower under it. They skip themselves under -race and run here
 # without it (drivers/qrreader: skipUnderRace).
-NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP|TestSetVerdicts|TestScanPDFRendersAsProcessed|TestProcessScan)$$' \
+NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP|TestSetVerdicts|TestG4EveryRunLength|TestScanPDFRendersAsProcessed|TestProcessScan)$$' \
   ./drivers/qrreader ./kiosk/document/pipeline ./kiosk/document ./cmd/kioskctl
 
 .PHONY: demo test deps tools build production vet unit e2e bench-qr clean

@@ -86,6 +86,9 @@ func TestG4RoundTrip(t *testing.T) {
 // Every run length 0..2700 of both colours, each alone on a row, so each
 // terminating and make-up code is used in horizontal mode at least once.
 func TestG4EveryRunLength(t *testing.T) {
+	if raceBuild {
+		t.Skip("single-goroutine coding: nothing for the race detector to see; make test runs it without -race")
+	}
 	const w = 2800
 	for _, black := range []bool{false, true} {
 		b := &Bilevel{Width: w, Height: 2701, Black: make([]bool, w*2701)}
