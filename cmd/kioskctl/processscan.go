@@ -85,7 +85,7 @@ func runProcessScan(ctx context.Context, args []string, stdout, stderr io.Writer
 			r.Verdicts = []pipeline.Verdict{}
 		}
 		if p.Keep {
-			r.Bytes = len(p.Data)
+			r.Bytes = p.StoredBytes()
 		}
 		reports[i] = r
 	}

@@ -153,8 +153,9 @@ func Kept(pages []ScanPage) int {
 
 // ScanPDF writes the kept pages as one PDF: each page exactly its image's
 // physical size, the image stored as it came from the pipeline (G4 as
-// CCITTFaxDecode K -1, grey as DCTDecode), so nothing is decoded and
-// encoded again. The result is checked with pdfcpu.
+// CCITTFaxDecode K -1, grey as DCTDecode, mixed as a DCTDecode background
+// under a G4 stencil painted black), so nothing is decoded and encoded
+// again. The result is checked with pdfcpu.
 func ScanPDF(pages []ScanPage) ([]byte, error) {
 	var kept []*pipeline.Page
 	for _, p := range pages {
@@ -175,42 +176,71 @@ func ScanPDF(pages []ScanPage) ([]byte, error) {
 	}
 	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 	n := len(kept)
-	// 1 catalog, 2 page tree, then per page: page, contents, image.
+	// 1 catalog, 2 page tree, then per page: the page, its contents, its
+	// image and, for a mixed page, its background.
+	pageObj := make([]int, n)
+	next := 3
+	for i, p := range kept {
+		pageObj[i] = next
+		next += 3
+		if p.Kind == pipeline.KindMixed {
+			next++
+		}
+	}
 	obj(func() { b.WriteString("<< /Type /Catalog /Pages 2 0 R >>") })
 	obj(func() {
 		b.WriteString("<< /Type /Pages /Kids [")
-		for i := range n {
-			fmt.Fprintf(&b, " %d 0 R", 3+3*i)
+		for _, o := range pageObj {
+			fmt.Fprintf(&b, " %d 0 R", o)
 		}
 		fmt.Fprintf(&b, " ] /Count %d >>", n)
 	})
 	for i, p := range kept {
-		if p.DPI < minDPI || p.DPI > maxDPI || p.Width < 1 || p.Height < 1 || len(p.Data) == 0 {
+		if p.DPI < minDPI || p.DPI > maxDPI || p.Width < 1 || p.Height < 1 || len(p.Data) == 0 ||
+			p.Kind == pipeline.KindMixed && (len(p.Background) == 0 || p.BackgroundWidth < 1 || p.BackgroundHeight < 1) {
 			return nil, fmt.Errorf("document: scan PDF: page %d: bad image %dx%d at %d dpi", i+1, p.Width, p.Height, p.DPI)
 		}
 		wpt := float64(p.Width) * pointsPerInch / float64(p.DPI)
 		hpt := float64(p.Height) * pointsPerInch / float64(p.DPI)
-		contents, img := 4+3*i, 5+3*i // the page itself is 3+3*i
+		contents, img, bg := pageObj[i]+1, pageObj[i]+2, pageObj[i]+3
 		obj(func() {
-			fmt.Fprintf(&b, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im%d %d 0 R >> >> /Contents %d 0 R >>",
-				wpt, hpt, i, img, contents)
+			fmt.Fprintf(&b, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im0 %d 0 R", wpt, hpt, img)
+			if p.Kind == pipeline.KindMixed {
+				fmt.Fprintf(&b, " /Bg0 %d 0 R", bg)
+			}
+			fmt.Fprintf(&b, " >> >> /Contents %d 0 R >>", contents)
 		})
-		content := fmt.Sprintf("q %.2f 0 0 %.2f 0 0 cm /Im%d Do Q", wpt, hpt, i)
+		content := fmt.Sprintf("q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q", wpt, hpt)
+		if p.Kind == pipeline.KindMixed {
+			// The background, then the text stencil painted black over it.
+			content = fmt.Sprintf("q %.2f 0 0 %.2f 0 0 cm /Bg0 Do Q q 0 g %.2f 0 0 %.2f 0 0 cm /Im0 Do Q", wpt, hpt, wpt, hpt)
+		}
 		obj(func() {
 			fmt.Fprintf(&b, "<< /Length %d >>\nstream\n%s\nendstream", len(content), content)
 		})
 		obj(func() {
-			fmt.Fprintf(&b, "<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray ", p.Width, p.Height)
+			fmt.Fprintf(&b, "<< /Type /XObject /Subtype /Image /Width %d /Height %d ", p.Width, p.Height)
 			switch p.Kind {
 			case pipeline.KindBilevel:
-				fmt.Fprintf(&b, "/BitsPerComponent 1 /Filter /CCITTFaxDecode /DecodeParms << /K -1 /Columns %d /Rows %d /BlackIs1 false >> ", p.Width, p.Height)
+				fmt.Fprintf(&b, "/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /CCITTFaxDecode /DecodeParms << /K -1 /Columns %d /Rows %d /BlackIs1 false >> ", p.Width, p.Height)
+			case pipeline.KindMixed:
+				// A stencil: its 0 (black) samples paint the fill colour.
+				fmt.Fprintf(&b, "/ImageMask true /BitsPerComponent 1 /Filter /CCITTFaxDecode /DecodeParms << /K -1 /Columns %d /Rows %d /BlackIs1 false >> ", p.Width, p.Height)
 			default:
-				b.WriteString("/BitsPerComponent 8 /Filter /DCTDecode ")
+				b.WriteString("/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode ")
 			}
 			fmt.Fprintf(&b, "/Length %d >>\nstream\n", len(p.Data))
 			b.Write(p.Data)
 			b.WriteString("\nendstream")
 		})
+		if p.Kind == pipeline.KindMixed {
+			obj(func() {
+				fmt.Fprintf(&b, "<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n",
+					p.BackgroundWidth, p.BackgroundHeight, len(p.Background))
+				b.Write(p.Background)
+				b.WriteString("\nendstream")
+			})
+		}
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)

@@ -39,10 +39,13 @@
 //     no-reference blur measure of Crété-Roffet et al. (how much a 9-pixel
 //     box blur still changes the image).
 //  8. Kind and encoding: a page with solid mid-grey areas (a photo, a
-//     coloured stamp) is grey and stored as JPEG at JPEGQuality at half the
-//     scan resolution (300 → 150 dpi) with its background whitened; any other
-//     page is thresholded half-way between paper and ink, cleared of specks,
-//     and stored as CCITT G4 at the scan resolution.
+//     coloured stamp) is mixed: what is nearly as dark as the ink becomes a
+//     G4 stencil at the scan resolution, painted black over a JPEG (at
+//     JPEGQuality, a third of the resolution, paper and ink flattened) of
+//     the page with that text taken out; such a page that is also blurred
+//     is one grey JPEG at half the resolution. Any other page is thresholded
+//     half-way between paper and ink, cleared of specks, and stored as CCITT
+//     G4 at the scan resolution.
 //
 // Memory: a page of at most MaxPixels is held a few times over (grey input,
 // analysis copy, output, one-bit page); nothing is written to disk.

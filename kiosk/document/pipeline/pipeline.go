@@ -72,6 +72,9 @@ type Kind string
 const (
 	KindBilevel Kind = "bilevel" // CCITT G4, 1 bit per pixel
 	KindGrey    Kind = "grey"    // JPEG, 8 bits per pixel
+	// KindMixed: black text as CCITT G4 at the scan resolution, painted as
+	// a stencil over a JPEG of the rest (stamps, photos) at a third of it.
+	KindMixed Kind = "mixed"
 )
 
 // Page is one processed page.
@@ -83,12 +86,19 @@ type Page struct {
 	Verdicts []Verdict
 	Kind     Kind
 	// The stored image: Width×Height pixels at DPI, Data is the G4 or JPEG
-	// stream.
+	// stream (mixed: the G4 text stencil).
 	Width, Height, DPI int
 	Data               []byte
-	Thumb              []byte // PNG, Options.ThumbWidth wide
-	Metrics            Metrics
+	// Mixed pages: the JPEG under the text, covering the same page at
+	// BackgroundWidth×BackgroundHeight pixels.
+	Background                        []byte
+	BackgroundWidth, BackgroundHeight int
+	Thumb                             []byte // PNG, Options.ThumbWidth wide
+	Metrics                           Metrics
 }
+
+// StoredBytes is what the page's images take in a PDF.
+func (p *Page) StoredBytes() int { return len(p.Data) + len(p.Background) }
 
 // Problems are the verdicts that ask the citizen to place the page again.
 func (p *Page) Problems() []Verdict {
@@ -216,6 +226,11 @@ func Process(ctx context.Context, src *image.Gray, dpi int, o Options) (*Page, e
 	if err != nil {
 		return nil, err
 	}
+	if sh.bed {
+		// The sheet's own edge (its shadow, a sliver of bed) is no content:
+		// half a millimetre all round is set to paper.
+		frame(page, int(math.Ceil(0.5*float64(dpi)/25.4)), uint8(sh.paper))
+	}
 
 	// 6. Orientation.
 	if !p.Blank {
@@ -250,9 +265,15 @@ func Process(ctx context.Context, src *image.Gray, dpi int, o Options) (*Page, e
 
 	// 8. Kind and encoding.
 	p.Metrics.Midtone = round2(midtoneArea(small, paper, inkLo) / (mm * mm))
+	// Solid mid-grey areas (a stamp, a photo) need grey; black text over
+	// them stays sharp as a stencil, unless the page is blurred, where a
+	// threshold would break the strokes.
 	p.Kind = KindBilevel
 	if p.Metrics.Midtone > greyAreaMM2 && !p.Blank {
-		p.Kind = KindGrey
+		p.Kind = KindMixed
+		if p.Metrics.Blur > blurLimit {
+			p.Kind = KindGrey
+		}
 	}
 	if err := p.encode(page, dpi, paper, inkLo, o); err != nil {
 		return nil, err
@@ -280,6 +301,21 @@ func (p *Page) encode(page *image.Gray, dpi, paper, ink int, o Options) error {
 		}
 		p.Data, p.Width, p.Height, p.DPI = buf.Bytes(), g.Rect.Dx(), g.Rect.Dy(), d
 		thumbSrc = g
+	case KindMixed:
+		// The stencil takes what is nearly as dark as the ink, so a stamp's
+		// mid grey stays in the background.
+		bl := threshold(page, ink+(paper-ink)/4)
+		despeckle(bl, max(2, dpi*dpi/30000))
+		p.Data, p.Width, p.Height, p.DPI = EncodeG4(bl), bl.Width, bl.Height, dpi
+		f := max(1, dpi/100)
+		bg := boxDown(withoutText(page, bl, paper), f)
+		normaliseGrey(bg, paper, ink)
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, bg, &jpeg.Options{Quality: o.JPEGQuality}); err != nil {
+			return fmt.Errorf("pipeline: jpeg: %w", err)
+		}
+		p.Background, p.BackgroundWidth, p.BackgroundHeight = buf.Bytes(), bg.Rect.Dx(), bg.Rect.Dy()
+		thumbSrc = composite(bg, bl)
 	default:
 		bl := threshold(page, (paper+ink+1)/2)
 		despeckle(bl, max(2, dpi*dpi/30000)) // 3 px at 300 dpi
@@ -292,6 +328,47 @@ func (p *Page) encode(page *image.Gray, dpi, paper, ink int, o Options) error {
 	}
 	p.Thumb = th
 	return nil
+}
+
+// withoutText is page with the stencil's pixels, grown by one pixel to take
+// their soft edges, painted paper.
+func withoutText(page *image.Gray, bl *Bilevel, paper int) *image.Gray {
+	out := copyGray(page)
+	w, h := bl.Width, bl.Height
+	for y := range h {
+		for x := range w {
+			if !bl.Black[y*w+x] {
+				continue
+			}
+			for yy := max(0, y-1); yy <= min(h-1, y+1); yy++ {
+				for xx := max(0, x-1); xx <= min(w-1, x+1); xx++ {
+					out.Pix[yy*out.Stride+xx] = uint8(paper)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// composite is what a mixed page shows: the background scaled to the
+// stencil's size with the stencil's black on top.
+func composite(bg *image.Gray, bl *Bilevel) *image.Gray {
+	out := resize(bg, bl.Width, bl.Height)
+	if bg.Rect.Dx() < bl.Width {
+		// resize averages down; up, take the nearest background pixel.
+		for y := range bl.Height {
+			sy := y * bg.Rect.Dy() / bl.Height
+			for x := range bl.Width {
+				out.Pix[y*out.Stride+x] = bg.Pix[sy*bg.Stride+x*bg.Rect.Dx()/bl.Width]
+			}
+		}
+	}
+	for i, k := range bl.Black {
+		if k {
+			out.Pix[i] = 0
+		}
+	}
+	return out
 }
 
 // Gray returns b as an image: black 0, white 255.
@@ -947,6 +1024,23 @@ func straighten(ctx context.Context, src *image.Gray, theta float64, crop image.
 	return dst, nil
 }
 
+// frame paints a band of width m along g's edges with v.
+func frame(g *image.Gray, m int, v uint8) {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	for y := range h {
+		row := g.Pix[y*g.Stride : y*g.Stride+w]
+		if y < m || y >= h-m {
+			for x := range row {
+				row[x] = v
+			}
+			continue
+		}
+		for x := 0; x < min(m, w); x++ {
+			row[x], row[w-1-x] = v, v
+		}
+	}
+}
+
 // rotateQuarter turns g by q quarter turns clockwise.
 func rotateQuarter(g *image.Gray, q int) *image.Gray {
 	w, h := g.Rect.Dx(), g.Rect.Dy()
@@ -1251,12 +1345,12 @@ func normaliseGrey(g *image.Gray, paper, ink int) {
 	if paper-ink < 20 {
 		return
 	}
+	// Ink and paper are flattened so sensor noise in them costs no bytes:
+	// the darkest fifth is black, the lightest eighth white.
+	lo, hi := ink+(paper-ink)/5, paper-(paper-ink)/8
 	var lut [256]uint8
 	for v := range 256 {
-		o := (v - ink) * 255 / (paper - ink)
-		if v >= paper-12 {
-			o = 255
-		}
+		o := (v - lo) * 255 / max(1, hi-lo)
 		lut[v] = uint8(max(0, min(255, o)))
 	}
 	for y := range g.Rect.Dy() {

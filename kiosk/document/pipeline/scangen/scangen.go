@@ -46,7 +46,7 @@ type Expect struct {
 	SkewDeg  float64  `json:"skewDeg"`
 	Rotation int      `json:"rotation"`           // quarter turns clockwise back to upright, in degrees
 	Problems []string `json:"problems,omitempty"` // verdicts asking to place the page again
-	Kind     string   `json:"kind,omitempty"`     // "bilevel" or "grey" for a kept page
+	Kind     string   `json:"kind,omitempty"`     // "bilevel", "mixed" or "grey" for a kept page
 }
 
 // Sample is one page of the set with its answers.
@@ -91,13 +91,16 @@ func expect(s Spec) Expect {
 		return e
 	}
 	e.Rotation = (4 - s.Turns%4) % 4 * 90
-	// Grey: a photo, a coloured stamp beside black text (a threshold would
-	// blacken the stamp over the text), a blurred page (a threshold would
-	// break its strokes). A page whose only ink is a stamp keeps it whole
-	// as one bit.
+	// Mixed (text stencil over a grey background): a photo, a coloured
+	// stamp beside black text (a threshold would blacken the stamp over the
+	// text). Grey: a blurred page (a threshold would break its strokes). A
+	// page whose only ink is a stamp keeps it whole as one bit.
 	e.Kind = "bilevel"
-	if s.Stamp && s.Doc != "stamp-back" || s.Doc == "idcard" || s.Blur > 2 {
+	switch {
+	case s.Blur > 2:
 		e.Kind = "grey"
+	case s.Stamp && s.Doc != "stamp-back" || s.Doc == "idcard":
+		e.Kind = "mixed"
 	}
 	switch s.Exposure {
 	case "dark":
