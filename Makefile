@@ -12,7 +12,8 @@ export CGO_ENABLED := 1
 # Tests that decode on one goroutine: nothing for the race detector to see,
 # 15-25 times slower under it. They skip themselves under -race and run here
 # without it (drivers/qrreader: skipUnderRace).
-NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP)$$' ./drivers/qrreader
+NORACE_TESTS := -run '^(TestDecodeCorpus|TestDecodeMemory12MP|TestSetVerdicts|TestG4EveryRunLength|TestScanPDFRendersAsProcessed|TestProcessScan)$$' \
+  ./drivers/qrreader ./kiosk/document/pipeline ./kiosk/document ./cmd/kioskctl
 # The production build carries no file system paths, symbol table or DWARF
 # (bench/release measures what that saves); VERSION, a semantic version
 # like 1.2.0, is what the updater compares releases by.

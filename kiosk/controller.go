@@ -465,6 +465,8 @@ func (c *Controller) viewLocked() View {
 		v.Docs = make([]ScannedDocument, len(s.docs))
 		for i, d := range s.docs {
 			d.Thumbs = append([][]byte(nil), d.Thumbs...) // the bytes themselves are never written
+			d.Sheet = append([]ScannedPage(nil), d.Sheet...)
+			d.scan = nil // the pipeline's pages stay in the session
 			v.Docs[i] = d
 		}
 	}

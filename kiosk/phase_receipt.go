@@ -189,12 +189,13 @@ func (c *Controller) ReceiptPNG() []byte {
 	return c.s.receipt.PNG
 }
 
-// Thumbnail returns page p of document d of the current session.
+// Thumbnail returns the cleaned picture of fed page p (kept or left out)
+// of document d of the current session.
 func (c *Controller) Thumbnail(d, p int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d < 0 || d >= len(c.s.docs) || p < 0 || p >= len(c.s.docs[d].Thumbs) {
+	if d < 0 || d >= len(c.s.docs) || p < 0 || p >= len(c.s.docs[d].Sheet) {
 		return nil
 	}
-	return c.s.docs[d].Thumbs[p]
+	return c.s.docs[d].Sheet[p].Thumb
 }

@@ -9,6 +9,7 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
+	"govkiosk/kiosk/document"
 )
 
 // Step is one screen of the citizen flow.
@@ -38,13 +39,17 @@ var Steps = []Step{
 	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused, StepOutOfService,
 }
 
-// ScannedDocument is one required document as scanned: a PDF and its page
-// thumbnails, held in memory only until the packet is written.
+// ScannedDocument is one required document as scanned: a PDF of the pages
+// kept and every fed page's cleaned thumbnail, held in memory only until
+// the packet is written.
 type ScannedDocument struct {
 	Type   string
 	PDF    []byte
-	Pages  int
-	Thumbs [][]byte // PNG
+	Pages  int           // pages in the PDF
+	Thumbs [][]byte      // PNG of the pages in the PDF, in order
+	Sheet  []ScannedPage // every page the feeder gave, in order, kept or left out
+
+	scan []document.ScanPage // the pipeline's pages, to rebuild the PDF when a page is restored
 }
 
 // Receipt is what the citizen is handed at the end.

@@ -205,6 +205,13 @@ func (s *Server) routes() {
 	post("/form/draft", func(r *http.Request) error { return s.c.SaveDraft(formValues(r)) })
 	post("/scan", func(r *http.Request) error { return s.c.ScanDocument(r.Context()) })
 	post("/rescan", func(*http.Request) error { return s.c.RescanDocument() })
+	post("/restore", func(r *http.Request) error {
+		i, err := strconv.Atoi(r.FormValue("page"))
+		if err != nil {
+			return nil // not a page: nothing to restore
+		}
+		return s.c.RestorePage(i)
+	})
 	post("/next", func(*http.Request) error { return s.c.NextDocument() })
 	post("/code/request", func(r *http.Request) error { return s.c.RequestCode(r.Context()) })
 	post("/code/verify", func(r *http.Request) error { return s.c.VerifyCode(r.Context(), r.FormValue("code")) })
