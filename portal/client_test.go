@@ -183,7 +183,7 @@ func TestCatalogueSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cat.Procedures) != 4 || len(payload) == 0 {
+	if len(cat.Procedures) != 5 || len(cat.Offices) != 2 || len(payload) == 0 {
 		t.Fatalf("got %d procedures, %d payload bytes", len(cat.Procedures), len(payload))
 	}
 	other, _ := newKey(t)
