@@ -243,7 +243,7 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 	if err := validateForm(proc, m.Form); err != nil {
 		return applicationRow{}, &reject{http.StatusUnprocessableEntity, CodeInvalidForm, err.Error()}
 	}
-	docs, status, code, msg := checkDocuments(proc, m.Documents, parts)
+	docs, status, code, msg := checkDocuments(proc, m.Form, m.Documents, parts)
 	if code != "" {
 		return applicationRow{}, &reject{status, code, msg}
 	}
@@ -309,10 +309,13 @@ func ReceiptMessage(code, tracking, appointment string) string {
 }
 
 // checkDocuments matches the manifest's documents to the parts and to the
-// procedure's requirements, re-deriving each page count from the PDF.
-func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string][]byte) (docs []AdminDocument, status int, code, msg string) {
+// procedure's requirements for the answers in form (api.DocumentsFor, as
+// the kiosk asks for them): a required one missing, or one these answers
+// do not call for, is refused. Each page count is re-derived from the PDF.
+func checkDocuments(proc api.Procedure, form map[string]string, refs []api.DocumentRef, parts map[string][]byte) (docs []AdminDocument, status int, code, msg string) {
+	wanted := proc.DocumentsFor(form)
 	reqs := map[string]api.DocumentRequirement{}
-	for _, d := range proc.Documents {
+	for _, d := range wanted {
 		reqs[d.Type] = d
 	}
 	files := map[string]bool{}
@@ -324,7 +327,7 @@ func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string
 		files[ref.File] = true
 		req, ok := reqs[ref.Type]
 		if !ok || types[ref.Type] {
-			return nil, http.StatusUnprocessableEntity, CodeUnexpectedDocument, fmt.Sprintf("document type %q not expected here", ref.Type)
+			return nil, http.StatusUnprocessableEntity, CodeUnexpectedDocument, fmt.Sprintf("document type %q not expected here for these answers", ref.Type)
 		}
 		types[ref.Type] = true
 		data, ok := parts[ref.File]
@@ -352,7 +355,7 @@ func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string
 			return nil, http.StatusBadRequest, CodeUnexpectedDocument, "part " + name + " is not in the manifest"
 		}
 	}
-	for _, d := range proc.Documents {
+	for _, d := range wanted {
 		if d.Required && !types[d.Type] {
 			return nil, http.StatusUnprocessableEntity, CodeMissingDocument, "required document " + d.Type + " missing"
 		}
