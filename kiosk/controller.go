@@ -150,6 +150,9 @@ func NewController(d Deps) *Controller {
 		width := d.ReceiptWidthDots
 		d.RenderReceipt = func(r receipt.Data) (*image.Gray, error) { return receipt.Render(r, width) }
 	}
+	if d.Catalogue != nil {
+		d.Catalogue.SetOffice(d.Config.OfficeCode)
+	}
 	c := &Controller{d: d, subs: map[chan struct{}]struct{}{}}
 	c.s = c.newSession()
 	return c
@@ -180,7 +183,7 @@ func (c *Controller) newSession() *session {
 	}
 	return &session{
 		id:           hex.EncodeToString(b[:]),
-		lang:         c.d.Config.Languages[0],
+		lang:         c.languages()[0],
 		step:         StepAttract,
 		lastActivity: c.d.Now(),
 	}
@@ -403,15 +406,15 @@ func (c *Controller) viewLocked() View {
 	s := c.s
 	if c.outOfService {
 		return View{
-			SessionID: s.id, Lang: s.lang, Languages: append([]string(nil), c.d.Config.Languages...),
+			SessionID: s.id, Lang: s.lang, Languages: c.languages(),
 			LargeText: s.largeText, Step: StepOutOfService,
-			OfficeName: api.Text(c.d.Config.OfficeName).Get(s.lang), KioskID: c.d.Config.KioskID,
+			OfficeName: c.officeName(s.lang), OfficeHelp: c.officeHelp(s.lang), KioskID: c.d.Config.KioskID,
 		}
 	}
 	v := View{
 		SessionID:     s.id,
 		Lang:          s.lang,
-		Languages:     append([]string(nil), c.d.Config.Languages...),
+		Languages:     c.languages(),
 		LargeText:     s.largeText,
 		Step:          s.step,
 		CanGoBack:     s.busy == "" && s.canGoBack(),
@@ -428,7 +431,8 @@ func (c *Controller) viewLocked() View {
 		IdleSeconds:   int(c.d.Now().Sub(s.lastActivity).Seconds()),
 		IdleTimeout:   int(c.d.Config.IdleTimeout.Seconds()),
 		IdleCountdown: int(c.d.Config.IdleCountdown.Seconds()),
-		OfficeName:    api.Text(c.d.Config.OfficeName).Get(s.lang),
+		OfficeName:    c.officeName(s.lang),
+		OfficeHelp:    c.officeHelp(s.lang),
 		KioskID:       c.d.Config.KioskID,
 		IDQRChecked:   s.idqrChecked,
 		Refusal:       s.refusal,
@@ -436,6 +440,7 @@ func (c *Controller) viewLocked() View {
 	if s.procedure != nil {
 		p := *s.procedure // the catalogue's slices are never written
 		v.Procedure = &p
+		v.FromRegistries = c.registryDocs(s)
 	}
 	if s.docs != nil {
 		v.Docs = make([]ScannedDocument, len(s.docs))

@@ -30,6 +30,7 @@ func (c *Controller) SubmitForm(values map[string]string) error {
 		if len(s.formProblems) > 0 {
 			return ErrFormProblems
 		}
+		s.applyAnswers()
 		return s.fire(evFormDone)
 	})
 }
