@@ -371,7 +371,7 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 			return v.Step == kiosk.StepReceipt || v.Step == kiosk.StepRating || v.Step == kiosk.StepThanks || v.Step == kiosk.StepStatus
 		},
 		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
-		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
+		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(code, minor, cur, tr("catalogue.free")) },
 		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
 		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
 		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
