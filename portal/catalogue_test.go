@@ -3,6 +3,7 @@ package portal
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -329,5 +330,49 @@ func TestOfficeProfiles(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCatalogueWordingForElders: the catalogue's Vietnamese addresses the
+// citizen as Ông/Bà, says "đã mất" and "thẻ căn cước"; its Thai says ท่าน.
+func TestCatalogueWordingForElders(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	banned := map[string][]*regexp.Regexp{
+		"vi": {regexp.MustCompile(`(?i)(^|[^\p{L}])bạn([^\p{L}]|$)`), regexp.MustCompile(`(?i)đã chết`),
+			regexp.MustCompile(`(?i)chứng minh nhân dân`), regexp.MustCompile(`(?i)căn cước công dân`)},
+		"th": {regexp.MustCompile(`ฉัน`), regexp.MustCompile(`(^|[^บ])คุณ`)},
+	}
+	check := func(where string, tx api.Text) {
+		for l, res := range banned {
+			for _, re := range res {
+				if re.MatchString(tx[l]) {
+					t.Errorf("%s (%s): %q says %q", where, l, tx[l], re.FindString(tx[l]))
+				}
+			}
+		}
+	}
+	for _, p := range c.Procedures {
+		check(p.ID+" name", p.Name)
+		check(p.ID+" summary", p.Summary)
+		check(p.ID+" agency", p.Agency)
+		for _, f := range p.Fields {
+			check(p.ID+"."+f.Name, f.Label)
+			check(p.ID+"."+f.Name+" help", f.Help)
+			for _, o := range f.Options {
+				check(p.ID+"."+f.Name+"="+o.Value, o.Label)
+			}
+		}
+		for _, d := range p.Documents {
+			check(p.ID+" doc "+d.Type, d.Label)
+		}
+		for _, d := range p.FromRegistries {
+			check(p.ID+" registry doc "+d.Type, d.Label)
+		}
+	}
+	for _, o := range c.Offices {
+		check("office "+o.Code+" help", o.Help)
 	}
 }

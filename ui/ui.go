@@ -324,7 +324,10 @@ type pageData struct {
 	Scanned   func(int) string
 	Attempts  func(int) string
 	Face      func(int) template.HTML
-	Notice    func() string // the notice's text, with any wait filled in
+	// FromRegistry says where the office gets a document the citizen
+	// need not bring ("we get it from the National Population Database").
+	FromRegistry func(string) string
+	Notice       func() string // the notice's text, with any wait filled in
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -370,14 +373,20 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Submitted: func() bool {
 			return v.Step == kiosk.StepReceipt || v.Step == kiosk.StepRating || v.Step == kiosk.StepThanks || v.Step == kiosk.StepStatus
 		},
-		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
-		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(code, minor, cur, tr("catalogue.free")) },
-		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
-		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
-		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
-		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
-		Face:     face,
-		Notice:   func() string { return noticeText(code, v) },
+		Days:  func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
+		Fee:   func(minor int64, cur string) string { return receipt.FormatFee(code, minor, cur, tr("catalogue.free")) },
+		DocOf: func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
+		Pages: func(lo, hi int) string {
+			if lo = max(lo, 1); lo >= hi {
+				return fmt.Sprintf(trn("docs.pages_exact", hi), hi)
+			}
+			return fmt.Sprintf(tr("docs.pages"), lo, hi)
+		},
+		Scanned:      func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
+		Attempts:     func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
+		Face:         face,
+		FromRegistry: func(registry string) string { return fmt.Sprintf(tr("docs.from_registry"), registry) },
+		Notice:       func() string { return noticeText(code, v) },
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
