@@ -295,15 +295,17 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 
 // ReceiptMessage is the citizen's copy of the receipt, sent to their phone
 // in the application's language (th, vi, else English), the date written
-// as lang.FormatDate does on the printed receipt (English keeps the
-// YYYY-MM-DD day as given).
+// as lang.FormatDate does on the printed receipt (a day that is not
+// YYYY-MM-DD is given as it is).
 func ReceiptMessage(code, tracking, appointment string) string {
 	d, err := time.Parse(time.DateOnly, appointment)
 	switch {
 	case code == lang.Vietnamese && err == nil:
-		return fmt.Sprintf("govkiosk: đã tiếp nhận hồ sơ %s, có kết quả từ ngày %s.", tracking, lang.FormatDate(code, d))
+		return fmt.Sprintf("govkiosk: hồ sơ %s của Ông/Bà đã được tiếp nhận, có kết quả từ ngày %s.", tracking, lang.FormatDate(code, d))
 	case code == lang.Thai && err == nil:
 		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %s", tracking, lang.FormatDate(code, d))
+	case err == nil:
+		return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, lang.FormatDate(lang.English, d))
 	}
 	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
 }

@@ -366,6 +366,9 @@ const HeartbeatWindow = 5 * time.Minute
 type ConfirmationRequest struct {
 	ProcedureID string `json:"procedureId"`
 	KioskID     string `json:"kioskId"`
+	// Language is the session's (a kiosk/lang code): the message with the
+	// code is written in it. Empty or unsupported: English.
+	Language string `json:"language,omitempty"`
 }
 
 // ConfirmationChallenge tells the kiosk a code is on its way. The code itself
