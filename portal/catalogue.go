@@ -316,3 +316,16 @@ func AppointmentDate(received time.Time, days int) string {
 	}
 	return d.Format(time.DateOnly)
 }
+
+// officeLocation is the time zone of the office with code, from its
+// profile in the catalogue: an appointment is counted in the office's
+// days, not the server's. Without a profile (or with an unknown zone), the
+// server's own.
+func (s *Server) officeLocation(code string) *time.Location {
+	if o, ok := s.catalogue.Office(code); ok {
+		if loc, err := time.LoadLocation(o.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return s.now().Location()
+}

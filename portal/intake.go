@@ -265,7 +265,7 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 		Form:              form,
 		Documents:         docJSON,
 		ReceivedAt:        now,
-		AppointmentDate:   AppointmentDate(now, proc.ProcessingDays),
+		AppointmentDate:   AppointmentDate(now.In(s.officeLocation(m.OfficeCode)), proc.ProcessingDays),
 		Status:            "received",
 	}
 	dir := filepath.Join(s.opts.DataDir, "documents", m.PacketID)

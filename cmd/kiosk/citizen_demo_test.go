@@ -217,7 +217,8 @@ func (c *citizen) toForm() string {
 	return c.at(c.touch("/identity", "yes", "1"), "form")
 }
 
-// submitForm sends the prefilled form with the first choice of every choice.
+// submitForm sends the prefilled form with the first choice of every choice
+// but the marital history: divorced, so that the divorce decree is asked for.
 func (c *citizen) submitForm(formPage string) string {
 	c.t.Helper()
 	kv := []string{}
@@ -225,16 +226,19 @@ func (c *citizen) submitForm(formPage string) string {
 		kv = append(kv, m[1], html.UnescapeString(m[2]))
 	}
 	for _, m := range firstRadio.FindAllStringSubmatch(formPage, -1) {
+		if m[1] == "marital_history" {
+			m[2] = "divorced"
+		}
 		kv = append(kv, m[1], html.UnescapeString(m[2]))
 	}
 	return c.at(c.touch("/form", kv...), "documents")
 }
 
-// finish goes from the documents screen (the ID card scanned) through review,
-// the code from the phone and the receipt to the rating and back to attract.
+// finish goes from the documents screen (the divorce decree scanned)
+// through review, the code from the phone and the receipt to the rating and
+// back to attract.
 func (c *citizen) finish() {
 	c.t.Helper()
-	c.at(c.touch("/next"), "documents") // the divorce decree is optional
 	c.at(c.touch("/next"), "review")
 	var before []json.RawMessage
 	c.portalJSON(http.MethodGet, "/phone/api/inbox?citizen="+demoCitizenID, nil, &before)

@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
 		countdown    = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
+		office       = fs.String("office", "QN-TK", "demo: the office the embedded portal enrolls the kiosk in: QN-TK (Tam Kỳ, Vietnam) or BKK-BR (Bang Rak, Bangkok)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
-			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, office: *office,
 		}, log)
 		if err != nil {
 			return err
@@ -157,7 +158,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
 	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
-	"idle-timeout": true, "idle-countdown": true,
+	"idle-timeout": true, "idle-countdown": true, "office": true,
 }
 
 // refuseDemoFlags reports demo-only flags given with --config, which would
@@ -182,6 +183,7 @@ type demoOptions struct {
 	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
+	office                               string // the embedded portal's office code (a catalogue office profile)
 }
 
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;
