@@ -483,16 +483,18 @@ func (w *world) walk(t *testing.T, ctx context.Context) flowResult {
 	resp.Body.Close()
 	b.do("ID card checked", waitFor("idqr-checked"), waitFor("appform"))
 	// The choices are big radio buttons: touch the first of each.
-	b.do("choose", click("option-purpose-0"), click("option-marital_history-0"))
+	// Divorced (the second choice): the divorce decree is the one document
+	// asked for; the ID card comes from the population database.
+	b.do("choose", click("option-purpose-0"), click("option-marital_history-1"))
 	r.purpose = get(b, "purpose", chromedp.Value(css("option-purpose-0")))
 	b.do("form", click("form-next"), waitFor("scan"), b.shot("scan"))
-	b.doWithin("scan the ID card", slowBound, click("scan"), waitFor("doc-next"), b.shot("scanned"))
+	b.doWithin("scan the divorce decree", slowBound, click("scan"), waitFor("doc-next"), b.shot("scanned"))
 	fmt.Sscan(get(b, "pages", chromedp.AttributeValue(css("scanned-pages"), "data-pages")).Value, &r.pages)
 	thumbs := get(b, "thumbs", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="thumb"]').length`))
 	if r.pages < 1 || thumbs != r.pages {
 		t.Fatalf("%d pages scanned, %d thumbnails shown", r.pages, thumbs)
 	}
-	b.do("next document", click("doc-next"), waitFor("skip"), click("skip")) // the divorce decree is optional
+	b.do("documents done", click("doc-next"))
 	before := w.inboxLen(t)
 	b.do("review", waitFor("send-code"), b.shot("review"), click("send-code"), waitFor("code"))
 	code := w.phoneCode(t, before)
@@ -697,8 +699,8 @@ func TestCitizenFlow(t *testing.T) {
 		if app.ProcedureID != "marital-status" || app.Form["full_name"] != citizenName || app.Form["purpose"] != r.purpose || app.Form["citizen_id"] != citizenID {
 			t.Fatalf("portal holds form %v for %s", app.Form, app.ProcedureID)
 		}
-		if len(app.Documents) != 1 || app.Documents[0].Type != "id-card" || app.Documents[0].Pages != r.pages {
-			t.Fatalf("portal holds documents %+v, want one id-card of %d pages", app.Documents, r.pages)
+		if len(app.Documents) != 1 || app.Documents[0].Type != "divorce-decree" || app.Documents[0].Pages != r.pages {
+			t.Fatalf("portal holds documents %+v, want one divorce-decree of %d pages", app.Documents, r.pages)
 		}
 		if got, want := w.receiptQR(t, 1), w.portalURL+"/t/"+r.reference; got != want {
 			t.Fatalf("receipt QR = %q, want %q", got, want)
