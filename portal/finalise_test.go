@@ -120,7 +120,7 @@ func TestFinalise(t *testing.T) {
 	e.id.mu.Lock()
 	msgs := e.id.delivered["049090001234"]
 	e.id.mu.Unlock()
-	if last := msgs[len(msgs)-1]; last != "govkiosk: đã tiếp nhận hồ sơ "+res.TrackingNumber+", có kết quả từ ngày 11/03/2026." {
+	if last := msgs[len(msgs)-1]; last != portal.ReceiptMessage("vi", res.TrackingNumber, "2026-03-11") {
 		t.Errorf("receipt message %q", last)
 	}
 
