@@ -368,6 +368,12 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, api.Catalogue{Procedures: []api.Procedure{testProcedure}}, "")
+}
+
+// newRigWith is newRig with another catalogue and office code.
+func newRigWith(t *testing.T, catalogue api.Catalogue, office string) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &fakeClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
@@ -390,7 +396,8 @@ func newRig(t *testing.T) *rig {
 	go ob.Run(ctx, sender)
 
 	// A catalogue signed with a throwaway key, verified the way the kiosk does.
-	payload, _ := json.Marshal(api.Catalogue{Version: "1", ExpiresAt: clock.t.Add(7 * 24 * time.Hour), Procedures: []api.Procedure{testProcedure}})
+	catalogue.Version, catalogue.ExpiresAt = "1", clock.t.Add(7*24*time.Hour)
+	payload, _ := json.Marshal(catalogue)
 	catKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sum := sha256.Sum256(payload)
 	sig, _ := ecdsa.SignASN1(rand.Reader, catKey, sum[:])
@@ -407,7 +414,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 
-	cfg := Config{KioskID: "KIOSK-0001", PortalURL: "http://portal.test", DataDir: dir, OfficeName: map[string]string{"en": "Hoi An"}}
+	cfg := Config{KioskID: "KIOSK-0001", PortalURL: "http://portal.test", DataDir: dir, OfficeCode: office, OfficeName: map[string]string{"en": "Hoi An"}}
 	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "http://idp.test", "govkiosk", "http://127.0.0.1:8080/auth/callback"
 	cfg.SetDefaults()
 	r := &rig{

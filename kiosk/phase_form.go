@@ -31,6 +31,7 @@ func (c *Controller) SubmitForm(values map[string]string) error {
 		if len(s.formProblems) > 0 {
 			return ErrFormProblems
 		}
+		s.applyAnswers()
 		return s.fire(evFormDone)
 	})
 }
@@ -117,6 +118,7 @@ func (c *Controller) AnswerQuestion(q int, values map[string]string) error {
 			s.moved()
 			return ErrFormProblems
 		}
+		s.applyAnswers()
 		return s.fire(evFormDone)
 	})
 }

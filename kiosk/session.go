@@ -79,7 +79,8 @@ type session struct {
 	busy           string             // message key of the operation in progress, "" when none
 	cancellable    bool               // Cancel may wipe while busy
 	opCancel       context.CancelFunc // cancels the op in progress when the session is wiped
-	procedure      *api.Procedure
+	procedure      *api.Procedure     // offered, with the documents its answers call for (applyAnswers)
+	offered        *api.Procedure     // the procedure as the catalogue offers it
 	pending        *identity.Pending
 	loginURL       string    // the provider's page for pending, framed by the login screen
 	loginAt        time.Time // when pending was begun
@@ -122,7 +123,7 @@ func (s *session) at(steps []Step) bool {
 func (s *session) drop() {
 	s.loginURL = ""
 	s.ident, s.pending, s.form, s.formProblems, s.docs, s.receipt, s.confirmToken = nil, nil, nil, nil, nil, nil, ""
-	s.challenge, s.status, s.procedure = nil, nil, nil
+	s.challenge, s.status, s.procedure, s.offered = nil, nil, nil, nil
 }
 
 // View is a read-only snapshot of the session for the UI to render.
@@ -154,6 +155,7 @@ type View struct {
 	IdleTimeout   int
 	IdleCountdown int
 	OfficeName    string
+	OfficeHelp    string // where to get help at this office (the counter, a helpline), from its profile
 	KioskID       string
 	IDQRChecked   bool   // the signed ID QR on the citizen's card matched their login
 	Busy          string // message key of the operation in progress ("busy.sending"), "" when idle
@@ -172,6 +174,10 @@ type View struct {
 	// AskCancel: the citizen pressed Cancel before submitting; the screen
 	// asks whether to stop and delete everything.
 	AskCancel bool
+	// FromRegistries are the documents the office retrieves from
+	// registries for the procedure and answers so far: "you do not need
+	// to bring or scan" them.
+	FromRegistries []RegistryDocView
 }
 
 // ProcedureView is a catalogue entry and whether it can be offered now.

@@ -418,6 +418,9 @@ type pageData struct {
 	QuestionOf func() string
 	Keyboard   func(api.Field) kbView // the on-screen keyboard of a form field
 	Voice      voiceView              // voice guidance of the screen
+	// FromRegistry says where the office gets a document the citizen
+	// need not bring ("we get it from the National Population Database").
+	FromRegistry func(string) string
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -484,15 +487,21 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, v kiosk.View, ste
 		Submitted: func() bool {
 			return v.Step == kiosk.StepReceipt || v.Step == kiosk.StepRating || v.Step == kiosk.StepThanks || v.Step == kiosk.StepStatus
 		},
-		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
-		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
-		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
-		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
-		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
-		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
-		Face:     face,
-		Notice:   func() string { return noticeText(code, v) },
-		Draft:    v.Step == kiosk.StepForm && !v.AskCancel,
+		Days:  func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
+		Fee:   func(minor int64, cur string) string { return receipt.FormatFee(code, minor, cur, tr("catalogue.free")) },
+		DocOf: func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
+		Pages: func(lo, hi int) string {
+			if lo = max(lo, 1); lo >= hi {
+				return fmt.Sprintf(trn("docs.pages_exact", hi), hi)
+			}
+			return fmt.Sprintf(tr("docs.pages"), lo, hi)
+		},
+		FromRegistry: func(registry string) string { return fmt.Sprintf(tr("docs.from_registry"), registry) },
+		Scanned:      func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
+		Attempts:     func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
+		Face:         face,
+		Notice:       func() string { return noticeText(code, v) },
+		Draft:        v.Step == kiosk.StepForm && !v.AskCancel,
 		Stage: func() string {
 			if v.Stage == 0 {
 				return ""

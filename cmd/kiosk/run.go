@@ -32,8 +32,8 @@ import (
 	"govkiosk/kiosk/health"
 	"govkiosk/kiosk/logring"
 	"govkiosk/kiosk/outbox"
-	"govkiosk/kiosk/voice"
 	"govkiosk/kiosk/supervise"
+	"govkiosk/kiosk/voice"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
 )
@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
 		countdown    = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
+		office       = fs.String("office", "QN-TK", "demo: the office the embedded portal enrolls the kiosk in: QN-TK (Tam Kỳ, Vietnam) or BKK-BR (Bang Rak, Bangkok)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
-			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, voice: *voiceOn,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, voice: *voiceOn, office: *office,
 		}, log)
 		if err != nil {
 			return err
@@ -165,7 +166,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
 	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
-	"idle-timeout": true, "idle-countdown": true, "voice": true,
+	"idle-timeout": true, "idle-countdown": true, "voice": true, "office": true,
 }
 
 // refuseDemoFlags reports demo-only flags given with --config, which would
@@ -190,7 +191,8 @@ type demoOptions struct {
 	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
-	voice                                bool // voice guidance on
+	voice                                bool   // voice guidance on
+	office                               string // the embedded portal's office code (a catalogue office profile)
 }
 
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;

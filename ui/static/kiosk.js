@@ -207,7 +207,8 @@ const govkioskKeyboard = (function () {
     const idleFor = Date.now() - last;
     if (idleFor < timeout) return;
     const left = Math.max(0, Math.ceil(countdown - (idleFor - timeout) / 1000));
-    text.textContent = text.dataset.template.replace("%s", String(left));
+    const template = left === 1 ? text.dataset.templateOne : text.dataset.template;
+    text.textContent = template.replace("%s", String(left));
     if (!idle.open) idle.showModal();
     if (left === 0) post("/cancel").then(() => window.location.replace("/"));
   }, 500);
