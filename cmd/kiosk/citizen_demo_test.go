@@ -164,7 +164,7 @@ var (
 	matchNum   = regexp.MustCompile(`id="match-number">([0-9]{2})<`)
 	textInput  = regexp.MustCompile(`<input name="([^"]+)" data-testid="field-[^"]*" value="([^"]*)"`)
 	firstRadio = regexp.MustCompile(`<input type="radio" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
-	codeText   = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+	codeText   = regexp.MustCompile(`confirmation code .*is ([0-9]{6})`)
 )
 
 // toForm launches the kiosk's browser and walks from the attract screen to

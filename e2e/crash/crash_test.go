@@ -163,7 +163,7 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirm func(review
 	return outbox.Packet{ID: id, ProvisionalNumber: prov, ManifestJSON: mj, Signature: sig, Docs: docs}, nil
 }
 
-var codeRE = regexp.MustCompile(`code is ([0-9]{6})`)
+var codeRE = regexp.MustCompile(`code .*is ([0-9]{6})`)
 
 // confirm gets a confirmation token for the citizen as a kiosk does: it asks
 // the portal to send a code, the citizen reads it on their phone (the fake
