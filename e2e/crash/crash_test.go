@@ -138,7 +138,7 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirm func(review
 		PacketID: id, ProvisionalNumber: prov, ProcedureID: procedureID, KioskID: cfg.KioskID,
 		OfficeCode: cfg.OfficeCode, CreatedAt: time.Now().UTC(), Language: "vi",
 		Applicant: api.Applicant{CitizenID: citizen, Name: "Nguyễn Thị Hồng Nhung"},
-		Form: map[string]string{"site_address": "12 Phan Bội Châu, Tam Kỳ", "land_parcel": "125/18", "floor_area": "120", "floors": "2"},
+		Form:      map[string]string{"site_address": "12 Phan Bội Châu, Tam Kỳ", "land_parcel": "125/18", "floor_area": "120", "floors": "2"},
 	}
 	var docs []outbox.Doc
 	for _, d := range application(n) {
