@@ -127,7 +127,13 @@ func (c *citizen) at(page, step string) string {
 	c.t.Helper()
 	m := stepAttr.FindStringSubmatch(page)
 	if m == nil || m[1] != step {
-		c.t.Fatalf("at %v, want %s:\n%.1500s", m, step, page)
+		var problems []string // what the kiosk logged of it
+		for _, l := range strings.Split(c.k.proc.stderr.String(), "\n") {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+				problems = append(problems, l)
+			}
+		}
+		c.t.Fatalf("at %v, want %s:\n%.1500s\nkiosk warnings and errors:\n%s", m, step, page, strings.Join(problems[max(0, len(problems)-20):], "\n"))
 	}
 	return page
 }
@@ -175,7 +181,15 @@ func (c *citizen) toForm() string {
 	c.t.Helper()
 	c.at(c.get(c.k.launchURL), "attract")
 	c.at(c.touch("/start"), "catalogue")
-	c.at(c.touch("/lang", "lang", "en"), "catalogue")
+	cat := c.at(c.touch("/lang", "lang", "en"), "catalogue")
+	// The kiosk fetches its catalogue from the portal once it is up: a
+	// loaded machine may show the catalogue screen before it has arrived.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(cat, `data-testid="proc-marital-status"`); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the catalogue screen offers no marital-status procedure after 30s:\n%.1500s", cat)
+		}
+		cat = c.at(c.get(c.k.ui+"/"), "catalogue")
+	}
 	login := c.at(c.touch("/procedure", "id", "marital-status"), "login")
 	// The provider's login page, framed by the kiosk's login screen; the
 	// phone approves; the page's own long poll then says where the browser
