@@ -105,6 +105,12 @@ const (
 	MsgSvcRequeued     = "svc.ok.requeued"
 )
 
+// ServiceMessageKeys are the message keys service mode puts on screen.
+var ServiceMessageKeys = []string{
+	MsgSvcTechInvalid, MsgSvcTechExpired, MsgSvcTechOffice, MsgSvcTechReplayed, MsgSvcNotActive,
+	MsgSvcStillFault, MsgSvcPrintFailed, MsgSvcRequeue, MsgSvcPrinted, MsgSvcReadBack, MsgSvcAcked, MsgSvcRequeued,
+}
+
 // Acknowledgements a technician can give.
 const (
 	AckPaper  = "paper"  // paper replaced: the printer's paper warnings
@@ -117,6 +123,7 @@ var errSvcNotActive = userErr(MsgSvcNotActive, errors.New("service mode is not a
 type ServiceView struct {
 	DoorOpen bool
 	Active   bool
+	Lang     string // the technician's choice of language, or ""
 	TokenID  string // the technician token that opened service mode
 	Office   string
 	Until    time.Time // when service mode ends without a touch
@@ -160,6 +167,7 @@ type Service struct {
 	selfAt    time.Time
 	selfOK    bool
 	selfRep   string
+	lang      string // the service screen's language; "" is the kiosk's
 	subs      map[chan struct{}]struct{}
 }
 
@@ -229,6 +237,14 @@ func (s *Service) SetDoor(open bool) {
 	if left != "" {
 		s.report("service-exit", left)
 	}
+}
+
+// SetLang sets the service screen's language (a code the UI knows).
+func (s *Service) SetLang(code string) {
+	s.mu.Lock()
+	s.lang = code
+	s.changedLocked()
+	s.mu.Unlock()
 }
 
 // DoorOpen reports what the door last said.
@@ -408,7 +424,7 @@ func (s *Service) action(id, what string) {
 func (s *Service) View(ctx context.Context) ServiceView {
 	s.mu.Lock()
 	v := ServiceView{
-		DoorOpen: s.door, Active: s.active, TokenID: s.token.ID, Office: s.token.Office,
+		DoorOpen: s.door, Active: s.active, Lang: s.lang, TokenID: s.token.ID, Office: s.token.Office,
 		Notice: s.notice, Version: s.d.Version,
 		LastQRKind: s.lastKind, LastQRBytes: s.lastBytes, LastQRText: s.lastText,
 		PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,

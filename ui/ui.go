@@ -43,6 +43,7 @@ type Server struct {
 	listen string          // host:port the UI is reached at
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
+	svc    *kiosk.Service // nil: no service mode (service.go)
 }
 
 // Options configure a Server.
@@ -52,6 +53,9 @@ type Options struct {
 	// launch URL's host and the Host headers answered.
 	Listen string
 	Rand   io.Reader // launch secrets and cookies [crypto/rand]
+	// Service is the technician's service mode, shown while the cabinet
+	// door is open; nil leaves the plain "out of service" screen.
+	Service *kiosk.Service
 }
 
 // New builds the UI handler.
@@ -76,6 +80,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 	s := &Server{
 		c: c, log: log, base: base, mux: http.NewServeMux(),
 		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand},
+		svc: o.Service,
 	}
 	s.routes()
 	return s, nil
@@ -212,6 +217,7 @@ func (s *Server) routes() {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
+	s.serviceRoutes(cop)
 }
 
 // logAction logs what a touch led to. User-safe errors are already on the
@@ -310,6 +316,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, cancel := s.c.Subscribe()
 	defer cancel()
+	var svcCh <-chan struct{} // nil: never ready
+	if s.svc != nil {
+		c, cancelSvc := s.svc.Subscribe()
+		defer cancelSvc()
+		svcCh = c
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	fmt.Fprint(w, "retry: 2000\n\n")
 	// A change between rendering the page and this subscription (a QR read
@@ -327,6 +339,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-ch:
+			fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
+			fl.Flush()
+		case <-svcCh:
 			fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
 			fl.Flush()
 		case <-keep.C:
@@ -402,7 +417,12 @@ func face(n int) template.HTML {
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	s.render(w, s.c.View(r.Context()))
+	v := s.c.View(r.Context())
+	if s.servicing(v) {
+		s.servicePage(w, r, v)
+		return
+	}
+	s.render(w, v)
 }
 
 // render draws one screen.
