@@ -29,6 +29,7 @@ import (
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/drivers/device"
 	"govkiosk/kiosk/outbox"
+	"govkiosk/kiosk/receipt"
 )
 
 // TechVerifier checks a technician token read by the QR reader and uses it
@@ -591,4 +592,17 @@ func (s *Service) SelfTest(ctx context.Context) error {
 	}
 	s.report(kind, rep)
 	return nil
+}
+
+// TestReceipt is the sample receipt of a test print: the code as a QR
+// image as wide as the paper allows, so the kiosk's own imager reads it.
+func TestReceipt(code string, widthDots int) ([]device.PrintPart, error) {
+	if widthDots <= 0 {
+		widthDots = device.Width80mm
+	}
+	img, err := receipt.QRCode(code, min(300, widthDots*5/8))
+	if err != nil {
+		return nil, err
+	}
+	return []device.PrintPart{{Image: receipt.ToMono(img, widthDots)}}, nil
 }

@@ -107,3 +107,25 @@ func (c TechClaims) Check(office string, now time.Time, skew time.Duration) erro
 	}
 	return nil
 }
+
+// TechKeyPrefix starts the text form of the fleet's technician-token
+// public key, as kiosk.json's fleet.techKey pins it.
+const TechKeyPrefix = "ed25519:"
+
+// TechKeyText is pub in its text form.
+func TechKeyText(pub ed25519.PublicKey) string {
+	return TechKeyPrefix + base64.StdEncoding.EncodeToString(pub)
+}
+
+// ParseTechKey reads TechKeyText's form.
+func ParseTechKey(s string) (ed25519.PublicKey, error) {
+	b64, ok := strings.CutPrefix(strings.TrimSpace(s), TechKeyPrefix)
+	if !ok {
+		return nil, fmt.Errorf("technician key: must start with %s", TechKeyPrefix)
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("technician key: not a base64 Ed25519 public key")
+	}
+	return ed25519.PublicKey(b), nil
+}

@@ -6,14 +6,13 @@
 // which remembers the token ids it has accepted until they expire.
 //
 // The kiosk pins the fleet's public key (PublicKeyText, the value of
-// kiosk.json's fleet.techKey) at provisioning and verifies offline.
+// kiosk.json's fleet.techKey) and verifies offline.
 package techauth
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -26,9 +25,6 @@ import (
 
 	"govkiosk/backend-client/fleetwire"
 )
-
-// KeyPrefix starts the text form of a technician-token public key.
-const KeyPrefix = "ed25519:"
 
 // DefaultLife is how long a token works unless the issuer is told otherwise.
 const DefaultLife = 10 * time.Minute
@@ -88,23 +84,14 @@ func (i *Issuer) Issue(office, technician string, life time.Duration) (string, f
 	return p, c, err
 }
 
-// PublicKeyText is the issuer's public key as kiosks pin it.
+// PublicKeyText is the issuer's public key as kiosks pin it
+// (fleetwire.TechKeyText).
 func (i *Issuer) PublicKeyText() string {
-	return KeyPrefix + base64.StdEncoding.EncodeToString(i.key.Public().(ed25519.PublicKey))
+	return fleetwire.TechKeyText(i.key.Public().(ed25519.PublicKey))
 }
 
 // ParsePublicKey reads PublicKeyText's form.
-func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b64, ok := strings.CutPrefix(strings.TrimSpace(s), KeyPrefix)
-	if !ok {
-		return nil, fmt.Errorf("technician key %q: must start with %s", s, KeyPrefix)
-	}
-	b, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("technician key: not a base64 Ed25519 public key")
-	}
-	return ed25519.PublicKey(b), nil
-}
+func ParsePublicKey(s string) (ed25519.PublicKey, error) { return fleetwire.ParseTechKey(s) }
 
 // LoadOrCreateKey reads the Ed25519 key in path, or creates it (mode 0600)
 // when the file does not exist.
