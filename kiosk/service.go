@@ -130,7 +130,7 @@ type ServiceView struct {
 	Until    time.Time // when service mode ends without a touch
 	Notice   string    // a message key (MsgSvc*), or ""
 
-	Devices   []device.Status
+	Devices   []ServiceDeviceView
 	Counts    map[outbox.State]int
 	Attention []outbox.Entry // the packets parked for a person
 	OutboxErr bool
@@ -147,6 +147,24 @@ type ServiceView struct {
 	SelfTestAt     time.Time
 	SelfTestOK     bool
 	SelfTestReport string
+}
+
+// ServiceDeviceView is one device on the service screen: its status, and
+// the acknowledgement its state asks for (AckPaper, AckFeeder or "").
+type ServiceDeviceView struct {
+	device.Status
+	Ack string
+}
+
+// ackFor is the acknowledgement st asks for, if any.
+func ackFor(st device.Status) string {
+	switch {
+	case st.Device == "printer" && !faultCleared(AckPaper, st):
+		return AckPaper
+	case st.Device == "scanner" && !faultCleared(AckFeeder, st):
+		return AckFeeder
+	}
+	return ""
 }
 
 // Service is the kiosk's service mode.
@@ -443,7 +461,7 @@ func (s *Service) View(ctx context.Context) ServiceView {
 		if st.Device == "" {
 			st.Device = d.Name
 		}
-		v.Devices = append(v.Devices, st)
+		v.Devices = append(v.Devices, ServiceDeviceView{Status: st, Ack: ackFor(st)})
 	}
 	if s.d.Outbox != nil {
 		es, err := s.d.Outbox.List()

@@ -239,7 +239,7 @@ func TestServiceScreenAndActions(t *testing.T) {
 	ctx := context.Background()
 	r.enter(t)
 	v := r.svc.View(ctx)
-	if len(v.Devices) != 2 || v.Devices[0].Device != "printer" || v.Devices[0].Media != device.PaperOut {
+	if len(v.Devices) != 2 || v.Devices[0].Device != "printer" || v.Devices[0].Ack != kiosk.AckPaper || v.Devices[0].Media != device.PaperOut {
 		t.Fatalf("devices %+v", v.Devices)
 	}
 	if v.Counts[outbox.StateNeedsAttention] != 1 || v.Counts[outbox.StateQueued] != 1 || len(v.Attention) != 1 || v.Attention[0].ID != "p1" {

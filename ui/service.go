@@ -14,7 +14,6 @@ import (
 	"slices"
 	"time"
 
-	"govkiosk/drivers/device"
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/outbox"
@@ -62,10 +61,9 @@ type serviceData struct {
 	Lang     string
 	Langs    []string
 	LangName func(string) string
-	State    func(device.State) string
-	Media    func(string) string
-	Todo     func(device.Status) string
-	Ack      func(device.Status) string // "paper", "feeder" or ""
+	State    func(kiosk.ServiceDeviceView) string
+	Media    func(kiosk.ServiceDeviceView) string
+	Todo     func(kiosk.ServiceDeviceView) string
 	Counts   []outboxCount
 	Until    string
 	LastQR   string
@@ -90,18 +88,17 @@ func (s *Server) servicePage(w http.ResponseWriter, r *http.Request, cv kiosk.Vi
 	tr := func(k string) string { return T(code, k) }
 	d := serviceData{
 		V: v, Lang: code, Langs: lang.Codes(), LangName: lang.Name,
-		State: func(st device.State) string { return tr("svc.state." + string(st)) },
-		Media: func(m string) string {
-			if m == "" {
+		State: func(d kiosk.ServiceDeviceView) string { return tr("svc.state." + string(d.State)) },
+		Media: func(d kiosk.ServiceDeviceView) string {
+			if d.Media == "" {
 				return ""
 			}
-			if k := "svc.media." + m; hasMessage(k) {
+			if k := "svc.media." + d.Media; hasMessage(k) {
 				return tr(k)
 			}
-			return m
+			return d.Media
 		},
-		Todo: func(st device.Status) string { return tr(todoKey(st)) },
-		Ack:  ackFor,
+		Todo: func(d kiosk.ServiceDeviceView) string { return tr(todoKey(d)) },
 	}
 	for _, st := range []outbox.State{outbox.StateQueued, outbox.StateUploading, outbox.StateUploaded, outbox.StateFinalised, outbox.StateNeedsAttention} {
 		d.Counts = append(d.Counts, outboxCount{State: tr("svc.outbox." + string(st)), N: v.Counts[st]})
@@ -131,35 +128,22 @@ func (s *Server) servicePage(w http.ResponseWriter, r *http.Request, cv kiosk.Vi
 }
 
 // todoKey is the message that says, in plain words, what to do about a
-// device: its media first (paper out: put in a new roll), then its action.
-func todoKey(st device.Status) string {
-	if k := "svc.do." + st.Device + "." + st.Media; st.Media != "" && hasMessage(k) {
+// device: its media first (paper out: put in a new roll), then its state
+// and action (the XFS4IoT states and actions of drivers/device).
+func todoKey(d kiosk.ServiceDeviceView) string {
+	if k := "svc.do." + d.Device + "." + d.Media; d.Media != "" && hasMessage(k) {
 		return k
 	}
-	switch st.State {
-	case device.NoDevice:
+	switch d.State {
+	case "noDevice":
 		return "svc.do.nodevice"
-	case device.Offline:
+	case "offline":
 		return "svc.do.offline"
 	}
-	switch st.Action {
-	case device.ActionReset:
-		return "svc.do.reset"
-	case device.ActionClear:
-		return "svc.do.clear"
-	case device.ActionMaintenance:
-		return "svc.do.maintenance"
+	if d.Action != "" {
+		if k := "svc.do." + string(d.Action); hasMessage(k) {
+			return k
+		}
 	}
 	return "svc.do.none"
-}
-
-// ackFor is the acknowledgement a device's state asks for, if any.
-func ackFor(st device.Status) string {
-	switch {
-	case st.Device == "printer" && (st.Media == device.PaperOut || st.Media == device.PaperLow || st.Media == device.PaperJammed):
-		return kiosk.AckPaper
-	case st.Device == "scanner" && (st.Media == device.ScannerJammed || st.Media == device.ScannerCoverOpen):
-		return kiosk.AckFeeder
-	}
-	return ""
 }
