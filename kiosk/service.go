@@ -76,6 +76,9 @@ type ServiceDeps struct {
 	// Refresh polls the devices again and sends the health at once, so a
 	// cleared warning reaches the fleet now.
 	Refresh func(ctx context.Context)
+	// Logs returns the kiosk's last n log lines (which never hold personal
+	// data); nil: none shown.
+	Logs func(n int) []string
 	// Version and Catalogue name the software and the catalogue in use.
 	Version   string
 	Catalogue func() string
@@ -86,6 +89,9 @@ type ServiceDeps struct {
 
 // DefaultServiceTimeout ends an untouched service mode.
 const DefaultServiceTimeout = 10 * time.Minute
+
+// ServiceLogLines is how many log lines the service screen shows.
+const ServiceLogLines = 20
 
 // TestPrintPrefix starts the QR payload of a test print.
 const TestPrintPrefix = "GKTEST:"
@@ -136,6 +142,7 @@ type ServiceView struct {
 	OutboxErr bool
 	Version   string
 	Catalogue string
+	LogLines  []string // the last log lines, newest last
 
 	LastQRKind  string // the kind of the last code read in service mode
 	LastQRBytes int
@@ -476,6 +483,9 @@ func (s *Service) View(ctx context.Context) ServiceView {
 	}
 	if s.d.Catalogue != nil {
 		v.Catalogue = s.d.Catalogue()
+	}
+	if s.d.Logs != nil {
+		v.LogLines = s.d.Logs(ServiceLogLines)
 	}
 	return v
 }

@@ -80,6 +80,7 @@ var serviceMessages = map[string]map[string]string{
 		"svc.version":               "Software version",
 		"svc.catalogue":             "Catalogue version",
 		"svc.leave":                 "Leave service mode",
+		"svc.logs":                  "Last log lines",
 
 		"svc.err.tech_invalid":  "This is not a valid technician code.",
 		"svc.err.tech_expired":  "This technician code has expired. Ask for a new one.",
@@ -167,6 +168,7 @@ var serviceMessages = map[string]map[string]string{
 		"svc.version":               "Phiên bản phần mềm",
 		"svc.catalogue":             "Phiên bản danh mục",
 		"svc.leave":                 "Thoát chế độ bảo trì",
+		"svc.logs":                  "Các dòng nhật ký gần nhất",
 
 		"svc.err.tech_invalid":  "Đây không phải mã kỹ thuật viên hợp lệ.",
 		"svc.err.tech_expired":  "Mã kỹ thuật viên này đã hết hạn. Hãy xin mã mới.",
@@ -254,6 +256,7 @@ var serviceMessages = map[string]map[string]string{
 		"svc.version":               "รุ่นซอฟต์แวร์",
 		"svc.catalogue":             "รุ่นรายการบริการ",
 		"svc.leave":                 "ออกจากโหมดบำรุงรักษา",
+		"svc.logs":                  "บันทึกล่าสุด",
 
 		"svc.err.tech_invalid":  "นี่ไม่ใช่รหัสช่างเทคนิคที่ถูกต้อง",
 		"svc.err.tech_expired":  "รหัสช่างเทคนิคนี้หมดอายุแล้ว กรุณาขอรหัสใหม่",

@@ -96,6 +96,9 @@ func newServiceRig(t *testing.T) *serviceRig {
 		},
 		SelfTest: func(context.Context) (string, bool) { return "printer  online\n", true },
 		Version:  "1.4.0", Catalogue: func() string { return "cat-2026-12" },
+		Logs: func(n int) []string {
+			return []string{"level=INFO msg=\"printer status changed\" media=out"}[:min(n, 1)]
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +169,7 @@ func TestServicePageRenders(t *testing.T) {
 		for _, want := range []string{
 			`data-testid="service-mode"`, T(l, "svc.do.printer.out"), T(l, "svc.do.nodevice"),
 			`data-testid="svc-ack-paper"`, `data-testid="svc-requeue-pkt-9"`, "1.4.0", "cat-2026-12", T(l, "svc.media.out"),
+			`msg=&#34;printer status changed&#34; media=out`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: service screen lacks %q", l, want)

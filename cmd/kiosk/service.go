@@ -65,7 +65,7 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 	}
 	d := kiosk.ServiceDeps{
 		Log: w.log, Verifier: ver, PortalURL: w.cfg.PortalURL, Devices: devices, Outbox: w.ob,
-		SelfTest: w.fk.SelfTest, Report: w.event, Version: w.version, Catalogue: w.catalog,
+		SelfTest: w.fk.SelfTest, Report: w.event, Version: w.version, Catalogue: w.catalog, Logs: w.fk.Logs,
 		Refresh: func(ctx context.Context) { w.mon.Refresh(ctx); w.mon.SendNow() },
 	}
 	if p := w.devs.Printer; p != nil {
