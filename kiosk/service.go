@@ -68,6 +68,8 @@ type ServiceDeps struct {
 	Outbox    ServiceOutbox
 	// TestPrint prints a sample receipt whose QR code carries code.
 	TestPrint func(ctx context.Context, code string) (jobID string, err error)
+	// TestScan feeds one sheet from the scanner and returns it as a PNG.
+	TestScan func(ctx context.Context) ([]byte, error)
 	// SelfTest runs the same checks as `kioskctl selftest`, without
 	// stopping the kiosk, and returns its text report.
 	SelfTest func(ctx context.Context) (report string, ok bool)
@@ -106,6 +108,7 @@ const (
 	MsgSvcStillFault   = "svc.err.still_fault"   // acknowledged, but the device still reports the fault
 	MsgSvcPrintFailed  = "svc.err.print_failed"
 	MsgSvcRequeue      = "svc.err.requeue"
+	MsgSvcScanFailed   = "svc.err.scan_failed"
 	MsgSvcPrinted      = "svc.ok.printed"   // not an error: the test print is out, hold it to the reader
 	MsgSvcReadBack     = "svc.ok.read_back" // not an error: the test print's QR was read back
 	MsgSvcAcked        = "svc.ok.acked"
@@ -115,7 +118,7 @@ const (
 // ServiceMessageKeys are the message keys service mode puts on screen.
 var ServiceMessageKeys = []string{
 	MsgSvcTechInvalid, MsgSvcTechExpired, MsgSvcTechOffice, MsgSvcTechReplayed, MsgSvcNotActive,
-	MsgSvcStillFault, MsgSvcPrintFailed, MsgSvcRequeue, MsgSvcPrinted, MsgSvcReadBack, MsgSvcAcked, MsgSvcRequeued,
+	MsgSvcStillFault, MsgSvcPrintFailed, MsgSvcRequeue, MsgSvcScanFailed, MsgSvcPrinted, MsgSvcReadBack, MsgSvcAcked, MsgSvcRequeued,
 }
 
 // Acknowledgements a technician can give.
@@ -147,6 +150,7 @@ type ServiceView struct {
 	LastQRKind  string // the kind of the last code read in service mode
 	LastQRBytes int
 	LastQRText  string // shown only for the kiosk's own test codes
+	ScanSeq     int    // counts test scans: the screen's picture of the last one
 	PrintJob    string // the last test print's job id
 	PrintCode   string
 	ReadBack    bool // the last test print's QR was read back by the imager
@@ -190,6 +194,8 @@ type Service struct {
 	printJob  string
 	printCode string
 	readBack  bool
+	scan      []byte // the last test scan (PNG), kept in memory until service mode ends
+	scanSeq   int
 	selfAt    time.Time
 	selfOK    bool
 	selfRep   string
@@ -295,6 +301,7 @@ func (s *Service) leaveLocked(reason string) string {
 	s.printJob, s.printCode, s.readBack = "", "", false
 	s.lastKind, s.lastBytes, s.lastText = "", 0, ""
 	s.selfRep, s.selfAt, s.selfOK = "", time.Time{}, false
+	s.scan = nil
 	s.d.Log.Info("service mode left", "token", id, "reason", reason)
 	return "token " + id + ": " + reason
 }
@@ -453,7 +460,7 @@ func (s *Service) View(ctx context.Context) ServiceView {
 		DoorOpen: s.door, Active: s.active, Lang: s.lang, TokenID: s.token.ID, Office: s.token.Office,
 		Notice: s.notice, Version: s.d.Version,
 		LastQRKind: s.lastKind, LastQRBytes: s.lastBytes, LastQRText: s.lastText,
-		PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,
+		ScanSeq: s.scanSeq, PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,
 		SelfTestAt: s.selfAt, SelfTestOK: s.selfOK, SelfTestReport: s.selfRep,
 	}
 	if s.active {
@@ -523,6 +530,39 @@ func (s *Service) TestPrint(ctx context.Context) error {
 	s.mu.Unlock()
 	s.action(id, "test print "+job)
 	return nil
+}
+
+// TestScan feeds one sheet and keeps its picture for the screen
+// (ScanPNG) until service mode ends.
+func (s *Service) TestScan(ctx context.Context) error {
+	id, err := s.touch()
+	if err != nil {
+		return err
+	}
+	if s.d.TestScan == nil {
+		return userErr(MsgSvcScanFailed, errors.New("no scanner wired"))
+	}
+	png, err := s.d.TestScan(ctx)
+	if err != nil {
+		s.d.Log.Warn("service: test scan failed", "token", id, "err", err)
+		s.setNotice(MsgSvcScanFailed)
+		return userErr(MsgSvcScanFailed, err)
+	}
+	s.mu.Lock()
+	if s.active {
+		s.scan, s.scanSeq, s.notice = png, s.scanSeq+1, ""
+	}
+	s.changedLocked()
+	s.mu.Unlock()
+	s.action(id, "test scan")
+	return nil
+}
+
+// ScanPNG is the last test scan, while service mode lasts.
+func (s *Service) ScanPNG() ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scan, s.active && s.scan != nil
 }
 
 // faultCleared says whether st no longer shows what ack is about.

@@ -54,6 +54,8 @@ var serviceMessages = map[string]map[string]string{
 
 		"svc.tests":               "Tests",
 		"svc.test_print":          "Print a test receipt",
+		"svc.test_scan":           "Scan a test sheet",
+		"svc.err.scan_failed":     "The test sheet could not be scanned. Check the feeder.",
 		"svc.test_print_hint":     "Hold the test receipt's QR code to the reader.",
 		"svc.read_back":           "The test receipt was read back: printer and reader work.",
 		"svc.qr_test":             "QR read test: hold any code to the reader.",
@@ -142,6 +144,8 @@ var serviceMessages = map[string]map[string]string{
 
 		"svc.tests":               "Kiểm tra",
 		"svc.test_print":          "In biên nhận thử",
+		"svc.test_scan":           "Quét thử một tờ",
+		"svc.err.scan_failed":     "Không quét được tờ thử. Hãy kiểm tra khay nạp.",
 		"svc.test_print_hint":     "Đưa mã QR trên biên nhận thử vào đầu đọc.",
 		"svc.read_back":           "Đã đọc lại được biên nhận thử: máy in và đầu đọc hoạt động.",
 		"svc.qr_test":             "Kiểm tra đọc QR: đưa một mã bất kỳ vào đầu đọc.",
@@ -230,6 +234,8 @@ var serviceMessages = map[string]map[string]string{
 
 		"svc.tests":               "การทดสอบ",
 		"svc.test_print":          "พิมพ์ใบรับทดสอบ",
+		"svc.test_scan":           "สแกนแผ่นทดสอบ",
+		"svc.err.scan_failed":     "สแกนแผ่นทดสอบไม่ได้ กรุณาตรวจถาดป้อน",
 		"svc.test_print_hint":     "นำคิวอาร์โค้ดบนใบรับทดสอบมาแสดงที่เครื่องอ่าน",
 		"svc.read_back":           "อ่านใบรับทดสอบกลับได้แล้ว เครื่องพิมพ์และเครื่องอ่านทำงานปกติ",
 		"svc.qr_test":             "ทดสอบการอ่านคิวอาร์: นำโค้ดใดก็ได้มาแสดงที่เครื่องอ่าน",

@@ -51,6 +51,20 @@ func (s *Server) serviceRoutes(cop *http.CrossOriginProtection) {
 	post("/service/print", func(r *http.Request) error { return s.svc.TestPrint(r.Context()) })
 	post("/service/ack", func(r *http.Request) error { return s.svc.Acknowledge(r.Context(), r.FormValue("what")) })
 	post("/service/requeue", func(r *http.Request) error { return s.svc.Requeue(r.Context(), r.FormValue("id")) })
+	post("/service/scan", func(r *http.Request) error { return s.svc.TestScan(r.Context()) })
+	s.mux.HandleFunc("GET /service/scan.png", func(w http.ResponseWriter, r *http.Request) {
+		if s.svc == nil {
+			http.NotFound(w, r)
+			return
+		}
+		png, ok := s.svc.ScanPNG()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(png)
+	})
 	post("/service/selftest", func(r *http.Request) error { return s.svc.SelfTest(r.Context()) })
 	post("/service/leave", func(*http.Request) error { s.svc.Leave(); return nil })
 }

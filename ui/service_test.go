@@ -95,6 +95,7 @@ func newServiceRig(t *testing.T) *serviceRig {
 			return "job-7", nil
 		},
 		SelfTest: func(context.Context) (string, bool) { return "printer  online\n", true },
+		TestScan: func(context.Context) ([]byte, error) { return []byte("\x89PNG test sheet"), nil },
 		Version:  "1.4.0", Catalogue: func() string { return "cat-2026-12" },
 		Logs: func(n int) []string {
 			return []string{"level=INFO msg=\"printer status changed\" media=out"}[:min(n, 1)]
@@ -232,7 +233,23 @@ func TestServiceActionsAsForms(t *testing.T) {
 		t.Error("the self-test report is not on screen")
 	}
 
+	r.post(t, "/service/scan", nil)
+	if body := r.page(t, "en"); !strings.Contains(body, `src="/service/scan.png?n=1"`) {
+		t.Error("the test scan is not on screen")
+	}
+	scanPNG := func() (int, string) {
+		w := httptest.NewRecorder()
+		r.s.mux.ServeHTTP(w, httptest.NewRequest("GET", "/service/scan.png", nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := scanPNG(); code != 200 || body != "\x89PNG test sheet" {
+		t.Errorf("GET /service/scan.png: %d %q", code, body)
+	}
+
 	r.post(t, "/service/leave", nil)
+	if code, _ := scanPNG(); code != http.StatusNotFound {
+		t.Errorf("the test scan is still served after service mode: %d", code)
+	}
 	if r.svc.Active() {
 		t.Fatal("still in service mode after leaving")
 	}

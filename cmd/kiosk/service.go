@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -76,6 +77,18 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 				return "", err
 			}
 			return p.Print(ctx, parts...)
+		}
+	}
+	if sc := w.devs.Scanner; sc != nil {
+		d.TestScan = func(ctx context.Context) ([]byte, error) {
+			pages, err := sc.ScanBatch(ctx, 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(pages) == 0 {
+				return nil, errors.New("the scanner fed no page")
+			}
+			return pages[0].PNG, nil
 		}
 	}
 	return kiosk.NewService(d)

@@ -147,6 +147,16 @@ func TestDemoServiceMode(t *testing.T) {
 	}
 	screen("the test print read back", `data-readback="true"`)
 
+	// A test scan from SANE's test scanner, shown on screen.
+	if page := c.touch("/service/scan"); !strings.Contains(page, `data-testid="svc-scan-page"`) {
+		t.Fatalf("no test scan on screen:\n%.2000s\nkiosk stderr:\n%s", page, tail(k.stderr.String(), 2000))
+	}
+	if resp, err := c.c.Get(c.k.ui + "/service/scan.png?n=1"); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("the test scan's picture: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// Paper out: acknowledged only once paper is back.
 	control("/demo/printer", url.Values{"paper": {"out"}})
 	screen("the printer out of paper with its acknowledgement", `data-media="out"`, `data-testid="svc-ack-paper"`)
