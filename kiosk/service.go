@@ -256,6 +256,10 @@ func (s *Service) report(kind, detail string) {
 // it ends service mode.
 func (s *Service) SetDoor(open bool) {
 	s.mu.Lock()
+	if s.door == open {
+		s.mu.Unlock()
+		return
+	}
 	s.door = open
 	var left string
 	if !open && s.active {
