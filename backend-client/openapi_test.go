@@ -57,6 +57,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 	}
 	for name, v := range map[string]any{
 		"Field": api.Field{}, "Option": api.Option{}, "DocumentRequirement": api.DocumentRequirement{},
+		"Condition": api.Condition{}, "RegistryDocument": api.RegistryDocument{}, "Registry": api.Registry{}, "Office": api.Office{},
 		"Procedure": api.Procedure{}, "Catalogue": api.Catalogue{}, "SignedCatalogue": api.SignedCatalogue{},
 		"EnrollRequest": api.EnrollRequest{}, "EnrollResponse": api.EnrollResponse{}, "Heartbeat": api.Heartbeat{},
 		"DeviceStatus": device.Status{}, "ConfirmationRequest": api.ConfirmationRequest{},

@@ -332,7 +332,8 @@ func (w *world) phoneApproveLatest(t *testing.T, number string) {
 }
 
 // The code message, not the receipt message that also carries digits.
-var codeMessage = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+// It is in the session's language: "code … is", "mã … là", "รหัส … คือ".
+var codeMessage = regexp.MustCompile(`(?:confirmation code .*is|mã xác nhận .*là|รหัสยืนยัน.*คือ) ([0-9]{6})`)
 
 // phoneCode reads the newest confirmation code from the phone's inbox.
 func (w *world) phoneCode(t *testing.T, notBefore int) string {

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
+	_ "time/tzdata" // office time zones, whether or not the appliance has the tzdata package
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/idqr"
@@ -41,14 +43,25 @@ type Catalogue struct {
 
 	refreshMu sync.Mutex // one Refresh at a time: its check and its install belong together
 
-	mu    sync.RWMutex
-	cur   api.Catalogue
-	trust *idqr.TrustList
+	mu     sync.RWMutex
+	cur    api.Catalogue
+	trust  *idqr.TrustList
+	office string                    // the kiosk's office (SetOffice)
+	zones  map[string]*time.Location // each office profile's time zone, loaded once per catalogue
 }
 
 // setLocked installs a verified catalogue and its ID QR trust list.
 func (c *Catalogue) setLocked(cat api.Catalogue) {
 	c.cur = cat
+	c.zones = map[string]*time.Location{}
+	for _, o := range cat.Offices {
+		loc, err := time.LoadLocation(o.TimeZone)
+		if err != nil || o.TimeZone == "" {
+			c.log.Warn("office profile's time zone unknown; receipts use the machine's", "office", o.Code, "zone", o.TimeZone)
+			continue
+		}
+		c.zones[o.Code] = loc
+	}
 	c.trust = nil
 	if len(cat.IDIssuers) > 0 {
 		t, err := idqr.ParseTrustListJSON(cat.IDIssuers)
@@ -159,15 +172,21 @@ func (c *Catalogue) fresh(cat api.Catalogue, installed string) error {
 }
 
 // Warnings are the catalogue's health warnings: "catalogue-expired" while
-// the installed one is past its expiry (the portal has not sent a fresh one).
+// the installed one is past its expiry (the portal has not sent a fresh one),
+// "office-unknown" while it has office profiles but none for this kiosk's
+// office (it then offers nothing).
 func (c *Catalogue) Warnings() []string {
 	c.mu.RLock()
-	cur := c.cur
+	cur, office := c.cur, c.office
 	c.mu.RUnlock()
+	var w []string
 	if cur.Version != "" && c.expired(cur) {
-		return []string{"catalogue-expired"}
+		w = append(w, "catalogue-expired")
 	}
-	return nil
+	if _, ok := cur.Office(office); len(cur.Offices) > 0 && !ok {
+		w = append(w, "office-unknown")
+	}
+	return w
 }
 
 // Version is the installed catalogue's version ("" before the first).
@@ -177,11 +196,56 @@ func (c *Catalogue) Version() string {
 	return c.cur.Version
 }
 
-// Procedures returns the offered procedures.
+// SetOffice names the kiosk's office (its enrolled office code): from then
+// on Procedures offers what that office's profile lists.
+func (c *Catalogue) SetOffice(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.office = code
+}
+
+// Procedures returns the procedures the kiosk's office offers, in the
+// catalogue's order: all of them in a catalogue without office profiles,
+// none when the catalogue has profiles but not the kiosk's office.
 func (c *Catalogue) Procedures() []api.Procedure {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.cur.Procedures
+	if len(c.cur.Offices) == 0 {
+		return c.cur.Procedures
+	}
+	o, ok := c.cur.Office(c.office)
+	if !ok {
+		return nil
+	}
+	var out []api.Procedure
+	for _, p := range c.cur.Procedures {
+		if slices.Contains(o.Procedures, p.ID) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Office is the profile of the kiosk's office, and whether the catalogue
+// has one. The slices in it are the catalogue's: never written.
+func (c *Catalogue) Office() (api.Office, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cur.Office(c.office)
+}
+
+// Location is the time zone of the kiosk's office; nil without a profile.
+func (c *Catalogue) Location() *time.Location {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.zones[c.office]
+}
+
+// Registry finds a registry documents are retrieved from.
+func (c *Catalogue) Registry(id string) (api.Registry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cur.Registry(id)
 }
 
 // Procedure finds one by ID.

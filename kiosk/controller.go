@@ -156,6 +156,9 @@ func NewController(d Deps) *Controller {
 		width := d.ReceiptWidthDots
 		d.RenderReceipt = func(r receipt.Data) (*image.Gray, error) { return receipt.Render(r, width) }
 	}
+	if d.Catalogue != nil {
+		d.Catalogue.SetOffice(d.Config.OfficeCode)
+	}
 	c := &Controller{d: d, subs: map[chan struct{}]struct{}{}}
 	c.s = c.newSession()
 	return c
@@ -186,7 +189,7 @@ func (c *Controller) newSession() *session {
 	}
 	return &session{
 		id:           hex.EncodeToString(b[:]),
-		lang:         c.d.Config.Languages[0],
+		lang:         c.languages()[0],
 		step:         StepAttract,
 		lastActivity: c.d.Now(),
 	}
@@ -424,16 +427,17 @@ func (c *Controller) viewLocked() View {
 	s := c.s
 	if c.outOfService {
 		return View{
-			SessionID: s.id, Lang: s.lang, Languages: append([]string(nil), c.d.Config.Languages...),
-			LargeText: s.largeText, Step: StepOutOfService,
-			OfficeName: api.Text(c.d.Config.OfficeName).Get(s.lang), KioskID: c.d.Config.KioskID,
+			SessionID: s.id, Lang: s.lang, Languages: c.languages(),
+			LargeText: s.largeText, VoiceVolume: s.voiceVolume, Step: StepOutOfService,
+			OfficeName: c.officeName(s.lang), OfficeHelp: c.officeHelp(s.lang), KioskID: c.d.Config.KioskID,
 		}
 	}
 	v := View{
 		SessionID:     s.id,
 		Lang:          s.lang,
-		Languages:     append([]string(nil), c.d.Config.Languages...),
+		Languages:     c.languages(),
 		LargeText:     s.largeText,
+		VoiceVolume:   s.voiceVolume,
 		Step:          s.step,
 		CanGoBack:     s.busy == "" && s.canGoBack(),
 		CanCancel:     s.busy == "" || s.cancellable,
@@ -449,7 +453,8 @@ func (c *Controller) viewLocked() View {
 		IdleSeconds:   int(c.d.Now().Sub(s.lastActivity).Seconds()),
 		IdleTimeout:   int(c.d.Config.IdleTimeout.Seconds()),
 		IdleCountdown: int(c.d.Config.IdleCountdown.Seconds()),
-		OfficeName:    api.Text(c.d.Config.OfficeName).Get(s.lang),
+		OfficeName:    c.officeName(s.lang),
+		OfficeHelp:    c.officeHelp(s.lang),
 		KioskID:       c.d.Config.KioskID,
 		IDQRChecked:   s.idqrChecked,
 		Refusal:       s.refusal,
@@ -462,11 +467,14 @@ func (c *Controller) viewLocked() View {
 		p := *s.procedure // the catalogue's slices are never written
 		v.Procedure = &p
 		v.Questions = len(Questions(p.Fields))
+		v.FromRegistries = c.registryDocs(s)
 	}
 	if s.docs != nil {
 		v.Docs = make([]ScannedDocument, len(s.docs))
 		for i, d := range s.docs {
 			d.Thumbs = append([][]byte(nil), d.Thumbs...) // the bytes themselves are never written
+			d.Sheet = append([]ScannedPage(nil), d.Sheet...)
+			d.scan = nil // the pipeline's pages stay in the session
 			v.Docs[i] = d
 		}
 	}

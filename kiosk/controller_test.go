@@ -191,10 +191,12 @@ func (f *fakePortal) Status(ctx context.Context, ref string) (api.ApplicationSta
 }
 
 type fakeScanner struct {
-	state device.State
-	pages int
-	err   error
-	gate  *gate // ScanBatch waits on it
+	state     device.State
+	pages     int  // sheets
+	duplex    bool // each sheet gives a front and an empty back
+	blankOnly int  // then this many empty pages
+	err       error
+	gate      *gate // ScanBatch waits on it
 }
 
 func (f *fakeScanner) Status(context.Context) device.Status {
@@ -206,16 +208,39 @@ func (f *fakeScanner) ScanBatch(ctx context.Context, maxPages int) ([]device.Pag
 	if f.err != nil {
 		return nil, f.err
 	}
+	// A small page at 150 dpi with a few lines of "words" (the scan
+	// pipeline keeps it), and, for a duplex feeder, its empty back with a
+	// speck (the pipeline leaves that out).
 	img := image.NewGray(image.Rect(0, 0, 124, 175))
 	for i := range img.Pix {
 		img.Pix[i] = 0xff
 	}
-	img.SetGray(10, 10, color.Gray{})
-	var b bytes.Buffer
+	for y := 40; y < 130; y += 12 {
+		for x := 25; x < 100; x++ {
+			if x%14 < 10 {
+				for dy := range 5 {
+					img.SetGray(x, y+dy, color.Gray{})
+				}
+			}
+		}
+	}
+	back := image.NewGray(img.Rect)
+	for i := range back.Pix {
+		back.Pix[i] = 0xf0
+	}
+	back.SetGray(60, 80, color.Gray{})
+	var b, bb bytes.Buffer
 	png.Encode(&b, img)
+	png.Encode(&bb, back)
 	var pages []device.Page
 	for i := 0; i < min(f.pages, maxPages); i++ {
 		pages = append(pages, device.Page{PNG: b.Bytes(), Width: 124, Height: 175})
+		if f.duplex && len(pages) < maxPages {
+			pages = append(pages, device.Page{PNG: bb.Bytes(), Width: 124, Height: 175})
+		}
+	}
+	for i := 0; i < f.blankOnly && len(pages) < maxPages; i++ {
+		pages = append(pages, device.Page{PNG: bb.Bytes(), Width: 124, Height: 175})
 	}
 	return pages, nil
 }
@@ -343,6 +368,12 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, api.Catalogue{Procedures: []api.Procedure{testProcedure}}, "")
+}
+
+// newRigWith is newRig with another catalogue and office code.
+func newRigWith(t *testing.T, catalogue api.Catalogue, office string) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &fakeClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
@@ -365,7 +396,8 @@ func newRig(t *testing.T) *rig {
 	go ob.Run(ctx, sender)
 
 	// A catalogue signed with a throwaway key, verified the way the kiosk does.
-	payload, _ := json.Marshal(api.Catalogue{Version: "1", ExpiresAt: clock.t.Add(7 * 24 * time.Hour), Procedures: []api.Procedure{testProcedure}})
+	catalogue.Version, catalogue.ExpiresAt = "1", clock.t.Add(7*24*time.Hour)
+	payload, _ := json.Marshal(catalogue)
 	catKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sum := sha256.Sum256(payload)
 	sig, _ := ecdsa.SignASN1(rand.Reader, catKey, sum[:])
@@ -382,7 +414,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 
-	cfg := Config{KioskID: "KIOSK-0001", PortalURL: "http://portal.test", DataDir: dir, OfficeName: map[string]string{"en": "Hoi An"}}
+	cfg := Config{KioskID: "KIOSK-0001", PortalURL: "http://portal.test", DataDir: dir, OfficeCode: office, OfficeName: map[string]string{"en": "Hoi An"}}
 	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.RedirectURL = "http://idp.test", "govkiosk", "http://127.0.0.1:8080/auth/callback"
 	cfg.SetDefaults()
 	r := &rig{

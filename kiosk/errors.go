@@ -35,7 +35,7 @@ const (
 	MsgLoginFailed      = "err.login_failed"
 	MsgLoginDenied      = "err.login_denied"
 	MsgProviderDown     = "err.provider_down"
-	MsgScannerJammed    = "err.scanner_jammed"
+	MsgScannerJammed    = "err.scanner_jam_staff" // never "open the scanner": staff clear a jam
 	MsgScannerEmpty     = "err.scanner_empty"
 	MsgScannerCover     = "err.scanner_cover"
 	MsgScannerDown      = "err.scanner_down"

@@ -205,7 +205,7 @@ func TestOneQuestionAtATime(t *testing.T) {
 	if err := r.c.AnswerQuestion(0, map[string]string{}); !errors.Is(err, ErrFormProblems) {
 		t.Fatalf("no choice: %v", err)
 	}
-	if v := r.c.View(ctx); v.Question != 0 || v.FormProblems["purpose"] != FieldRequired {
+	if v := r.c.View(ctx); v.Question != 0 || v.FormProblems["purpose"] != FieldOption {
 		t.Fatalf("no choice: question %d problems %v", v.Question, v.FormProblems)
 	}
 	if err := r.c.AnswerQuestion(0, map[string]string{"purpose": "work", "full_name": "Forged"}); err != nil {

@@ -27,9 +27,9 @@ const writeWait = 30 * time.Second
 // RequestCode asks the portal to send a confirmation code to the citizen's
 // phone. The portal is called with the lock released.
 func (c *Controller) RequestCode(ctx context.Context) error {
-	var token, procedure string
+	var token, procedure, language string
 	o, err := c.begin(ctx, []Step{StepReview, StepConfirm}, MsgBusySendingCode, true, func(s *session) error {
-		token, procedure = s.ident.AccessToken, s.procedure.ID
+		token, procedure, language = s.ident.AccessToken, s.procedure.ID, s.lang
 		return nil
 	})
 	if o == nil || err != nil {
@@ -37,7 +37,7 @@ func (c *Controller) RequestCode(ctx context.Context) error {
 	}
 	defer o.end()
 	pctx, cancel := context.WithTimeout(o.ctx, portalWait)
-	ch, err := c.d.Portal.RequestConfirmation(pctx, token, api.ConfirmationRequest{ProcedureID: procedure, KioskID: c.d.Config.KioskID})
+	ch, err := c.d.Portal.RequestConfirmation(pctx, token, api.ConfirmationRequest{ProcedureID: procedure, KioskID: c.d.Config.KioskID, Language: language})
 	cancel()
 	return o.apply(func(s *session) error {
 		switch {

@@ -8,13 +8,15 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
 	"govkiosk/kiosk/document"
+	"govkiosk/kiosk/document/pipeline"
 )
 
 // Scanning the supporting documents.
 
 // ScanDocument scans the current document from the feeder. The lock is not
-// held while the scanner runs, so the idle timer and the screen stay alive;
-// pages that come back after the session was wiped or moved on are dropped.
+// held while the scanner runs or the pages are cleaned, so the idle timer
+// and the screen stay alive; pages that come back after the session was
+// wiped or moved on are dropped.
 func (c *Controller) ScanDocument(ctx context.Context) error {
 	var req api.DocumentRequirement
 	var idx int
@@ -38,8 +40,7 @@ func (c *Controller) ScanDocument(ctx context.Context) error {
 		}
 		s.docs[idx] = doc
 		s.notice, s.noticeCode = "", ""
-		if doc.Pages < req.MinPages {
-			err := userErr(MsgTooFewPages, fmt.Errorf("%d pages, want at least %d", doc.Pages, req.MinPages))
+		if err := pageCountErr(doc, req); err != nil {
 			c.setNotice(err)
 			return err
 		}
@@ -49,6 +50,17 @@ func (c *Controller) ScanDocument(ctx context.Context) error {
 		return nil // wiped or moved on while scanning: the pages are dropped
 	}
 	return aerr
+}
+
+// pageCountErr says what is wrong with the number of kept pages.
+func pageCountErr(doc ScannedDocument, req api.DocumentRequirement) error {
+	switch {
+	case len(doc.Sheet) > 0 && doc.Pages == 0:
+		return userErr(MsgScanAllBlank, errors.New("every page was blank"))
+	case doc.Pages < req.MinPages:
+		return userErr(MsgTooFewPages, fmt.Errorf("%d pages, want at least %d", doc.Pages, req.MinPages))
+	}
+	return nil
 }
 
 // scanErr maps a scanner fault to what the citizen is told.
@@ -73,23 +85,71 @@ func (c *Controller) scan(ctx context.Context, req api.DocumentRequirement) (Sca
 	if maxPages <= 0 {
 		maxPages = 10
 	}
-	pages, err := c.d.Scanner.ScanBatch(ctx, maxPages)
+	// A duplex feeder gives two pages a sheet and blank backs are left out:
+	// take up to twice the pages, so a document of MaxPages printed on
+	// one side fits.
+	pages, err := c.d.Scanner.ScanBatch(ctx, min(2*maxPages, 100))
 	if err != nil {
 		return ScannedDocument{}, scanErr(err)
 	}
-	dpi := c.d.ScanDPI
-	if len(pages) > 0 && pages[0].DPI > 0 {
-		dpi = pages[0].DPI
-	}
-	pdf, err := document.BuildPDF(pages, dpi)
+	scan, err := document.ProcessPages(ctx, pages, c.d.ScanDPI, pipeline.Options{ThumbWidth: 240})
 	if err != nil {
-		return ScannedDocument{}, fmt.Errorf("assemble pdf: %w", err)
+		return ScannedDocument{}, fmt.Errorf("clean pages: %w", err)
 	}
-	thumbs, err := document.Thumbnails(pdf, 240)
-	if err != nil {
-		return ScannedDocument{}, fmt.Errorf("thumbnails: %w", err)
+	return assemble(req.Type, scan)
+}
+
+// assemble builds the document from the pipeline's pages: the PDF of the
+// kept pages, their thumbnails, and what the citizen sees of every page.
+func assemble(typ string, scan []document.ScanPage) (ScannedDocument, error) {
+	doc := ScannedDocument{Type: typ, scan: scan}
+	for _, p := range scan {
+		sp := ScannedPage{Thumb: p.Thumb, Kept: p.Keep, Blank: p.Blank}
+		if probs := p.Problems(); len(probs) > 0 {
+			sp.Problem = PageProblemKey(probs[0])
+		}
+		for _, v := range p.Verdicts {
+			if v == pipeline.Rotated {
+				sp.Rotated = true
+			}
+		}
+		doc.Sheet = append(doc.Sheet, sp)
+		if p.Keep {
+			doc.Thumbs = append(doc.Thumbs, p.Thumb)
+		}
 	}
-	return ScannedDocument{Type: req.Type, PDF: pdf, Pages: len(pages), Thumbs: thumbs}, nil
+	doc.Pages = len(doc.Thumbs)
+	if doc.Pages > 0 {
+		pdf, err := document.ScanPDF(scan)
+		if err != nil {
+			return ScannedDocument{}, fmt.Errorf("assemble pdf: %w", err)
+		}
+		doc.PDF = pdf
+	}
+	return doc, nil
+}
+
+// RestorePage puts page i (of every page fed, from 0) of the current
+// document, left out as blank, back into its PDF.
+func (c *Controller) RestorePage(i int) error {
+	return c.do([]Step{StepDocuments}, func(s *session) error {
+		doc := s.docs[s.docIndex]
+		if i < 0 || i >= len(doc.scan) || doc.scan[i].Keep {
+			return nil
+		}
+		scan := append([]document.ScanPage(nil), doc.scan...) // views share the old slice
+		scan[i].Keep = true
+		nd, err := assemble(doc.Type, scan)
+		if err != nil {
+			return err
+		}
+		s.docs[s.docIndex] = nd
+		s.notice, s.noticeCode = "", ""
+		if err := pageCountErr(nd, s.procedure.Documents[s.docIndex]); err != nil {
+			c.setNotice(err)
+		}
+		return nil
+	})
 }
 
 // NextDocument accepts the current document and moves to the next or to review.

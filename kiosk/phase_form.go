@@ -24,13 +24,14 @@ func (c *Controller) SubmitForm(values map[string]string) error {
 				form[f.Name] = s.form[f.Name]
 				continue
 			}
-			form[f.Name] = strings.TrimSpace(values[f.Name])
+			form[f.Name] = NormalizeValue(f, values[f.Name])
 		}
 		s.form = form
 		s.formProblems = ValidateForm(s.procedure.Fields, form)
 		if len(s.formProblems) > 0 {
 			return ErrFormProblems
 		}
+		s.applyAnswers()
 		return s.fire(evFormDone)
 	})
 }
@@ -92,7 +93,7 @@ func (c *Controller) AnswerQuestion(q int, values map[string]string) error {
 		if q != s.question || q < 0 || q >= len(qs) {
 			return nil
 		}
-		s.mergeDraft(values)
+		s.mergeDraft(normalized(s.procedure.Fields, values))
 		all := ValidateForm(s.procedure.Fields, s.form)
 		if i := qs[q]; i >= 0 {
 			if p, ok := all[s.procedure.Fields[i].Name]; ok {
@@ -117,6 +118,7 @@ func (c *Controller) AnswerQuestion(q int, values map[string]string) error {
 			s.moved()
 			return ErrFormProblems
 		}
+		s.applyAnswers()
 		return s.fire(evFormDone)
 	})
 }
@@ -174,4 +176,19 @@ func (c *Controller) FixAnswers() error {
 		s.challenge, s.confirmToken, s.refusal, s.question = nil, "", "", 0
 		return s.fire(evFix)
 	})
+}
+
+// normalized is values in the one form the portal checks (NormalizeValue):
+// "45,5" is 45.5, a phone number loses its spaces.
+func normalized(fields []api.Field, values map[string]string) map[string]string {
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		out[k] = v
+	}
+	for _, f := range fields {
+		if v, ok := values[f.Name]; ok {
+			out[f.Name] = NormalizeValue(f, v)
+		}
+	}
+	return out
 }

@@ -57,7 +57,7 @@ func (c *Controller) BeginLogin(ctx context.Context) (string, error) {
 // bindingLocked names where the session's login happens, in its language,
 // for the citizen's phone to show.
 func (c *Controller) bindingLocked(s *session) identity.Binding {
-	b := identity.Binding{Office: api.Text(c.d.Config.OfficeName).Get(s.lang), Kiosk: c.d.Config.KioskID}
+	b := identity.Binding{Office: c.officeName(s.lang), Kiosk: c.d.Config.KioskID}
 	if s.procedure != nil {
 		b.Procedure = s.procedure.Name.Get(s.lang)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"image"
 
-	"govkiosk/backend-client/api"
 	"govkiosk/drivers/device"
 	"govkiosk/kiosk/receipt"
 )
@@ -15,7 +14,7 @@ import (
 func (c *Controller) receiptData(s *session) receipt.Data {
 	d := receipt.Data{
 		Lang:            s.lang,
-		OfficeName:      api.Text(c.d.Config.OfficeName).Get(s.lang),
+		OfficeName:      c.officeName(s.lang),
 		KioskID:         c.d.Config.KioskID,
 		Procedure:       s.procedure.Name.Get(s.lang),
 		ProcedureCode:   s.procedure.Code,
@@ -29,6 +28,7 @@ func (c *Controller) receiptData(s *session) receipt.Data {
 		Currency:        s.procedure.Currency,
 		TrackURL:        s.receipt.TrackURL,
 		TempDir:         c.d.Config.TempDir(),
+		Location:        c.location(),
 	}
 	for i, doc := range s.docs {
 		if doc.Pages > 0 {
@@ -189,12 +189,13 @@ func (c *Controller) ReceiptPNG() []byte {
 	return c.s.receipt.PNG
 }
 
-// Thumbnail returns page p of document d of the current session.
+// Thumbnail returns the cleaned picture of fed page p (kept or left out)
+// of document d of the current session.
 func (c *Controller) Thumbnail(d, p int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d < 0 || d >= len(c.s.docs) || p < 0 || p >= len(c.s.docs[d].Thumbs) {
+	if d < 0 || d >= len(c.s.docs) || p < 0 || p >= len(c.s.docs[d].Sheet) {
 		return nil
 	}
-	return c.s.docs[d].Thumbs[p]
+	return c.s.docs[d].Sheet[p].Thumb
 }

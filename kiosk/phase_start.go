@@ -27,7 +27,7 @@ func (c *Controller) SetLanguage(lang string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchLocked()
-	if !slices.Contains(c.d.Config.Languages, lang) {
+	if !slices.Contains(c.languages(), lang) {
 		return fmt.Errorf("kiosk: language %q not offered", lang)
 	}
 	c.s.lang = lang
@@ -84,7 +84,8 @@ func (c *Controller) ChooseProcedure(ctx context.Context, id string) error {
 			c.setNotice(refuse)
 			return refuse
 		}
-		s.procedure = &p
+		s.offered, s.procedure = &p, &p
+		s.applyAnswers()
 		return s.fire(evProcedure)
 	})
 }

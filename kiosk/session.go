@@ -9,6 +9,7 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/identity"
+	"govkiosk/kiosk/document"
 )
 
 // Step is one screen of the citizen flow.
@@ -38,13 +39,17 @@ var Steps = []Step{
 	StepReview, StepConfirm, StepReceipt, StepRating, StepThanks, StepStatus, StepRefused, StepOutOfService,
 }
 
-// ScannedDocument is one required document as scanned: a PDF and its page
-// thumbnails, held in memory only until the packet is written.
+// ScannedDocument is one required document as scanned: a PDF of the pages
+// kept and every fed page's cleaned thumbnail, held in memory only until
+// the packet is written.
 type ScannedDocument struct {
 	Type   string
 	PDF    []byte
-	Pages  int
-	Thumbs [][]byte // PNG
+	Pages  int           // pages in the PDF
+	Thumbs [][]byte      // PNG of the pages in the PDF, in order
+	Sheet  []ScannedPage // every page the feeder gave, in order, kept or left out
+
+	scan []document.ScanPage // the pipeline's pages, to rebuild the PDF when a page is restored
 }
 
 // Receipt is what the citizen is handed at the end.
@@ -69,11 +74,13 @@ type session struct {
 	gen            uint64 // bumped by every transition: an op applies only to the state it started from
 	lang           string
 	largeText      bool
+	voiceVolume    int // volume level the citizen chose for voice guidance, 0: the office's
 	step           Step
 	busy           string             // message key of the operation in progress, "" when none
 	cancellable    bool               // Cancel may wipe while busy
 	opCancel       context.CancelFunc // cancels the op in progress when the session is wiped
-	procedure      *api.Procedure
+	procedure      *api.Procedure     // offered, with the documents its answers call for (applyAnswers)
+	offered        *api.Procedure     // the procedure as the catalogue offers it
 	pending        *identity.Pending
 	loginURL       string    // the provider's page for pending, framed by the login screen
 	loginAt        time.Time // when pending was begun
@@ -116,7 +123,7 @@ func (s *session) at(steps []Step) bool {
 func (s *session) drop() {
 	s.loginURL = ""
 	s.ident, s.pending, s.form, s.formProblems, s.docs, s.receipt, s.confirmToken = nil, nil, nil, nil, nil, nil, ""
-	s.challenge, s.status, s.procedure = nil, nil, nil
+	s.challenge, s.status, s.procedure, s.offered = nil, nil, nil, nil
 }
 
 // View is a read-only snapshot of the session for the UI to render.
@@ -125,6 +132,7 @@ type View struct {
 	Lang          string
 	Languages     []string
 	LargeText     bool
+	VoiceVolume   int // volume level chosen for voice guidance; 0: the office's default
 	Step          Step
 	CanGoBack     bool
 	Procedures    []ProcedureView
@@ -147,6 +155,7 @@ type View struct {
 	IdleTimeout   int
 	IdleCountdown int
 	OfficeName    string
+	OfficeHelp    string // where to get help at this office (the counter, a helpline), from its profile
 	KioskID       string
 	IDQRChecked   bool   // the signed ID QR on the citizen's card matched their login
 	Busy          string // message key of the operation in progress ("busy.sending"), "" when idle
@@ -165,6 +174,10 @@ type View struct {
 	// AskCancel: the citizen pressed Cancel before submitting; the screen
 	// asks whether to stop and delete everything.
 	AskCancel bool
+	// FromRegistries are the documents the office retrieves from
+	// registries for the procedure and answers so far: "you do not need
+	// to bring or scan" them.
+	FromRegistries []RegistryDocView
 }
 
 // ProcedureView is a catalogue entry and whether it can be offered now.

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"time"
+	_ "time/tzdata" // office time zones are checked on any machine
 
 	"govkiosk/backend-client/api"
 	"govkiosk/kiosk/lang"
@@ -35,7 +37,11 @@ func LoadCatalogue() (api.Catalogue, error) {
 
 // ValidateCatalogue checks a catalogue: unique ids, every Text in every
 // language of kiosk/lang, known field types with compilable patterns, select options, known
-// prefill claims, and document page ranges.
+// prefill claims, document page ranges, conditions that name a select
+// field and its options, no scanned document of a type a registry holds,
+// registry documents from a registry that holds them, and office profiles
+// (languages, currency, time zone, procedures that charge in the office's
+// currency).
 func ValidateCatalogue(c api.Catalogue) error {
 	var errs []error
 	text := func(where string, t api.Text) {
@@ -101,18 +107,135 @@ func ValidateCatalogue(c api.Catalogue) error {
 				errs = append(errs, fmt.Errorf("%s: unknown prefill claim %q", fw, f.Prefill))
 			}
 		}
+		condition := func(where string, cond *api.Condition) {
+			if cond == nil {
+				return
+			}
+			var field *api.Field
+			for i := range p.Fields {
+				if p.Fields[i].Name == cond.Field {
+					field = &p.Fields[i]
+				}
+			}
+			if field == nil || field.Type != api.FieldSelect {
+				errs = append(errs, fmt.Errorf("%s: condition names %q, not a select field of the procedure", where, cond.Field))
+				return
+			}
+			if len(cond.In) == 0 {
+				errs = append(errs, fmt.Errorf("%s: condition on %s lists no value", where, cond.Field))
+			}
+			for _, v := range cond.In {
+				if !slices.ContainsFunc(field.Options, func(o api.Option) bool { return o.Value == v }) {
+					errs = append(errs, fmt.Errorf("%s: condition value %q is not an option of %s", where, v, cond.Field))
+				}
+			}
+		}
+		types := map[string]bool{}
 		for _, d := range p.Documents {
 			dw := w + " document " + d.Type
-			if d.Type == "" {
-				errs = append(errs, fmt.Errorf("%s: empty type", dw))
+			if d.Type == "" || types[d.Type] {
+				errs = append(errs, fmt.Errorf("%s: empty or duplicate type", dw))
 			}
+			types[d.Type] = true
 			text(dw+" label", d.Label)
 			if d.MinPages < 0 || d.MaxPages < 1 || d.MinPages > d.MaxPages || (d.Required && d.MinPages < 1) {
 				errs = append(errs, fmt.Errorf("%s: pages %d..%d invalid", dw, d.MinPages, d.MaxPages))
 			}
+			condition(dw, d.When)
+			for _, r := range c.Registries {
+				if slices.Contains(r.Holds, d.Type) {
+					errs = append(errs, fmt.Errorf("%s: registry %s holds it: list it in fromRegistries, do not ask for a copy", dw, r.ID))
+				}
+			}
+		}
+		for _, d := range p.FromRegistries {
+			dw := w + " registry document " + d.Type
+			text(dw+" label", d.Label)
+			condition(dw, d.When)
+			if r, ok := c.Registry(d.Registry); !ok {
+				errs = append(errs, fmt.Errorf("%s: unknown registry %q", dw, d.Registry))
+			} else if !slices.Contains(r.Holds, d.Type) {
+				errs = append(errs, fmt.Errorf("%s: registry %s does not hold %q", dw, r.ID, d.Type))
+			}
 		}
 	}
+	regs := map[string]bool{}
+	for _, r := range c.Registries {
+		w := "registry " + r.ID
+		if r.ID == "" || regs[r.ID] {
+			errs = append(errs, fmt.Errorf("%s: empty or duplicate id", w))
+		}
+		regs[r.ID] = true
+		if r.Country == "" || len(r.Holds) == 0 {
+			errs = append(errs, fmt.Errorf("%s: country and holds are required", w))
+		}
+		text(w+" name", r.Name)
+	}
+	errs = append(errs, validateOffices(c, ids)...)
 	return errors.Join(errs...)
+}
+
+// validateOffices checks the office profiles: each names a country, its
+// supported languages, a currency every procedure it offers charges in,
+// and a time zone this machine knows (time/tzdata is linked in, so every
+// IANA zone is); each procedure is offered by some office. A catalogue
+// without offices is one office's, as before profiles.
+func validateOffices(c api.Catalogue, procIDs map[string]bool) []error {
+	var errs []error
+	if len(c.Offices) == 0 {
+		return nil
+	}
+	procs := map[string]api.Procedure{}
+	for _, p := range c.Procedures {
+		procs[p.ID] = p
+	}
+	codes := map[string]bool{}
+	offered := map[string]bool{}
+	for _, o := range c.Offices {
+		w := "office " + o.Code
+		if o.Code == "" || codes[o.Code] {
+			errs = append(errs, fmt.Errorf("%s: empty or duplicate code", w))
+		}
+		codes[o.Code] = true
+		if o.Country == "" || o.Currency == "" {
+			errs = append(errs, fmt.Errorf("%s: country and currency are required", w))
+		}
+		for _, l := range lang.Codes() {
+			if o.Name[l] == "" || o.Help[l] == "" {
+				errs = append(errs, fmt.Errorf("%s: name and help need %q text", w, l))
+			}
+		}
+		if len(o.Languages) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no languages", w))
+		}
+		for _, l := range o.Languages {
+			if !lang.Supported(l) {
+				errs = append(errs, fmt.Errorf("%s: language %q is not supported", w, l))
+			}
+		}
+		if _, err := time.LoadLocation(o.TimeZone); err != nil || o.TimeZone == "" || o.TimeZone == "Local" {
+			errs = append(errs, fmt.Errorf("%s: time zone %q is not an IANA zone", w, o.TimeZone))
+		}
+		if len(o.Procedures) == 0 {
+			errs = append(errs, fmt.Errorf("%s: offers no procedure", w))
+		}
+		for _, id := range o.Procedures {
+			p, ok := procs[id]
+			switch {
+			case !ok || !procIDs[id]:
+				errs = append(errs, fmt.Errorf("%s: unknown procedure %q", w, id))
+			case p.Currency != o.Currency:
+				errs = append(errs, fmt.Errorf("%s: procedure %s charges in %s, the office in %s", w, id, p.Currency, o.Currency))
+			}
+			offered[id] = true
+		}
+	}
+	for _, p := range c.Procedures {
+		if !offered[p.ID] {
+			errs = append(errs, fmt.Errorf("procedure %s: no office offers it", p.ID))
+		}
+	}
+	return errs
 }
 
 // signedCatalogue is the catalogue as signed, with an expiry CatalogueTTL
@@ -192,4 +315,17 @@ func AppointmentDate(received time.Time, days int) string {
 		}
 	}
 	return d.Format(time.DateOnly)
+}
+
+// officeLocation is the time zone of the office with code, from its
+// profile in the catalogue: an appointment is counted in the office's
+// days, not the server's. Without a profile (or with an unknown zone), the
+// server's own.
+func (s *Server) officeLocation(code string) *time.Location {
+	if o, ok := s.catalogue.Office(code); ok {
+		if loc, err := time.LoadLocation(o.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return s.now().Location()
 }

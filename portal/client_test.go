@@ -183,7 +183,7 @@ func TestCatalogueSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cat.Procedures) != 4 || len(payload) == 0 {
+	if len(cat.Procedures) != 5 || len(cat.Offices) != 2 || len(payload) == 0 {
 		t.Fatalf("got %d procedures, %d payload bytes", len(cat.Procedures), len(payload))
 	}
 	other, _ := newKey(t)
@@ -533,7 +533,8 @@ type packet struct {
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-// newPacket builds a signed marital-status packet with a 2-page ID card.
+// newPacket builds a signed marital-status packet of a divorced citizen,
+// with a 2-page divorce decree.
 func (e *env) newPacket(t *testing.T, n int, token string, edit func(*api.Manifest, []backendclient.Document) []backendclient.Document) packet {
 	t.Helper()
 	pdf := pdftest.Scan(2, 0, nil)
@@ -547,8 +548,8 @@ func (e *env) newPacket(t *testing.T, n int, token string, edit func(*api.Manife
 		CreatedAt:         e.clk.Now(),
 		Language:          "vi",
 		Applicant:         api.Applicant{CitizenID: "049090001234", Name: "Nguyễn Văn An", BirthDate: "1990-09-04"},
-		Form:              map[string]string{"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "never_married"},
-		Documents:         []api.DocumentRef{{Type: "id-card", File: "doc-1.pdf", Pages: 2, SHA256: sha(pdf), Size: int64(len(pdf))}},
+		Form:              map[string]string{"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "divorced"},
+		Documents:         []api.DocumentRef{{Type: "divorce-decree", File: "doc-1.pdf", Pages: 2, SHA256: sha(pdf), Size: int64(len(pdf))}},
 		ConfirmationToken: token,
 	}
 	if edit != nil {
@@ -681,13 +682,13 @@ func TestSubmitRejects(t *testing.T) {
 			return d
 		}, nil, 422, portal.CodePageCountMismatch},
 		{"too many pages", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
-			pdf := pdftest.Scan(3, 0, nil)
-			m.Documents[0] = api.DocumentRef{Type: "id-card", File: "doc-1.pdf", Pages: 3, SHA256: sha(pdf), Size: int64(len(pdf))}
+			pdf := pdftest.Scan(11, 0, nil)
+			m.Documents[0] = api.DocumentRef{Type: "divorce-decree", File: "doc-1.pdf", Pages: 11, SHA256: sha(pdf), Size: int64(len(pdf))}
 			return []backendclient.Document{{Name: "doc-1.pdf", Data: pdf}}
 		}, nil, 422, portal.CodePageLimit},
 		{"not a pdf", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 			junk := []byte("%PDF-1.4 but not really")
-			m.Documents[0] = api.DocumentRef{Type: "id-card", File: "doc-1.pdf", Pages: 1, SHA256: sha(junk), Size: int64(len(junk))}
+			m.Documents[0] = api.DocumentRef{Type: "divorce-decree", File: "doc-1.pdf", Pages: 1, SHA256: sha(junk), Size: int64(len(junk))}
 			return []backendclient.Document{{Name: "doc-1.pdf", Data: junk}}
 		}, nil, 422, portal.CodeBadPDF},
 		{"missing part", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
@@ -697,6 +698,14 @@ func TestSubmitRejects(t *testing.T) {
 			m.Documents = nil
 			return nil
 		}, nil, 422, portal.CodeMissingDocument},
+		{"document the answers do not call for", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
+			m.Form["marital_history"] = "never_married"
+			return d
+		}, nil, 422, portal.CodeUnexpectedDocument},
+		{"copy of a document a registry holds", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
+			m.Documents[0].Type = "id-card"
+			return d
+		}, nil, 422, portal.CodeUnexpectedDocument},
 		{"extra part", token, func(m *api.Manifest, d []backendclient.Document) []backendclient.Document {
 			return append(d, backendclient.Document{Name: "doc-9.pdf", Data: pdftest.Scan(1, 0, nil)})
 		}, nil, 400, portal.CodeUnexpectedDocument},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/kiosk/lang"
 )
 
 // Confirmation code rules.
@@ -87,7 +88,8 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 	if !s.checkDevice(w, r, req.KioskID) { // and only the kiosk itself asks for it
 		return
 	}
-	if _, ok := s.procs[req.ProcedureID]; !ok {
+	proc, ok := s.procs[req.ProcedureID]
+	if !ok {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnknownProcedure, "unknown procedure")
 		return
 	}
@@ -122,8 +124,7 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.identity.Deliver(citizenID, "govkiosk: your confirmation code is "+code+
-		". Type it on the kiosk within 5 minutes. Never share it with anybody, not even staff.")
+	s.identity.Deliver(citizenID, CodeMessage(req.Language, proc.Name.Get(req.Language), code))
 	s.log.Info("confirmation code sent", "procedure", req.ProcedureID, "kiosk", req.KioskID)
 	writeJSON(w, http.StatusOK, api.ConfirmationChallenge{
 		ID: c.ID, ExpiresAt: c.ExpiresAt, Channel: confirmationChannel, Attempts: ConfirmationAttempts,
@@ -204,4 +205,17 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// CodeMessage is the message that carries a confirmation code to the
+// citizen's phone, in the kiosk session's language (English for any other):
+// what it confirms, how long it lasts, and that nobody may be told it.
+func CodeMessage(code, procedure, confirmation string) string {
+	switch code {
+	case lang.Vietnamese:
+		return fmt.Sprintf("govkiosk: mã xác nhận hồ sơ \u201c%s\u201d của Ông/Bà là %s. Xin nhập mã này trên ki-ốt trong vòng 5 phút. Không cho ai biết mã này, kể cả cán bộ.", procedure, confirmation)
+	case lang.Thai:
+		return fmt.Sprintf("govkiosk: รหัสยืนยันคำขอ \u201c%s\u201d ของท่านคือ %s กรุณากรอกที่ตู้บริการภายใน 5 นาที และอย่าบอกรหัสนี้แก่ผู้ใด แม้แต่เจ้าหน้าที่", procedure, confirmation)
+	}
+	return fmt.Sprintf("govkiosk: your confirmation code for \u201c%s\u201d is %s. Type it on the kiosk within 5 minutes. Never share it with anybody, not even staff.", procedure, confirmation)
 }

@@ -177,14 +177,15 @@ func runFaults(t *testing.T, tc faultCase) {
 	var ps []packet
 	for i := 0; i < packets; i++ {
 		p := e.newPacket(t, i+1, "", func(m *api.Manifest, _ []backendclient.Document) []backendclient.Document {
-			id := pdftest.Scan(2, tc.pageBytes, rnd)
-			decree := pdftest.Scan(3, tc.pageBytes, rnd)
-			m.Form["marital_history"] = "divorced"
+			land := pdftest.Scan(2, tc.pageBytes, rnd)
+			drawings := pdftest.Scan(3, tc.pageBytes, rnd)
+			m.ProcedureID = "house-building-permit"
+			m.Form = map[string]string{"site_address": "12 Phan Bội Châu, Tam Kỳ", "land_parcel": "125/18", "floor_area": "120", "floors": "2"}
 			m.Documents = []api.DocumentRef{
-				{Type: "id-card", File: "doc-1.pdf", Pages: 2, SHA256: sha(id), Size: int64(len(id))},
-				{Type: "divorce-decree", File: "doc-2.pdf", Pages: 3, SHA256: sha(decree), Size: int64(len(decree))},
+				{Type: "land-use-certificate", File: "doc-1.pdf", Pages: 2, SHA256: sha(land), Size: int64(len(land))},
+				{Type: "design-drawings", File: "doc-2.pdf", Pages: 3, SHA256: sha(drawings), Size: int64(len(drawings))},
 			}
-			return []backendclient.Document{{Name: "doc-1.pdf", Data: id}, {Name: "doc-2.pdf", Data: decree}}
+			return []backendclient.Document{{Name: "doc-1.pdf", Data: land}, {Name: "doc-2.pdf", Data: drawings}}
 		})
 		ps = append(ps, withToken(t, e.key, p, e.confirmPacket(t, "tok-an", "049090001234", p)))
 	}

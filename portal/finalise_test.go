@@ -120,7 +120,7 @@ func TestFinalise(t *testing.T) {
 	e.id.mu.Lock()
 	msgs := e.id.delivered["049090001234"]
 	e.id.mu.Unlock()
-	if last := msgs[len(msgs)-1]; last != "govkiosk: đã tiếp nhận hồ sơ "+res.TrackingNumber+", có kết quả từ ngày 11/03/2026." {
+	if last := msgs[len(msgs)-1]; last != portal.ReceiptMessage("vi", res.TrackingNumber, "2026-03-11") {
 		t.Errorf("receipt message %q", last)
 	}
 
@@ -161,9 +161,9 @@ func TestFinalise(t *testing.T) {
 func TestReceiptMessage(t *testing.T) {
 	for _, tc := range []struct{ lang, want string }{
 		{"th", "govkiosk: ได้รับคำขอ QN-2026-000042 แล้ว รับผลได้ตั้งแต่วันที่ 11/03/2569"},
-		{"vi", "govkiosk: đã tiếp nhận hồ sơ QN-2026-000042, có kết quả từ ngày 11/03/2026."},
-		{"en", "govkiosk: application QN-2026-000042 received, result from 2026-03-11."},
-		{"", "govkiosk: application QN-2026-000042 received, result from 2026-03-11."},
+		{"vi", "govkiosk: hồ sơ QN-2026-000042 của Ông/Bà đã được tiếp nhận, có kết quả từ ngày 11/03/2026."},
+		{"en", "govkiosk: application QN-2026-000042 received, result from 11 Mar 2026."},
+		{"", "govkiosk: application QN-2026-000042 received, result from 11 Mar 2026."},
 	} {
 		if got := portal.ReceiptMessage(tc.lang, "QN-2026-000042", "2026-03-11"); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.lang, got, tc.want)

@@ -243,7 +243,7 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 	if err := validateForm(proc, m.Form); err != nil {
 		return applicationRow{}, &reject{http.StatusUnprocessableEntity, CodeInvalidForm, err.Error()}
 	}
-	docs, status, code, msg := checkDocuments(proc, m.Documents, parts)
+	docs, status, code, msg := checkDocuments(proc, m.Form, m.Documents, parts)
 	if code != "" {
 		return applicationRow{}, &reject{status, code, msg}
 	}
@@ -265,7 +265,7 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 		Form:              form,
 		Documents:         docJSON,
 		ReceivedAt:        now,
-		AppointmentDate:   AppointmentDate(now, proc.ProcessingDays),
+		AppointmentDate:   AppointmentDate(now.In(s.officeLocation(m.OfficeCode)), proc.ProcessingDays),
 		Status:            "received",
 	}
 	dir := filepath.Join(s.opts.DataDir, "documents", m.PacketID)
@@ -295,24 +295,29 @@ func (s *Server) accept(ctx context.Context, manifestBytes []byte, m api.Manifes
 
 // ReceiptMessage is the citizen's copy of the receipt, sent to their phone
 // in the application's language (th, vi, else English), the date written
-// as lang.FormatDate does on the printed receipt (English keeps the
-// YYYY-MM-DD day as given).
+// as lang.FormatDate does on the printed receipt (a day that is not
+// YYYY-MM-DD is given as it is).
 func ReceiptMessage(code, tracking, appointment string) string {
 	d, err := time.Parse(time.DateOnly, appointment)
 	switch {
 	case code == lang.Vietnamese && err == nil:
-		return fmt.Sprintf("govkiosk: đã tiếp nhận hồ sơ %s, có kết quả từ ngày %s.", tracking, lang.FormatDate(code, d))
+		return fmt.Sprintf("govkiosk: hồ sơ %s của Ông/Bà đã được tiếp nhận, có kết quả từ ngày %s.", tracking, lang.FormatDate(code, d))
 	case code == lang.Thai && err == nil:
 		return fmt.Sprintf("govkiosk: ได้รับคำขอ %s แล้ว รับผลได้ตั้งแต่วันที่ %s", tracking, lang.FormatDate(code, d))
+	case err == nil:
+		return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, lang.FormatDate(lang.English, d))
 	}
 	return fmt.Sprintf("govkiosk: application %s received, result from %s.", tracking, appointment)
 }
 
 // checkDocuments matches the manifest's documents to the parts and to the
-// procedure's requirements, re-deriving each page count from the PDF.
-func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string][]byte) (docs []AdminDocument, status int, code, msg string) {
+// procedure's requirements for the answers in form (api.DocumentsFor, as
+// the kiosk asks for them): a required one missing, or one these answers
+// do not call for, is refused. Each page count is re-derived from the PDF.
+func checkDocuments(proc api.Procedure, form map[string]string, refs []api.DocumentRef, parts map[string][]byte) (docs []AdminDocument, status int, code, msg string) {
+	wanted := proc.DocumentsFor(form)
 	reqs := map[string]api.DocumentRequirement{}
-	for _, d := range proc.Documents {
+	for _, d := range wanted {
 		reqs[d.Type] = d
 	}
 	files := map[string]bool{}
@@ -324,7 +329,7 @@ func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string
 		files[ref.File] = true
 		req, ok := reqs[ref.Type]
 		if !ok || types[ref.Type] {
-			return nil, http.StatusUnprocessableEntity, CodeUnexpectedDocument, fmt.Sprintf("document type %q not expected here", ref.Type)
+			return nil, http.StatusUnprocessableEntity, CodeUnexpectedDocument, fmt.Sprintf("document type %q not expected here for these answers", ref.Type)
 		}
 		types[ref.Type] = true
 		data, ok := parts[ref.File]
@@ -352,7 +357,7 @@ func checkDocuments(proc api.Procedure, refs []api.DocumentRef, parts map[string
 			return nil, http.StatusBadRequest, CodeUnexpectedDocument, "part " + name + " is not in the manifest"
 		}
 	}
-	for _, d := range proc.Documents {
+	for _, d := range wanted {
 		if d.Required && !types[d.Type] {
 			return nil, http.StatusUnprocessableEntity, CodeMissingDocument, "required document " + d.Type + " missing"
 		}

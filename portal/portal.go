@@ -45,8 +45,8 @@ type Options struct {
 	EnrollTokens      []string      // one-time enrollment tokens accepted (at least 16 characters)
 	EnrollTokenTTL    time.Duration // how long an enrollment token works after it was issued (default EnrollTokenTTL)
 	AllowUnenrolled   bool          // demo: accept heartbeats and packets from kiosks with no enrolled key
-	OfficeCode        string        // given to enrolled kiosks (default "QN-TK")
-	OfficeName        api.Text      // default: Tam Kỳ public administration centre
+	OfficeCode        string        // the office enrolled kiosks belong to: one of the catalogue's office profiles (default "QN-TK")
+	OfficeName        api.Text      // default: the name in that office's profile
 	TrackingPrefix    string        // tracking numbers look like PREFIX-2026-000042 (default "QN")
 	MaxConcurrent     int           // API requests in progress at once (default 64); more get 503
 	MaxPerKiosk       int           // of those, from one kiosk (default 8)
@@ -119,13 +119,6 @@ func New(opts Options) (*Server, error) {
 	if opts.OfficeCode == "" {
 		opts.OfficeCode = "QN-TK"
 	}
-	if opts.OfficeName == nil {
-		opts.OfficeName = api.Text{
-			"vi": "Trung tâm Hành chính công thành phố Tam Kỳ",
-			"th": "ศูนย์บริการภาครัฐเมืองตามกี่",
-			"en": "Tam Ky City Public Administration Centre",
-		}
-	}
 	if opts.TrackingPrefix == "" {
 		opts.TrackingPrefix = "QN"
 	}
@@ -163,6 +156,15 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.catalogue, err = LoadCatalogue(); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if len(s.catalogue.Offices) > 0 {
+		office, ok := s.catalogue.Office(opts.OfficeCode)
+		if !ok {
+			return nil, fmt.Errorf("portal: office %q has no profile in the catalogue", opts.OfficeCode)
+		}
+		if s.opts.OfficeName == nil {
+			s.opts.OfficeName = office.Name
+		}
 	}
 	s.procs = make(map[string]api.Procedure, len(s.catalogue.Procedures))
 	for _, p := range s.catalogue.Procedures {

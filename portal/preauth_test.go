@@ -100,8 +100,8 @@ func TestSubmitChecksConfirmationBeforeDocuments(t *testing.T) {
 	m := api.Manifest{PacketID: "0b9c2f6e-4a51-4d2b-9d1e-000000000777", KioskID: "DEMO-1", ProvisionalNumber: "DEMO-1-1",
 		ProcedureID: "marital-status", ConfirmationToken: "forged", Language: "vi",
 		Applicant: api.Applicant{CitizenID: "049090001234"},
-		Form:      map[string]string{"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "never_married"},
-		Documents: []api.DocumentRef{{Type: "id-card", File: "doc-1.pdf", Pages: 1, SHA256: sha(junk), Size: int64(len(junk))}}}
+		Form:      map[string]string{"full_name": "Nguyễn Văn An", "citizen_id": "049090001234", "purpose": "marriage", "marital_history": "divorced"},
+		Documents: []api.DocumentRef{{Type: "divorce-decree", File: "doc-1.pdf", Pages: 1, SHA256: sha(junk), Size: int64(len(junk))}}}
 	mb, _ := json.Marshal(m)
 
 	t.Run("multipart", func(t *testing.T) {

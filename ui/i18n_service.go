@@ -60,6 +60,7 @@ var serviceMessages = map[string]map[string]string{
 		"svc.read_back":           "The test receipt was read back: printer and reader work.",
 		"svc.qr_test":             "QR read test: hold any code to the reader.",
 		"svc.qr_last":             "Last code read: %s, %d bytes",
+		"svc.qr_last.one":         "Last code read: %s, %d byte",
 		"svc.qrkind.test":         "a test receipt",
 		"svc.qrkind.tracking":     "a receipt's tracking code",
 		"svc.qrkind.identity":     "an ID card code",

@@ -121,7 +121,7 @@ func (s *Server) servicePage(w http.ResponseWriter, r *http.Request, cv kiosk.Vi
 		d.Until = fmt.Sprintf(tr("svc.until"), v.Until.Local().Format("15:04"))
 	}
 	if v.LastQRKind != "" {
-		d.LastQR = fmt.Sprintf(tr("svc.qr_last"), tr("svc.qrkind."+v.LastQRKind), v.LastQRBytes)
+		d.LastQR = fmt.Sprintf(TN(code, "svc.qr_last", v.LastQRBytes), tr("svc.qrkind."+v.LastQRKind), v.LastQRBytes)
 	}
 	if !v.SelfTestAt.IsZero() {
 		d.SelfAt = v.SelfTestAt.Local().Format(time.TimeOnly)

@@ -141,6 +141,9 @@ func TestServiceMessagesInEveryLanguage(t *testing.T) {
 		}
 	}
 	for k := range serviceMessages[lang.Fallback] {
+		if strings.HasSuffix(k, pluralOne) {
+			continue // a form for one, where the language has one (TestEveryMessageInEveryLanguage)
+		}
 		for _, l := range lang.Codes() {
 			if _, ok := serviceMessages[l][k]; !ok {
 				t.Errorf("no %s service message for %q", l, k)

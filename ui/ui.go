@@ -26,6 +26,7 @@ import (
 	"govkiosk/kiosk/fonts"
 	"govkiosk/kiosk/lang"
 	"govkiosk/kiosk/receipt"
+	"govkiosk/kiosk/voice"
 )
 
 //go:embed templates/*.html
@@ -40,6 +41,7 @@ type Server struct {
 	log    *slog.Logger
 	base   *template.Template
 	mux    *http.ServeMux
+	voice  *voice.Speaker  // voice guidance; nil: off
 	listen string          // host:port the UI is reached at
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
@@ -56,6 +58,9 @@ type Options struct {
 	// Service is the technician's service mode, shown while the cabinet
 	// door is open; nil leaves the plain "out of service" screen.
 	Service *kiosk.Service
+	// Voice reads each screen's instruction aloud; nil (the default): no
+	// voice guidance, as the office chooses in kiosk.json.
+	Voice *voice.Speaker
 }
 
 // New builds the UI handler.
@@ -79,7 +84,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 	}
 	s := &Server{
 		c: c, log: log, base: base, mux: http.NewServeMux(),
-		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand},
+		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand}, voice: o.Voice,
 		svc: o.Service,
 	}
 	s.routes()
@@ -151,7 +156,11 @@ func (s *Server) routes() {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
+			before := s.c.Step()
 			s.logAction(path, f(r))
+			if before != kiosk.StepAttract && s.c.Step() == kiosk.StepAttract {
+				w.Header().Set("Clear-Site-Data", clearSiteData) // this touch ended the citizen's session
+			}
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		})))
 	}
@@ -201,6 +210,13 @@ func (s *Server) routes() {
 	post("/form/draft", func(r *http.Request) error { return s.c.SaveDraft(formValues(r)) })
 	post("/scan", func(r *http.Request) error { return s.c.ScanDocument(r.Context()) })
 	post("/rescan", func(*http.Request) error { return s.c.RescanDocument() })
+	post("/restore", func(r *http.Request) error {
+		i, err := strconv.Atoi(r.FormValue("page"))
+		if err != nil {
+			return nil // not a page: nothing to restore
+		}
+		return s.c.RestorePage(i)
+	})
 	post("/next", func(*http.Request) error { return s.c.NextDocument() })
 	post("/code/request", func(r *http.Request) error { return s.c.RequestCode(r.Context()) })
 	post("/code/verify", func(r *http.Request) error { return s.c.VerifyCode(r.Context(), r.FormValue("code")) })
@@ -217,6 +233,17 @@ func (s *Server) routes() {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	s.mux.Handle("POST /login/start", cop.Handler(http.HandlerFunc(s.loginStart)))
+	s.mux.Handle("POST /kb", cop.Handler(http.HandlerFunc(s.keyboardPost)))
+	s.mux.HandleFunc("GET /voice/{lang}/{file}", s.voiceAudio)
+	s.mux.Handle("POST /voice/volume", cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		s.voiceVolume(r)
+		http.Redirect(w, r, "/?listen=1", http.StatusSeeOther)
+	})))
 	s.serviceRoutes(cop)
 }
 
@@ -404,6 +431,11 @@ type pageData struct {
 	OnScreen   func(int) bool
 	Choice     func() bool
 	QuestionOf func() string
+	Keyboard   func(api.Field) kbView // the on-screen keyboard of a form field
+	Voice      voiceView              // voice guidance of the screen
+	// FromRegistry says where the office gets a document the citizen
+	// need not bring ("we get it from the National Population Database").
+	FromRegistry func(string) string
 }
 
 // face draws the rating faces as inline SVG: no emoji font is needed on the
@@ -416,13 +448,25 @@ func face(n int) template.HTML {
 		`<path d="M18 44 Q32 %d 46 44" fill="none" stroke="#111" stroke-width="4" stroke-linecap="round"/></svg>`, 44+bend))
 }
 
+// clearSiteData is what the browser drops when a citizen's session ends:
+// its cache and everything pages stored (local and session storage,
+// IndexedDB, service workers). Not its cookies: the UI's cookie is how it
+// knows its own browser. Between citizens the touchscreen's browser is
+// also restarted on a fresh profile (kioskctl browser).
+const clearSiteData = `"cache", "storage"`
+
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	v := s.c.View(r.Context())
 	if s.servicing(v) {
 		s.servicePage(w, r, v)
 		return
 	}
-	s.render(w, v)
+	if v.Step == kiosk.StepAttract {
+		// The screen after every wipe, the idle one included (it has no
+		// touch of its own: the browser is told to reload).
+		w.Header().Set("Clear-Site-Data", clearSiteData)
+	}
+	s.renderPage(w, http.StatusOK, v, string(v.Step), inputStateFrom(r.URL.Query()))
 }
 
 // render draws one screen.
@@ -432,6 +476,11 @@ func (s *Server) render(w http.ResponseWriter, v kiosk.View) {
 
 // renderAs draws the page around the template named step, answering status.
 func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step string) {
+	s.renderPage(w, status, v, step, inputState{})
+}
+
+// renderPage is renderAs with the on-screen keyboard's state.
+func (s *Server) renderPage(w http.ResponseWriter, status int, v kiosk.View, step string, in inputState) {
 	code := v.Lang
 	tr := func(k string) string { return T(code, k) }
 	trn := func(k string, n int) string { return TN(code, k, n) }
@@ -457,15 +506,21 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		Submitted: func() bool {
 			return v.Step == kiosk.StepReceipt || v.Step == kiosk.StepRating || v.Step == kiosk.StepThanks || v.Step == kiosk.StepStatus
 		},
-		Days:     func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
-		Fee:      func(minor int64, cur string) string { return receipt.FormatFee(minor, cur, tr("catalogue.free")) },
-		DocOf:    func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
-		Pages:    func(lo, hi int) string { return fmt.Sprintf(tr("docs.pages"), max(lo, 1), hi) },
-		Scanned:  func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
-		Attempts: func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
-		Face:     face,
-		Notice:   func() string { return noticeText(code, v) },
-		Draft:    v.Step == kiosk.StepForm && !v.AskCancel,
+		Days:  func(n int) string { return fmt.Sprintf(trn("catalogue.days", n), n) },
+		Fee:   func(minor int64, cur string) string { return receipt.FormatFee(code, minor, cur, tr("catalogue.free")) },
+		DocOf: func(i, n int) string { return fmt.Sprintf(tr("docs.of"), i, n) },
+		Pages: func(lo, hi int) string {
+			if lo = max(lo, 1); lo >= hi {
+				return fmt.Sprintf(trn("docs.pages_exact", hi), hi)
+			}
+			return fmt.Sprintf(tr("docs.pages"), lo, hi)
+		},
+		FromRegistry: func(registry string) string { return fmt.Sprintf(tr("docs.from_registry"), registry) },
+		Scanned:      func(n int) string { return fmt.Sprintf(trn("docs.scanned", n), n) },
+		Attempts:     func(n int) string { return fmt.Sprintf(tr("confirm.attempts"), n) },
+		Face:         face,
+		Notice:       func() string { return noticeText(code, v) },
+		Draft:        v.Step == kiosk.StepForm && !v.AskCancel,
 		Stage: func() string {
 			if v.Stage == 0 {
 				return ""
@@ -481,6 +536,8 @@ func (s *Server) renderAs(w http.ResponseWriter, status int, v kiosk.View, step 
 		OnScreen:   func(i int) bool { return onScreen(v, i) },
 		Choice:     func() bool { return questionField(v).Type == api.FieldSelect },
 		QuestionOf: func() string { return fmt.Sprintf(tr("form.question"), v.Question+1, v.Questions) },
+		Keyboard:   func(f api.Field) kbView { return keyboardFor(v, in, f) },
+		Voice:      s.voiceFor(v, in),
 	}
 	if origin := frameOrigin(v.LoginURL); v.Step == kiosk.StepLogin && origin != "" {
 		// The login screen frames the provider's page, and the frame comes

@@ -57,7 +57,7 @@ func TestPluralMessages(t *testing.T) {
 		{"en", 1, "1 page scanned. Take your original back."},
 		{"en", 2, "2 pages scanned. Take your originals back."},
 		{"en", 0, "0 pages scanned. Take your originals back."},
-		{"vi", 1, "Đã quét 1 trang. Hãy nhận lại bản gốc."},
+		{"vi", 1, "Đã quét 1 trang. Xin Ông/Bà nhận lại bản gốc."},
 		{"th", 1, "สแกนแล้ว 1 หน้า กรุณารับเอกสารตัวจริงคืน"},
 		{"fr", 1, "1 page scanned. Take your original back."}, // as T, English
 	} {
@@ -197,7 +197,7 @@ func TestEveryScreenRenders(t *testing.T) {
 			if m := leak.FindString(body); m != "" {
 				t.Errorf("%s/%s: untranslated key on screen: %q", step, l, m)
 			}
-			if !strings.Contains(body, T(l, "err.scanner_jammed")) {
+			if !strings.Contains(body, T(l, kiosk.MsgScannerJammed)) {
 				t.Errorf("%s/%s: notice not shown", step, l)
 			}
 			for _, other := range lang.Codes() {
@@ -219,7 +219,7 @@ func TestNoticeSaysTheWait(t *testing.T) {
 		{"en", kiosk.MsgCodeWait, 2, "You can ask for a new code in 2 minutes."},
 		{"en", kiosk.MsgCodeWait, 1, "You can ask for a new code in 1 minute."},
 		{"en", kiosk.MsgCodeLocked, 50, "Too many wrong codes. You can try again in 50 minutes."},
-		{"vi", kiosk.MsgCodeWait, 3, "Quý vị có thể yêu cầu mã mới sau 3 phút."},
+		{"vi", kiosk.MsgCodeWait, 3, "Ông/Bà có thể yêu cầu mã mới sau 3 phút."},
 		{"th", kiosk.MsgCodeLocked, 7, "กรอกรหัสผิดหลายครั้งเกินไป ท่านลองใหม่ได้ในอีก 7 นาที"},
 		{"en", kiosk.MsgCodeResent, 0, "A new code was sent to your phone."},
 		{"en", kiosk.MsgScannerJammed, 4, T("en", kiosk.MsgScannerJammed)}, // no wait in its text

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,13 +96,54 @@ type Option struct {
 	Label Text   `json:"label"`
 }
 
-// DocumentRequirement is one supporting document a procedure needs.
+// DocumentRequirement is one supporting document a procedure needs from
+// the citizen: scanned at the kiosk. Documents a government registry holds
+// are never among them (Procedure.FromRegistries).
 type DocumentRequirement struct {
-	Type     string `json:"type"` // e.g. "id-card", "site-plan"
+	Type     string `json:"type"` // e.g. "divorce-decree", "site-map"
 	Label    Text   `json:"label"`
 	MinPages int    `json:"minPages"`
 	MaxPages int    `json:"maxPages"`
 	Required bool   `json:"required"`
+	// When limits the document to some answers of the form (the divorce
+	// decree only for a citizen who is divorced); nil: always.
+	When *Condition `json:"when,omitempty"`
+}
+
+// Condition holds when the form's select field Field has one of the
+// values In.
+type Condition struct {
+	Field string   `json:"field"`
+	In    []string `json:"in"`
+}
+
+// Holds reports whether the answers in form meet the condition; a nil
+// condition always holds.
+func (c *Condition) Holds(form map[string]string) bool {
+	if c == nil {
+		return true
+	}
+	v, ok := form[c.Field]
+	return ok && slices.Contains(c.In, v)
+}
+
+// RegistryDocument is a document of the citizen's that a government
+// registry already holds (an ID card, a house registration, a
+// civil-status record): the office retrieves it from Registry, so the
+// kiosk never asks for a copy and tells the citizen so.
+type RegistryDocument struct {
+	Type     string     `json:"type"`
+	Label    Text       `json:"label"`
+	Registry string     `json:"registry"` // a Catalogue.Registries ID
+	When     *Condition `json:"when,omitempty"`
+}
+
+// Registry is a government register documents are retrieved from.
+type Registry struct {
+	ID      string   `json:"id"`      // e.g. "th-dopa"
+	Country string   `json:"country"` // ISO 3166-1 alpha-2
+	Name    Text     `json:"name"`
+	Holds   []string `json:"holds"` // document types it holds: a procedure never asks to scan one of them
 }
 
 // Procedure is one public service a citizen can apply for.
@@ -116,9 +158,14 @@ type Procedure struct {
 	Currency       string                `json:"currency"`
 	ProcessingDays int                   `json:"processingDays"` // working days
 	Agency         Text                  `json:"agency"`
+	// FromRegistries are the documents the office retrieves itself from
+	// government registries: the citizen neither brings nor scans them.
+	FromRegistries []RegistryDocument `json:"fromRegistries,omitempty"`
 }
 
-// NeedsScanner reports whether the procedure requires any scanned document.
+// NeedsScanner reports whether the procedure may require a scanned
+// document: any required one, also one required only for some answers
+// (the kiosk cannot know the answers before offering the procedure).
 func (p Procedure) NeedsScanner() bool {
 	for _, d := range p.Documents {
 		if d.Required {
@@ -126,6 +173,31 @@ func (p Procedure) NeedsScanner() bool {
 		}
 	}
 	return false
+}
+
+// DocumentsFor are the documents the citizen is asked to scan given the
+// answers in form: those whose condition holds, in catalogue order. The
+// kiosk asks for these and the portal's intake checks against the same.
+func (p Procedure) DocumentsFor(form map[string]string) []DocumentRequirement {
+	var out []DocumentRequirement
+	for _, d := range p.Documents {
+		if d.When.Holds(form) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// RegistryDocumentsFor are the documents retrieved from registries given
+// the answers in form.
+func (p Procedure) RegistryDocumentsFor(form map[string]string) []RegistryDocument {
+	var out []RegistryDocument
+	for _, d := range p.FromRegistries {
+		if d.When.Holds(form) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Catalogue is the list of procedures a kiosk offers. Version is dotted
@@ -137,9 +209,50 @@ type Catalogue struct {
 	IssuedAt   time.Time   `json:"issuedAt"`
 	ExpiresAt  time.Time   `json:"expiresAt"` // set by the portal when it signs
 	Procedures []Procedure `json:"procedures"`
+	// Offices are the profiles of the offices kiosks stand in: a kiosk
+	// offers what its office (Config.OfficeCode, set at enrollment) offers.
+	Offices []Office `json:"offices,omitempty"`
+	// Registries are the government registers documents are retrieved from.
+	Registries []Registry `json:"registries,omitempty"`
 	// IDIssuers is the trust list (JWKS) of the keys that sign offline ID
 	// QR codes; it rides in the signed catalogue so rotation needs no visit.
 	IDIssuers json.RawMessage `json:"idIssuers,omitempty"`
+}
+
+// Office is the profile of one service office of one country: what its
+// kiosks offer and how they speak. It rides in the signed catalogue, so a
+// new procedure, help number or language reaches every kiosk of the office
+// without a visit; which office a kiosk belongs to is fixed when it is
+// enrolled.
+type Office struct {
+	Code       string   `json:"code"`
+	Country    string   `json:"country"` // ISO 3166-1 alpha-2: "TH", "VN"
+	Name       Text     `json:"name"`
+	Languages  []string `json:"languages"` // offered, the first is the default
+	Currency   string   `json:"currency"`  // ISO 4217; every procedure offered charges in it
+	TimeZone   string   `json:"timeZone"`  // IANA name, for receipts and dates: "Asia/Bangkok"
+	Help       Text     `json:"help"`      // where to get help: the counter, a phone number
+	Procedures []string `json:"procedures"`
+}
+
+// Office finds an office profile by code.
+func (c Catalogue) Office(code string) (Office, bool) {
+	for _, o := range c.Offices {
+		if o.Code == code {
+			return o, true
+		}
+	}
+	return Office{}, false
+}
+
+// Registry finds a registry by ID.
+func (c Catalogue) Registry(id string) (Registry, bool) {
+	for _, r := range c.Registries {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Registry{}, false
 }
 
 // CompareVersions compares two catalogue versions, dotted decimal numbers
@@ -257,6 +370,9 @@ const HeartbeatWindow = 5 * time.Minute
 type ConfirmationRequest struct {
 	ProcedureID string `json:"procedureId"`
 	KioskID     string `json:"kioskId"`
+	// Language is the session's (a kiosk/lang code): the message with the
+	// code is written in it. Empty or unsupported: English.
+	Language string `json:"language,omitempty"`
 }
 
 // ConfirmationChallenge tells the kiosk a code is on its way. The code itself

@@ -166,7 +166,7 @@ var (
 	firstOption = regexp.MustCompile(`<button class="option[^"]*" name="([^"]+)" value="([^"]*)" data-testid="option-[^"]*-0"`)
 	question    = regexp.MustCompile(`<input type="hidden" name="q" value="([0-9]+)">`)
 	loginFrame  = regexp.MustCompile(`<iframe class="idp" src="([^"]+)"`)
-	codeText    = regexp.MustCompile(`confirmation code is ([0-9]{6})`)
+	codeText    = regexp.MustCompile(`(?:^|[^0-9])([0-9]{6})(?:[^0-9]|$)`) // the code, in any language's message
 )
 
 // toForm launches the kiosk's browser and walks from the attract screen to
@@ -225,7 +225,8 @@ func (c *citizen) toForm() string {
 }
 
 // submitForm answers the form's questions, one a screen: the prefilled
-// values as they are, and the first option of every choice.
+// values as they are, and the first option of every choice but the marital
+// history: divorced, so that the divorce decree is asked for.
 func (c *citizen) submitForm(page string) string {
 	c.t.Helper()
 	for range 10 {
@@ -241,6 +242,9 @@ func (c *citizen) submitForm(page string) string {
 			kv = append(kv, m[1], html.UnescapeString(m[2]))
 		}
 		for _, m := range firstOption.FindAllStringSubmatch(page, -1) {
+			if m[1] == "marital_history" {
+				m[2] = "divorced"
+			}
 			kv = append(kv, m[1], html.UnescapeString(m[2]))
 		}
 		page = c.touch("/form", kv...)
@@ -248,11 +252,11 @@ func (c *citizen) submitForm(page string) string {
 	return c.at(page, "documents")
 }
 
-// finish goes from the documents screen (the ID card scanned) through review,
-// the code from the phone and the receipt to the rating and back to attract.
+// finish goes from the documents screen (the divorce decree scanned)
+// through review, the code from the phone and the receipt to the rating and
+// back to attract.
 func (c *citizen) finish() {
 	c.t.Helper()
-	c.at(c.touch("/next"), "documents") // the divorce decree is optional
 	c.at(c.touch("/next"), "review")
 	var before []json.RawMessage
 	c.portalJSON(http.MethodGet, "/phone/api/inbox?citizen="+demoCitizenID, nil, &before)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -116,6 +117,8 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 				DataDir:           filepath.Join(root, "portal"),
 				KioskRedirectURIs: []string{"http://" + o.listen + "/auth/callback"},
 				PhoneSimulator:    true, // the demo's citizen phone, behind the admin token
+				OfficeCode:        o.office,
+				TrackingPrefix:    trackingPrefix(o.office),
 				Log:               log.With("part", "portal"),
 			})
 			return startedPortal{srv, url}, err
@@ -162,7 +165,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 
 	cfgPath := filepath.Join(kioskDir, "kiosk.json")
 	cfg, err := config.Load(cfgPath)
-	if err != nil || cfg.PortalURL != portalURL {
+	if err != nil || cfg.PortalURL != portalURL || (d.portal != nil && cfg.OfficeCode != o.office) {
 		if token == "" {
 			return nil, errors.New("--portal needs --enroll-token for a kiosk that is not provisioned yet")
 		}
@@ -188,6 +191,7 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 	if err := d.startFleet(ctx, &cfg, kioskDir, o.startTimeout, log); err != nil {
 		return nil, err
 	}
+	cfg.Voice.Enabled = o.voice
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -264,6 +268,13 @@ func (d *demo) fleetHandler() http.Handler {
 		json.NewEncoder(w).Encode(c)
 	})
 	return mux
+}
+
+// trackingPrefix is the start of an office's tracking numbers: its code up
+// to the first dash ("QN" for QN-TK, "BKK" for BKK-BR).
+func trackingPrefix(office string) string {
+	p, _, _ := strings.Cut(office, "-")
+	return p
 }
 
 // writeFakeSys lays out the few sysfs files the kiosk reads — a backlight

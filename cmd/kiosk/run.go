@@ -32,6 +32,8 @@ import (
 	"govkiosk/kiosk/health"
 	"govkiosk/kiosk/logring"
 	"govkiosk/kiosk/outbox"
+	"govkiosk/kiosk/supervise"
+	"govkiosk/kiosk/voice"
 	"govkiosk/provisioning"
 	"govkiosk/ui"
 )
@@ -62,11 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		token        = fs.String("enroll-token", "", "demo with --portal: one-time enrollment token")
 		fingerprint  = fs.String("ca-fingerprint", "", "demo with --portal: the portal enrollment CA's fingerprint (sha256:HEX; optional for a plain-http loopback portal)")
 		browser      = fs.Bool("browser", false, "open Chromium in kiosk mode when a display is present")
+		browserSock  = fs.String("browser-socket", "", "serve launch URLs and session ends to `kioskctl browser` on this unix socket (the appliance: /run/govkiosk/browser.sock)")
 		submitWait   = fs.Duration("submit-wait", 10*time.Second, "how long a citizen waits for the portal before a provisional receipt")
+		voiceOn      = fs.Bool("voice", false, "demo: voice guidance (espeak-ng), as an office turns on with kiosk.json's voice section")
 		startTimeout = fs.Duration("start-timeout", defaultStartTimeout, "bound on each start-up step: enrollment, the embedded portal, opening a device")
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 		idle         = fs.Duration("idle-timeout", 0, "demo: idle time before the countdown (default from config, 120s)")
 		countdown    = fs.Duration("idle-countdown", 0, "demo: countdown before the wipe (default from config, 30s)")
+		office       = fs.String("office", "QN-TK", "demo: the office the embedded portal enrolls the kiosk in: QN-TK (Tam Kỳ, Vietnam) or BKK-BR (Bang Rak, Bangkok)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -100,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
 			portalURL: *portalURL, portalListen: *portalAddr, enrollToken: *token, caFingerprint: *fingerprint,
-			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout,
+			idleTimeout: *idle, idleCountdown: *countdown, startTimeout: *startTimeout, voice: *voiceOn, office: *office,
 		}, log)
 		if err != nil {
 			return err
@@ -119,7 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return serve(ctx, cfg, serveOptions{
 		readers: readers, pins: pins, log: log, ring: ring, stdout: stdout, banner: banner, demoOps: demoOps, browser: *browser,
-		submitWait: *submitWait, startTimeout: *startTimeout,
+		launcher: *browserSock, submitWait: *submitWait, startTimeout: *startTimeout,
 	})
 }
 
@@ -161,7 +166,7 @@ func loadConfig(path string, fs *flag.FlagSet) (config.Config, error) {
 // demoFlags are the flags only the demo reads.
 var demoFlags = map[string]bool{
 	"data": true, "portal": true, "portal-listen": true, "enroll-token": true, "ca-fingerprint": true,
-	"idle-timeout": true, "idle-countdown": true,
+	"idle-timeout": true, "idle-countdown": true, "voice": true, "office": true,
 }
 
 // refuseDemoFlags reports demo-only flags given with --config, which would
@@ -186,6 +191,8 @@ type demoOptions struct {
 	caFingerprint                        string
 	idleTimeout, idleCountdown           time.Duration
 	startTimeout                         time.Duration
+	voice                                bool   // voice guidance on
+	office                               string // the embedded portal's office code (a catalogue office profile)
 }
 
 // demoWorld is what run needs of the demo (demo.go, built with -tags demo;
@@ -213,7 +220,9 @@ type serveOptions struct {
 	demoOps      http.Handler
 	browser      bool
 	submitWait   time.Duration
-	startTimeout time.Duration // bounds opening each device
+	startTimeout time.Duration      // bounds opening each device
+	launcher     string             // unix socket where kioskctl browser (the touchscreen's unit) gets launch URLs and session ends
+	notify       supervise.Notifier // reaches the service manager (nil: systemd's NOTIFY_SOCKET)
 }
 
 // serve wires the packages together and runs them until ctx is done or one
@@ -392,7 +401,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		return err
 	}
 
-	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Service: mode})
+	var speaker *voice.Speaker
+	if cfg.Voice.Enabled {
+		if speaker, err = voice.New(cfg.Voice); err != nil {
+			return fmt.Errorf("voice: %w", err)
+		}
+	}
+	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Voice: speaker, Service: mode})
 	if err != nil {
 		return err
 	}
@@ -415,8 +430,36 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		}
 	}
 
+	var browserLn net.Listener
+	if o.launcher != "" {
+		if browserLn, err = listenUnix(o.launcher); err != nil {
+			return fmt.Errorf("browser socket (--browser-socket): %w", err)
+		}
+		defer browserLn.Close()
+	}
+
+	// The service manager hears READY once everything below runs, WATCHDOG
+	// only while the controller and the UI answer, STOPPING at shutdown.
+	notify := o.notify
+	if notify == nil {
+		notify = supervise.Systemd
+	}
+	watchdog, err := supervise.WatchdogInterval()
+	if err != nil {
+		log.Warn("watchdog interval from systemd unreadable: no watchdog pings", "err", err)
+	}
+	sup := supervise.New(supervise.Options{
+		Notify: notify, Interval: watchdog, Log: log.With("part", "supervise"),
+		Probes: []supervise.Probe{
+			{Name: "controller", Check: func(context.Context) error { ctrl.Step(); return nil }}, // takes the controller's lock
+			{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")},
+		},
+	})
+
 	// Everything is open: run the subsystems until one fails or ctx ends.
 	g := newGroup(ctx)
+	g.goRun("watchdog", sup.Run)
+	g.goRun("stopping", func(ctx context.Context) error { <-ctx.Done(); sup.Stopping(); return nil })
 	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, km.MeterSender(pc)); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
 	g.goRun("idle timer", ctrl.RunIdle)
@@ -455,6 +498,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)
+	if browserLn != nil {
+		g.serveHTTP("browser launcher", browserLn, uiSrv.LauncherHandler(), log)
+	}
 
 	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
 	if browser != "" {
@@ -465,6 +511,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	} else {
 		fmt.Fprintf(o.stdout, "%skiosk ready: open %s once, in the kiosk's browser\n", o.banner, launchURL)
 	}
+	sup.Ready("ready")
 	return g.wait()
 }
 
@@ -550,6 +597,42 @@ func loginConfig(cfg config.Config, key crypto.Signer, hc *http.Client, log *slo
 		HTTPClient: hc, Log: log,
 		Signer: key, KeyID: cfg.KioskID, ACRValues: cfg.OIDC.ACRValues,
 	}
+}
+
+// uiAnswers is the watchdog's probe of the touch UI: any HTTP answer (it
+// refuses every client but its browser) means it serves.
+func uiAnswers(u string) func(ctx context.Context) error {
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+}
+
+// listenUnix takes the unix socket at path, replacing one a crash left
+// behind, readable and writable by the owner and group only (the browser's
+// user is in the kiosk's group).
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // listen takes addr for the server named what, set with flagName.
@@ -674,8 +757,10 @@ func runBrowser(ctx context.Context, bin string, launch func() (string, error), 
 		if err != nil {
 			return fmt.Errorf("browser profile: %w", err)
 		}
+		// Autoplay: the Listen button without script reloads the screen
+		// with its instruction's audio playing.
 		cmd := exec.CommandContext(ctx, bin, "--kiosk", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--user-data-dir="+profile, u)
+			"--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, u)
 		err = cmd.Run()
 		os.RemoveAll(profile)
 		if ctx.Err() != nil {

@@ -59,12 +59,12 @@ Usage:
 // run is kioskctl without the process around it; args exclude the program name.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText+receiptUsage)
+		fmt.Fprint(stderr, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return errors.New("no subcommand given")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		_, err := fmt.Fprint(stdout, usageText+receiptUsage)
+		_, err := fmt.Fprint(stdout, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return err
 	case "provision":
 		return runProvision(ctx, args[1:], stdout, stderr)
@@ -74,8 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPhone(ctx, args[1:], stdout, stderr)
 	case "decode-qr":
 		return runDecodeQR(ctx, args[1:], stdout, stderr)
+	case "browser":
+		return runBrowser(ctx, args[1:], stdout, stderr)
+	case "chromium-policy":
+		return runChromiumPolicy(ctx, args[1:], stdout, stderr)
 	case "receipt-sample":
 		return runReceiptSample(ctx, args[1:], stdout, stderr)
+	case "process-scan":
+		return runProcessScan(ctx, args[1:], stdout, stderr)
 	default:
 		return fmt.Errorf("unknown subcommand %q (see kioskctl help)", args[0])
 	}

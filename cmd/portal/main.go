@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&opts.PhoneSimulator, "phone-simulator", false, "demo: serve the simulated citizen phone at /phone (its user acts as any test citizen)")
 	fs.DurationVar(&opts.RateLimits.CodeGap, "code-gap", portal.DefaultRateLimits.CodeGap, "least time between two confirmation codes to one citizen (negative: none)")
 	fs.StringVar(&opts.DataDir, "data", "portal-data", "data directory: database, documents, keys")
+	fs.StringVar(&opts.OfficeCode, "office", "QN-TK", "the office kiosks enrolled here belong to: a profile of the catalogue (QN-TK Tam Kỳ, BKK-BR Bang Rak)")
 	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default https://LISTEN)")
 	fs.StringVar(&opts.TLSCertFile, "tls-cert", "", "server certificate chain (PEM) from a public or national CA; default: one the enrollment CA issues, which kiosks pin")
 	fs.StringVar(&opts.TLSKeyFile, "tls-key", "", "private key (PEM) of --tls-cert")

@@ -57,7 +57,7 @@ import (
 type Opts struct {
 	Device    string          `json:"device"`              // SANE device name, e.g. "test:0" or "test"
 	ConfigDir string          `json:"configDir,omitempty"` // SANE_CONFIG_DIR for scanimage; "" = system default
-	Source    string          `json:"source,omitempty"`    // ["Automatic Document Feeder"]
+	Source    string          `json:"source,omitempty"`    // ["Automatic Document Feeder"]; duplex: the backend's name for it, e.g. "ADF Duplex" (pages come front, back, front, back)
 	DPI       int             `json:"dpi,omitempty"`       // 50..1200 [150]
 	Mode      string          `json:"mode,omitempty"`      // ["Gray"]
 	ScanImage string          `json:"scanImage,omitempty"` // path of scanimage ["scanimage"]
@@ -128,6 +128,9 @@ var (
 	ErrNoPaper   = device.ErrScannerNoPaper
 	ErrCoverOpen = device.ErrScannerCoverOpen
 	ErrNoDevice  = device.ErrNoDevice
+	// ErrSourceNotOffered: the device has no source of Opts.Source (a
+	// duplex source on a simplex scanner).
+	ErrSourceNotOffered = errors.New("scanner: source not offered by the device")
 )
 
 // Page is one scanned page as a PNG image (grey for Mode "Gray").
@@ -218,6 +221,12 @@ func (s *Scanner) Status(ctx context.Context) device.Status {
 			st.Action = device.ActionReset
 		}
 		s.log.Warn("scanner status probe failed", "state", st.State, "detail", st.Detail)
+		return st
+	}
+	if offered := offeredSources(out); offered != nil && !slices.Contains(offered, s.cfg.Source) {
+		st.State, st.Action = device.HardwareError, device.ActionMaintenance
+		st.Detail = fmt.Sprintf("source %q not offered (%s)", s.cfg.Source, strings.Join(offered, "|"))
+		s.log.Warn("scanner source not offered", "source", s.cfg.Source, "offered", offered)
 		return st
 	}
 	st.State = device.Online
@@ -402,6 +411,8 @@ func (r result) classify(pages int) error {
 			return nil // the batch simply ended
 		}
 		return fmt.Errorf("%w (%s)", ErrNoPaper, detail)
+	case strings.Contains(msg, "setting of option --source failed"):
+		return fmt.Errorf("%w (%s)", ErrSourceNotOffered, detail)
 	case strings.Contains(msg, "open of device") || strings.Contains(msg, "no SANE devices found"):
 		return fmt.Errorf("%w (%s)", ErrNoDevice, detail)
 	case r.stalled:
@@ -487,6 +498,25 @@ func readPage(path string) (Page, error) {
 		return Page{}, fmt.Errorf("page image: %w", err)
 	}
 	return Page{PNG: b, Width: c.Width, Height: c.Height}, nil
+}
+
+// offeredSources lists the values of the device's --source option in
+// scanimage -A output ("--source Flatbed|ADF Front|ADF Duplex [Flatbed]"),
+// nil when it has none.
+func offeredSources(out string) []string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		v, ok := strings.CutPrefix(l, "--source ")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndex(v, " ["); i >= 0 {
+			v = v[:i]
+		}
+		return strings.Split(v, "|")
+	}
+	return nil
 }
 
 // sensorOn reports whether scanimage -A output shows the bool option name

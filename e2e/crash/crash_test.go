@@ -68,7 +68,7 @@ const (
 )
 
 const (
-	procedureID = "marital-status" // from portal/catalogue.json: id-card (1-2 pages) + divorce-decree (1-10)
+	procedureID = "house-building-permit" // from portal/catalogue.json: land-use-certificate (1-4 pages) + design-drawings (2-20)
 	enrollToken = "ENR-CRASH-TEST-1"
 	adminToken  = "crash-admin-token-0123456789abcdefghij" // the phone (inboxPath) and admin API
 	// inboxPath is where fakeIdentity shows a citizen's latest confirmation
@@ -104,10 +104,10 @@ func application(n int) []document {
 	r := mrand.New(mrand.NewPCG(uint64(n), 77))
 	var docs []document
 	for i, d := range []struct {
-		typ      string
-		maxPages int
-	}{{"id-card", 2}, {"divorce-decree", 3}} {
-		pages := 1 + r.IntN(d.maxPages)
+		typ                string
+		minPages, maxPages int
+	}{{"land-use-certificate", 1, 2}, {"design-drawings", 2, 3}} {
+		pages := d.minPages + r.IntN(d.maxPages-d.minPages+1)
 		size := 40_000 + r.IntN(160_000)
 		docs = append(docs, document{Type: d.typ, File: fmt.Sprintf("doc-%d-%s.pdf", i+1, d.typ),
 			Pages: pages, Data: pdftest.Scan(pages, size/pages, randReader{r})})
@@ -138,8 +138,7 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirm func(review
 		PacketID: id, ProvisionalNumber: prov, ProcedureID: procedureID, KioskID: cfg.KioskID,
 		OfficeCode: cfg.OfficeCode, CreatedAt: time.Now().UTC(), Language: "vi",
 		Applicant: api.Applicant{CitizenID: citizen, Name: "Nguyễn Thị Hồng Nhung"},
-		Form: map[string]string{"full_name": "Nguyễn Thị Hồng Nhung", "citizen_id": citizen,
-			"purpose": "marriage", "marital_history": "divorced"},
+		Form:      map[string]string{"site_address": "12 Phan Bội Châu, Tam Kỳ", "land_parcel": "125/18", "floor_area": "120", "floors": "2"},
 	}
 	var docs []outbox.Doc
 	for _, d := range application(n) {
@@ -164,7 +163,7 @@ func packet(n int, cfg config.Config, key *ecdsa.PrivateKey, confirm func(review
 	return outbox.Packet{ID: id, ProvisionalNumber: prov, ManifestJSON: mj, Signature: sig, Docs: docs}, nil
 }
 
-var codeRE = regexp.MustCompile(`code is ([0-9]{6})`)
+var codeRE = regexp.MustCompile(`confirmation code for .* is ([0-9]{6})`) // portal.CodeMessage in English: this test's code requests name no language
 
 // confirm gets a confirmation token for the citizen as a kiosk does: it asks
 // the portal to send a code, the citizen reads it on their phone (the fake

@@ -37,6 +37,7 @@ import (
 	"govkiosk/drivers/sensors"
 	"govkiosk/kiosk"
 	"govkiosk/kiosk/update"
+	"govkiosk/kiosk/voice"
 )
 
 // Config is the whole of kiosk.json.
@@ -44,6 +45,10 @@ type Config struct {
 	kiosk.Config
 	Devices
 	Update update.Settings `json:"update"` // signed updates; no url: off
+	// Voice is voice guidance, the office's choice: off unless
+	// {"voice": {"enabled": true}}; then espeak-ng must be installed and
+	// every offered language needs a voice.
+	Voice voice.Opts `json:"voice"`
 }
 
 // Devices are the device sections of kiosk.json, each the driver's options.
@@ -110,7 +115,19 @@ func (c Config) Validate() error {
 	errs = append(errs,
 		section("sensors", func() error { _, err := c.Sensors.WithDefaults(); return err }),
 		section("display", func() error { _, err := c.Display.WithDefaults(); return err }),
-		section("update", c.Update.Validate))
+		section("update", c.Update.Validate),
+		section("voice", func() error {
+			o, err := c.Voice.WithDefaults()
+			if !o.Enabled {
+				return err
+			}
+			for _, l := range c.Languages {
+				if o.Voices[l] == "" {
+					err = errors.Join(err, fmt.Errorf("voices: no voice for the offered language %q", l))
+				}
+			}
+			return err
+		}))
 	return errors.Join(errs...)
 }
 

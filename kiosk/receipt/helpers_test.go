@@ -49,7 +49,7 @@ func TestDocumentPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"National ID card — 2 pages", "Declaration form — 1 page<"} {
+	for _, want := range []string{"Divorce decision (copy) — 3 pages", "Declaration form — 1 page<"} {
 		if !strings.Contains(string(h), want) {
 			t.Errorf("English receipt lacks %q", want)
 		}

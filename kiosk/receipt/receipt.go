@@ -64,20 +64,20 @@ var labels = map[string]map[string]string{
 		"kiosk":    "Kiosk", "code": "Procedure code",
 	},
 	"vi": {
-		"title": "GIẤY TIẾP NHẬN HỒ SƠ", "keep": "Vui lòng giữ giấy này.",
+		"title": "GIẤY TIẾP NHẬN HỒ SƠ", "keep": "Xin Ông/Bà giữ lại giấy này.",
 		"procedure": "Thủ tục", "applicant": "Người nộp", "id": "Số định danh",
 		"tracking": "Mã hồ sơ", "provisional": "SỐ TẠM THỜI",
-		"provisional_note": "Hồ sơ sẽ được gửi khi có mạng. Mã hồ sơ sẽ được gửi vào ứng dụng định danh của bạn.",
+		"provisional_note": "Hồ sơ sẽ được gửi khi có mạng. Mã hồ sơ sẽ được gửi vào ứng dụng định danh của Ông/Bà.",
 		"received":         "Ngày tiếp nhận", "appointment": "Ngày hẹn trả kết quả", "documents": "Giấy tờ",
 		"pages": "trang", "page": "trang", "fee": "Lệ phí", "free": "Miễn phí", "scan": "Quét mã để tra cứu hồ sơ",
-		"feedback": "Hãy đánh giá mức độ hài lòng trên ki-ốt hoặc trong ứng dụng.",
+		"feedback": "Xin Ông/Bà đánh giá mức độ hài lòng trên ki-ốt hoặc trong ứng dụng.",
 		"kiosk":    "Ki-ốt", "code": "Mã thủ tục",
 	},
 	"th": {
 		"title": "ใบรับคำขอ", "keep": "กรุณาเก็บใบรับนี้ไว้",
 		"procedure": "งานบริการ", "applicant": "ผู้ยื่นคำขอ", "id": "เลขประจำตัวประชาชน",
 		"tracking": "เลขที่คำขอ", "provisional": "เลขที่ชั่วคราว",
-		"provisional_note": "คำขอจะถูกส่งเมื่อเครือข่ายกลับมา เลขที่คำขอจะส่งไปยังแอปของท่าน",
+		"provisional_note": "ระบบจะส่งคำขอของท่านเองเมื่อเครือข่ายใช้งานได้ และจะแจ้งเลขที่คำขอในแอปของท่าน",
 		"received":         "วันที่รับคำขอ", "appointment": "วันนัดรับผล", "documents": "เอกสาร",
 		"pages": "หน้า", "page": "หน้า", "fee": "ค่าธรรมเนียม", "free": "ไม่มีค่าธรรมเนียม", "scan": "สแกนเพื่อติดตามคำขอ",
 		"feedback": "โปรดให้คะแนนความพึงพอใจที่ตู้บริการหรือในแอป",
@@ -149,7 +149,7 @@ func html(d Data, widthDots int, section string) ([]byte, error) {
 		"Section":     section,
 		"Received":    formatDateTime(d.Lang, d.ReceivedAt.In(zone(d))),
 		"Appointment": formatDay(d.Lang, d.AppointmentDate),
-		"Fee":         FormatFee(d.FeeMinor, d.Currency, l["free"]),
+		"Fee":         FormatFee(d.Lang, d.FeeMinor, d.Currency, l["free"]),
 		"RefPt":       refPoints(d.Reference, widthDots),
 	}
 	if section == "all" {
@@ -230,32 +230,55 @@ func formatDay(code, day string) string {
 	return lang.FormatDate(code, t)
 }
 
-// FormatFee writes a fee in the currency's usual form; free is the word for no fee.
-func FormatFee(minor int64, currency, free string) string {
+// FormatFee writes a fee of minor units of currency the way readers of
+// language code write money: Vietnamese groups thousands with dots and
+// puts the symbol after ("50.000 ₫"), Thai and English group with commas;
+// a Thai reader sees baht as "200 บาท" and dong as "50,000 ดอง", an English
+// one "฿200" and "50,000 dong", a Vietnamese one "200 bạt". Baht have
+// satang (two decimals, shown only when there are some); dong have no
+// minor unit. free is the word for no fee.
+func FormatFee(code string, minor int64, currency, free string) string {
 	if minor == 0 {
 		return free
 	}
-	switch currency {
-	case "VND": // no minor unit in practice
-		return groupThousands(minor) + " ₫"
-	case "THB":
-		s := groupThousands(minor / 100)
-		if minor%100 != 0 {
-			s += fmt.Sprintf(".%02d", minor%100)
-		}
-		return s + " บาท"
+	group, point := ",", "."
+	if code == lang.Vietnamese {
+		group, point = ".", ","
 	}
-	return fmt.Sprintf("%d %s", minor, currency)
+	switch currency {
+	case "VND":
+		n := groupThousands(minor, group)
+		switch code {
+		case lang.Vietnamese:
+			return n + " ₫"
+		case lang.Thai:
+			return n + " ดอง"
+		}
+		return n + " dong"
+	case "THB":
+		n := groupThousands(minor/100, group)
+		if minor%100 != 0 {
+			n += fmt.Sprintf("%s%02d", point, minor%100)
+		}
+		switch code {
+		case lang.Thai:
+			return n + " บาท"
+		case lang.Vietnamese:
+			return n + " bạt"
+		}
+		return "฿" + n
+	}
+	return groupThousands(minor, group) + " " + currency
 }
 
-func groupThousands(n int64) string {
+func groupThousands(n int64, sep string) string {
 	s := fmt.Sprint(n)
 	var out []string
 	for len(s) > 3 {
 		out = append([]string{s[len(s)-3:]}, out...)
 		s = s[:len(s)-3]
 	}
-	return strings.Join(append([]string{s}, out...), ".")
+	return strings.Join(append([]string{s}, out...), sep)
 }
 
 // Render lays the receipt out and rasterises it to 1 bit at the printer's

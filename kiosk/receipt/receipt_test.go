@@ -19,7 +19,7 @@ func sample(lang string, provisional bool) Data {
 		Procedure: "Xác nhận tình trạng hôn nhân", ProcedureCode: "1.004873",
 		ApplicantName: "Nguyễn Thị Hồng Nhung", MaskedCitizenID: "04••••••••45",
 		Reference: "QN-2026-000042", ReceivedAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
-		AppointmentDate: "2026-11-25", Documents: []Document{{Label: "Căn cước công dân", Pages: 2}},
+		AppointmentDate: "2026-11-25", Documents: []Document{{Label: "Quyết định ly hôn", Pages: 2}},
 		FeeMinor: 3000, Currency: "VND", TrackURL: "http://127.0.0.1:8090/t/QN-2026-000042",
 	}
 	if lang == "th" {
@@ -94,14 +94,42 @@ func TestHTMLEscapesAndMarksProvisional(t *testing.T) {
 
 func TestFormatFee(t *testing.T) {
 	for _, tc := range []struct {
+		lang     string
 		minor    int64
 		cur, out string
 	}{
-		{0, "VND", "Free"}, {3000, "VND", "3.000 ₫"}, {1250000, "VND", "1.250.000 ₫"},
-		{20000, "THB", "200 บาท"}, {12050, "THB", "120.50 บาท"}, {5, "EUR", "5 EUR"},
+		{"vi", 0, "VND", "Free"}, {"vi", 3000, "VND", "3.000 ₫"}, {"vi", 1250000, "VND", "1.250.000 ₫"},
+		{"en", 50000, "VND", "50,000 dong"}, {"th", 50000, "VND", "50,000 ดอง"},
+		{"th", 20000, "THB", "200 บาท"}, {"th", 12050, "THB", "120.50 บาท"}, {"th", 123456700, "THB", "1,234,567 บาท"},
+		{"en", 20000, "THB", "฿200"}, {"en", 12050, "THB", "฿120.50"}, {"vi", 12050, "THB", "120,50 bạt"},
+		{"en", 5, "EUR", "5 EUR"},
 	} {
-		if got := FormatFee(tc.minor, tc.cur, "Free"); got != tc.out {
-			t.Errorf("FormatFee(%d, %s) = %q, want %q", tc.minor, tc.cur, got, tc.out)
+		if got := FormatFee(tc.lang, tc.minor, tc.cur, "Free"); got != tc.out {
+			t.Errorf("FormatFee(%s, %d, %s) = %q, want %q", tc.lang, tc.minor, tc.cur, got, tc.out)
+		}
+	}
+}
+
+// TestReceiptTimeInOfficeZone: the time of receipt is printed in the
+// office's time zone, whatever the machine's is.
+func TestReceiptTimeInOfficeZone(t *testing.T) {
+	at := time.Date(2026, 12, 2, 20, 30, 0, 0, time.UTC)
+	for _, tc := range []struct{ lang, zone, want string }{
+		{"th", "Asia/Bangkok", "03/12/2569 03:30"},
+		{"vi", "Asia/Ho_Chi_Minh", "03/12/2026 03:30"},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Sample(tc.lang, false)
+		d.ReceivedAt, d.Location = at, loc
+		h, err := HTML(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(h); !strings.Contains(strings.ReplaceAll(got, "\u200b", ""), tc.want) {
+			t.Errorf("%s receipt in %s does not say %s", tc.lang, tc.zone, tc.want)
 		}
 	}
 }

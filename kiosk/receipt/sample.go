@@ -21,7 +21,6 @@ func Sample(lang string, provisional bool) Data {
 		ReceivedAt:      time.Date(2026, 11, 20, 9, 30, 0, 0, ict),
 		AppointmentDate: "2026-11-25",
 		Documents: []Document{
-			{Label: "National ID card", Pages: 2},
 			{Label: "Declaration form", Pages: 1},
 			{Label: "Divorce decision (copy)", Pages: 3},
 		},
@@ -36,7 +35,6 @@ func Sample(lang string, provisional bool) Data {
 		d.Procedure = "Xác nhận tình trạng hôn nhân"
 		d.ApplicantName = "Nguyễn Thị Hồng Nhung"
 		d.Documents = []Document{
-			{Label: "Căn cước công dân", Pages: 2},
 			{Label: "Tờ khai xác nhận tình trạng hôn nhân", Pages: 1},
 			{Label: "Bản sao quyết định ly hôn đã có hiệu lực", Pages: 3},
 		}
@@ -50,9 +48,8 @@ func Sample(lang string, provisional bool) Data {
 		d.MaskedCitizenID = "1-1037-•••••-••-3"
 		d.Reference = "BRK-2569-000042"
 		d.Documents = []Document{
-			{Label: "บัตรประจำตัวประชาชน", Pages: 1},
-			{Label: "สำเนาทะเบียนบ้าน", Pages: 2},
-			{Label: "ใบสำคัญการหย่า (ฉบับคัดสำเนา)", Pages: 1},
+			{Label: "คำพิพากษาหรือคำสั่งหย่าของศาล", Pages: 2},
+			{Label: "หนังสือยินยอมของเจ้าของสถานที่", Pages: 1},
 		}
 		d.FeeMinor, d.Currency = 2000, "THB"
 		d.TrackURL = "https://eservice.example.go.th/track?ref=BRK-2569-000042"
