@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"govkiosk/backend-client/fleetwire"
 	"govkiosk/drivers/device"
 	"govkiosk/kiosk/lang"
 )
@@ -63,6 +64,11 @@ type FleetConfig struct {
 	WillDelay        Duration `json:"willDelay,omitzero"`        // offline shown after this long without the link [60s]
 	KeepAlive        Duration `json:"keepAlive,omitzero"`        // MQTT keep-alive [120s]
 	SnapshotInterval Duration `json:"snapshotInterval,omitzero"` // an unchanged snapshot is sent this often [1h]
+	// TechKey is the fleet's technician-token key ("ed25519:BASE64", from
+	// `fleet tech-token --public-key`): with it, a technician token held to
+	// the QR reader while the cabinet door is open enters service mode.
+	// Without it there is no service mode.
+	TechKey string `json:"techKey,omitempty"`
 }
 
 // TempDir is the kiosk's private directory (0700, under DataDir) for the
@@ -155,6 +161,11 @@ func (c Config) Validate() error {
 		}
 	} else if f.CAFile != "" {
 		bad("fleet caFile without a fleet broker")
+	}
+	if f := c.Fleet; f.TechKey != "" {
+		if _, err := fleetwire.ParseTechKey(f.TechKey); err != nil {
+			bad("fleet techKey: %v", err)
+		}
 	}
 	return errors.Join(errs...)
 }

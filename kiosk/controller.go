@@ -417,6 +417,9 @@ func (c *Controller) View(ctx context.Context) View {
 func (c *Controller) Step() Step {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.outOfService {
+		return StepOutOfService // as the view says: the page shown is not stale
+	}
 	return c.s.step
 }
 

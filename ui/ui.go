@@ -45,6 +45,7 @@ type Server struct {
 	listen string          // host:port the UI is reached at
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
+	svc    *kiosk.Service // nil: no service mode (service.go)
 }
 
 // Options configure a Server.
@@ -54,6 +55,9 @@ type Options struct {
 	// launch URL's host and the Host headers answered.
 	Listen string
 	Rand   io.Reader // launch secrets and cookies [crypto/rand]
+	// Service is the technician's service mode, shown while the cabinet
+	// door is open; nil leaves the plain "out of service" screen.
+	Service *kiosk.Service
 	// Voice reads each screen's instruction aloud; nil (the default): no
 	// voice guidance, as the office chooses in kiosk.json.
 	Voice *voice.Speaker
@@ -81,6 +85,7 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 	s := &Server{
 		c: c, log: log, base: base, mux: http.NewServeMux(),
 		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand}, voice: o.Voice,
+		svc: o.Service,
 	}
 	s.routes()
 	return s, nil
@@ -239,6 +244,7 @@ func (s *Server) routes() {
 		s.voiceVolume(r)
 		http.Redirect(w, r, "/?listen=1", http.StatusSeeOther)
 	})))
+	s.serviceRoutes(cop)
 }
 
 // logAction logs what a touch led to. User-safe errors are already on the
@@ -337,6 +343,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, cancel := s.c.Subscribe()
 	defer cancel()
+	var svcCh <-chan struct{} // nil: never ready
+	if s.svc != nil {
+		c, cancelSvc := s.svc.Subscribe()
+		defer cancelSvc()
+		svcCh = c
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	fmt.Fprint(w, "retry: 2000\n\n")
 	// A change between rendering the page and this subscription (a QR read
@@ -354,6 +366,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-ch:
+			fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
+			fl.Flush()
+		case <-svcCh:
 			fmt.Fprint(w, "event: refresh\ndata: {}\n\n")
 			fl.Flush()
 		case <-keep.C:
@@ -442,6 +457,10 @@ const clearSiteData = `"cache", "storage"`
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	v := s.c.View(r.Context())
+	if s.servicing(v) {
+		s.servicePage(w, r, v)
+		return
+	}
 	if v.Step == kiosk.StepAttract {
 		// The screen after every wipe, the idle one included (it has no
 		// touch of its own: the browser is told to reload).

@@ -32,6 +32,7 @@ import (
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/pki"
 	fleetservice "govkiosk/fleet/service"
+	"govkiosk/fleet/techauth"
 	"govkiosk/kiosk/config"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -51,6 +52,7 @@ type demo struct {
 	stopPortal context.CancelFunc // ends the embedded portal's serving
 	fleet      *fleetservice.Service
 	fleetStore *memstore.Store
+	tech       *techauth.Issuer // the demo fleet's technician tokens
 }
 
 // openDemo starts the demo world for run.
@@ -234,6 +236,11 @@ func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir stri
 		return fmt.Errorf("embedded fleet service: %w", err)
 	}
 	cfg.Fleet.Broker, cfg.Fleet.CAFile = d.fleet.BrokerURL(), caFile
+	// Technician tokens: the demo fleet signs them, the kiosk pins its key.
+	if d.tech, err = techauth.Open(filepath.Join(kioskDir, "demo-fleet-tech.key"), nil, nil); err != nil {
+		return fmt.Errorf("demo fleet: %w", err)
+	}
+	cfg.Fleet.TechKey = d.tech.PublicKeyText()
 	return nil
 }
 
@@ -354,6 +361,27 @@ func (d *demo) Handler() http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+	// A technician token from the demo fleet, held to the imager (or with
+	// scan=no only printed): with the door open it enters service mode.
+	mux.HandleFunc("POST /demo/tech-token", func(w http.ResponseWriter, r *http.Request) {
+		office := r.FormValue("office")
+		if office == "" {
+			office = d.cfg.OfficeCode
+		}
+		p, _, err := d.tech.Issue(office, "demo-technician", 0)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if r.FormValue("scan") != "no" {
+			if err := d.imager.Scan([]byte(p)); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, p)
 	})
 	mux.Handle("/demo/fleet", d.fleetHandler())
 	mux.HandleFunc("GET /demo/receipts", func(w http.ResponseWriter, r *http.Request) {

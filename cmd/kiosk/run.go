@@ -342,9 +342,10 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		o.ring = logring.New(1)
 	}
 	svc := &serviceState{ctrl: ctrl, log: log.With("part", "service")}
-	fc, deviceCert, err := openFleet(cfg, key, &fleetKiosk{
+	fk := &fleetKiosk{
 		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, log: log.With("part", "fleet"),
-	}, log.With("part", "fleet"))
+	}
+	fc, deviceCert, err := openFleet(cfg, key, fk, log.With("part", "fleet"))
 	if err != nil {
 		return err
 	}
@@ -386,13 +387,27 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		wireUpdater(upd, cfg, ctrl, mon, hc, func(ctx context.Context) error { _, err := pc.SignedCatalogue(ctx); return err })
 	}
 
+	// Service mode: the technician's screens while the cabinet door is open.
+	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service")}
+	if fc != nil {
+		sw.event = func(kind, detail string) {
+			if err := fc.Event(kind, "", detail); err != nil {
+				log.Warn("fleet event not queued", "kind", kind, "err", err)
+			}
+		}
+	}
+	mode, err := openService(sw)
+	if err != nil {
+		return err
+	}
+
 	var speaker *voice.Speaker
 	if cfg.Voice.Enabled {
 		if speaker, err = voice.New(cfg.Voice); err != nil {
 			return fmt.Errorf("voice: %w", err)
 		}
 	}
-	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Voice: speaker})
+	uiSrv, err := ui.New(ctrl, ui.Options{Log: log.With("part", "ui"), Listen: cfg.Listen, Voice: speaker, Service: mode})
 	if err != nil {
 		return err
 	}
@@ -465,13 +480,16 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 						log.Warn("a QR reader stopped sending scans")
 						return nil
 					}
-					ctrl.HandleScan(ctx, s.Data)
+					scanTo(ctx, mode, ctrl, s.Data)
 				}
 			}
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
-	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, svc, mon, log) })
+	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, doorSwitch{svc, mode}, mon, log) })
+	if mode != nil {
+		g.goRun("service mode", func(ctx context.Context) error { mode.Run(ctx, serviceTick); return nil })
+	}
 	if fc != nil {
 		g.goRun("fleet link", fc.Run) // ErrRestart ends the kiosk: main exits for systemd to restart it
 	}

@@ -321,6 +321,11 @@ func (s *Scanner) ScanBatch(ctx context.Context, maxPages int) (pages []Page, er
 	}
 }
 
+// ClearFault forgets the last batch's fault (a jam, the cover open) once a
+// technician says the feeder is cleared; the next Status reports the
+// device as it is.
+func (s *Scanner) ClearFault() { s.setFault(nil) }
+
 func (s *Scanner) setFault(err error) {
 	s.faultMu.Lock()
 	s.fault = err

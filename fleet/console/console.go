@@ -534,6 +534,16 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 			break
 		}
 	}
+	// A self-test a technician ran from the kiosk's service mode arrives
+	// as an event; the newer of it and the remote one is shown.
+	evs, err := c.o.Store.Events(ctx, id, from, 0)
+	if err != nil {
+		c.fail(w, r, s, "read events", err)
+		return
+	}
+	if st := lastServiceSelfTest(evs); st != nil && (d.SelfTest == nil || st.AnsweredAt.After(d.SelfTest.AnsweredAt)) {
+		d.SelfTest = st
+	}
 	d.Alerts, d.AlertsFrom = c.alerts(ctx, p.Lang, v)
 	// A fresh id for the command form: sending the same form twice is the
 	// same command (the Commander is idempotent by id).
@@ -545,6 +555,19 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 	d.CommandID = cid.String()
 	p.Data = d
 	c.render(w, http.StatusOK, "kiosk", p)
+}
+
+// lastServiceSelfTest is the newest self-test reported from service mode
+// (events selftest-passed and selftest-failed), as a command's answer.
+func lastServiceSelfTest(evs []fleet.Event) *fleet.Command {
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := evs[i]
+		state := map[string]string{"selftest-passed": "done", "selftest-failed": "failed"}[e.Kind]
+		if state != "" {
+			return &fleet.Command{KioskID: e.KioskID, Name: "selftest", By: "service mode", SentAt: e.At, AnsweredAt: e.At, State: state, Result: e.Detail}
+		}
+	}
+	return nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, fleet.ErrNotFound) }
