@@ -136,6 +136,11 @@ type Snapshot struct {
 	OutOfService   bool     `cbor:"11,keyasint,omitempty"`
 	Warnings       []string `cbor:"12,keyasint,omitempty"`
 	UpdateState    string   `cbor:"13,keyasint,omitempty"`
+	// Sessions and Ratings are counts since the kiosk program started:
+	// sessions completed, ratings given per star (1..5). They do not make
+	// a snapshot news (SameHealth): they ride on the next one.
+	Sessions uint64   `cbor:"14,keyasint,omitempty"`
+	Ratings  []uint64 `cbor:"15,keyasint,omitempty"`
 }
 
 // Event is something that happened on a kiosk, numbered per kiosk.
