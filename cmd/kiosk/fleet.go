@@ -83,6 +83,7 @@ func (f *fleetFeed) heartbeat(hb api.Heartbeat) {
 		At: fleetwire.Unix(hb.At), Seq: hb.Seq, Version: hb.Version, Catalogue: cat, Backlog: hb.Backlog,
 		NeedsAttention: na, DiskFreeMB: hb.DiskFree >> 20, TemperatureC: float32(hb.TemperatureC),
 		OutOfService: oos, Warnings: slices.Clone(hb.Warnings), UpdateState: hb.UpdateState,
+		UpdateFailed: hb.UpdateFailed,
 	}
 	if f.counts != nil {
 		s.Sessions, s.Ratings = f.counts()

@@ -54,7 +54,7 @@ func TestFleetFeedSnapshotsAndWarningEvents(t *testing.T) {
 	km.Rated(3)
 	km.Rated(5)
 	f := &fleetFeed{c: c, log: slog.New(slog.DiscardHandler), extra: func() (int, string, bool) { return 2, "cat-7", true }, counts: km.FleetCounts}
-	hb := api.Heartbeat{KioskID: "k-feed", Version: "9.9", At: time.Now(), Backlog: 3, DiskFree: 5 << 30, UpdateState: "installed",
+	hb := api.Heartbeat{KioskID: "k-feed", Version: "9.9", At: time.Now(), Backlog: 3, DiskFree: 5 << 30, UpdateState: "rolledBack", UpdateFailed: "9.10",
 		Devices:  []device.Status{{Device: "printer", State: device.Online, Media: device.PaperLow}},
 		Warnings: []string{"printer-paper-low"}}
 	f.heartbeat(hb)
@@ -70,8 +70,8 @@ func TestFleetFeedSnapshotsAndWarningEvents(t *testing.T) {
 	if s := v.Snapshot; s.NeedsAttention != 2 || s.Catalogue != "cat-7" || !s.OutOfService || s.Backlog != 3 || s.DiskFreeBytes != 5<<30 || s.Devices[0].Media != string(device.PaperLow) {
 		t.Errorf("snapshot %+v", s)
 	}
-	if s := v.Snapshot; s.Sessions != 2 || !slices.Equal(s.Ratings, []uint64{0, 0, 1, 0, 2}) || s.UpdateState != "installed" {
-		t.Errorf("snapshot sessions %d, ratings %v, update state %q; want 2 completed, [0 0 1 0 2], installed", s.Sessions, s.Ratings, s.UpdateState)
+	if s := v.Snapshot; s.Sessions != 2 || !slices.Equal(s.Ratings, []uint64{0, 0, 1, 0, 2}) || s.UpdateState != "rolledBack" || s.UpdateFailed != "9.10" {
+		t.Errorf("snapshot sessions %d, ratings %v, update state %q failed %q; want 2 completed, [0 0 1 0 2], rolledBack 9.10", s.Sessions, s.Ratings, s.UpdateState, s.UpdateFailed)
 	}
 	ev, _ := st.Events(ctx, "k-feed", time.Time{}, 0)
 	if ev[0].Kind != "door-open" || ev[1].Kind != "cleared" || ev[1].Detail != "printer-paper-low" {
