@@ -22,6 +22,7 @@ import (
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/service"
 	"govkiosk/fleet/store"
+	"govkiosk/fleet/updates"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		amURL      = fs.String("alertmanager", "", "Alertmanager's URL (http://host:9093): the console shows its open alerts")
 		offlineAft = fs.Duration("offline-after", exporter.DefaultOpts.OfflineAfter, "how long a kiosk may be offline before KioskOffline fires (exported to the alert rules)")
 		release    = fs.String("release", "", "the version the fleet should run (version drift is any other); default: the version most kiosks run")
+		updatesDir = fs.String("updates", "", "the TUF update repository whose staged rollouts the fleet advances or halts on the kiosks' update states (empty: none)")
+		updateKeys = fs.String("update-keys", "", "with --updates: directory of the online signing keys targets.key, snapshot.key, timestamp.key")
+		rolloutEv  = fs.Duration("rollout-every", 10*time.Minute, "with --updates: how often the rollout planner runs")
 		secure     = fs.Bool("secure-cookie", false, "mark the console's session cookie Secure (when served behind HTTPS)")
 		cmdExpiry  = fs.Duration("command-expiry", 24*time.Hour, "how long a command waits for an offline kiosk")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
@@ -101,6 +105,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			bad("--users: %v", err)
 		}
 	}
+	var keys updates.Keys
+	if *updatesDir != "" {
+		if *updateKeys == "" {
+			bad("--updates needs --update-keys")
+		} else {
+			var err error
+			if keys, err = readOnlineKeys(*updateKeys); err != nil {
+				bad("--update-keys: %v", err)
+			}
+		}
+		if *rolloutEv <= 0 {
+			bad("--rollout-every %v: want a positive duration", *rolloutEv)
+		}
+	}
 	if *retention <= 0 {
 		bad("--retention %v: want a positive duration", *retention)
 	}
@@ -145,6 +163,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		store.Retention{Keep: *retention, Log: log.With("part", "retention")}.Run(rctx, st)
 	}()
 	defer func() { rcancel(); <-rdone }()
+	if *updatesDir != "" {
+		dir := *dataDir
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+		ro := &rollouts{repoDir: *updatesDir, keys: keys, plan: updates.DefaultPlan, store: st,
+			progressFile: filepath.Join(dir, "rollout-progress.json"), log: log.With("part", "rollout")}
+		udone := make(chan struct{})
+		go func() { defer close(udone); ro.run(rctx, *rolloutEv) }()
+		defer func() { rcancel(); <-udone }()
+	}
 
 	srv := &http.Server{Handler: handler(st, exp.Handler(), con), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
