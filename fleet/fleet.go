@@ -54,7 +54,8 @@ type Snapshot struct {
 	CertNotAfter   time.Time     `json:"certNotAfter,omitzero"`
 	OutOfService   bool          `json:"outOfService"`
 	Warnings       []string      `json:"warnings,omitempty"`
-	UpdateState    string        `json:"updateState,omitempty"` // idle|downloading|installed|committed|rolledBack
+	UpdateState    string        `json:"updateState,omitempty"`  // idle|downloading|installed|committed|rolledBack
+	UpdateFailed   string        `json:"updateFailed,omitempty"` // with rolledBack: the version that failed
 	// Sessions counts citizen sessions completed since the kiosk program
 	// started, Ratings the satisfaction ratings 1..5 given since then
 	// (Ratings[0] is the count of 1s); the console draws per-day charts

@@ -136,6 +136,13 @@ type Snapshot struct {
 	OutOfService   bool     `cbor:"11,keyasint,omitempty"`
 	Warnings       []string `cbor:"12,keyasint,omitempty"`
 	UpdateState    string   `cbor:"13,keyasint,omitempty"`
+	// Sessions and Ratings are counts since the kiosk program started:
+	// sessions completed, ratings given per star (1..5). They do not make
+	// a snapshot news (SameHealth): they ride on the next one.
+	Sessions uint64   `cbor:"14,keyasint,omitempty"`
+	Ratings  []uint64 `cbor:"15,keyasint,omitempty"`
+	// UpdateFailed is, with UpdateState rolledBack, the version that failed.
+	UpdateFailed string `cbor:"16,keyasint,omitempty"`
 }
 
 // Event is something that happened on a kiosk, numbered per kiosk.
@@ -221,7 +228,7 @@ func Time(s int64) time.Time {
 func SameHealth(a, b Snapshot) bool {
 	if a.Version != b.Version || a.Catalogue != b.Catalogue || a.Backlog != b.Backlog ||
 		a.NeedsAttention != b.NeedsAttention || a.OutOfService != b.OutOfService ||
-		a.UpdateState != b.UpdateState || a.CertNotAfter != b.CertNotAfter ||
+		a.UpdateState != b.UpdateState || a.UpdateFailed != b.UpdateFailed || a.CertNotAfter != b.CertNotAfter ||
 		len(a.Devices) != len(b.Devices) || len(a.Warnings) != len(b.Warnings) {
 		return false
 	}

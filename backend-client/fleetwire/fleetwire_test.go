@@ -70,3 +70,36 @@ func FuzzUnmarshal(f *testing.F) {
 		_ = Unmarshal(b, &s)
 	})
 }
+
+// A snapshot from a kiosk of before the session and rating counts still
+// decodes, and the counts round-trip; they alone do not make news.
+func TestSnapshotCountsCompatible(t *testing.T) {
+	type oldSnapshot struct {
+		At          int64  `cbor:"1,keyasint"`
+		Version     string `cbor:"3,keyasint,omitempty"`
+		UpdateState string `cbor:"13,keyasint,omitempty"`
+	}
+	old, err := Marshal(oldSnapshot{At: 1700000000, Version: "1.2.0", UpdateState: "committed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Snapshot
+	if err := Unmarshal(old, &s); err != nil || s.Version != "1.2.0" || s.UpdateState != "committed" || s.Sessions != 0 || s.Ratings != nil {
+		t.Errorf("old snapshot decoded to %+v, %v", s, err)
+	}
+	s.Sessions, s.Ratings = 41, []uint64{1, 0, 2, 7, 30}
+	b, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := Unmarshal(b, &back); err != nil || back.Sessions != 41 || len(back.Ratings) != 5 || back.Ratings[4] != 30 {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	if !SameHealth(s, Snapshot{At: s.At, Version: s.Version, UpdateState: s.UpdateState}) {
+		t.Error("SameHealth: counts alone made the snapshot news (it would be sent at every session)")
+	}
+	if len(b)-len(old) > 12 {
+		t.Errorf("the counts cost %d bytes, want a few", len(b)-len(old))
+	}
+}

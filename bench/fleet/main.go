@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -53,9 +54,14 @@ import (
 	kioskfleet "govkiosk/backend-client/fleet"
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/fleet"
+	"govkiosk/fleet/console"
+	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/pki"
 	"govkiosk/fleet/service"
+	"govkiosk/fleet/store"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func main() {
@@ -79,12 +85,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		settle    = fs.Duration("settle", 20*time.Second, "idle time with every kiosk connected before measuring the service")
 		rate      = fs.Int("connect-concurrency", 64, "kiosks connecting at once")
 		serve     = fs.String("serve-fleet", "", "internal: run the fleet service with the certificates in this directory")
+		withProm  = fs.Bool("prometheus", false, "also run Debian's prometheus and prometheus-alertmanager with the shipped rules scraping the fleet's /metrics: time KioskOffline in Alertmanager, and time the console's pages")
+		offAfter  = fs.Duration("offline-after", 30*time.Second, "with -prometheus: the fleet's offline limit for KioskOffline")
+		scrape    = fs.Duration("scrape-interval", 15*time.Second, "with -prometheus: Prometheus' scrape and rule evaluation interval")
+		pageReqs  = fs.Int("console-requests", 40, "with -prometheus: GETs of each console page timed")
+		storeKind = fs.String("store", "", "the fleet service's store: memory, or sqlite (a file in a temporary directory); default memory, sqlite with -prometheus (the console's overview needs the SQL store)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *storeKind == "" {
+		*storeKind = "memory"
+		if *withProm {
+			*storeKind = "sqlite"
+		}
+	}
 	if *serve != "" {
-		return serveFleet(ctx, *serve, stdout)
+		return serveFleet(ctx, *serve, *storeKind, *offAfter, stdout)
 	}
 	dir, err := os.MkdirTemp("", "bench-fleet-")
 	if err != nil {
@@ -113,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	child := exec.CommandContext(cctx, self, "-serve-fleet", dir)
+	child := exec.CommandContext(cctx, self, "-serve-fleet", dir, "-store", *storeKind, "-offline-after", offAfter.String())
 	child.Stderr = stderr
 	out, err := child.StdoutPipe()
 	if err != nil {
@@ -193,6 +210,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "idle, %d kiosks connected: fleet service CPU %.2f%% of one core over %v, RSS %.0f MiB (peak %.0f MiB), %.1f KiB per kiosk\n\n",
 		*kiosks, 100*(cpu2-cpu1)/settle.Seconds(), *settle, rss/1024, hwm/1024, rss/float64(max(*kiosks, 1)))
 
+	var eng *engines
+	if *withProm {
+		if eng, err = startEngines(ctx, dir, httpAddr, *scrape, stderr); err != nil {
+			return err
+		}
+		defer eng.stop()
+		fmt.Fprintf(stdout, "prometheus %s (scrape and evaluation every %v), alertmanager %s, shipped rules and configuration; offline limit %v\n",
+			eng.promURL, *scrape, eng.amURL, *offAfter)
+		if *kiosks > 0 {
+			pages, err := consolePages(fc.base, *pageReqs, "bench-00000")
+			if err != nil {
+				return fmt.Errorf("console pages: %w", err)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "console page (%d kiosks, %d GETs each)\tp50\tp95\tbudget p95\n", *kiosks, *pageReqs)
+			for _, p := range slices.Sorted(maps.Keys(pages)) {
+				fmt.Fprintf(tw, "%s\t%v\t%v\t200ms\n", p, pages[p][0].Round(100*time.Microsecond), pages[p][1].Round(100*time.Microsecond))
+			}
+			tw.Flush()
+			fmt.Fprintln(stdout)
+		}
+	}
+
 	// 3. Kill some, time the offline.
 	var live []*simKiosk
 	for _, k := range sims {
@@ -205,6 +245,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	killed := time.Now()
 	for _, k := range victims {
 		k.kill()
+	}
+	var alertDone chan []time.Duration
+	if eng != nil {
+		alertDone = make(chan []time.Duration, 1)
+		go func() {
+			var ds []time.Duration
+			waiting := map[string]bool{}
+			for _, k := range victims {
+				waiting[k.id] = true
+			}
+			limit := time.Now().Add(*willDelay + *offAfter + 2*time.Minute + 2**scrape)
+			for len(waiting) > 0 && time.Now().Before(limit) && ctx.Err() == nil {
+				active, err := eng.activeOffline()
+				if err == nil {
+					for id := range waiting {
+						if active[id] {
+							ds = append(ds, time.Since(killed))
+							delete(waiting, id)
+						}
+					}
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			alertDone <- ds
+		}()
 	}
 	var delays []time.Duration
 	pending := map[string]bool{}
@@ -227,6 +292,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "killed %d kiosks' connections: shown offline after min %v, median %v, max %v (will delay %v: %v to %v beyond it); %d never within %v\n",
 			len(victims), delays[0].Round(10*time.Millisecond), delays[len(delays)/2].Round(10*time.Millisecond), delays[len(delays)-1].Round(10*time.Millisecond),
 			*willDelay, (delays[0] - *willDelay).Round(10*time.Millisecond), (delays[len(delays)-1] - *willDelay).Round(10*time.Millisecond), len(pending), *willDelay+3*time.Minute)
+	}
+	if alertDone != nil {
+		ds := <-alertDone
+		slices.Sort(ds)
+		if len(ds) == 0 {
+			fmt.Fprintf(stdout, "KioskOffline never active in Alertmanager for the %d killed kiosks within will delay + offline limit + 2m\n", len(victims))
+		} else {
+			limit := *willDelay + *offAfter
+			fmt.Fprintf(stdout, "KioskOffline active in Alertmanager for %d of %d killed kiosks: after min %v, median %v, max %v; beyond will delay + offline limit (%v): max %v (budget 2m)\n",
+				len(ds), len(victims), ds[0].Round(10*time.Millisecond), ds[len(ds)/2].Round(10*time.Millisecond), ds[len(ds)-1].Round(10*time.Millisecond),
+				limit, (ds[len(ds)-1] - limit).Round(10*time.Millisecond))
+		}
 	}
 	rss, hwm = procMem(pid)
 	fmt.Fprintf(stdout, "fleet service while %d kiosks stayed connected: CPU %.2f%% of one core, RSS %.0f MiB (peak %.0f MiB)\n",
@@ -528,7 +605,7 @@ func procMem(pid int) (rss, hwm float64) {
 
 // serveFleet is the child: the fleet service with the embedded broker and
 // the memory store, and a small HTTP API for the bench to read the store.
-func serveFleet(ctx context.Context, dir string, stdout io.Writer) error {
+func serveFleet(ctx context.Context, dir, storeKind string, offlineAfter time.Duration, stdout io.Writer) error {
 	server, err := tls.LoadX509KeyPair(filepath.Join(dir, "broker.crt"), filepath.Join(dir, "broker.key"))
 	if err != nil {
 		return err
@@ -539,7 +616,17 @@ func serveFleet(ctx context.Context, dir string, stdout io.Writer) error {
 	}
 	kioskCAs := x509.NewCertPool()
 	kioskCAs.AppendCertsFromPEM(caPEM)
-	st := memstore.New()
+	var st fleet.Store = memstore.New()
+	if storeKind == "sqlite" {
+		s, err := store.Open(ctx, filepath.Join(dir, "fleet.db"))
+		if err != nil {
+			return err
+		}
+		st = s
+	} else if storeKind != "memory" {
+		return fmt.Errorf("-store %q: memory or sqlite", storeKind)
+	}
+	defer st.Close()
 	svc, err := service.Start(ctx, service.Options{
 		MQTTListen: "127.0.0.1:0", ServerCert: &server, KioskCAs: kioskCAs, Store: st,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
@@ -548,7 +635,17 @@ func serveFleet(ctx context.Context, dir string, stdout io.Writer) error {
 		return err
 	}
 	defer svc.Close()
+	hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), bcrypt.MinCost)
+	if err != nil {
+		return err
+	}
+	con, err := console.New(console.Options{Store: st, Commander: svc.Hub, Users: console.Users{benchStaff: hash}})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", exporter.New(st, &exporter.Opts{OfflineAfter: offlineAfter}).Handler())
+	mux.Handle("/", con)
 	mux.HandleFunc("GET /online", func(w http.ResponseWriter, r *http.Request) {
 		_, n, _ := st.Kiosks(r.Context(), fleet.Filter{Status: "online", Limit: 1})
 		fmt.Fprint(w, n)

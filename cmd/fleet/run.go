@@ -13,11 +13,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"govkiosk/fleet"
+	"govkiosk/fleet/console"
+	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/service"
+	"govkiosk/fleet/store"
+	"govkiosk/fleet/updates"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,8 +40,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		brokerCA   = fs.String("broker-ca", "", "external broker: the CA (PEM) of its certificate (default: the system's roots)")
 		clientCert = fs.String("client-cert", "", "external broker: the service's client certificate (PEM; its name is the ACL's fleet-service user)")
 		clientKey  = fs.String("client-key", "", "external broker: the service's client key (PEM)")
-		storeDSN   = fs.String("store", "memory", "store: memory (nothing survives a restart)")
-		listen     = fs.String("listen", "127.0.0.1:8070", "HTTP address: /healthz and the fleet's read API")
+		storeDSN   = fs.String("store", "", "store: postgres://user@host/db, sqlite:///path/fleet.db, a SQLite file path, or memory (nothing survives a restart); default: fleet.db in --data")
+		dataDir    = fs.String("data", "/var/lib/govkiosk-fleet", "directory of the default SQLite store")
+		retention  = fs.Duration("retention", store.DefaultKeep, "how long history (events, snapshots, presence, answered commands) is kept")
+		listen     = fs.String("listen", "127.0.0.1:8070", "HTTP address: /healthz, /metrics (Prometheus) and the staff console")
+		usersFile  = fs.String("users", "", "console staff: a file of name:bcrypt-hash lines (htpasswd -B); without it the console is not served")
+		amURL      = fs.String("alertmanager", "", "Alertmanager's URL (http://host:9093): the console shows its open alerts")
+		offlineAft = fs.Duration("offline-after", exporter.DefaultOpts.OfflineAfter, "how long a kiosk may be offline before KioskOffline fires (exported to the alert rules)")
+		release    = fs.String("release", "", "the version the fleet should run (version drift is any other); default: the version most kiosks run")
+		updatesDir = fs.String("updates", "", "the TUF update repository whose staged rollouts the fleet advances or halts on the kiosks' update states (empty: none)")
+		updateKeys = fs.String("update-keys", "", "with --updates: directory of the online signing keys targets.key, snapshot.key, timestamp.key")
+		rolloutEv  = fs.Duration("rollout-every", 10*time.Minute, "with --updates: how often the rollout planner runs")
+		secure     = fs.Bool("secure-cookie", false, "mark the console's session cookie Secure (when served behind HTTPS)")
 		cmdExpiry  = fs.Duration("command-expiry", 24*time.Hour, "how long a command waits for an offline kiosk")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 	)
@@ -86,18 +101,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	var store fleet.Store
-	switch *storeDSN {
-	case "memory":
-		store = memstore.New()
-	default:
-		bad("--store %q: only memory is available", *storeDSN)
+	var users console.Users
+	if *usersFile != "" {
+		var err error
+		if users, err = console.LoadUsers(*usersFile); err != nil {
+			bad("--users: %v", err)
+		}
+	}
+	var keys updates.Keys
+	if *updatesDir != "" {
+		if *updateKeys == "" {
+			bad("--updates needs --update-keys")
+		} else {
+			var err error
+			if keys, err = readOnlineKeys(*updateKeys); err != nil {
+				bad("--update-keys: %v", err)
+			}
+		}
+		if *rolloutEv <= 0 {
+			bad("--rollout-every %v: want a positive duration", *rolloutEv)
+		}
+	}
+	if *retention <= 0 {
+		bad("--retention %v: want a positive duration", *retention)
 	}
 	if len(problems) > 0 {
 		return errors.Join(problems...)
 	}
-	defer store.Close()
-	o.Store = store
+	st, err := openStore(ctx, *storeDSN, *dataDir)
+	if err != nil {
+		return fmt.Errorf("--store: %w", err)
+	}
+	defer st.Close()
+	o.Store = st
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -110,10 +146,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer svc.Close()
 
-	srv := &http.Server{Handler: handler(store), ReadHeaderTimeout: 10 * time.Second}
+	var con http.Handler
+	if users != nil {
+		c, err := console.New(console.Options{Store: st, Commander: svc.Hub, Users: users, AlertmanagerURL: *amURL,
+			SecureCookie: *secure, Logger: log.With("part", "console")})
+		if err != nil {
+			return err
+		}
+		con = c
+	} else {
+		log.Warn("no --users: the staff console is not served")
+	}
+	exp := exporter.New(st, &exporter.Opts{OfflineAfter: *offlineAft, Release: *release, Logger: log.With("part", "exporter")})
+
+	rctx, rcancel := context.WithCancel(ctx)
+	rdone := make(chan struct{})
+	go func() {
+		defer close(rdone)
+		store.Retention{Keep: *retention, Log: log.With("part", "retention")}.Run(rctx, st)
+	}()
+	defer func() { rcancel(); <-rdone }()
+	if *updatesDir != "" {
+		dir := *dataDir
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+		ro := &rollouts{repoDir: *updatesDir, keys: keys, plan: updates.DefaultPlan, store: st,
+			progressFile: filepath.Join(dir, "rollout-progress.json"), log: log.With("part", "rollout")}
+		udone := make(chan struct{})
+		go func() { defer close(udone); ro.run(rctx, *rolloutEv) }()
+		defer func() { rcancel(); <-udone }()
+	}
+
+	srv := &http.Server{Handler: handler(st, exp.Handler(), con), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "fleet service ready: broker %s, http://%s/healthz\n", svc.BrokerURL(), ln.Addr())
+	consoleAt := "none (no --users)"
+	if con != nil {
+		consoleAt = fmt.Sprintf("http://%s/", ln.Addr())
+	}
+	fmt.Fprintf(stdout, "fleet service ready: broker %s, http://%s/healthz, metrics http://%s/metrics, console %s\n", svc.BrokerURL(), ln.Addr(), ln.Addr(), consoleAt)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -136,10 +208,29 @@ func loadPool(path string) (*x509.CertPool, error) {
 	return p, nil
 }
 
-// handler serves /healthz with the fleet's counts; loopback by default
-// (the staff console, with its login, is served apart).
-func handler(store fleet.Store) http.Handler {
+// openStore opens the store a --store value names: memory, a DSN for
+// store.Open, or (empty) a SQLite file in the data directory.
+func openStore(ctx context.Context, dsn, dataDir string) (fleet.Store, error) {
+	switch dsn {
+	case "memory":
+		return memstore.New(), nil
+	case "":
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		dsn = filepath.Join(dataDir, "fleet.db")
+	}
+	return store.Open(ctx, dsn)
+}
+
+// handler serves /healthz with the fleet's counts, /metrics for
+// Prometheus, and the staff console (with its login) at the rest, if any.
+func handler(store fleet.Store, metrics, con http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if con != nil {
+		mux.Handle("/", con)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, total, err := store.Kiosks(r.Context(), fleet.Filter{Limit: 1})
 		if err != nil {

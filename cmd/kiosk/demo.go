@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -13,12 +14,14 @@ import (
 	_ "image/png"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
@@ -29,9 +32,11 @@ import (
 	"govkiosk/drivers/scanner"
 	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/fleet"
-	"govkiosk/fleet/memstore"
+	"govkiosk/fleet/console"
+	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/pki"
 	fleetservice "govkiosk/fleet/service"
+	fleetstore "govkiosk/fleet/store"
 	"govkiosk/fleet/techauth"
 	"govkiosk/kiosk/config"
 	"govkiosk/portal"
@@ -51,8 +56,13 @@ type demo struct {
 	portal     *portal.Server
 	stopPortal context.CancelFunc // ends the embedded portal's serving
 	fleet      *fleetservice.Service
-	fleetStore *memstore.Store
+	fleetStore *fleetstore.Store
 	tech       *techauth.Issuer // the demo fleet's technician tokens
+	// fleetConsole serves the fleet's staff console and /metrics on
+	// loopback; staffPassword is its demo user's, new each run.
+	fleetConsole  *http.Server
+	consoleURL    string
+	staffPassword string
 }
 
 // openDemo starts the demo world for run.
@@ -69,9 +79,10 @@ func openDemo(ctx context.Context, o demoOptions, log *slog.Logger) (demoWorld, 
 		"  citizen phone:   %s/phone\n  portal console:  %s/\n"+
 		"  admin token:     %s\n                   (the phone and the console ask for it once, at %s/login)\n"+
 		"  receipts (PNG):  %s\n  health, metrics: http://%s/healthz  /metrics\n"+
-		"  fleet:           %s (embedded broker); what it recorded: curl http://%s/demo/fleet; a command: curl -d name=selftest http://%s/demo/fleet\n",
+		"  fleet:           %s (embedded broker, SQLite store); what it recorded: curl http://%s/demo/fleet; a command: curl -d name=selftest http://%s/demo/fleet\n"+
+		"  fleet console:   %s  (user %s, password %s; new each run)  metrics: %smetrics\n",
 		d.cfg.OpsListen, d.cfg.PortalURL, d.cfg.PortalURL, token, d.cfg.PortalURL, d.receiptDir, d.cfg.OpsListen,
-		d.cfg.Fleet.Broker, d.cfg.OpsListen, d.cfg.OpsListen)
+		d.cfg.Fleet.Broker, d.cfg.OpsListen, d.cfg.OpsListen, d.consoleURL, demoStaffUser, d.staffPassword, d.consoleURL)
 	return demoWorld{cfg: d.cfg, ops: d.Handler(), readers: []qrreader.Reader{d.camera}, banner: banner, pins: d.pins, close: d.Close}, nil
 }
 
@@ -227,7 +238,9 @@ func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir stri
 	if !kioskCAs.AppendCertsFromPEM(portalCA) {
 		return errors.New("demo fleet: no portal CA certificate")
 	}
-	d.fleetStore = memstore.New()
+	if d.fleetStore, err = fleetstore.Open(ctx, filepath.Join(kioskDir, "fleet.db")); err != nil {
+		return fmt.Errorf("demo fleet store: %w", err)
+	}
 	d.fleet, err = fleetservice.Start(ctx, fleetservice.Options{
 		MQTTListen: "127.0.0.1:0", ServerCert: &server, KioskCAs: kioskCAs, Store: d.fleetStore,
 		StartTimeout: timeout, Log: log.With("part", "fleet-service"),
@@ -241,6 +254,36 @@ func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir stri
 		return fmt.Errorf("demo fleet: %w", err)
 	}
 	cfg.Fleet.TechKey = d.tech.PublicKeyText()
+	return d.startConsole(log)
+}
+
+// demoStaffUser is the fleet console's demo staff member.
+const demoStaffUser = "staff"
+
+// startConsole serves the fleet's staff console and /metrics on a free
+// loopback port, with one staff member whose password is new each run
+// (printed in the banner).
+func (d *demo) startConsole(log *slog.Logger) error {
+	d.staffPassword = rand.Text()[:12]
+	hash, err := bcrypt.GenerateFromPassword([]byte(d.staffPassword), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	con, err := console.New(console.Options{Store: d.fleetStore, Commander: d.fleet.Hub,
+		Users: console.Users{demoStaffUser: hash}, Logger: log.With("part", "fleet-console")})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo fleet console: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", exporter.New(d.fleetStore, nil).Handler())
+	mux.Handle("/", con)
+	d.fleetConsole = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	d.consoleURL = "http://" + ln.Addr().String() + "/"
+	go d.fleetConsole.Serve(ln)
 	return nil
 }
 
@@ -397,8 +440,14 @@ func (d *demo) Handler() http.Handler {
 // for the portal to finish its requests and close its database. It is safe
 // on a demo that was only partly started.
 func (d *demo) Close() {
+	if d.fleetConsole != nil {
+		d.fleetConsole.Close()
+	}
 	if d.fleet != nil {
 		d.fleet.Close()
+	}
+	if d.fleetStore != nil {
+		d.fleetStore.Close()
 	}
 	if d.printer != nil {
 		d.printer.Close()

@@ -69,6 +69,7 @@ type outOfServicer interface{ SetOutOfService(out bool) }
 type fleetFeed struct {
 	c        *fleetclient.Client
 	extra    func() (needsAttention int, catalogue string, outOfService bool) // read at each heartbeat
+	counts   func() (sessions uint64, ratings []uint64)                       // read at each heartbeat; nil: none
 	cert     *x509.Certificate
 	log      *slog.Logger
 	mu       sync.Mutex
@@ -81,7 +82,11 @@ func (f *fleetFeed) heartbeat(hb api.Heartbeat) {
 	s := fleetwire.Snapshot{
 		At: fleetwire.Unix(hb.At), Seq: hb.Seq, Version: hb.Version, Catalogue: cat, Backlog: hb.Backlog,
 		NeedsAttention: na, DiskFreeMB: hb.DiskFree >> 20, TemperatureC: float32(hb.TemperatureC),
-		OutOfService: oos, Warnings: slices.Clone(hb.Warnings),
+		OutOfService: oos, Warnings: slices.Clone(hb.Warnings), UpdateState: hb.UpdateState,
+		UpdateFailed: hb.UpdateFailed,
+	}
+	if f.counts != nil {
+		s.Sessions, s.Ratings = f.counts()
 	}
 	if f.cert != nil {
 		s.CertNotAfter = fleetwire.Unix(f.cert.NotAfter)

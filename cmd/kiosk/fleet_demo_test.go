@@ -4,9 +4,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +81,39 @@ func TestDemoKioskInTheFleet(t *testing.T) {
 		}
 		return false
 	})
+
+	// The banner gives the fleet console and its staff login; the console
+	// lists the kiosk to that user only.
+	m := regexp.MustCompile(`fleet console:\s+(http://127\.0\.0\.1:\d+/)\s+\(user (\S+), password (\S+);`).FindStringSubmatch(k.stdout.String())
+	if m == nil {
+		t.Fatalf("the banner gives no fleet console with its user and password:\n%s", k.stdout)
+	}
+	jar, _ := cookiejar.New(nil)
+	staff := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err = staff.PostForm(m[1]+"login", url.Values{"user": {m[2]}, "password": {"not " + m[3]}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("fleet console login with a wrong password = %s, want 401", resp.Status)
+	}
+	resp, err = staff.PostForm(m[1]+"login", url.Values{"user": {m[2]}, "password": {m[3]}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), v.Kiosk.KioskID) {
+		t.Errorf("fleet console after login = %s, want the kiosk %q listed:\n%s", resp.Status, v.Kiosk.KioskID, body)
+	}
+	resp, err = hc.Get(m[1] + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `govkiosk_fleet_kiosk_online{kiosk="`+v.Kiosk.KioskID+`"`) {
+		t.Errorf("fleet /metrics lacks the kiosk's series:\n%.2000s", body)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"govkiosk/fleet/fleettest"
 	"govkiosk/fleet/hub"
 	"govkiosk/fleet/memstore"
+	"govkiosk/kiosk/health"
 )
 
 // The monitor's heartbeats become retained snapshots, and a warning that
@@ -44,8 +46,15 @@ func TestFleetFeedSnapshotsAndWarningEvents(t *testing.T) {
 	go func() { c.Run(ctx); close(kdone) }()
 	defer func() { cancel(); <-kdone }()
 
-	f := &fleetFeed{c: c, log: slog.New(slog.DiscardHandler), extra: func() (int, string, bool) { return 2, "cat-7", true }}
-	hb := api.Heartbeat{KioskID: "k-feed", Version: "9.9", At: time.Now(), Backlog: 3, DiskFree: 5 << 30,
+	km := health.NewKioskMetrics()
+	km.SessionEnded("receipt", true)
+	km.SessionEnded("documents", false)
+	km.SessionEnded("receipt", true)
+	km.Rated(5)
+	km.Rated(3)
+	km.Rated(5)
+	f := &fleetFeed{c: c, log: slog.New(slog.DiscardHandler), extra: func() (int, string, bool) { return 2, "cat-7", true }, counts: km.FleetCounts}
+	hb := api.Heartbeat{KioskID: "k-feed", Version: "9.9", At: time.Now(), Backlog: 3, DiskFree: 5 << 30, UpdateState: "rolledBack", UpdateFailed: "9.10",
 		Devices:  []device.Status{{Device: "printer", State: device.Online, Media: device.PaperLow}},
 		Warnings: []string{"printer-paper-low"}}
 	f.heartbeat(hb)
@@ -60,6 +69,9 @@ func TestFleetFeedSnapshotsAndWarningEvents(t *testing.T) {
 	v, _ := st.Kiosk(ctx, "k-feed")
 	if s := v.Snapshot; s.NeedsAttention != 2 || s.Catalogue != "cat-7" || !s.OutOfService || s.Backlog != 3 || s.DiskFreeBytes != 5<<30 || s.Devices[0].Media != string(device.PaperLow) {
 		t.Errorf("snapshot %+v", s)
+	}
+	if s := v.Snapshot; s.Sessions != 2 || !slices.Equal(s.Ratings, []uint64{0, 0, 1, 0, 2}) || s.UpdateState != "rolledBack" || s.UpdateFailed != "9.10" {
+		t.Errorf("snapshot sessions %d, ratings %v, update state %q failed %q; want 2 completed, [0 0 1 0 2], rolledBack 9.10", s.Sessions, s.Ratings, s.UpdateState, s.UpdateFailed)
 	}
 	ev, _ := st.Events(ctx, "k-feed", time.Time{}, 0)
 	if ev[0].Kind != "door-open" || ev[1].Kind != "cleared" || ev[1].Detail != "printer-paper-low" {

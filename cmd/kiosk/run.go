@@ -353,7 +353,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if fc != nil {
 		feed := &fleetFeed{c: fc, cert: deviceCert, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
 			return needsAttention(ob), cat.Version(), svc.outOfService()
-		}}
+		}, counts: km.FleetCounts}
 		send = func(ctx context.Context, hb api.Heartbeat) error {
 			feed.heartbeat(hb)
 			return pc.Heartbeat(ctx, hb)

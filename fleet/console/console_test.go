@@ -279,6 +279,7 @@ func TestKioskPageAndCommands(t *testing.T) {
 			paper = "out"
 		}
 		must(t, r.st.PutSnapshot(ctx, fleet.Snapshot{KioskID: "K1", At: at, Seq: uint64(i + 1), Version: "1.4.0", Backlog: i % 5,
+			UpdateState: "rolledBack", UpdateFailed: "1.5.0",
 			Sessions: uint64(i * 3), Ratings: []uint64{0, 0, uint64(i / 10), 0, uint64(i)},
 			Devices: []fleet.DeviceState{{Name: "printer", State: "online", Media: paper}, {Name: "scanner", State: "online", Media: "ready"}}}))
 	}
@@ -295,6 +296,7 @@ func TestKioskPageAndCommands(t *testing.T) {
 		"printer: out of paper",           // problem, from the store (no Alertmanager)
 		"Alertmanager not configured",     // where the alerts came from
 		"printer: paper out; scanner: ok", // last self-test
+		"Update rolledBack (1.5.0)",       // the updater's state and the version it rolled back
 		`aria-label="Online and offline"`, `aria-label="Sessions per day"`, `aria-label="Ratings given (1–5)"`, `aria-label="printer"`,
 		`fill="#c62828"><title>out `, // the printer strip shows paper out
 		`fill="#c62828"><title>offline `,

@@ -71,6 +71,10 @@ var mediaStates = map[string][]string{
 	"scanner": {"ready", "jammed", "coverOpen"},
 }
 
+// UpdateStates are the kiosk updater's states, in label order, each a
+// series of govkiosk_fleet_kiosk_update_state.
+var UpdateStates = []string{"committed", "downloading", "idle", "installed", "rolledBack"}
+
 var allMedia = []string{"full", "low", "out", "jammed", "ready", "coverOpen"}
 
 // family is one metric family: its Desc for the registry and what the
@@ -97,7 +101,7 @@ type Collector struct {
 	o     Opts
 	log   *slog.Logger
 
-	online, lastSeen, devState, media, backlog, attention, disk, temp, version, cert, oos,
+	online, lastSeen, devState, media, backlog, attention, disk, temp, version, cert, oos, update,
 	office, province, release, offlineAfter, storeUp *family
 }
 
@@ -138,6 +142,7 @@ func New(s fleet.Store, o *Opts) *Collector {
 		version:      k("kiosk_version_info", "Always 1; version is the kiosk software version.", "version"),
 		cert:         k("kiosk_cert_expiry_timestamp_seconds", "When the kiosk's device certificate expires."),
 		oos:          k("kiosk_out_of_service", "1 while the kiosk is out of service."),
+		update:       k("kiosk_update_state", "1 for the kiosk updater's current state, 0 for the others (kiosks that report one).", "state"),
 		office:       newFamily("govkiosk_fleet_office_kiosks", "Kiosks of an office: total, online, offline, problem (offline or needing a look).", "province", "office", "status"),
 		province:     newFamily("govkiosk_fleet_province_kiosks", "Kiosks of a province: total, online, offline, problem.", "province", "status"),
 		release:      newFamily("govkiosk_fleet_release_info", "Always 1; version is what the fleet should run.", "version"),
@@ -149,7 +154,7 @@ func New(s fleet.Store, o *Opts) *Collector {
 // Describe sends every Desc.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range []*family{c.online, c.lastSeen, c.devState, c.media, c.backlog, c.attention, c.disk,
-		c.temp, c.version, c.cert, c.oos, c.office, c.province, c.release, c.offlineAfter, c.storeUp} {
+		c.temp, c.version, c.cert, c.oos, c.update, c.office, c.province, c.release, c.offlineAfter, c.storeUp} {
 		ch <- f.desc
 	}
 }
@@ -288,6 +293,13 @@ func (c *Collector) perKiosk(emit emitFunc, views []fleet.KioskView) {
 			}
 		},
 		func(v *fleet.KioskView, s *fleet.Snapshot) { g(c.oos, v, b2f(s.OutOfService)) },
+		func(v *fleet.KioskView, s *fleet.Snapshot) {
+			if s.UpdateState != "" {
+				for _, st := range UpdateStates {
+					g(c.update, v, b2f(s.UpdateState == st), st)
+				}
+			}
+		},
 	}
 	for fi, f := range families {
 		for i := range views {

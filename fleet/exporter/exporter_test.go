@@ -324,3 +324,35 @@ func TestPagesShiftDuringScrape(t *testing.T) {
 		t.Fatalf("scrape while pages shift: %v", err)
 	}
 }
+
+// The updater's state is an enum: one series per state, 1 for the current,
+// so a state change keeps every series; a kiosk without an updater has none.
+func TestUpdateState(t *testing.T) {
+	s := newStore(t)
+	sn := kioskSnap("k-upd", "1.1.0", "full")
+	sn.UpdateState, sn.UpdateFailed = "rolledBack", "1.2.0"
+	put(t, s, "k-upd", "TH-10", "TH-10-1001", true, sn)
+	put(t, s, "k-none", "TH-10", "TH-10-1001", true, kioskSnap("k-none", "1.1.0", "full"))
+	c := New(s, nil)
+	got := gather(t, c)
+	for _, st := range UpdateStates {
+		key := "govkiosk_fleet_kiosk_update_state{kiosk=k-upd,office=TH-10-1001,province=TH-10,state=" + st + "}"
+		want := 0.0
+		if st == "rolledBack" {
+			want = 1
+		}
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
+	}
+	for k := range got {
+		if strings.Contains(k, "update_state") && strings.Contains(k, "k-none") {
+			t.Errorf("a kiosk without an update state has %s", k)
+		}
+	}
+	var text strings.Builder
+	must(t, c.WriteText(&text))
+	if !strings.Contains(text.String(), `govkiosk_fleet_kiosk_update_state{kiosk="k-upd",office="TH-10-1001",province="TH-10",state="rolledBack"} 1`) {
+		t.Errorf("the text exposition lacks the update state:\n%.3000s", text.String())
+	}
+}

@@ -219,6 +219,7 @@ func snapshotOf(id string, s fleetwire.Snapshot) fleet.Snapshot {
 		Backlog: s.Backlog, NeedsAttention: s.NeedsAttention, DiskFreeBytes: s.DiskFreeMB << 20,
 		TemperatureC: float64(s.TemperatureC), CertNotAfter: fleetwire.Time(s.CertNotAfter),
 		OutOfService: s.OutOfService, Warnings: s.Warnings, UpdateState: s.UpdateState,
+		UpdateFailed: s.UpdateFailed, Sessions: s.Sessions, Ratings: s.Ratings,
 		Devices: make([]fleet.DeviceState, 0, len(s.Devices)),
 	}
 	for _, d := range s.Devices {

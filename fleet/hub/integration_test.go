@@ -177,7 +177,9 @@ func TestPresenceLastWill(t *testing.T) {
 			t.Errorf("offline %v after the cut, before the will delay of %v", took, willDelay)
 		}
 		proxy.Restore()
-		fleettest.WaitFor(t, 15*time.Second, "the kiosk shown online again once the link is back", online(st, "k-presence"))
+		// The kiosk's reconnect backoff grew while the link was cut (5 s,
+		// doubling): its next try may be 20 s away on a loaded machine.
+		fleettest.WaitFor(t, 60*time.Second, "the kiosk shown online again once the link is back", online(st, "k-presence"))
 	})
 }
 

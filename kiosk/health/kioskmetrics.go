@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,11 @@ type KioskMetrics struct {
 	qrReads         *prometheus.CounterVec // kind
 	loginFailures   *prometheus.CounterVec // reason
 	ratings         prometheus.Histogram
-	now             func() time.Time
+	// completed and rated mirror the completed sessions and the ratings
+	// per star for the fleet snapshot (FleetCounts).
+	completed atomic.Uint64
+	rated     [5]atomic.Uint64
+	now       func() time.Time
 }
 
 // NewKioskMetrics returns the counters, all at zero.
@@ -93,6 +98,20 @@ func (m *KioskMetrics) SessionEnded(step string, completed bool) {
 		outcome = "completed"
 	}
 	m.sessionsEnded.WithLabelValues(outcome, label(step)).Inc()
+	if completed {
+		m.completed.Add(1)
+	}
+}
+
+// FleetCounts returns the sessions completed and the ratings given per
+// star (ratings[0] the 1-star count) since the counters were made: what
+// the fleet snapshot carries.
+func (m *KioskMetrics) FleetCounts() (sessions uint64, ratings []uint64) {
+	ratings = make([]uint64, len(m.rated))
+	for i := range m.rated {
+		ratings[i] = m.rated[i].Load()
+	}
+	return m.completed.Load(), ratings
 }
 
 // Submission counts a submission by result.
@@ -129,6 +148,7 @@ func (m *KioskMetrics) LoginFailed(reason string) {
 func (m *KioskMetrics) Rated(stars int) {
 	if stars >= 1 && stars <= 5 {
 		m.ratings.Observe(float64(stars))
+		m.rated[stars-1].Add(1)
 	}
 }
 
