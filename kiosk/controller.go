@@ -91,6 +91,9 @@ type Deps struct {
 	// ScanDPI is the resolution pages are assumed to have when the scanner
 	// does not say (default 150).
 	ScanDPI int
+	// ScanDuplex: the scanner feeds both sides of a sheet, so it is asked
+	// for twice a document's pages (blank backs are left out).
+	ScanDuplex bool
 	// SubmitWait is how long the citizen waits for the portal's tracking
 	// number before getting a provisional receipt (default 10 s).
 	SubmitWait time.Duration

@@ -59,6 +59,10 @@ func pageCountErr(doc ScannedDocument, req api.DocumentRequirement) error {
 		return userErr(MsgScanAllBlank, errors.New("every page was blank"))
 	case doc.Pages < req.MinPages:
 		return userErr(MsgTooFewPages, fmt.Errorf("%d pages, want at least %d", doc.Pages, req.MinPages))
+	case req.MaxPages > 0 && doc.Pages > req.MaxPages:
+		// The feeder takes twice MaxPages (blank backs are left out); more
+		// kept pages than the document may have would be refused at intake.
+		return userErr(MsgTooManyPages, fmt.Errorf("%d pages, want at most %d", doc.Pages, req.MaxPages))
 	}
 	return nil
 }
@@ -87,8 +91,12 @@ func (c *Controller) scan(ctx context.Context, req api.DocumentRequirement) (Sca
 	}
 	// A duplex feeder gives two pages a sheet and blank backs are left out:
 	// take up to twice the pages, so a document of MaxPages printed on
-	// one side fits.
-	pages, err := c.d.Scanner.ScanBatch(ctx, min(2*maxPages, 100))
+	// one side fits. A simplex feeder leaves what is past MaxPages in its
+	// tray.
+	if c.d.ScanDuplex {
+		maxPages *= 2
+	}
+	pages, err := c.d.Scanner.ScanBatch(ctx, min(maxPages, 100))
 	if err != nil {
 		return ScannedDocument{}, scanErr(err)
 	}
@@ -161,6 +169,12 @@ func (c *Controller) NextDocument() error {
 			err := userErr(MsgTooFewPages, fmt.Errorf("document %d has %d pages", s.docIndex, doc.Pages))
 			c.setNotice(err)
 			return err
+		}
+		if doc.Pages > 0 {
+			if err := pageCountErr(doc, req); err != nil {
+				c.setNotice(err)
+				return err
+			}
 		}
 		if s.docIndex+1 < len(s.procedure.Documents) {
 			s.docIndex++

@@ -13,6 +13,7 @@ import (
 func TestDuplexBlankBacksLeftOutAndRestored(t *testing.T) {
 	r := newRig(t)
 	r.scanner.pages, r.scanner.duplex = 2, true
+	r.c.d.ScanDuplex = true // the kiosk knows its feeder is duplex: it asks for twice the pages
 	r.walkToDocuments()
 	ctx := context.Background()
 	if err := r.c.ScanDocument(ctx); err != nil {
@@ -62,6 +63,7 @@ func TestDuplexBlankBacksLeftOutAndRestored(t *testing.T) {
 func TestAllBlankScanSaysSo(t *testing.T) {
 	r := newRig(t)
 	r.scanner.pages, r.scanner.duplex = 0, true
+	r.c.d.ScanDuplex = true // the kiosk knows its feeder is duplex: it asks for twice the pages
 	r.scanner.blankOnly = 2
 	r.walkToDocuments()
 	ctx := context.Background()
@@ -78,5 +80,35 @@ func TestAllBlankScanSaysSo(t *testing.T) {
 	}
 	if v := r.c.View(ctx); v.Docs[0].Pages != 1 || v.Notice != "" {
 		t.Fatalf("after restoring: %d pages, notice %q", v.Docs[0].Pages, v.Notice)
+	}
+}
+
+// A duplex feeder is asked for twice a document's pages (blank backs are
+// left out); when the backs are not blank, more kept pages than the
+// document may have are not sent to be refused at intake: the citizen is
+// told and cannot go on until a scan of only this document fits.
+func TestTooManyKeptPagesSaysSo(t *testing.T) {
+	r := newRig(t)
+	r.c.d.ScanDuplex = true
+	r.scanner.pages = 3 // printed on both sides; the first document may have at most 2
+	r.walkToDocuments()
+	ctx := context.Background()
+	r.c.ScanDocument(ctx)
+	v := r.c.View(ctx)
+	if v.Notice != MsgTooManyPages || v.Docs[0].Pages != 3 {
+		t.Fatalf("notice %q with %d pages kept; want %q with 3", v.Notice, v.Docs[0].Pages, MsgTooManyPages)
+	}
+	if err := r.c.NextDocument(); err == nil || r.c.View(ctx).DocIndex != 0 {
+		t.Fatal("went on with more pages than the document may have")
+	}
+	if err := r.c.RescanDocument(); err != nil {
+		t.Fatal(err)
+	}
+	r.scanner.pages = 2
+	if err := r.c.ScanDocument(ctx); err != nil {
+		t.Fatalf("scan of 2 pages: %v", err)
+	}
+	if err := r.c.NextDocument(); err != nil {
+		t.Fatalf("2 pages of at most 2: %v", err)
 	}
 }

@@ -318,7 +318,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		Config:  cfg.Config, Log: log.With("part", "session"), Signer: key,
 		Login: login, Portal: pc, Outbox: ob, Catalogue: cat,
 		Printer: devs.Printer, Scanner: devs.Scanner, // nil interfaces when absent
-		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI,
+		SubmitWait: o.submitWait, ReceiptWidthDots: devs.ReceiptWidthDots, ScanDPI: devs.ScanDPI, ScanDuplex: devs.ScanDuplex,
 		// Technician mode is the cabinet door open: only then is a
 		// provisioning code read; the technician's tooling takes it from there.
 		Technician: func() bool { open, err := sens.DoorOpen(); return err == nil && open },

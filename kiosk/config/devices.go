@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -63,6 +64,8 @@ type Set struct {
 	// the scanner's resolution, as the drivers default them.
 	ReceiptWidthDots int
 	ScanDPI          int
+	// ScanDuplex: the scanner feeds both sides of each sheet.
+	ScanDuplex bool
 
 	problems map[string]error // device name → why it is not open
 	now      func() time.Time
@@ -118,7 +121,7 @@ func Open(ctx context.Context, d Devices, o OpenOptions) (*Set, error) {
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("scanner: %w", err), s.Close(o.Timeout))
 		}
-		s.ScanDPI = sopts.DPI
+		s.ScanDPI, s.ScanDuplex = sopts.DPI, strings.Contains(strings.ToLower(sopts.Source), "duplex")
 		s.Scanner = openWithin(ctx, s, o.Timeout, NameScanner, func() (Scanner, error) { return scanner.Open(&d.Scanner, o.Log) })
 	}
 
