@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin token for the console and admin API (at least 32 characters; default: a random token, printed once)")
 	fs.BoolVar(&opts.PhoneSimulator, "phone-simulator", false, "demo: serve the simulated citizen phone at /phone (its user acts as any test citizen)")
 	fs.DurationVar(&opts.RateLimits.CodeGap, "code-gap", portal.DefaultRateLimits.CodeGap, "least time between two confirmation codes to one citizen (negative: none)")
+	fs.IntVar(&opts.RateLimits.CodesPerCitizen, "codes-per-citizen", portal.DefaultRateLimits.CodesPerCitizen, "most confirmation codes to one citizen in the code window (15 min)")
 	fs.StringVar(&opts.DataDir, "data", "portal-data", "data directory: database, documents, keys")
 	fs.StringVar(&opts.OfficeCode, "office", "QN-TK", "the office kiosks enrolled here belong to: a profile of the catalogue (QN-TK Tam Kỳ, BKK-BR Bang Rak)")
 	fs.StringVar(&opts.PublicURL, "public-url", "", "base URL kiosks and phones use (default https://LISTEN)")
