@@ -2,7 +2,7 @@ package kiosk
 
 import (
 	"errors"
-	"strings"
+	"unicode/utf8"
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/idqr"
@@ -53,24 +53,32 @@ func Questions(fields []api.Field) []int {
 	return q
 }
 
-// mergeDraft copies the editable fields present in values into s's form;
-// nothing is validated, nothing else changes.
+// mergeDraft copies the editable fields present in values into s's form,
+// as they are (unchecked, untrimmed: a word typed on the keyboard may end in
+// the space just typed); a value longer than any field may hold is cut
+// there. Read-only fields keep the identity provider's values.
 func (s *session) mergeDraft(values map[string]string) {
 	form := cloneMap(s.form)
 	if form == nil {
 		form = map[string]string{}
 	}
 	for _, f := range s.procedure.Fields {
-		if v, ok := values[f.Name]; ok && !f.ReadOnly {
-			form[f.Name] = strings.TrimSpace(v)
+		v, ok := values[f.Name]
+		if !ok || f.ReadOnly {
+			continue
 		}
+		if utf8.RuneCountInString(v) > api.MaxFieldRunes {
+			v = string([]rune(v)[:api.MaxFieldRunes])
+		}
+		form[f.Name] = v
 	}
 	s.form = form
 }
 
-// SaveDraft keeps what the citizen has put in the form so far, unchecked,
-// so that a redraw (a language switch, larger text, a code held to the
-// reader) shows it again. Fields not in values keep what they had.
+// SaveDraft keeps what the citizen has put in the form so far, unchecked
+// (mergeDraft), so that a redraw (a language switch, larger text, a code
+// held to the reader, a key of the keyboard without script) shows it
+// again. Fields not in values keep what they had.
 func (c *Controller) SaveDraft(values map[string]string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -80,13 +80,13 @@ func TestSubmitFormNormalizes(t *testing.T) {
 	}
 }
 
-// TestKeepFormDraft: what the keyboard posts is kept as typed (with its
+// TestSaveDraftAsTyped: what the keyboard posts is kept as typed (with its
 // trailing space) and the form stays on screen, unchecked.
-func TestKeepFormDraft(t *testing.T) {
+func TestSaveDraftAsTyped(t *testing.T) {
 	r := newRig(t)
 	r.walkToForm()
 	ctx := context.Background()
-	if err := r.c.KeepFormDraft(map[string]string{"purpose": "Lê ", "nope": "x"}); err != nil {
+	if err := r.c.SaveDraft(map[string]string{"purpose": "Lê ", "nope": "x"}); err != nil {
 		t.Fatal(err)
 	}
 	v := r.c.View(ctx)
@@ -100,7 +100,7 @@ func TestKeepFormDraft(t *testing.T) {
 	for i := range long {
 		long[i] = 'ก'
 	}
-	if err := r.c.KeepFormDraft(map[string]string{"purpose": string(long)}); err != nil {
+	if err := r.c.SaveDraft(map[string]string{"purpose": string(long)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len([]rune(r.c.View(ctx).Form["purpose"])); n != api.MaxFieldRunes {

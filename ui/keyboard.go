@@ -195,7 +195,7 @@ func (s *Server) keyboardPost(w http.ResponseWriter, r *http.Request) {
 			st.Shift = false // one character on the shift layer
 		}
 	}
-	if err := s.c.KeepFormDraft(values); err != nil {
+	if err := s.c.SaveDraft(values); err != nil {
 		s.logAction("/kb", err)
 	}
 	http.Redirect(w, r, "/?"+st.query()+"#kb", http.StatusSeeOther)
