@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"govkiosk/fleet"
+	"govkiosk/fleet/keyfile"
 	"govkiosk/fleet/updates"
 	"govkiosk/kiosk/atomicfile"
 )
@@ -150,7 +151,7 @@ func readOnlineKeys(dir string) (updates.Keys, error) {
 		role string
 		key  *ed25519.PrivateKey
 	}{{"targets", &k.Targets}, {"snapshot", &k.Snapshot}, {"timestamp", &k.Timestamp}} {
-		key, err := updates.ReadKey(filepath.Join(dir, p.role+".key"))
+		key, err := keyfile.Read(filepath.Join(dir, p.role+".key"))
 		if err != nil {
 			return updates.Keys{}, err
 		}

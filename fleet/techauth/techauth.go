@@ -12,18 +12,16 @@ package techauth
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
 	"govkiosk/backend-client/fleetwire"
+	"govkiosk/fleet/keyfile"
 )
 
 // DefaultLife is how long a token works unless the issuer is told otherwise.
@@ -96,46 +94,18 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) { return fleetwire.Pars
 // LoadOrCreateKey reads the Ed25519 key in path, or creates it (mode 0600)
 // when the file does not exist.
 func LoadOrCreateKey(path string, rnd io.Reader) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	key, err := keyfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if rnd == nil {
 			rnd = rand.Reader
 		}
-		_, key, err := ed25519.GenerateKey(rnd)
-		if err != nil {
+		if _, key, err = ed25519.GenerateKey(rnd); err != nil {
 			return nil, err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("technician key: %w", err)
-		}
-		if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("technician key: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("technician key: %w", err)
-		}
-		return key, nil
+		err = keyfile.Create(path, key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("technician key: %w", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("technician key %s: no PRIVATE KEY PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("technician key %s: %w", path, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("technician key %s: not an Ed25519 key", path)
 	}
 	return key, nil
 }

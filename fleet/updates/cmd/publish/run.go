@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"govkiosk/fleet/keyfile"
 	"govkiosk/fleet/updates"
 	"govkiosk/kiosk/update"
 )
@@ -194,7 +195,7 @@ func keygen(dir string, stdout io.Writer) error {
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("keygen: %s exists; refusing to overwrite a key", p)
 		}
-		if err := updates.WriteKey(p, key); err != nil {
+		if err := keyfile.Write(p, key); err != nil {
 			return err
 		}
 	}
@@ -211,7 +212,7 @@ func readKeys(dir string, needRoot bool) (updates.Keys, error) {
 		if i == 0 && !needRoot {
 			continue
 		}
-		key, err := updates.ReadKey(filepath.Join(dir, roles[i]+".key"))
+		key, err := keyfile.Read(filepath.Join(dir, roles[i]+".key"))
 		if err != nil {
 			return updates.Keys{}, err
 		}
