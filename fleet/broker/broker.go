@@ -7,6 +7,11 @@
 // client id must be that name) may publish and subscribe only under
 // govkiosk/v1/kiosk/{its id}/, its Last Will included; the fleet service's
 // own identities (Options.Services) may use every fleet topic.
+//
+// With Options.Revoked (the enrollment CA's revocation list, fleet/crl), a
+// kiosk whose certificate is revoked is refused at CONNECT (CONNACK 0x8A
+// banned), and DisconnectRevoked drops the connected kiosks a new list
+// names (DISCONNECT 0x87 not authorized).
 package broker
 
 import (
@@ -43,15 +48,24 @@ type Options struct {
 	// its name, and no certificate of another CA does. It must also be
 	// in TLS.ClientCAs.
 	ServiceCA *x509.Certificate
-	Log       *slog.Logger
+	// Revoked, when set, says whether a kiosk's certificate is revoked
+	// (fleet/crl's List): such a kiosk is refused.
+	Revoked Revocations
+	Log     *slog.Logger
+}
+
+// Revocations says whether a client certificate is revoked.
+type Revocations interface {
+	Revoked(cert *x509.Certificate) bool
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
-	srv  *mqtt.Server
-	ln   *listener
-	log  *slog.Logger
-	done chan struct{}
+	srv     *mqtt.Server
+	ln      *listener
+	log     *slog.Logger
+	revoked Revocations
+	done    chan struct{}
 }
 
 // Start listens and serves until Close.
@@ -84,7 +98,7 @@ func Start(o Options) (*Broker, error) {
 	for _, s := range o.Services {
 		services[s] = true
 	}
-	if err := srv.AddHook(&authHook{services: services, serviceCA: o.ServiceCA, log: log}, nil); err != nil {
+	if err := srv.AddHook(&authHook{srv: srv, services: services, serviceCA: o.ServiceCA, revoked: o.Revoked, log: log}, nil); err != nil {
 		return nil, err
 	}
 	raw, err := net.Listen("tcp", o.Listen)
@@ -96,7 +110,7 @@ func Start(o Options) (*Broker, error) {
 		raw.Close()
 		return nil, err
 	}
-	b := &Broker{srv: srv, ln: ln, log: log, done: make(chan struct{})}
+	b := &Broker{srv: srv, ln: ln, log: log, revoked: o.Revoked, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		if err := srv.Serve(); err != nil {
@@ -122,6 +136,42 @@ func (b *Broker) Close() error {
 // Connected is how many clients are connected now.
 func (b *Broker) Connected() int64 { return b.srv.Info.ClientsConnected }
 
+// DisconnectRevoked disconnects every connected kiosk whose certificate
+// is now revoked (call it when a new revocation list took effect) and
+// returns how many. Their Last Will is published as for any lost kiosk.
+func (b *Broker) DisconnectRevoked() int {
+	if b.revoked == nil {
+		return 0
+	}
+	n := 0
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Conn == nil || cl.Closed() {
+			continue
+		}
+		leaf, ok := leafOf(cl.Net.Conn)
+		if !ok || !b.revoked.Revoked(leaf) {
+			continue
+		}
+		b.log.Warn("broker: revoked kiosk disconnected", "cn", leaf.Subject.CommonName, "serial", leaf.SerialNumber.Text(16))
+		_ = b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		n++
+	}
+	return n
+}
+
+// leafOf is the verified client certificate of a TLS connection.
+func leafOf(c net.Conn) (*x509.Certificate, bool) {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return nil, false
+	}
+	cs := tc.ConnectionState()
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return nil, false
+	}
+	return cs.VerifiedChains[0][0], true
+}
+
 // identity is the verified common name of a TLS client's certificate and
 // the root it chains to.
 func identity(c net.Conn) (string, *x509.Certificate, bool) {
@@ -144,15 +194,34 @@ const service = "service "
 // authHook authenticates by certificate and keeps each kiosk to its topics.
 type authHook struct {
 	mqtt.HookBase
+	srv       *mqtt.Server
 	services  map[string]bool
 	serviceCA *x509.Certificate
+	revoked   Revocations
 	log       *slog.Logger
 }
 
 func (h *authHook) ID() string { return "govkiosk-cert-acl" }
 
 func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+}
+
+// OnConnect refuses a client whose certificate is revoked with CONNACK
+// "banned", before any session of its is taken up.
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if h.revoked == nil {
+		return nil
+	}
+	leaf, ok := leafOf(cl.Net.Conn)
+	if !ok || !h.revoked.Revoked(leaf) {
+		return nil
+	}
+	h.log.Warn("broker: revoked kiosk refused", "cn", leaf.Subject.CommonName, "serial", leaf.SerialNumber.Text(16), "remote", cl.Net.Remote)
+	if err := h.srv.SendConnack(cl, packets.ErrBanned, false, nil); err != nil {
+		return err
+	}
+	return packets.ErrBanned
 }
 
 // OnConnectAuthenticate takes the client's identity from its certificate

@@ -17,6 +17,7 @@ import (
 
 	"govkiosk/fleet"
 	"govkiosk/fleet/broker"
+	"govkiosk/fleet/crl"
 	"govkiosk/fleet/hub"
 	"govkiosk/fleet/pki"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	// makes its own, from a CA that lives only in the process.
 	ClientCert *tls.Certificate
 	Store      fleet.Store
+	// CRL, when set, is the enrollment CA's revocation list: the service
+	// keeps it fresh (CRL.Run) for as long as it runs, the embedded
+	// broker refuses the kiosks it names and drops those a new list names;
+	// an external broker reads the file it keeps (fleet/mosquitto).
+	CRL *crl.List
 	// CommandExpiry: how long a command waits for an offline kiosk.
 	CommandExpiry time.Duration
 	StartTimeout  time.Duration // default 30s
@@ -85,11 +91,19 @@ func Start(ctx context.Context, o Options) (_ *Service, err error) {
 			Listen: o.MQTTListen, Log: o.Log,
 			TLS:       &tls.Config{Certificates: []tls.Certificate{*o.ServerCert}, ClientCAs: clients},
 			ServiceCA: own.Cert,
+			Revoked:   revocations(o.CRL),
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.Broker = b
+		if o.CRL != nil {
+			o.CRL.OnUpdate(func() {
+				if n := b.DisconnectRevoked(); n > 0 {
+					o.Log.Info("fleet service: revoked kiosks disconnected", "count", n)
+				}
+			})
+		}
 		defer func() {
 			if err != nil {
 				b.Close()
@@ -134,8 +148,16 @@ func Start(ctx context.Context, o Options) (_ *Service, err error) {
 	s.Hub = h
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	crlDone := make(chan struct{})
+	go func() {
+		defer close(crlDone)
+		if o.CRL != nil {
+			o.CRL.Run(rctx)
+		}
+	}()
 	go func() {
 		defer close(s.done)
+		defer func() { <-crlDone }()
 		if err := h.Run(rctx); err != nil {
 			o.Log.Error("fleet hub stopped", "err", err)
 		}
@@ -148,6 +170,15 @@ func Start(ctx context.Context, o Options) (_ *Service, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// revocations is the list as the broker's interface, nil when there is
+// none (a nil *crl.List in an interface would not be nil).
+func revocations(l *crl.List) broker.Revocations {
+	if l == nil {
+		return nil
+	}
+	return l
 }
 
 func mustParse(der []byte) *x509.Certificate {
