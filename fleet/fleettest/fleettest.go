@@ -7,9 +7,13 @@ package fleettest
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -34,6 +38,9 @@ type Broker struct {
 	Name string
 	URL  *url.URL
 	CA   *pki.CA
+	// CRLFile is mosquitto's crlfile (PEM); Process is mosquitto's.
+	CRLFile string
+	Process *os.Process
 }
 
 // ClientTLS is a client TLS config with a certificate named cn.
@@ -58,12 +65,30 @@ const (
 // Kinds are every broker the integration tests run against.
 var Kinds = []Kind{Embedded, Mosquitto}
 
+// Opts are what StartWith may be given.
+type Opts struct {
+	// CA issues the clients' and the broker's certificates; nil: a new one.
+	CA *pki.CA
+	// CRL is the revocation list (DER, of CA) mosquitto is started with
+	// (its crlfile); nil: an empty list. The embedded broker ignores it.
+	CRL []byte
+}
+
 // Start starts a broker of kind, stopped at the end of the test.
 func Start(t testing.TB, kind Kind) *Broker {
 	t.Helper()
-	ca, err := pki.NewCA("fleet test CA", 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	return StartWith(t, kind, Opts{})
+}
+
+// StartWith starts a broker of kind with o, stopped at the end of the test.
+func StartWith(t testing.TB, kind Kind, o Opts) *Broker {
+	t.Helper()
+	ca := o.CA
+	if ca == nil {
+		var err error
+		if ca, err = pki.NewCA("fleet test CA", 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
 	}
 	server, err := ca.Server("127.0.0.1")
 	if err != nil {
@@ -83,7 +108,7 @@ func Start(t testing.TB, kind Kind) *Broker {
 		u, _ := url.Parse(b.URL())
 		return &Broker{Name: string(kind), URL: u, CA: ca}
 	case Mosquitto:
-		return startMosquitto(t, ca, server)
+		return startMosquitto(t, ca, server, o.CRL)
 	}
 	t.Fatalf("unknown broker %q", kind)
 	return nil
@@ -92,7 +117,18 @@ func Start(t testing.TB, kind Kind) *Broker {
 // MosquittoBin is Debian's mosquitto.
 const MosquittoBin = "/usr/sbin/mosquitto"
 
-func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate) *Broker {
+// EmptyCRL is a revocation list of ca that names no certificate.
+func EmptyCRL(t testing.TB, ca *pki.CA) []byte {
+	t.Helper()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1),
+		ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour)}, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate, crl []byte) *Broker {
 	bin := MosquittoBin
 	if _, err := os.Stat(bin); err != nil {
 		if bin, err = exec.LookPath("mosquitto"); err != nil {
@@ -108,6 +144,13 @@ func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate) *Broker {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if crl == nil {
+		crl = EmptyCRL(t, ca)
+	}
+	crlPath := filepath.Join(dir, "crl.pem")
+	if err := os.WriteFile(crlPath, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	aclPath := filepath.Join(dir, "acl")
 	if err := os.WriteFile(aclPath, []byte(mosquitto.ACL), 0o600); err != nil {
 		t.Fatal(err)
@@ -118,7 +161,7 @@ func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate) *Broker {
 	}
 	conf := MosquittoConf(map[string]string{
 		"listener": fmt.Sprintf("%d 127.0.0.1", port), "cafile": caPath, "certfile": certPath, "keyfile": keyPath,
-		"acl_file": aclPath, "persistence": "false", "persistence_location": dir + "/",
+		"acl_file": aclPath, "crlfile": crlPath, "persistence": "false", "persistence_location": dir + "/",
 	}) + "log_dest stderr\nlog_type error\nlog_type warning\n"
 	if u, err := user.Current(); err == nil {
 		conf += "user " + u.Username + "\n" // run as root, mosquitto would drop to a user that cannot read the test's files
@@ -170,7 +213,7 @@ func startMosquitto(t testing.TB, ca *pki.CA, server tls.Certificate) *Broker {
 		time.Sleep(20 * time.Millisecond)
 	}
 	u, _ := url.Parse("tls://" + addr)
-	return &Broker{Name: string(Mosquitto), URL: u, CA: ca}
+	return &Broker{Name: string(Mosquitto), URL: u, CA: ca, CRLFile: crlPath, Process: cmd.Process}
 }
 
 // MosquittoConf is the shipped mosquitto.conf with the given settings
