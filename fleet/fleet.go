@@ -24,8 +24,20 @@ type KioskInfo struct {
 	KioskID  string `json:"kioskId"`
 	Office   string `json:"office"`   // office code, e.g. "TH-10-1001"
 	Province string `json:"province"` // province/region code
-	Retired  bool   `json:"retired"`
+	// Retired kiosks are out of the fleet: not listed (but with the
+	// status "retired"), not counted, not exported, so never alerted.
+	Retired bool `json:"retired"`
+	// Identity says why a retired kiosk left: IdentityRevoked (its
+	// certificates revoked at the portal: stolen, lost) or IdentityRetired
+	// (decommissioned); empty otherwise.
+	Identity string `json:"identity,omitempty"`
 }
+
+// Identity states of a kiosk that left the fleet (KioskInfo.Identity).
+const (
+	IdentityRevoked = "revoked"
+	IdentityRetired = "retired"
+)
 
 // DeviceState is one device of a snapshot, after XFS4IoT: State is
 // online|offline|noDevice|hardwareError|userError|busy, Media the paper or
@@ -112,7 +124,7 @@ type KioskView struct {
 // Filter selects kiosks for the console; empty fields match all.
 type Filter struct {
 	Province, Office, Version string
-	Status                    string // ""|online|offline|problem
+	Status                    string // ""|online|offline|problem, or retired: only the retired kiosks
 	Offset, Limit             int
 }
 

@@ -153,6 +153,9 @@ func (s *Store) Kiosks(_ context.Context, f fleet.Filter) ([]fleet.KioskView, in
 	var all []fleet.KioskView
 	for _, k := range s.kiosks {
 		v := k.view
+		if v.Retired != (f.Status == "retired") {
+			continue
+		}
 		if (f.Province != "" && v.Province != f.Province) || (f.Office != "" && v.Office != f.Office) {
 			continue
 		}

@@ -131,6 +131,8 @@ CREATE TABLE commands (
 );
 CREATE INDEX commands_kiosk ON commands (kiosk_id, sent_at);
 `,
+	// Why a retired kiosk left: revoked (stolen, lost) or retired.
+	2: `ALTER TABLE kiosks ADD COLUMN identity TEXT NOT NULL DEFAULT ''`,
 }
 
 // migrate applies the migrations the database lacks. On PostgreSQL an

@@ -139,9 +139,10 @@ func (s *Store) PutKiosk(ctx context.Context, k fleet.KioskInfo) error {
 	if k.KioskID == "" {
 		return errors.New("store: kiosk without id")
 	}
-	return s.exec(ctx, `INSERT INTO kiosks (kiosk_id, office, province, retired) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kiosk_id) DO UPDATE SET office = excluded.office, province = excluded.province, retired = excluded.retired`,
-		k.KioskID, k.Office, k.Province, b2i(k.Retired))
+	return s.exec(ctx, `INSERT INTO kiosks (kiosk_id, office, province, retired, identity) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kiosk_id) DO UPDATE SET office = excluded.office, province = excluded.province, retired = excluded.retired,
+			identity = excluded.identity`,
+		k.KioskID, k.Office, k.Province, b2i(k.Retired), k.Identity)
 }
 
 // SetPresence records a presence change; an older one than the kiosk's
@@ -221,14 +222,14 @@ func (s *Store) PutCommand(ctx context.Context, c fleet.Command) error {
 		c.ID, c.KioskID, c.Name, c.Args, c.By, nanos(c.SentAt), nanos(c.AnsweredAt), c.State, c.Result)
 }
 
-const kioskCols = `kiosk_id, office, province, retired, online, last_seen, snapshot`
+const kioskCols = `kiosk_id, office, province, retired, identity, online, last_seen, snapshot`
 
 func scanKiosk(sc interface{ Scan(...any) error }) (fleet.KioskView, error) {
 	var v fleet.KioskView
 	var retired, online int
 	var lastSeen int64
 	var snap sql.NullString
-	if err := sc.Scan(&v.KioskID, &v.Office, &v.Province, &retired, &online, &lastSeen, &snap); err != nil {
+	if err := sc.Scan(&v.KioskID, &v.Office, &v.Province, &retired, &v.Identity, &online, &lastSeen, &snap); err != nil {
 		return v, err
 	}
 	v.Retired, v.Online, v.LastSeen = retired != 0, online != 0, fromNanos(lastSeen)
@@ -253,6 +254,9 @@ func (s *Store) Kiosk(ctx context.Context, id string) (fleet.KioskView, error) {
 
 func where(f fleet.Filter) (string, []any, error) {
 	conds := []string{"retired = 0"}
+	if f.Status == "retired" {
+		conds[0] = "retired = 1"
+	}
 	var args []any
 	for _, c := range []struct{ col, val string }{{"province", f.Province}, {"office", f.Office}, {"version", f.Version}} {
 		if c.val != "" {
@@ -261,7 +265,7 @@ func where(f fleet.Filter) (string, []any, error) {
 		}
 	}
 	switch f.Status {
-	case "":
+	case "", "retired":
 	case "online":
 		conds = append(conds, "online = 1")
 	case "offline":
@@ -269,13 +273,14 @@ func where(f fleet.Filter) (string, []any, error) {
 	case "problem":
 		conds = append(conds, "look_order = 0")
 	default:
-		return "", nil, fmt.Errorf("store: unknown status %q (want online, offline or problem)", f.Status)
+		return "", nil, fmt.Errorf("store: unknown status %q (want online, offline, problem or retired)", f.Status)
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
 // Kiosks returns a page of the kiosks the filter selects (retired ones
-// never), problems first (offline or with a problem), then by id, and how
+// only with the status "retired", and then only they), problems first
+// (offline or with a problem), then by id, and how
 // many the filter selects in all.
 func (s *Store) Kiosks(ctx context.Context, f fleet.Filter) ([]fleet.KioskView, int, error) {
 	w, args, err := where(f)

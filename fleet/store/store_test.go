@@ -196,7 +196,7 @@ func ids(vs []fleet.KioskView) []string {
 func testKiosksFilterAndPages(t *testing.T, s *Store) {
 	c := ctx(t)
 	fleetOf(t, s, 30)
-	must(t, s.PutKiosk(c, fleet.KioskInfo{KioskID: "k999", Province: "TH-10", Retired: true}))
+	must(t, s.PutKiosk(c, fleet.KioskInfo{KioskID: "k999", Province: "TH-10", Retired: true, Identity: fleet.IdentityRevoked}))
 	check := func(f fleet.Filter, want func(i int) bool) {
 		t.Helper()
 		var wantIDs []string
@@ -222,6 +222,11 @@ func testKiosksFilterAndPages(t *testing.T, s *Store) {
 	check(fleet.Filter{Status: "offline"}, func(i int) bool { return i%3 == 0 })
 	check(fleet.Filter{Status: "problem"}, func(i int) bool { return i%3 == 0 || i%5 == 0 })
 	check(fleet.Filter{Status: "problem", Province: "TH-10", Version: "v2"}, func(i int) bool { return i%2 == 0 && (i%3 == 0 || i%5 == 0) })
+	// The retired kiosk only with the status retired, with why it left.
+	if vs, total, err := s.Kiosks(c, fleet.Filter{Status: "retired", Province: "TH-10"}); err != nil || total != 1 || len(vs) != 1 ||
+		vs[0].KioskID != "k999" || !vs[0].Retired || vs[0].Identity != fleet.IdentityRevoked {
+		t.Errorf("Kiosks(retired) = %+v, %d, %v; want k999, revoked", vs, total, err)
+	}
 	if _, _, err := s.Kiosks(c, fleet.Filter{Status: "sideways"}); err == nil {
 		t.Error("an unknown status is not an error")
 	}
