@@ -4,14 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image/png"
 	"io"
 	"os"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
+	"govkiosk/fleet/qrpng"
 	"govkiosk/fleet/techauth"
 )
 
@@ -51,20 +48,11 @@ func runTechToken(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *pngFile != "" {
-		hints := map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_MARGIN: 4}
-		m, err := qrcode.NewQRCodeWriter().Encode(payload, gozxing.BarcodeFormat_QR_CODE, 480, 480, hints)
+		b, err := qrpng.Encode(payload, 0)
 		if err != nil {
 			return fmt.Errorf("--png: %w", err)
 		}
-		f, err := os.Create(*pngFile)
-		if err != nil {
-			return fmt.Errorf("--png: %w", err)
-		}
-		if err := png.Encode(f, m); err != nil {
-			f.Close()
-			return fmt.Errorf("--png: %w", err)
-		}
-		if err := f.Close(); err != nil {
+		if err := os.WriteFile(*pngFile, b, 0o600); err != nil {
 			return fmt.Errorf("--png: %w", err)
 		}
 	}
