@@ -40,6 +40,14 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("portal: %s (%s)", e.Portal.Message, e.Portal.Code)
 }
 
+// PortalMessage is the portal's message, for staff to read.
+func (e *Error) PortalMessage() string {
+	if e.Portal.Message == "" {
+		return fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+	}
+	return e.Portal.Message
+}
+
 // ErrBadKioskID is returned for a kiosk id that cannot be one.
 var ErrBadKioskID = errors.New("portaladmin: not a kiosk id")
 

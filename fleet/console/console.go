@@ -65,6 +65,19 @@ type Options struct {
 	// console is served over HTTPS (always, beyond loopback).
 	SecureCookie bool
 	SessionTTL   time.Duration // idle time before a new login; default 8h
+	// Portal, when set, is the portal's admin API: the "Enroll a kiosk"
+	// page and the kiosks' revoke and retire buttons use it; without it
+	// the page says it is not configured.
+	Portal PortalAdmin
+	// RefreshCRL, when set, fetches the revocation list at once after a
+	// revoke or retire, so the broker drops the kiosk without waiting.
+	RefreshCRL func(context.Context) error
+	// Offices a kiosk may be enrolled for, besides those of the registry.
+	Offices []string
+	// Operators are the staff (names of Users) with the operator role
+	// (technician leads included): they alone may enroll, revoke and
+	// retire kiosks.
+	Operators []string
 	Now          func() time.Time
 	Rand         io.Reader
 	HTTPClient   *http.Client
@@ -186,6 +199,10 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("GET /overview", c.staff(c.overview))
 	c.mux.HandleFunc("GET /kiosk/{id}", c.staff(c.kiosk))
 	c.mux.HandleFunc("POST /kiosk/{id}/command", c.staff(c.command))
+	c.mux.HandleFunc("GET /enroll", c.staff(c.enrollPage))
+	c.mux.HandleFunc("POST /enroll", c.staff(c.enroll))
+	c.mux.HandleFunc("GET /kiosk/{id}/{action}", c.staff(c.identityConfirm))
+	c.mux.HandleFunc("POST /kiosk/{id}/{action}", c.staff(c.identityAction))
 	return c, nil
 }
 
@@ -384,7 +401,7 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, _ string, s sessi
 	ctx := r.Context()
 	q := r.URL.Query()
 	f := fleet.Filter{Province: q.Get("province"), Office: q.Get("office"), Version: q.Get("version"), Status: q.Get("status"), Limit: PageSize}
-	if !slices.Contains([]string{"", "online", "offline", "problem"}, f.Status) {
+	if !slices.Contains([]string{"", "online", "offline", "problem", "retired"}, f.Status) {
 		f.Status = ""
 	}
 	pageNo, _ := strconv.Atoi(q.Get("page"))
@@ -395,7 +412,7 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, _ string, s sessi
 		c.fail(w, r, s, "list kiosks", err)
 		return
 	}
-	d := listData{Filter: f, Kiosks: views, Total: total, Statuses: []string{"problem", "offline", "online"}}
+	d := listData{Filter: f, Kiosks: views, Total: total, Statuses: []string{"problem", "offline", "online", "retired"}}
 	if len(views) > 0 {
 		d.From, d.To = f.Offset+1, f.Offset+len(views)
 	}
@@ -477,6 +494,11 @@ type kioskData struct {
 	CommandList []string
 	CommandID   string
 	Sent        bool
+	// Identity: the revoke and retire buttons (operators, with a portal),
+	// and what the last action did.
+	Identity     bool
+	IdentityDone string // revoked|retired, after the action
+	CRLLater     bool   // the revocation list could not be fetched at once
 }
 
 type alert struct {
@@ -526,7 +548,11 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 		return
 	}
 	p := c.page(r, s, "", nil)
-	d := kioskData{View: v, Problems: v.Problems(), Commands: cmds, CommandList: Commands, Sent: r.URL.Query().Get("sent") != ""}
+	d := kioskData{View: v, Problems: v.Problems(), Commands: cmds, CommandList: Commands, Sent: r.URL.Query().Get("sent") != "",
+		Identity: c.o.Portal != nil && c.operator(s.user) && !v.Retired, CRLLater: r.URL.Query().Get("crl") == "later"}
+	if st := r.URL.Query().Get("identity"); st == v.Identity {
+		d.IdentityDone = st
+	}
 	d.Charts = drawKiosk(p.T, v, pres, snaps, from, to)
 	for i := range cmds {
 		if cmds[i].Name == "selftest" && cmds[i].State != "pending" {
