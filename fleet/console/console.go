@@ -77,11 +77,11 @@ type Options struct {
 	// Operators are the staff (names of Users) with the operator role
 	// (technician leads included): they alone may enroll, revoke and
 	// retire kiosks.
-	Operators []string
-	Now          func() time.Time
-	Rand         io.Reader
-	HTTPClient   *http.Client
-	Logger       *slog.Logger
+	Operators  []string
+	Now        func() time.Time
+	Rand       io.Reader
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 // Console is the http.Handler.
