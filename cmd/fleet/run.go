@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,10 +15,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/portaladmin"
 	"govkiosk/fleet"
 	"govkiosk/fleet/console"
+	"govkiosk/fleet/crl"
 	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/service"
@@ -36,7 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mqttListen = fs.String("mqtt-listen", "0.0.0.0:8883", "embedded broker: TLS listen address for the kiosks")
 		tlsCert    = fs.String("tls-cert", "", "embedded broker: its server certificate (PEM)")
 		tlsKey     = fs.String("tls-key", "", "embedded broker: its server key (PEM)")
-		kioskCA    = fs.String("kiosk-ca", "", "embedded broker: the CA (PEM) that issues the kiosks' device certificates")
+		kioskCA    = fs.String("kiosk-ca", "", "the CA (PEM) that issues the kiosks' device certificates: the embedded broker trusts it, and the revocation list must be signed by it")
 		brokerCA   = fs.String("broker-ca", "", "external broker: the CA (PEM) of its certificate (default: the system's roots)")
 		clientCert = fs.String("client-cert", "", "external broker: the service's client certificate (PEM; its name is the ACL's fleet-service user)")
 		clientKey  = fs.String("client-key", "", "external broker: the service's client key (PEM)")
@@ -54,6 +59,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		secure     = fs.Bool("secure-cookie", false, "mark the console's session cookie Secure (when served behind HTTPS)")
 		cmdExpiry  = fs.Duration("command-expiry", 24*time.Hour, "how long a command waits for an offline kiosk")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+
+		crlURL       = fs.String("crl-url", "", "the enrollment CA's revocation list (portal + "+api.PathCRL+"), signed by --kiosk-ca; default: from --portal-admin; revoked kiosks are refused by the broker")
+		crlFile      = fs.String("crl-file", "", "where the last good revocation list is kept (PEM; mosquitto's crlfile); default: crl.pem in --data")
+		crlInterval  = fs.Duration("crl-interval", crl.DefaultInterval, "how often the revocation list is fetched")
+		portalCA     = fs.String("portal-ca", "", "the CA (PEM) of the portal's HTTPS certificate, for --crl-url and --portal-admin (default: the system's roots)")
+		portalAdmin  = fs.String("portal-admin", "", "the portal's URL (https://portal.example) for the console's Enroll a kiosk page and Revoke/Retire buttons")
+		portalTokenF = fs.String("portal-admin-token-file", "", "with --portal-admin: a file holding the portal's admin token")
+		offices      = fs.String("offices", "", "comma-separated office codes a kiosk may be enrolled for, besides those of the registry")
+		operators    = fs.String("operators", "", "comma-separated console users (of --users) with the operator role: they may enroll, revoke and retire kiosks")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -101,6 +115,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	var kioskCACert *x509.Certificate
+	if *kioskCA != "" {
+		var err error
+		if kioskCACert, err = loadCert(*kioskCA); err != nil {
+			bad("--kiosk-ca: %v", err)
+		}
+	}
+	portalHTTP := &http.Client{Timeout: 30 * time.Second}
+	if *portalCA != "" {
+		pool, err := loadPool(*portalCA)
+		if err != nil {
+			bad("--portal-ca: %v", err)
+		}
+		portalHTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	var admin *portaladmin.Client
+	if *portalAdmin != "" {
+		if *portalTokenF == "" {
+			bad("--portal-admin needs --portal-admin-token-file")
+		} else if tok, err := portaladmin.ReadToken(*portalTokenF); err != nil {
+			bad("--portal-admin-token-file: %v", err)
+		} else if admin, err = portaladmin.New(*portalAdmin, tok, portalHTTP); err != nil {
+			bad("--portal-admin: %v", err)
+		}
+		if *crlURL == "" && admin != nil {
+			*crlURL = admin.URL(api.PathCRL)
+		}
+	}
+	if *crlURL != "" && *kioskCA == "" {
+		bad("--crl-url (or --portal-admin) needs --kiosk-ca: the CA that signs the revocation list")
+	}
+	if *crlInterval <= 0 {
+		bad("--crl-interval %v: want a positive duration", *crlInterval)
+	}
+	if *operators != "" && *usersFile == "" {
+		bad("--operators needs --users")
+	}
 	var users console.Users
 	if *usersFile != "" {
 		var err error
@@ -125,8 +176,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *retention <= 0 {
 		bad("--retention %v: want a positive duration", *retention)
 	}
+	for _, op := range splitList(*operators) {
+		if _, ok := users[op]; !ok && users != nil {
+			bad("--operators: %s is not a user of --users", op)
+		}
+	}
 	if len(problems) > 0 {
 		return errors.Join(problems...)
+	}
+	if *crlURL != "" {
+		if *crlFile == "" {
+			if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+				return fmt.Errorf("--data: %w", err)
+			}
+			*crlFile = filepath.Join(*dataDir, "crl.pem")
+		}
+		list, err := crl.New(crl.Options{URL: *crlURL, CA: kioskCACert, File: *crlFile, Interval: *crlInterval,
+			Client: portalHTTP, Log: log.With("part", "crl")})
+		if err != nil {
+			return fmt.Errorf("--crl-file: %w", err)
+		}
+		o.CRL = list
+	} else {
+		log.Warn("no --crl-url (or --portal-admin): revoked kiosks are not refused by the broker")
 	}
 	st, err := openStore(ctx, *storeDSN, *dataDir)
 	if err != nil {
@@ -148,8 +220,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var con http.Handler
 	if users != nil {
-		c, err := console.New(console.Options{Store: st, Commander: svc.Hub, Users: users, AlertmanagerURL: *amURL,
-			SecureCookie: *secure, Logger: log.With("part", "console")})
+		co := console.Options{Store: st, Commander: svc.Hub, Users: users, AlertmanagerURL: *amURL,
+			SecureCookie: *secure, Offices: splitList(*offices), Operators: splitList(*operators), Logger: log.With("part", "console")}
+		if admin != nil {
+			co.Portal = admin
+		}
+		if o.CRL != nil {
+			co.RefreshCRL = o.CRL.Refresh
+		}
+		c, err := console.New(co)
 		if err != nil {
 			return err
 		}
@@ -157,7 +236,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		log.Warn("no --users: the staff console is not served")
 	}
-	exp := exporter.New(st, &exporter.Opts{OfflineAfter: *offlineAft, Release: *release, Logger: log.With("part", "exporter")})
+	eo := &exporter.Opts{OfflineAfter: *offlineAft, Release: *release, Logger: log.With("part", "exporter")}
+	if o.CRL != nil {
+		eo.Extra = append(eo.Extra, o.CRL.WriteMetrics)
+	}
+	exp := exporter.New(st, eo)
 
 	rctx, rcancel := context.WithCancel(ctx)
 	rdone := make(chan struct{})
@@ -194,6 +277,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// loadCert reads the first certificate of a PEM file.
+func loadCert(path string) (*x509.Certificate, error) {
+	rest, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			return nil, fmt.Errorf("%s: no PEM certificate", path)
+		}
+		if blk.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(blk.Bytes)
+		}
+	}
+}
+
+// splitList splits a comma-separated flag, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func loadPool(path string) (*x509.CertPool, error) {

@@ -31,6 +31,7 @@ package exporter
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -54,7 +55,10 @@ type Opts struct {
 	Timeout time.Duration
 	// PageSize is how many kiosks one store read returns.
 	PageSize int
-	Logger   *slog.Logger
+	// Extra functions write more series in the text format after the
+	// fleet's, on every scrape of Handler (the revocation list's, fleet/crl).
+	Extra  []func(io.Writer) error
+	Logger *slog.Logger
 }
 
 // DefaultOpts are the defaults.
@@ -120,7 +124,7 @@ func New(s fleet.Store, o *Opts) *Collector {
 		if o.PageSize > 0 {
 			opts.PageSize = o.PageSize
 		}
-		opts.Release, opts.Logger = o.Release, o.Logger
+		opts.Release, opts.Logger, opts.Extra = o.Release, o.Logger, o.Extra
 	}
 	log := opts.Logger
 	if log == nil {

@@ -72,6 +72,11 @@ func (c *Collector) WriteText(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, extra := range c.o.Extra {
+		if err := extra(bw); err != nil {
+			return err
+		}
+	}
 	return bw.Flush()
 }
 
