@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +26,8 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	backendclient "govkiosk/backend-client"
+	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/portaladmin"
 	"govkiosk/drivers/device"
 	"govkiosk/drivers/printer/escposemu"
 	"govkiosk/drivers/qrreader"
@@ -33,6 +36,7 @@ import (
 	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/fleet"
 	"govkiosk/fleet/console"
+	"govkiosk/fleet/crl"
 	"govkiosk/fleet/exporter"
 	"govkiosk/fleet/pki"
 	fleetservice "govkiosk/fleet/service"
@@ -58,6 +62,7 @@ type demo struct {
 	fleet      *fleetservice.Service
 	fleetStore *fleetstore.Store
 	tech       *techauth.Issuer // the demo fleet's technician tokens
+	crl        *crl.List        // the embedded portal's revocation list, as the demo fleet keeps it
 	// fleetConsole serves the fleet's staff console and /metrics on
 	// loopback; staffPassword is its demo user's, new each run.
 	fleetConsole  *http.Server
@@ -241,8 +246,24 @@ func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir stri
 	if d.fleetStore, err = fleetstore.Open(ctx, filepath.Join(kioskDir, "fleet.db")); err != nil {
 		return fmt.Errorf("demo fleet store: %w", err)
 	}
+	// The embedded portal's revocation list: the broker refuses the kiosks
+	// revoked or retired there (the fleet console's buttons).
+	if d.portal != nil {
+		blk, _ := pem.Decode(portalCA)
+		if blk == nil {
+			return errors.New("demo fleet: no portal CA certificate")
+		}
+		enrollCA, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return fmt.Errorf("demo fleet: portal CA: %w", err)
+		}
+		if d.crl, err = crl.New(crl.Options{URL: cfg.PortalURL + api.PathCRL, CA: enrollCA,
+			File: filepath.Join(kioskDir, "fleet-crl.pem"), Log: log.With("part", "fleet-crl")}); err != nil {
+			return fmt.Errorf("demo fleet: %w", err)
+		}
+	}
 	d.fleet, err = fleetservice.Start(ctx, fleetservice.Options{
-		MQTTListen: "127.0.0.1:0", ServerCert: &server, KioskCAs: kioskCAs, Store: d.fleetStore,
+		MQTTListen: "127.0.0.1:0", ServerCert: &server, KioskCAs: kioskCAs, Store: d.fleetStore, CRL: d.crl,
 		StartTimeout: timeout, Log: log.With("part", "fleet-service"),
 	})
 	if err != nil {
@@ -254,7 +275,7 @@ func (d *demo) startFleet(ctx context.Context, cfg *config.Config, kioskDir stri
 		return fmt.Errorf("demo fleet: %w", err)
 	}
 	cfg.Fleet.TechKey = d.tech.PublicKeyText()
-	return d.startConsole(log)
+	return d.startConsole(log, cfg.PortalURL, cfg.OfficeCode)
 }
 
 // demoStaffUser is the fleet console's demo staff member.
@@ -263,14 +284,25 @@ const demoStaffUser = "staff"
 // startConsole serves the fleet's staff console and /metrics on a free
 // loopback port, with one staff member whose password is new each run
 // (printed in the banner).
-func (d *demo) startConsole(log *slog.Logger) error {
+func (d *demo) startConsole(log *slog.Logger, portalURL, office string) error {
 	d.staffPassword = rand.Text()[:12]
 	hash, err := bcrypt.GenerateFromPassword([]byte(d.staffPassword), bcrypt.DefaultCost)
 	if err != nil {
 		return err
 	}
-	con, err := console.New(console.Options{Store: d.fleetStore, Commander: d.fleet.Hub,
-		Users: console.Users{demoStaffUser: hash}, Logger: log.With("part", "fleet-console")})
+	co := console.Options{Store: d.fleetStore, Commander: d.fleet.Hub,
+		Users: console.Users{demoStaffUser: hash}, Logger: log.With("part", "fleet-console")}
+	eo := &exporter.Opts{}
+	if d.portal != nil {
+		// The demo staff member is an operator: enroll, revoke, retire.
+		admin, err := portaladmin.New(portalURL, d.portal.AdminToken(), nil)
+		if err != nil {
+			return err
+		}
+		co.Portal, co.RefreshCRL, co.Offices, co.Operators = admin, d.crl.Refresh, []string{office}, []string{demoStaffUser}
+		eo.Extra = append(eo.Extra, d.crl.WriteMetrics)
+	}
+	con, err := console.New(co)
 	if err != nil {
 		return err
 	}
@@ -279,7 +311,7 @@ func (d *demo) startConsole(log *slog.Logger) error {
 		return fmt.Errorf("demo fleet console: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", exporter.New(d.fleetStore, nil).Handler())
+	mux.Handle("GET /metrics", exporter.New(d.fleetStore, eo).Handler())
 	mux.Handle("/", con)
 	d.fleetConsole = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	d.consoleURL = "http://" + ln.Addr().String() + "/"

@@ -116,4 +116,18 @@ func TestDemoKioskInTheFleet(t *testing.T) {
 	if !strings.Contains(string(body), `govkiosk_fleet_kiosk_online{kiosk="`+v.Kiosk.KioskID+`"`) {
 		t.Errorf("fleet /metrics lacks the kiosk's series:\n%.2000s", body)
 	}
+	// The demo fleet keeps the embedded portal's revocation list, and its
+	// staff member may enroll kiosks for the demo's office.
+	if !regexp.MustCompile(`(?m)^govkiosk_fleet_crl_number [1-9]`).Match(body) {
+		t.Errorf("fleet /metrics has no revocation list from the embedded portal:\n%.3000s", body)
+	}
+	resp, err = staff.Get(m[1] + "enroll?office=" + v.Kiosk.Office)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `name="ttl"`) || !strings.Contains(string(body), "<option>"+v.Kiosk.KioskID+"</option>") {
+		t.Errorf("fleet console enroll page = %s, want the form with the kiosk to replace:\n%s", resp.Status, body)
+	}
 }

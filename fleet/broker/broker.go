@@ -51,7 +51,10 @@ type Options struct {
 	// Revoked, when set, says whether a kiosk's certificate is revoked
 	// (fleet/crl's List): such a kiosk is refused.
 	Revoked Revocations
-	Log     *slog.Logger
+	// OnKioskConnect, when set, is called (in the connection's goroutine,
+	// no lock held) for every kiosk let in, with its verified certificate.
+	OnKioskConnect func(kioskID string, cert *x509.Certificate)
+	Log            *slog.Logger
 }
 
 // Revocations says whether a client certificate is revoked.
@@ -98,7 +101,7 @@ func Start(o Options) (*Broker, error) {
 	for _, s := range o.Services {
 		services[s] = true
 	}
-	if err := srv.AddHook(&authHook{srv: srv, services: services, serviceCA: o.ServiceCA, revoked: o.Revoked, log: log}, nil); err != nil {
+	if err := srv.AddHook(&authHook{srv: srv, services: services, serviceCA: o.ServiceCA, revoked: o.Revoked, onKiosk: o.OnKioskConnect, log: log}, nil); err != nil {
 		return nil, err
 	}
 	raw, err := net.Listen("tcp", o.Listen)
@@ -198,6 +201,7 @@ type authHook struct {
 	services  map[string]bool
 	serviceCA *x509.Certificate
 	revoked   Revocations
+	onKiosk   func(string, *x509.Certificate)
 	log       *slog.Logger
 }
 
@@ -245,6 +249,11 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	if pk.Connect.WillFlag && !ownTopic(cn, pk.Connect.WillTopic) {
 		h.log.Warn("broker: kiosk refused: last will outside its topics", "cn", cn, "topic", pk.Connect.WillTopic)
 		return false
+	}
+	if h.onKiosk != nil {
+		if leaf, ok := leafOf(cl.Net.Conn); ok {
+			h.onKiosk(cn, leaf)
+		}
 	}
 	return true
 }

@@ -6,6 +6,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -14,8 +15,9 @@ import (
 	"govkiosk/fleet"
 )
 
-// ErrNotFound is a kiosk or command the store does not hold.
-var ErrNotFound = errors.New("memstore: not found")
+// ErrNotFound is a kiosk or command the store does not hold: it is
+// fleet.ErrNotFound, as the Store contract says.
+var ErrNotFound = fmt.Errorf("memstore: %w", fleet.ErrNotFound)
 
 // Store is an in-memory fleet.Store, safe for concurrent use.
 type Store struct {

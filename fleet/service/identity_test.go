@@ -250,13 +250,18 @@ func TestEnrollAndRevokeThroughRealPortal(t *testing.T) {
 		t.Fatalf("the issued code's page lacks the code text or its QR:\n%s", body)
 	}
 	kioskID, cert := enrollKiosk(t, html.UnescapeString(m[1]))
-	if err := st.PutKiosk(ctx, fleet.KioskInfo{KioskID: kioskID, Office: "QN-TK", Province: "VN-49"}); err != nil {
-		t.Fatal(err)
-	}
 	brokerAddr := svc.Broker.Addr().String()
 	k, ack := connectKiosk(t, brokerAddr, brokerCA, kioskID, cert)
 	if ack != 0 {
 		t.Fatalf("the new kiosk %s at the broker: CONNACK 0x%02X, want success", kioskID, ack)
+	}
+	// The registry learns its office from its certificate, and the enroll
+	// page offers it for replacement.
+	if v, err := st.Kiosk(ctx, kioskID); err != nil || v.Office != "QN-TK" {
+		t.Errorf("registry after the kiosk joined: %+v, %v; want office QN-TK from its certificate", v.KioskInfo, err)
+	}
+	if _, _, body := lan.do("GET", "/enroll?office=QN-TK", nil); !strings.Contains(body, "<option>"+kioskID+"</option>") {
+		t.Errorf("the enroll page does not offer %s for replacement:\n%s", kioskID, body)
 	}
 
 	// Revoke: the confirm step first, then the portal, the list, the broker.

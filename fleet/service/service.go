@@ -92,6 +92,9 @@ func Start(ctx context.Context, o Options) (_ *Service, err error) {
 			TLS:       &tls.Config{Certificates: []tls.Certificate{*o.ServerCert}, ClientCAs: clients},
 			ServiceCA: own.Cert,
 			Revoked:   revocations(o.CRL),
+			OnKioskConnect: func(id string, cert *x509.Certificate) {
+				learnOffice(o.Store, o.Log, id, cert)
+			},
 		})
 		if err != nil {
 			return nil, err
@@ -170,6 +173,34 @@ func Start(ctx context.Context, o Options) (_ *Service, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// learnOffice records the office a kiosk's device certificate names (the
+// enrollment CA puts it in the subject's organizational unit) in the
+// registry, for a kiosk the registry knows no office of.
+func learnOffice(st fleet.Store, log *slog.Logger, id string, cert *x509.Certificate) {
+	if len(cert.Subject.OrganizationalUnit) == 0 || cert.Subject.OrganizationalUnit[0] == "" {
+		return
+	}
+	office := cert.Subject.OrganizationalUnit[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := st.Kiosk(ctx, id)
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		v = fleet.KioskView{KioskInfo: fleet.KioskInfo{KioskID: id}}
+	case err != nil:
+		log.Warn("fleet service: read the registry", "kiosk", id, "err", err)
+		return
+	}
+	if v.Office != "" || v.Retired {
+		return
+	}
+	info := v.KioskInfo
+	info.Office = office
+	if err := st.PutKiosk(ctx, info); err != nil {
+		log.Warn("fleet service: record the kiosk's office", "kiosk", id, "err", err)
+	}
 }
 
 // revocations is the list as the broker's interface, nil when there is
