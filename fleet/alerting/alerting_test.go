@@ -46,8 +46,8 @@ func TestPromtool(t *testing.T) {
 	t.Parallel()
 	promtool := tool(t, "promtool", "prometheus")
 	out := runTool(t, promtool, "check", "rules", "rules.yml")
-	if !strings.Contains(out, "SUCCESS: 9 rules found") {
-		t.Errorf("promtool check rules: want 9 rules:\n%s", out)
+	if !strings.Contains(out, "SUCCESS: 10 rules found") {
+		t.Errorf("promtool check rules: want 10 rules:\n%s", out)
 	}
 	out = runTool(t, promtool, "test", "rules", "rules_test.yml")
 	if !strings.Contains(out, "SUCCESS") {
