@@ -198,15 +198,15 @@ func (l *List) verify(der []byte) (*state, error) {
 // list again is no change (nil); an older or equal-numbered other one is
 // ErrOlder.
 func (l *List) Accept(der []byte) error {
+	if old := l.cur.Load(); old != nil && bytes.Equal(old.crl.Raw, der) {
+		return nil // the list held, fetched again: most fetches
+	}
 	st, err := l.verify(der)
 	if err != nil {
 		l.refused.Add(1)
 		return err
 	}
 	if old := l.cur.Load(); old != nil {
-		if bytes.Equal(old.crl.Raw, st.crl.Raw) {
-			return nil
-		}
 		if st.crl.Number.Cmp(old.crl.Number) <= 0 {
 			l.refused.Add(1)
 			return fmt.Errorf("%w: number %v, held %v", ErrOlder, st.crl.Number, old.crl.Number)

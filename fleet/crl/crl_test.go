@@ -20,7 +20,7 @@ import (
 	"govkiosk/fleet/pki"
 )
 
-func newCA(t *testing.T, name string) *pki.CA {
+func newCA(t testing.TB, name string) *pki.CA {
 	t.Helper()
 	ca, err := pki.NewCA(name, time.Hour)
 	if err != nil {
