@@ -33,6 +33,7 @@ import (
 	"govkiosk/fleet/console"
 	"govkiosk/fleet/crl"
 	"govkiosk/fleet/exporter"
+	"govkiosk/fleet/fleettest"
 	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/pki"
 	"govkiosk/fleet/service"
@@ -210,7 +211,7 @@ func TestEnrollAndRevokeThroughRealPortal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	fleettestWait(t, 10*time.Second, "the fleet service's first revocation list from the portal", func() bool { return list.Number() != nil })
+	fleettest.WaitFor(t, 10*time.Second, "the fleet service's first revocation list from the portal", func() bool { return list.Number() != nil })
 
 	admin, err := portaladmin.New(portalURL, adminToken, nil)
 	if err != nil {
@@ -346,16 +347,5 @@ func TestEnrollAndRevokeThroughRealPortal(t *testing.T) {
 	}
 	if v, _ := st.Kiosk(ctx, "k-unknown-to-portal"); v.Retired {
 		t.Error("a refused retire marked the kiosk retired")
-	}
-}
-
-func fleettestWait(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
