@@ -208,7 +208,21 @@ type authHook struct {
 func (h *authHook) ID() string { return "govkiosk-cert-acl" }
 
 func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablished, mqtt.OnACLCheck}, []byte{b})
+}
+
+// OnSessionEstablished checks the list once more now that the client is
+// among the connected ones: a list that took effect while it was
+// connecting (after OnConnect, before DisconnectRevoked could see it)
+// drops it here.
+func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if h.revoked == nil {
+		return
+	}
+	if leaf, ok := leafOf(cl.Net.Conn); ok && h.revoked.Revoked(leaf) {
+		h.log.Warn("broker: kiosk revoked while connecting disconnected", "cn", leaf.Subject.CommonName)
+		_ = h.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+	}
 }
 
 // OnConnect refuses a client whose certificate is revoked with CONNACK
