@@ -6,19 +6,28 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"html"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"golang.org/x/crypto/bcrypt"
 
+	"govkiosk/backend-client/api"
 	"govkiosk/fleet/fleettest"
+	"govkiosk/portal"
 )
 
 // The fleet service fetches the revocation list of --crl-url, keeps it in
@@ -80,5 +89,62 @@ func TestRunRefusesIncompleteIdentityFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("run = %v, want it to name %s", err, want)
 		}
+	}
+}
+
+// With --portal-admin (the real portal, over HTTPS with --portal-ca) the
+// console's operators issue enrollment codes, and the revocation list
+// comes from the same portal.
+func TestRunPortalAdmin(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	const token = "fleet-cmd-test-admin-token-0123456789"
+	ps, portalURL, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "portal"), AdminToken: token,
+		KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, tokFile, users := filepath.Join(dir, "portal-ca.pem"), filepath.Join(dir, "token"), filepath.Join(dir, "users")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	for f, b := range map[string]string{caFile: ps.CAPEM(), tokFile: token + "\n", users: "lan:" + string(hash) + "\nbinh:" + string(hash) + "\n"} {
+		if err := os.WriteFile(f, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := startFleet(t, "--data", filepath.Join(dir, "fleet"), "--kiosk-ca", caFile, "--portal-ca", caFile, "--portal-admin", portalURL,
+		"--portal-admin-token-file", tokFile, "--users", users, "--operators", "lan", "--offices", "QN-TK")
+	t.Cleanup(func() { f.stop(t) })
+	fleettest.WaitFor(t, 15*time.Second, "the fleet service ready", func() bool { return strings.Contains(f.stdout.String(), "fleet service ready") })
+	base := "http://" + f.httpAddr
+	fleettest.WaitFor(t, 15*time.Second, "the portal's revocation list on /metrics", func() bool {
+		_, body, err := get(http.DefaultClient, base+"/metrics")
+		return err == nil && regexp.MustCompile(`(?m)^govkiosk_fleet_crl_number [1-9]`).MatchString(body)
+	})
+	jar, _ := cookiejar.New(nil)
+	staff := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	resp, err := staff.PostForm(base+"/login", url.Values{"user": {"lan"}, "password": {"pw"}, "next": {"/enroll?office=QN-TK"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if resp.StatusCode != 200 || m == nil || !bytes.Contains(page, []byte(`name="ttl"`)) {
+		t.Fatalf("the enroll page for an operator: %s\n%s", resp.Status, page)
+	}
+	resp, err = staff.PostForm(base+"/enroll", url.Values{"csrf": {string(m[1])}, "office": {"QN-TK"}, "ttl": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	code := regexp.MustCompile(`<pre class="code">([^<]+)</pre>`).FindSubmatch(page)
+	if resp.StatusCode != 200 || code == nil {
+		t.Fatalf("issue a code: %s\n%s", resp.Status, page)
+	}
+	ec, err := api.ParseEnrollCode(html.UnescapeString(string(code[1])))
+	if err != nil || ec.PortalURL != portalURL || ec.Office != "QN-TK" || ec.CAFingerprint != ps.CAFingerprint() {
+		t.Errorf("the code %q: %+v, %v; want the portal's URL, office and CA", code[1], ec, err)
 	}
 }
