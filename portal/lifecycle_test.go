@@ -355,6 +355,11 @@ func fetchCRL(t *testing.T, p *tlsPortal) *x509.RevocationList {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	return readCRL(t, resp)
+}
+
+func readCRL(t *testing.T, resp *http.Response) *x509.RevocationList {
+	t.Helper()
 	der, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
 		t.Fatalf("GET %s: %s %s", api.PathCRL, resp.Status, resp.Header.Get("Content-Type"))
