@@ -753,3 +753,52 @@ func TestConsoleEnrollForm(t *testing.T) {
 		t.Errorf("enrolling with the code's token 23 h later: %+v %v", resp.OfficeCode, err)
 	}
 }
+
+// TestRenewAfterExpiry: a kiosk offline past its certificate's end still
+// renews with it (within 90 days), but uses it for nothing else; past the
+// grace, or revoked, it does not renew.
+func TestRenewAfterExpiry(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	p := startTLSPortal(t, func(o *portal.Options) { o.Now = clk.Now })
+	k, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	late, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	stolen, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	setState(t, p.admin, p.base, stolen.id, "revoke")
+	hb := func(k tlsKiosk) error {
+		h := heartbeat(k.id)
+		h.At, h.Seq = clk.Now(), uint64(clk.Now().UnixNano())
+		return backendclient.New(p.base, tlsClient(p.roots, k.cert), k.id, k.key).Heartbeat(context.Background(), h)
+	}
+	renew := func(k tlsKiosk) (int, string, []byte) {
+		return signedPost(t, tlsClient(p.roots, k.cert), p.base+api.PathRenew, k.id, k.key, api.RenewRequest{KioskID: k.id, At: clk.Now()})
+	}
+
+	clk.Add(api.DefaultDeviceCertTTL + 24*time.Hour) // offline a day past the end
+	if err := hb(k); err == nil {
+		t.Error("a heartbeat with an expired certificate was taken")
+	} else if st, code := apiCode(err); st != 0 && (st != 401 || code != portal.CodeDeviceCertRequired) {
+		t.Errorf("heartbeat with an expired certificate: %v", err)
+	}
+	st, code, b := renew(k)
+	if st != 200 {
+		t.Fatalf("renewal with a certificate expired a day ago: %d %s %s", st, code, b)
+	}
+	var rr api.RenewResponse
+	_ = json.Unmarshal(b, &rr)
+	if d := rr.NotAfter.Sub(clk.Now()); d < api.DefaultDeviceCertTTL-time.Minute || d > api.DefaultDeviceCertTTL {
+		t.Errorf("renewed for %v", d)
+	}
+	if err := hb(p.kiosk(t, k.id, k.key, rr.CertificatePEM)); err != nil {
+		t.Errorf("heartbeat with the renewed certificate: %v", err)
+	}
+	if st, code, _ := renew(stolen); st != 403 || code != api.CodeKioskRevoked {
+		t.Errorf("renewal of a revoked kiosk's expired certificate: %d %s", st, code)
+	}
+	clk.Add(renewGrace)
+	if st, code, _ := renew(late); st == 200 {
+		t.Errorf("renewal with a certificate expired more than %v ago: %d %s", renewGrace, st, code)
+	}
+}
+
+// renewGrace is the portal's: how long after its end a certificate renews.
+const renewGrace = 90 * 24 * time.Hour
