@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -158,8 +159,15 @@ func (s *Server) issueScopedToken(ctx context.Context, req api.EnrollTokenReques
 func (s *Server) handleAdminKioskState(state string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req api.RevokeRequest
-		if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
+		body, ok := readBody(w, r, maxJSONBody)
+		if !ok {
 			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 { // no body: the action is the reason
+			if err := json.Unmarshal(body, &req); err != nil {
+				writeError(w, http.StatusBadRequest, CodeBadRequest, "malformed JSON body: want a RevokeRequest")
+				return
+			}
 		}
 		if len(req.Reason) > maxReasonLen || len(req.IssuedBy) > maxReasonLen {
 			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("reason and issuedBy have at most %d characters", maxReasonLen))

@@ -476,8 +476,11 @@ func TestRevokedKioskRefusedOverTLS(t *testing.T) {
 	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
 		t.Fatalf("revoke: %d", st)
 	}
-	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
-		t.Errorf("revoke again: %d, want 204", st)
+	if st, b := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", nil); st != http.StatusNoContent {
+		t.Errorf("revoke again, with no body: %d %s, want 204", st, b)
+	}
+	if st, _ := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", []string{"not", "a", "request"}); st != http.StatusBadRequest {
+		t.Errorf("revoke with a malformed body: %d, want 400", st)
 	}
 	if st := setState(t, p.admin, p.base, "KIOSK-9999", "revoke"); st != http.StatusNotFound {
 		t.Errorf("revoke an unknown kiosk: %d, want 404", st)
