@@ -105,6 +105,17 @@ func (s *Server) handleAdminEnrollToken(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, resp)
 }
 
+// IssueEnrollCode makes an enrollment token and code for req.Office (and
+// req.ReplaceKiosk), as POST api.PathAdminEnrollTokens does; the error
+// says what is wrong with req.
+func (s *Server) IssueEnrollCode(ctx context.Context, req api.EnrollTokenRequest) (api.EnrollTokenResponse, error) {
+	resp, err := s.issueScopedToken(ctx, req)
+	if err != nil {
+		return resp, fmt.Errorf("portal: enrollment code: %w", err)
+	}
+	return resp, nil
+}
+
 type badTokenRequest struct{ code, msg string }
 
 func (e *badTokenRequest) Error() string { return e.msg }

@@ -248,6 +248,18 @@ func TestEnrollTokenScope(t *testing.T) {
 		t.Errorf("a token without the admin token: %v %v", resp, err)
 	}
 
+	// The same from Go, for programs that embed the portal.
+	if _, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "XX-NOPE"}); err == nil || !strings.Contains(err.Error(), "XX-NOPE") {
+		t.Errorf("IssueEnrollCode for an unknown office: %v", err)
+	}
+	goTok, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "BKK-BR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Enroll(ctx, api.EnrollRequest{Token: goTok.Token, PublicKeyPEM: pub}); err != nil || resp.OfficeCode != "BKK-BR" {
+		t.Errorf("a token of IssueEnrollCode: %+v %v", resp.OfficeCode, err)
+	}
+
 	// Expiry, on the portal's (injected) clock.
 	hour := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: 3600})
 	maxTTL := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: int64(api.MaxEnrollTokenTTL / time.Second)})
