@@ -233,7 +233,8 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &soon):
 		wait := max(int(soon.RetryAt.Sub(now).Seconds()+0.999), 1)
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("the certificate was renewed less than %v ago; try again in %d s", gap, wait))
+		writeJSON(w, http.StatusTooManyRequests, api.Error{Code: CodeRateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("the certificate was renewed less than %v ago; try again in %d s", gap, wait)})
 		return
 	case errors.Is(err, errKioskRevoked):
 		s.refuseRevoked(w, r, kioskID)
