@@ -333,6 +333,10 @@ func TestReplaceKeepsTheKioskID(t *testing.T) {
 	if err := p.heartbeat(other); err == nil {
 		t.Error("the stolen PC works again after its replacement")
 	}
+	if crl := fetchCRL(t, p); !listed(crl, other.cert) || listed(crl, back.cert) {
+		t.Errorf("after replacing the stolen kiosk the CRL lists its certificate %v, the replacement's %v; want true false",
+			listed(crl, other.cert), listed(crl, back.cert))
+	}
 
 	// Refused at issuing.
 	pending := issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK", ReplaceKiosk: old.id})
