@@ -10,13 +10,19 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
@@ -242,6 +248,18 @@ func TestEnrollTokenScope(t *testing.T) {
 		t.Errorf("a token without the admin token: %v %v", resp, err)
 	}
 
+	// The same from Go, for programs that embed the portal.
+	if _, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "XX-NOPE"}); err == nil || !strings.Contains(err.Error(), "XX-NOPE") {
+		t.Errorf("IssueEnrollCode for an unknown office: %v", err)
+	}
+	goTok, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "BKK-BR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Enroll(ctx, api.EnrollRequest{Token: goTok.Token, PublicKeyPEM: pub}); err != nil || resp.OfficeCode != "BKK-BR" {
+		t.Errorf("a token of IssueEnrollCode: %+v %v", resp.OfficeCode, err)
+	}
+
 	// Expiry, on the portal's (injected) clock.
 	hour := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: 3600})
 	maxTTL := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: int64(api.MaxEnrollTokenTTL / time.Second)})
@@ -315,6 +333,10 @@ func TestReplaceKeepsTheKioskID(t *testing.T) {
 	if err := p.heartbeat(other); err == nil {
 		t.Error("the stolen PC works again after its replacement")
 	}
+	if crl := fetchCRL(t, p); !listed(crl, other.cert) || listed(crl, back.cert) {
+		t.Errorf("after replacing the stolen kiosk the CRL lists its certificate %v, the replacement's %v; want true false",
+			listed(crl, other.cert), listed(crl, back.cert))
+	}
 
 	// Refused at issuing.
 	pending := issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK", ReplaceKiosk: old.id})
@@ -349,6 +371,11 @@ func fetchCRL(t *testing.T, p *tlsPortal) *x509.RevocationList {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	return readCRL(t, resp)
+}
+
+func readCRL(t *testing.T, resp *http.Response) *x509.RevocationList {
+	t.Helper()
 	der, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
 		t.Fatalf("GET %s: %s %s", api.PathCRL, resp.Status, resp.Header.Get("Content-Type"))
@@ -423,9 +450,11 @@ func TestRenew(t *testing.T) {
 	}
 
 	// A looping kiosk cannot fill the table.
-	st, code, _ = signedPost(t, tlsClient(p.roots, renewed.cert), u, k.id, k.key, api.RenewRequest{KioskID: k.id, At: time.Now()})
-	if st != http.StatusTooManyRequests || code != portal.CodeRateLimited {
-		t.Errorf("second renewal within the hour: %d %s", st, code)
+	st, code, b = signedPost(t, tlsClient(p.roots, renewed.cert), u, k.id, k.key, api.RenewRequest{KioskID: k.id, At: time.Now()})
+	var ae api.Error
+	_ = json.Unmarshal(b, &ae)
+	if st != http.StatusTooManyRequests || code != portal.CodeRateLimited || ae.RetryAfter < 3500 || ae.RetryAfter > 3600 {
+		t.Errorf("second renewal within the hour: %d %s", st, b)
 	}
 
 	setState(t, p.admin, p.base, k.id, "revoke")
@@ -465,8 +494,11 @@ func TestRevokedKioskRefusedOverTLS(t *testing.T) {
 	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
 		t.Fatalf("revoke: %d", st)
 	}
-	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
-		t.Errorf("revoke again: %d, want 204", st)
+	if st, b := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", nil); st != http.StatusNoContent {
+		t.Errorf("revoke again, with no body: %d %s, want 204", st, b)
+	}
+	if st, _ := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", []string{"not", "a", "request"}); st != http.StatusBadRequest {
+		t.Errorf("revoke with a malformed body: %d, want 400", st)
 	}
 	if st := setState(t, p.admin, p.base, "KIOSK-9999", "revoke"); st != http.StatusNotFound {
 		t.Errorf("revoke an unknown kiosk: %d, want 404", st)
@@ -675,3 +707,119 @@ func TestDecommission(t *testing.T) {
 		t.Errorf("admin kiosks after decommission: %s", kb)
 	}
 }
+
+var reQRDataURL = regexp.MustCompile(`id="enroll-qr" src="data:image/png;base64,([A-Za-z0-9+/=&#;]+)"`)
+
+// TestConsoleEnrollForm: the console's form gives a technician a QR that
+// a reader decodes to the enrollment code of the chosen office, and the
+// token in it enrolls a kiosk there; a bad office gets a message.
+func TestConsoleEnrollForm(t *testing.T) {
+	e := newEnv(t, nil)
+	page := getText(t, e.url+"/")
+	if !strings.Contains(page, `action="`+portal.PathConsoleEnroll+`"`) || !strings.Contains(page, `value="BKK-BR"`) {
+		t.Fatalf("the console has no enrollment form:\n%s", page)
+	}
+	post := func(form url.Values) (int, string) {
+		req, _ := http.NewRequest("POST", e.url+portal.PathConsoleEnroll, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, body := post(url.Values{"office": {"BKK-BR"}, "replace": {e.kid}, "hours": {"8"}})
+	if st != 400 || !strings.Contains(body, "office") {
+		t.Errorf("replacing a QN-TK kiosk with a BKK-BR code: %d\n%s", st, body)
+	}
+	st, body = post(url.Values{"office": {"BKK-BR"}, "hours": {"24"}, "issuedBy": {"op-3"}})
+	if st != 200 {
+		t.Fatalf("form: %d\n%s", st, body)
+	}
+	m := reQRDataURL.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no QR image on the page:\n%s", body)
+	}
+	pngBytes, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1])) // as a browser reads the attribute
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(pngBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("the QR does not decode: %v", err)
+	}
+	code, err := api.ParseEnrollCode(res.GetText())
+	if err != nil {
+		t.Fatalf("the QR holds %q: %v", res.GetText(), err)
+	}
+	if code.Office != "BKK-BR" || code.CAFingerprint != e.s.CAFingerprint() || code.PortalURL != e.s.PublicURL() ||
+		!strings.Contains(body, code.Token) {
+		t.Errorf("code %+v", code)
+	}
+	_, pub := newKey(t)
+	e.clk.Add(23 * time.Hour)
+	resp, err := backendclient.New(e.url, nil, "", nil).Enroll(context.Background(), api.EnrollRequest{Token: code.Token, PublicKeyPEM: pub})
+	if err != nil || resp.OfficeCode != "BKK-BR" {
+		t.Errorf("enrolling with the code's token 23 h later: %+v %v", resp.OfficeCode, err)
+	}
+}
+
+// TestRenewAfterExpiry: a kiosk offline past its certificate's end still
+// renews with it (within 90 days), but uses it for nothing else; past the
+// grace, or revoked, it does not renew.
+func TestRenewAfterExpiry(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	p := startTLSPortal(t, func(o *portal.Options) { o.Now = clk.Now })
+	k, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	late, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	stolen, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	setState(t, p.admin, p.base, stolen.id, "revoke")
+	hb := func(k tlsKiosk) error {
+		h := heartbeat(k.id)
+		h.At, h.Seq = clk.Now(), uint64(clk.Now().UnixNano())
+		return backendclient.New(p.base, tlsClient(p.roots, k.cert), k.id, k.key).Heartbeat(context.Background(), h)
+	}
+	renew := func(k tlsKiosk) (int, string, []byte) {
+		return signedPost(t, tlsClient(p.roots, k.cert), p.base+api.PathRenew, k.id, k.key, api.RenewRequest{KioskID: k.id, At: clk.Now()})
+	}
+
+	clk.Add(api.DefaultDeviceCertTTL + 24*time.Hour) // offline a day past the end
+	if err := hb(k); err == nil {
+		t.Error("a heartbeat with an expired certificate was taken")
+	} else if st, code := apiCode(err); st != 0 && (st != 401 || code != portal.CodeDeviceCertRequired) {
+		t.Errorf("heartbeat with an expired certificate: %v", err)
+	}
+	st, code, b := renew(k)
+	if st != 200 {
+		t.Fatalf("renewal with a certificate expired a day ago: %d %s %s", st, code, b)
+	}
+	var rr api.RenewResponse
+	_ = json.Unmarshal(b, &rr)
+	if d := rr.NotAfter.Sub(clk.Now()); d < api.DefaultDeviceCertTTL-time.Minute || d > api.DefaultDeviceCertTTL {
+		t.Errorf("renewed for %v", d)
+	}
+	if err := hb(p.kiosk(t, k.id, k.key, rr.CertificatePEM)); err != nil {
+		t.Errorf("heartbeat with the renewed certificate: %v", err)
+	}
+	if st, code, _ := renew(stolen); st != 403 || code != api.CodeKioskRevoked {
+		t.Errorf("renewal of a revoked kiosk's expired certificate: %d %s", st, code)
+	}
+	clk.Add(renewGrace)
+	if st, code, _ := renew(late); st == 200 {
+		t.Errorf("renewal with a certificate expired more than %v ago: %d %s", renewGrace, st, code)
+	}
+}
+
+// renewGrace is the portal's: how long after its end a certificate renews.
+const renewGrace = 90 * 24 * time.Hour
