@@ -356,3 +356,30 @@ func TestUpdateState(t *testing.T) {
 		t.Errorf("the text exposition lacks the update state:\n%.3000s", text.String())
 	}
 }
+
+// A kiosk revoked or retired leaves the export (so KioskOffline, which
+// reads govkiosk_fleet_kiosk_online, never pages for it) and the counts;
+// the Extra writers' series follow the fleet's.
+func TestRetiredNotExported(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	put(t, s, "k-live", "TH-10", "TH-10-1001", false, kioskSnap("k-live", "1.1.0", "full"))
+	put(t, s, "k-stolen", "TH-10", "TH-10-1001", false, kioskSnap("k-stolen", "1.1.0", "full"))
+	must(t, s.PutKiosk(ctx, fleet.KioskInfo{KioskID: "k-stolen", Province: "TH-10", Office: "TH-10-1001", Retired: true, Identity: fleet.IdentityRevoked}))
+	c := New(s, &Opts{Extra: []func(io.Writer) error{func(w io.Writer) error {
+		_, err := io.WriteString(w, "govkiosk_fleet_crl_number 3\n")
+		return err
+	}}})
+	var text strings.Builder
+	must(t, c.WriteText(&text))
+	out := text.String()
+	if !strings.Contains(out, `govkiosk_fleet_kiosk_online{kiosk="k-live"`) || strings.Contains(out, `kiosk="k-stolen"`) {
+		t.Errorf("want k-live exported and the revoked k-stolen not:\n%.3000s", out)
+	}
+	if !strings.Contains(out, `govkiosk_fleet_office_kiosks{province="TH-10",office="TH-10-1001",status="total"} 1`) {
+		t.Errorf("the office's count includes the revoked kiosk:\n%.3000s", out)
+	}
+	if !strings.HasSuffix(out, "govkiosk_fleet_crl_number 3\n") {
+		t.Errorf("the Extra series are not at the end:\n%.300s", out[max(0, len(out)-300):])
+	}
+}
