@@ -194,7 +194,12 @@ func (c *Console) portalFailed(w http.ResponseWriter, r *http.Request, s session
 // on what, and what came of it) and the log.
 func (c *Console) audit(ctx context.Context, user, action, target, args string, err error) {
 	now := c.o.Now()
-	cmd := fleet.Command{ID: uuid.NewString(), KioskID: target, Name: action, Args: args, By: user, SentAt: now, AnsweredAt: now, State: "done"}
+	id, rerr := uuid.NewRandomFromReader(c.o.Rand)
+	if rerr != nil {
+		c.log.Error("console: audit not stored: no id", "action", action, "target", target, "by", user, "err", rerr)
+		return
+	}
+	cmd := fleet.Command{ID: id.String(), KioskID: target, Name: action, Args: args, By: user, SentAt: now, AnsweredAt: now, State: "done"}
 	if err != nil {
 		cmd.State, cmd.Result = "failed", err.Error()
 		if len(cmd.Result) > 300 {
