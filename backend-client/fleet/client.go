@@ -113,7 +113,7 @@ type Client struct {
 	restartOnce sync.Once
 	connected   atomic.Bool
 	linkMu      sync.Mutex
-	linkSince   time.Time // when the link last went up or down
+	linkSince   time.Time  // when the link last went up or down
 	cmdMu       sync.Mutex // one command at a time
 
 	mu     sync.Mutex
