@@ -186,6 +186,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("GET /overview", c.staff(c.overview))
 	c.mux.HandleFunc("GET /kiosk/{id}", c.staff(c.kiosk))
 	c.mux.HandleFunc("POST /kiosk/{id}/command", c.staff(c.command))
+	c.mux.HandleFunc("POST /kiosk/{id}/service-pin", c.staff(c.servicePIN))
 	return c, nil
 }
 

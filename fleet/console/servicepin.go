@@ -1,0 +1,122 @@
+package console
+
+// "Give a service PIN": on a kiosk's page, staff make a one-time 8-digit
+// PIN for a technician at the kiosk. The PIN is drawn from the console's
+// randomness (crypto/rand), shown once on the answer page (never stored,
+// never logged) and the kiosk is sent only its salted Argon2id hash, the
+// staff id of who asked and an expiry (fleetwire.CmdServicePIN), through
+// the Commander like every command, so it is audited with the others.
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+
+	"govkiosk/backend-client/fleetwire"
+	"govkiosk/fleet"
+)
+
+// ServicePINTTL is how long a service PIN from the console is good for.
+const ServicePINTTL = 20 * time.Minute
+
+type pinData struct {
+	KioskID string
+	PIN     string
+	PINID   string
+	Expires time.Time
+	State   string
+}
+
+func (c *Console) servicePIN(w http.ResponseWriter, r *http.Request, _ string, s session) {
+	ctx := r.Context()
+	id, cid := r.PathValue("id"), r.PostFormValue("cid")
+	if _, err := uuid.Parse(cid); err != nil {
+		c.render(w, http.StatusBadRequest, "error", c.page(r, s, "err.csrf", nil))
+		return
+	}
+	if _, err := c.o.Store.Kiosk(ctx, id); err != nil {
+		if isNotFound(err) {
+			c.render(w, http.StatusNotFound, "error", c.page(r, s, "kiosk.unknown", nil))
+			return
+		}
+		c.fail(w, r, s, "read kiosk", err)
+		return
+	}
+	// The same form posted again must not show a PIN the kiosk never got:
+	// the command with its id went already, with another PIN.
+	if _, err := c.o.Store.Command(ctx, cid); err == nil {
+		c.render(w, http.StatusConflict, "error", c.page(r, s, "pin.again", nil))
+		return
+	}
+	pin, sp, err := fleetwire.NewServicePIN(c.o.Rand, s.user, c.o.Now(), ServicePINTTL)
+	if err != nil {
+		c.fail(w, r, s, "make a service PIN", err)
+		return
+	}
+	cmd := fleet.Command{ID: cid, KioskID: id, Name: fleetwire.CmdServicePIN, Args: sp.Encode(), By: s.user, SentAt: c.o.Now(), State: "pending"}
+	sent, err := c.o.Commander.Send(ctx, cmd)
+	if err != nil {
+		c.fail(w, r, s, "send service PIN", err)
+		return
+	}
+	c.log.Info("console: service PIN sent", "kiosk", id, "pin", sp.ID, "command", cid, "by", s.user, "expires", sp.Expires)
+	w.Header().Set("Cache-Control", "no-store")
+	p := c.page(r, s, "", pinData{KioskID: id, PIN: pin, PINID: sp.ID, Expires: sp.Expires, State: sent.State})
+	p.LangURLs = map[string]string{} // a language switch reloads /kiosk/{id}, not this answer
+	for _, l := range langs {
+		p.LangURLs[l] = "/kiosk/" + url.PathEscape(id) + "?lang=" + l
+	}
+	c.render(w, http.StatusOK, "pin", p)
+}
+
+var pinMessages = map[string]map[string]string{
+	"en": {
+		"cmd.service-pin": "Service PIN",
+		"pin.title":       "Service PIN",
+		"pin.give":        "Give a service PIN",
+		"pin.explain":     "For a technician at the kiosk without a technician code: the kiosk gets a one-time 8-digit PIN, good for 20 minutes and once. The PIN is shown here once only.",
+		"pin.show":        "Tell the technician this PIN. It is not shown again.",
+		"pin.expires":     "Good once, until",
+		"pin.id":          "PIN id (in the kiosk's log and events)",
+		"pin.state":       "Delivery to the kiosk",
+		"pin.back":        "Back to the kiosk",
+		"pin.again":       "This form was sent already: open the kiosk's page again for a new PIN.",
+	},
+	"th": {
+		"cmd.service-pin": "PIN บำรุงรักษา",
+		"pin.title":       "PIN บำรุงรักษา",
+		"pin.give":        "ให้ PIN บำรุงรักษา",
+		"pin.explain":     "สำหรับช่างที่ตู้ซึ่งไม่มีรหัสช่าง: ตู้จะได้รับ PIN 8 หลักใช้ครั้งเดียว ใช้ได้ 20 นาที แสดง PIN ที่นี่เพียงครั้งเดียว",
+		"pin.show":        "แจ้ง PIN นี้แก่ช่าง จะไม่แสดงอีก",
+		"pin.expires":     "ใช้ได้ครั้งเดียว จนถึง",
+		"pin.id":          "รหัสอ้างอิง PIN (ในบันทึกและเหตุการณ์ของตู้)",
+		"pin.state":       "การส่งถึงตู้",
+		"pin.back":        "กลับไปที่ตู้",
+		"pin.again":       "ส่งแบบฟอร์มนี้ไปแล้ว: เปิดหน้าของตู้อีกครั้งเพื่อขอ PIN ใหม่",
+	},
+	"vi": {
+		"cmd.service-pin": "Mã PIN bảo trì",
+		"pin.title":       "Mã PIN bảo trì",
+		"pin.give":        "Cấp mã PIN bảo trì",
+		"pin.explain":     "Cho kỹ thuật viên tại ki-ốt không có mã kỹ thuật viên: ki-ốt nhận một mã PIN 8 chữ số dùng một lần, hiệu lực 20 phút. Mã PIN chỉ hiện ở đây một lần.",
+		"pin.show":        "Báo mã PIN này cho kỹ thuật viên. Mã sẽ không hiện lại.",
+		"pin.expires":     "Dùng một lần, đến",
+		"pin.id":          "Mã tham chiếu PIN (trong nhật ký và sự kiện của ki-ốt)",
+		"pin.state":       "Gửi tới ki-ốt",
+		"pin.back":        "Quay lại ki-ốt",
+		"pin.again":       "Biểu mẫu này đã được gửi: mở lại trang của ki-ốt để lấy mã PIN mới.",
+	},
+}
+
+func init() {
+	for l, m := range pinMessages {
+		for k, v := range m {
+			if _, dup := messages[l][k]; dup {
+				panic("console: message " + l + "/" + k + " defined twice")
+			}
+			messages[l][k] = v
+		}
+	}
+}

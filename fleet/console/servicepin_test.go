@@ -1,0 +1,85 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"govkiosk/backend-client/fleetwire"
+	"govkiosk/fleet"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestGiveServicePIN: staff press "Give a service PIN" on a kiosk's page;
+// the answer shows an 8-digit PIN once, the kiosk is sent a service-pin
+// command by that staff id whose arguments hold only the PIN's hash (it
+// matches the PIN shown) and a 20-minute expiry; the same form twice
+// sends nothing more and shows no PIN; neither the kiosk page nor the log
+// holds the PIN or the hash.
+func TestGiveServicePIN(t *testing.T) {
+	r := newRig(t, "")
+	logs := &lockedBuffer{}
+	r.c.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	must(t, r.st.PutKiosk(ctx, fleet.KioskInfo{KioskID: "K1", Province: "TH-10", Office: "TH-10-1001"}))
+	r.login()
+	_, _, body := r.do("GET", "/kiosk/K1", nil)
+	if !strings.Contains(body, `action="/kiosk/K1/service-pin"`) {
+		t.Fatal("the kiosk page has no service PIN button")
+	}
+	cid, csrf := find(t, cidRE, body), find(t, csrfRE, body)
+	if code, _, _ := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}}); code != http.StatusForbidden || len(r.cmd.commands()) != 0 {
+		t.Fatalf("without CSRF: %d, sent %v", code, r.cmd.commands())
+	}
+	code, h, page := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}})
+	if code != http.StatusOK || h.Get("Cache-Control") != "no-store" {
+		t.Fatalf("service PIN: %d, Cache-Control %q\n%s", code, h.Get("Cache-Control"), page)
+	}
+	pin := find(t, regexp.MustCompile(`data-testid="service-pin">(\d{8})<`), page)
+	sent := r.cmd.commands()
+	if len(sent) != 1 {
+		t.Fatalf("sent %d commands, want 1", len(sent))
+	}
+	c := sent[0]
+	if c.ID != cid || c.KioskID != "K1" || c.Name != fleetwire.CmdServicePIN || c.By != "anan" {
+		t.Fatalf("command %+v", c)
+	}
+	if strings.Contains(c.Args, pin) {
+		t.Fatalf("the command's args %q hold the PIN", c.Args)
+	}
+	sp, err := fleetwire.ParseServicePIN(c.Args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.Match(pin) || sp.Technician != "anan" || !sp.Expires.Equal(r.clk.Now().Add(ServicePINTTL)) {
+		t.Fatalf("the PIN sent: match %v, technician %q, expires %v", sp.Match(pin), sp.Technician, sp.Expires)
+	}
+	if !strings.Contains(page, sp.ID) {
+		t.Error("the answer does not name the PIN's id")
+	}
+
+	code, _, again := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}})
+	if code != http.StatusConflict || len(r.cmd.commands()) != 1 || regexp.MustCompile(`data-testid="service-pin"`).MatchString(again) {
+		t.Fatalf("the same form twice: %d, %d commands sent", code, len(r.cmd.commands()))
+	}
+	_, _, body = r.do("GET", "/kiosk/K1", nil)
+	if !strings.Contains(body, "Service PIN") || strings.Contains(body, pin) || strings.Contains(body, "hash=") {
+		t.Error("the kiosk page does not list the PIN command, or shows the PIN or its hash")
+	}
+	if l := logs.String(); strings.Contains(l, pin) || !strings.Contains(l, sp.ID) {
+		t.Errorf("the log holds the PIN, or not its id:\n%s", l)
+	}
+}
