@@ -129,7 +129,7 @@ func (s *Service) enterPIN(pin string) error {
 		s.pins = slices.DeleteFunc(s.pins, func(q fleetwire.ServicePIN) bool { return q.ID == hit.ID })
 		s.notice = MsgSvcPINExpired
 		s.d.Log.Warn("service PIN refused: expired", "pin", hit.ID, "expired", hit.Expires)
-		kind, detail = "service-refused", "pin "+hit.ID+": expired"
+		kind, detail = "service-refused", "token "+hit.ID+": expired"
 		err = userErr(MsgSvcPINExpired, fmt.Errorf("service PIN %s expired", hit.ID))
 	case hit != nil:
 		s.pins = slices.DeleteFunc(s.pins, func(q fleetwire.ServicePIN) bool { return q.ID == hit.ID }) // good once
@@ -137,7 +137,7 @@ func (s *Service) enterPIN(pin string) error {
 		s.active, s.touched, s.notice = true, now, ""
 		s.token = fleetwire.TechClaims{ID: hit.ID, Technician: hit.Technician, Expires: fleetwire.Unix(hit.Expires)}
 		s.d.Log.Info("service mode entered", "pin", hit.ID)
-		kind, detail = "service-enter", "pin "+hit.ID
+		kind, detail = "service-enter", "token "+hit.ID // the id says it is a PIN
 	default:
 		s.pinFails++
 		if s.pinFails >= MaxPINTries {

@@ -125,7 +125,7 @@ func TestServicePINOpensServiceModeOnce(t *testing.T) {
 	if !v.Active || v.TokenID != p.ID {
 		t.Fatalf("after the right PIN: active %v by %q, want active by %s", v.Active, v.TokenID, p.ID)
 	}
-	if !r.events.has("service-enter pin " + p.ID) {
+	if !r.events.has("service-enter token " + p.ID) {
 		t.Fatalf("no service-enter event for %s: %v", p.ID, r.events.ev)
 	}
 	r.svc.Leave()
@@ -151,7 +151,7 @@ func TestServicePINExpired(t *testing.T) {
 	if v := r.svc.View(context.Background()); v.Notice != kiosk.MsgSvcPINExpired {
 		t.Fatalf("the screen says %q, want %q", v.Notice, kiosk.MsgSvcPINExpired)
 	}
-	if !r.events.has("service-refused pin " + p.ID + ": expired") {
+	if !r.events.has("service-refused token " + p.ID + ": expired") {
 		t.Fatalf("no service-refused event for the expired %s: %v", p.ID, r.events.ev)
 	}
 	if err := r.svc.AddServicePIN(p); !errors.Is(err, kiosk.ErrServicePIN) {
