@@ -9,6 +9,7 @@ var serviceNetMessages = map[string]map[string]string{
 	"en": {
 		"svc.pin_offer":        "Or type the service PIN the fleet gave you:",
 		"svc.pin_typed":        "%d digits typed",
+		"svc.pin_typed.one":    "%d digit typed",
 		"svc.pin_enter":        "Enter service mode",
 		"svc.pin_locked_until": "Too many wrong PINs. PIN entry opens again at %s.",
 		"svc.err.pin_wrong":    "That PIN is not right, or it was used already. Check it and type it again.",
@@ -23,8 +24,8 @@ var serviceNetMessages = map[string]map[string]string{
 		"svc.net.fleet":               "Fleet link",
 		"svc.net.heartbeat":           "Last heartbeat taken by the portal",
 		"svc.net.at":                  "Tested at %s",
-		"svc.net.portal_ok":           "answered in %d ms (HTTP %d)",
-		"svc.net.portal_error":        "answered with an error in %d ms (HTTP %d)",
+		"svc.net.portal_ok":           "answered in %dms (HTTP %d)",
+		"svc.net.portal_error":        "answered with an error in %dms (HTTP %d)",
 		"svc.net.portal_down":         "cannot connect: %s",
 		"svc.net.portal_none":         "no portal address configured",
 		"svc.net.reason.dns":          "the portal's name is not found (DNS)",

@@ -96,7 +96,7 @@ func TestServiceNetworkSection(t *testing.T) {
 		}
 	}
 	en := r.page(t, "en")
-	if !regexp.MustCompile(`answered in \d+ ms \(HTTP 200\)`).MatchString(en) || !strings.Contains(en, "(5 days left)") {
+	if !regexp.MustCompile(`answered in \d+ms \(HTTP 200\)`).MatchString(en) || !strings.Contains(en, "(5 days left)") {
 		t.Errorf("the English screen lacks the latency or the days left:\n%s", section(en))
 	}
 
