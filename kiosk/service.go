@@ -430,7 +430,7 @@ func (s *Service) enter(data []byte) {
 		if s.active {
 			s.d.Log.Info("service mode: another technician token", "token", c.ID, "previous", s.token.ID)
 		}
-		s.active, s.token, s.touched, s.notice = true, c, s.d.Now(), ""
+		s.active, s.token, s.touched, s.notice, s.pinDraft = true, c, s.d.Now(), "", ""
 		s.d.Log.Info("service mode entered", "token", c.ID, "office", c.Office)
 		kind, detail = "service-enter", "token "+c.ID
 	}
