@@ -87,3 +87,19 @@ func TestServicePINDigitsUniform(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServicePINMatch is what one PIN typed costs the kiosk for each
+// PIN it keeps (one Argon2id hash at the fleet's cost), and so what one
+// guess costs whoever took a command off the wire.
+func BenchmarkServicePINMatch(b *testing.B) {
+	pin, p, err := NewServicePIN(rand.Reader, "T-0042", time.Now(), time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !p.Match(pin) {
+			b.Fatal("no match")
+		}
+	}
+}
