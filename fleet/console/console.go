@@ -478,6 +478,7 @@ type kioskData struct {
 	CommandList []string
 	CommandID   string
 	Sent        bool
+	Service     []fleet.Event // the last service-mode events, newest first (servicepin.go)
 }
 
 type alert struct {
@@ -545,6 +546,7 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 	if st := lastServiceSelfTest(evs); st != nil && (d.SelfTest == nil || st.AnsweredAt.After(d.SelfTest.AnsweredAt)) {
 		d.SelfTest = st
 	}
+	d.Service = serviceEvents(evs)
 	d.Alerts, d.AlertsFrom = c.alerts(ctx, p.Lang, v)
 	// A fresh id for the command form: sending the same form twice is the
 	// same command (the Commander is idempotent by id).

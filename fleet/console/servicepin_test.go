@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/fleet"
@@ -85,5 +86,41 @@ func TestGiveServicePIN(t *testing.T) {
 	}
 	if l := logs.String(); strings.Contains(l, pin) || !strings.Contains(l, sp.ID) {
 		t.Errorf("the log holds the PIN, or not its id:\n%s", l)
+	}
+}
+
+// TestServiceVisitsListed: a kiosk's page lists its service-mode events,
+// newest first, a PIN lockout marked as a problem, and no other events.
+func TestServiceVisitsListed(t *testing.T) {
+	r := newRig(t, "")
+	ctx := context.Background()
+	must(t, r.st.PutKiosk(ctx, fleet.KioskInfo{KioskID: "K1", Province: "TH-10", Office: "TH-10-1001"}))
+	now := r.clk.Now()
+	for i, e := range []fleet.Event{
+		{Kind: "service-enter", Detail: "token pin-0a1b2c3d4e5f"},
+		{Kind: "paper-out", Device: "printer"},
+		{Kind: "service-exit", Detail: "token pin-0a1b2c3d4e5f: technician left"},
+		{Kind: "service-pin-locked", Detail: "5 wrong PINs: PIN entry locked for 5m0s"},
+	} {
+		e.KioskID, e.Seq, e.At = "K1", uint64(i+1), now.Add(time.Duration(i-10)*time.Minute)
+		must(t, r.st.AddEvent(ctx, e))
+	}
+	r.login()
+	_, _, body := r.do("GET", "/kiosk/K1", nil)
+	i := strings.Index(body, `data-testid="service-events"`)
+	if i < 0 {
+		t.Fatalf("the kiosk page lists no service visits:\n%s", body)
+	}
+	list := body[i:]
+	list = list[:strings.Index(list, "</table>")]
+	locked, left, entered := strings.Index(list, "PIN entry locked after wrong PINs"), strings.Index(list, "service mode left"), strings.Index(list, "service mode entered")
+	if locked < 0 || left < 0 || entered < 0 || !(locked < left && left < entered) {
+		t.Errorf("service visits not all listed newest first:\n%s", list)
+	}
+	if !strings.Contains(list, `<tr class="problem"><td>`) || strings.Count(list, `class="problem"`) != 1 {
+		t.Errorf("the lockout is not the one row marked as a problem:\n%s", list)
+	}
+	if strings.Contains(list, "paper") {
+		t.Errorf("a device event among the service visits:\n%s", list)
 	}
 }
