@@ -1,10 +1,10 @@
 package console
 
 // "Give a service PIN": on a kiosk's page, staff make a one-time 8-digit
-// PIN for a technician at the kiosk. The PIN is drawn from the console's
+// PIN for a technician at the kiosk, named by their staff id. The PIN is drawn from the console's
 // randomness (crypto/rand), shown once on the answer page (never stored,
 // never logged) and the kiosk is sent only its salted Argon2id hash, the
-// staff id of who asked and an expiry (fleetwire.CmdServicePIN), through
+// technician's staff id and an expiry (fleetwire.CmdServicePIN), through
 // the Commander like every command, so it is audited with the others.
 
 import (
@@ -23,18 +23,23 @@ import (
 const ServicePINTTL = 20 * time.Minute
 
 type pinData struct {
-	KioskID string
-	PIN     string
-	PINID   string
-	Expires time.Time
-	State   string
+	KioskID    string
+	Technician string
+	PIN        string
+	PINID      string
+	Expires    time.Time
+	State      string
 }
 
 func (c *Console) servicePIN(w http.ResponseWriter, r *http.Request, _ string, s session) {
 	ctx := r.Context()
-	id, cid := r.PathValue("id"), r.PostFormValue("cid")
+	id, cid, tech := r.PathValue("id"), r.PostFormValue("cid"), strings.TrimSpace(r.PostFormValue("technician"))
 	if _, err := uuid.Parse(cid); err != nil {
 		c.render(w, http.StatusBadRequest, "error", c.page(r, s, "err.csrf", nil))
+		return
+	}
+	if !fleetwire.ValidKioskID(tech) { // the same alphabet: letters, digits, . _ -
+		c.render(w, http.StatusBadRequest, "error", c.page(r, s, "pin.technician_bad", nil))
 		return
 	}
 	if _, err := c.o.Store.Kiosk(ctx, id); err != nil {
@@ -51,7 +56,7 @@ func (c *Console) servicePIN(w http.ResponseWriter, r *http.Request, _ string, s
 		c.render(w, http.StatusConflict, "error", c.page(r, s, "pin.again", nil))
 		return
 	}
-	pin, sp, err := fleetwire.NewServicePIN(c.o.Rand, s.user, c.o.Now(), ServicePINTTL)
+	pin, sp, err := fleetwire.NewServicePIN(c.o.Rand, tech, c.o.Now(), ServicePINTTL)
 	if err != nil {
 		c.fail(w, r, s, "make a service PIN", err)
 		return
@@ -62,9 +67,9 @@ func (c *Console) servicePIN(w http.ResponseWriter, r *http.Request, _ string, s
 		c.fail(w, r, s, "send service PIN", err)
 		return
 	}
-	c.log.Info("console: service PIN sent", "kiosk", id, "pin", sp.ID, "command", cid, "by", s.user, "expires", sp.Expires)
+	c.log.Info("console: service PIN sent", "kiosk", id, "pin", sp.ID, "command", cid, "technician", tech, "by", s.user, "expires", sp.Expires)
 	w.Header().Set("Cache-Control", "no-store")
-	p := c.page(r, s, "", pinData{KioskID: id, PIN: pin, PINID: sp.ID, Expires: sp.Expires, State: sent.State})
+	p := c.page(r, s, "", pinData{KioskID: id, Technician: tech, PIN: pin, PINID: sp.ID, Expires: sp.Expires, State: sent.State})
 	p.LangURLs = map[string]string{} // a language switch reloads /kiosk/{id}, not this answer
 	for _, l := range langs {
 		p.LangURLs[l] = "/kiosk/" + url.PathEscape(id) + "?lang=" + l
@@ -100,6 +105,8 @@ var pinMessages = map[string]map[string]string{
 		"pin.state":                "Delivery to the kiosk",
 		"pin.back":                 "Back to the kiosk",
 		"pin.again":                "This form was sent already: open the kiosk's page again for a new PIN.",
+		"pin.technician":           "Technician's staff id",
+		"pin.technician_bad":       "Give the technician's staff id (letters, digits, . _ -), not a name.",
 		"svcev.title":              "Service visits",
 		"svcev.none":               "No service mode in the last week.",
 		"svcev.service-enter":      "service mode entered",
@@ -119,6 +126,8 @@ var pinMessages = map[string]map[string]string{
 		"pin.state":                "การส่งถึงตู้",
 		"pin.back":                 "กลับไปที่ตู้",
 		"pin.again":                "ส่งแบบฟอร์มนี้ไปแล้ว: เปิดหน้าของตู้อีกครั้งเพื่อขอ PIN ใหม่",
+		"pin.technician":           "รหัสพนักงานของช่าง",
+		"pin.technician_bad":       "ใส่รหัสพนักงานของช่าง (ตัวอักษร ตัวเลข . _ -) ไม่ใช่ชื่อ",
 		"svcev.title":              "การเข้าบำรุงรักษา",
 		"svcev.none":               "ไม่มีการเข้าโหมดบำรุงรักษาในสัปดาห์ที่ผ่านมา",
 		"svcev.service-enter":      "เข้าโหมดบำรุงรักษา",
@@ -138,6 +147,8 @@ var pinMessages = map[string]map[string]string{
 		"pin.state":                "Gửi tới ki-ốt",
 		"pin.back":                 "Quay lại ki-ốt",
 		"pin.again":                "Biểu mẫu này đã được gửi: mở lại trang của ki-ốt để lấy mã PIN mới.",
+		"pin.technician":           "Mã nhân viên của kỹ thuật viên",
+		"pin.technician_bad":       "Nhập mã nhân viên của kỹ thuật viên (chữ, số, . _ -), không phải họ tên.",
 		"svcev.title":              "Lượt bảo trì",
 		"svcev.none":               "Không có lượt bảo trì nào trong tuần qua.",
 		"svcev.service-enter":      "vào chế độ bảo trì",

@@ -30,8 +30,9 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 
 // TestGiveServicePIN: staff press "Give a service PIN" on a kiosk's page;
 // the answer shows an 8-digit PIN once, the kiosk is sent a service-pin
-// command by that staff id whose arguments hold only the PIN's hash (it
-// matches the PIN shown) and a 20-minute expiry; the same form twice
+// command by that staff member whose arguments hold only the PIN's hash
+// (it matches the PIN shown), the technician's staff id (a name is
+// refused) and a 20-minute expiry; the same form twice
 // sends nothing more and shows no PIN; neither the kiosk page nor the log
 // holds the PIN or the hash.
 func TestGiveServicePIN(t *testing.T) {
@@ -46,10 +47,15 @@ func TestGiveServicePIN(t *testing.T) {
 		t.Fatal("the kiosk page has no service PIN button")
 	}
 	cid, csrf := find(t, cidRE, body), find(t, csrfRE, body)
-	if code, _, _ := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}}); code != http.StatusForbidden || len(r.cmd.commands()) != 0 {
+	if code, _, _ := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "technician": {"T-0042"}}); code != http.StatusForbidden || len(r.cmd.commands()) != 0 {
 		t.Fatalf("without CSRF: %d, sent %v", code, r.cmd.commands())
 	}
-	code, h, page := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}})
+	for _, bad := range []string{"", "Nguyễn Văn A", "T 42"} {
+		if code, _, body := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}, "technician": {bad}}); code != http.StatusBadRequest || len(r.cmd.commands()) != 0 || !strings.Contains(body, "staff id") {
+			t.Fatalf("technician %q: %d, sent %v", bad, code, r.cmd.commands())
+		}
+	}
+	code, h, page := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}, "technician": {"T-0042"}})
 	if code != http.StatusOK || h.Get("Cache-Control") != "no-store" {
 		t.Fatalf("service PIN: %d, Cache-Control %q\n%s", code, h.Get("Cache-Control"), page)
 	}
@@ -69,14 +75,14 @@ func TestGiveServicePIN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sp.Match(pin) || sp.Technician != "anan" || !sp.Expires.Equal(r.clk.Now().Add(ServicePINTTL)) {
+	if !sp.Match(pin) || sp.Technician != "T-0042" || !sp.Expires.Equal(r.clk.Now().Add(ServicePINTTL)) {
 		t.Fatalf("the PIN sent: match %v, technician %q, expires %v", sp.Match(pin), sp.Technician, sp.Expires)
 	}
 	if !strings.Contains(page, sp.ID) {
 		t.Error("the answer does not name the PIN's id")
 	}
 
-	code, _, again := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}})
+	code, _, again := r.do("POST", "/kiosk/K1/service-pin", url.Values{"cid": {cid}, "csrf": {csrf}, "technician": {"T-0042"}})
 	if code != http.StatusConflict || len(r.cmd.commands()) != 1 || regexp.MustCompile(`data-testid="service-pin"`).MatchString(again) {
 		t.Fatalf("the same form twice: %d, %d commands sent", code, len(r.cmd.commands()))
 	}
