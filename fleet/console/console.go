@@ -186,6 +186,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("GET /overview", c.staff(c.overview))
 	c.mux.HandleFunc("GET /kiosk/{id}", c.staff(c.kiosk))
 	c.mux.HandleFunc("POST /kiosk/{id}/command", c.staff(c.command))
+	c.mux.HandleFunc("POST /kiosk/{id}/service-pin", c.staff(c.servicePIN))
 	return c, nil
 }
 
@@ -477,6 +478,7 @@ type kioskData struct {
 	CommandList []string
 	CommandID   string
 	Sent        bool
+	Service     []fleet.Event // the last service-mode events, newest first (servicepin.go)
 }
 
 type alert struct {
@@ -544,6 +546,7 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 	if st := lastServiceSelfTest(evs); st != nil && (d.SelfTest == nil || st.AnsweredAt.After(d.SelfTest.AnsweredAt)) {
 		d.SelfTest = st
 	}
+	d.Service = serviceEvents(evs)
 	d.Alerts, d.AlertsFrom = c.alerts(ctx, p.Lang, v)
 	// A fresh id for the command form: sending the same form twice is the
 	// same command (the Commander is idempotent by id).
