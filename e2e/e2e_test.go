@@ -156,6 +156,9 @@ func waitHTTP(t *testing.T, u string) {
 type faultProxy struct {
 	intakeDown atomic.Bool
 	dropped    atomic.Int64
+	// refuseIntake answers intake with a permanent refusal (service_test.go).
+	refuseIntake atomic.Bool
+	refused      atomic.Int64
 }
 
 func (p *faultProxy) handler(target *url.URL) http.Handler {
@@ -164,6 +167,10 @@ func (p *faultProxy) handler(target *url.URL) http.Handler {
 		if p.intakeDown.Load() && isIntake(r.URL.Path) {
 			p.dropped.Add(1)
 			panic(http.ErrAbortHandler) // the connection just dies
+		}
+		if p.refuseIntake.Load() && isIntake(r.URL.Path) {
+			p.refuse(w, r)
+			return
 		}
 		rp.ServeHTTP(w, r)
 	})
@@ -216,7 +223,7 @@ func setup(t *testing.T) *world {
 	waitHTTP(t, w.portalURL+"/api/v1/catalogue")
 
 	start(t, "kiosk", "--demo", "--data", w.dataDir, "--portal", w.portalURL, "--enroll-token", token,
-		"--listen", kioskAddr, "--ops-listen", opsAddr, "--submit-wait", "4s",
+		"--listen", kioskAddr, "--ops-listen", opsAddr, "--submit-wait", submitWait.String(),
 		"--idle-timeout", idleTimeout.String(), "--idle-countdown", idleCountdown.String())
 	waitHTTP(t, w.opsURL+"/healthz")
 	waitHTTP(t, w.kioskURL+"/")

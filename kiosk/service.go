@@ -87,6 +87,8 @@ type ServiceDeps struct {
 	// Timeout ends service mode after this long without a touch
 	// [DefaultServiceTimeout].
 	Timeout time.Duration
+	// Net wires the network test (service_net.go).
+	Net NetDeps
 }
 
 // DefaultServiceTimeout ends an untouched service mode.
@@ -158,6 +160,14 @@ type ServiceView struct {
 	SelfTestAt     time.Time
 	SelfTestOK     bool
 	SelfTestReport string
+
+	// PINTyped is how many digits of a service PIN are typed on the offer
+	// screen (never the digits); PINLocked is when PIN entry opens again
+	// after too many wrong PINs (zero: open).
+	PINTyped  int
+	PINLocked time.Time
+	// Net is the last network test (zero At: none yet).
+	Net NetReport
 }
 
 // ServiceDeviceView is one device on the service screen: its status, and
@@ -201,6 +211,16 @@ type Service struct {
 	selfRep   string
 	lang      string // the service screen's language; "" is the kiosk's
 	subs      map[chan struct{}]struct{}
+
+	// Service PINs (service_pin.go).
+	pinMu     sync.Mutex // one PIN attempt at a time
+	pins      []fleetwire.ServicePIN
+	pinDraft  string // the digits typed on the offer screen
+	pinFails  int    // wrong PINs in a row
+	pinLocked time.Time
+
+	// The last network test (service_net.go).
+	net NetReport
 }
 
 // NewService returns the service mode of a kiosk.
@@ -266,7 +286,7 @@ func (s *Service) SetDoor(open bool) {
 		left = s.leaveLocked("door closed")
 	}
 	if !open {
-		s.notice = ""
+		s.notice, s.pinDraft = "", ""
 	}
 	s.changedLocked()
 	s.mu.Unlock()
@@ -306,6 +326,7 @@ func (s *Service) leaveLocked(reason string) string {
 	s.lastKind, s.lastBytes, s.lastText = "", 0, ""
 	s.selfRep, s.selfAt, s.selfOK = "", time.Time{}, false
 	s.scan = nil
+	s.net = NetReport{}
 	s.d.Log.Info("service mode left", "token", id, "reason", reason)
 	return "token " + id + ": " + reason
 }
@@ -409,7 +430,7 @@ func (s *Service) enter(data []byte) {
 		if s.active {
 			s.d.Log.Info("service mode: another technician token", "token", c.ID, "previous", s.token.ID)
 		}
-		s.active, s.token, s.touched, s.notice = true, c, s.d.Now(), ""
+		s.active, s.token, s.touched, s.notice, s.pinDraft = true, c, s.d.Now(), "", ""
 		s.d.Log.Info("service mode entered", "token", c.ID, "office", c.Office)
 		kind, detail = "service-enter", "token "+c.ID
 	}
@@ -466,6 +487,10 @@ func (s *Service) View(ctx context.Context) ServiceView {
 		LastQRKind: s.lastKind, LastQRBytes: s.lastBytes, LastQRText: s.lastText,
 		ScanSeq: s.scanSeq, PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,
 		SelfTestAt: s.selfAt, SelfTestOK: s.selfOK, SelfTestReport: s.selfRep,
+		PINTyped: len(s.pinDraft), Net: s.net,
+	}
+	if s.d.Now().Before(s.pinLocked) {
+		v.PINLocked = s.pinLocked
 	}
 	if s.active {
 		v.Until = s.touched.Add(s.d.Timeout)

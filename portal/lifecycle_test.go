@@ -823,3 +823,72 @@ func TestRenewAfterExpiry(t *testing.T) {
 
 // renewGrace is the portal's: how long after its end a certificate renews.
 const renewGrace = 90 * 24 * time.Hour
+
+// TestEnrollTokenSingleUseUnderRace: the same code scanned by two kiosks
+// at once (or sent twice by one) enrolls one kiosk; one renewal of two
+// sent at once is taken.
+func TestEnrollTokenSingleUseUnderRace(t *testing.T) {
+	p := startTLSPortal(t, nil)
+	tr := issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"})
+	const n = 6
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		_, pub := newKey(t) // t's helpers only on the test's goroutine
+		go func() {
+			resp, err := backendclient.New(p.base, p.admin, "", nil).Enroll(context.Background(), api.EnrollRequest{Token: tr.Token, PublicKeyPEM: pub})
+			results <- result{resp.KioskID, err}
+		}()
+	}
+	var ok []string
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			ok = append(ok, r.id)
+		case !isCode(r.err, 403, portal.CodeEnrollTokenUsed):
+			t.Errorf("a concurrent enrollment: %v, want 403 %s", r.err, portal.CodeEnrollTokenUsed)
+		}
+	}
+	if len(ok) != 1 {
+		t.Fatalf("one token enrolled %d kiosks: %v", len(ok), ok)
+	}
+
+	k, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	body, _ := json.Marshal(api.RenewRequest{KioskID: k.id, At: time.Now()})
+	sig, err := backendclient.Sign(k.key, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("POST", p.base+api.PathRenew, bytes.NewReader(body))
+			req.Header.Set(api.HeaderKioskID, k.id)
+			req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
+			resp, err := tlsClient(p.roots, k.cert).Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	renewed := 0
+	for range n {
+		switch st := <-statuses; st {
+		case 200:
+			renewed++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a concurrent renewal: %d", st)
+		}
+	}
+	if renewed != 1 {
+		t.Errorf("%d of %d concurrent renewals taken, want 1", renewed, n)
+	}
+}

@@ -67,6 +67,7 @@ func (s *Server) serviceRoutes(cop *http.CrossOriginProtection) {
 	})
 	post("/service/selftest", func(r *http.Request) error { return s.svc.SelfTest(r.Context()) })
 	post("/service/leave", func(*http.Request) error { s.svc.Leave(); return nil })
+	s.serviceNetRoutes(post)
 }
 
 // serviceData is what service.html is drawn from.
@@ -82,6 +83,8 @@ type serviceData struct {
 	Until    string
 	LastQR   string
 	SelfAt   string
+	Net      netView // service_net.go
+	PIN      pinPad
 }
 
 type outboxCount struct {
@@ -123,6 +126,7 @@ func (s *Server) servicePage(w http.ResponseWriter, r *http.Request, cv kiosk.Vi
 	if v.LastQRKind != "" {
 		d.LastQR = fmt.Sprintf(TN(code, "svc.qr_last", v.LastQRBytes), tr("svc.qrkind."+v.LastQRKind), v.LastQRBytes)
 	}
+	d.Net, d.PIN = s.netViewOf(code, v.Net), pinPadOf(code, v)
 	if !v.SelfTestAt.IsZero() {
 		d.SelfAt = v.SelfTestAt.Local().Format(time.TimeOnly)
 	}

@@ -60,6 +60,13 @@ type Kiosk interface {
 	SetOutOfService(out bool, message string)
 }
 
+// ServicePINs is implemented by a Kiosk that takes one-time service PINs
+// (fleetwire.CmdServicePIN); the command is answered "not supported" by
+// one that does not.
+type ServicePINs interface {
+	AddServicePIN(p fleetwire.ServicePIN) error
+}
+
 // ErrRestart is Run's answer to a restart command: the program exits with
 // the code its service manager restarts it on.
 var ErrRestart = errors.New("fleet: restart requested by the fleet")
@@ -105,6 +112,8 @@ type Client struct {
 	restart     chan struct{}
 	restartOnce sync.Once
 	connected   atomic.Bool
+	linkMu      sync.Mutex
+	linkSince   time.Time  // when the link last went up or down
 	cmdMu       sync.Mutex // one command at a time
 
 	mu     sync.Mutex
@@ -212,6 +221,23 @@ func (c *Client) SetSnapshot(s fleetwire.Snapshot) error {
 // Connected reports whether the link to the broker is up.
 func (c *Client) Connected() bool { return c.connected.Load() }
 
+func (c *Client) setLink(up bool) {
+	c.linkMu.Lock()
+	defer c.linkMu.Unlock()
+	if c.connected.Load() != up || c.linkSince.IsZero() {
+		c.linkSince = c.o.Now()
+	}
+	c.connected.Store(up)
+}
+
+// Link reports whether the link to the broker is up and since when it has
+// been up or down (the zero time: it has not been tried yet).
+func (c *Client) Link() (up bool, since time.Time) {
+	c.linkMu.Lock()
+	defer c.linkMu.Unlock()
+	return c.connected.Load(), c.linkSince
+}
+
 // Queued is how many events wait to be sent.
 func (c *Client) Queued() int { return c.q.len() }
 
@@ -238,11 +264,11 @@ func (c *Client) Run(ctx context.Context) error {
 		WillMessage:                   &paho.WillMessage{Topic: statusTopic, Payload: []byte(fleetwire.Offline), QoS: 1, Retain: true},
 		WillProperties:                &paho.WillProperties{WillDelayInterval: &willDelay},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, ack *paho.Connack) {
-			c.connected.Store(true)
+			c.setLink(true)
 			go c.connectionUp(ctx, cm, ack, statusTopic, cmdTopic)
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect { return &paho.Disconnect{ReasonCode: 0x04} },
-		OnConnectionDown:        func() bool { c.connected.Store(false); return true },
+		OnConnectionDown:        func() bool { c.setLink(false); return true },
 		OnConnectError: func(err error) {
 			c.log.Warn("fleet: cannot reach the broker", "broker", c.o.Broker.Redacted(), "err", err)
 		},
@@ -550,6 +576,20 @@ func (c *Client) run(ctx context.Context, cmd fleetwire.Command) fleetwire.Reply
 	case fleetwire.CmdInService:
 		k.SetOutOfService(false, "")
 		r.OK, r.Result = true, "in service"
+	case fleetwire.CmdServicePIN:
+		sp, ok := k.(ServicePINs)
+		if !ok {
+			r.Result = "service PINs are not supported by this kiosk"
+			return r
+		}
+		p, err := fleetwire.ParseServicePIN(cmd.Args)
+		if err != nil {
+			return fail(err)
+		}
+		if err := sp.AddServicePIN(p); err != nil {
+			return fail(err)
+		}
+		r.OK, r.Result = true, "service PIN "+p.ID+" kept until "+p.Expires.Format(time.RFC3339)
 	default:
 		r.Result = "unknown command " + strconv.Quote(cmd.Name)
 	}

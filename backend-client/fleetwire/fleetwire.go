@@ -99,7 +99,7 @@ const (
 )
 
 // Commands are the names a kiosk obeys.
-var Commands = []string{CmdRequeue, CmdRefreshCatalogue, CmdSelfTest, CmdLogs, CmdRestart, CmdOutOfService, CmdInService}
+var Commands = []string{CmdRequeue, CmdRefreshCatalogue, CmdSelfTest, CmdLogs, CmdRestart, CmdOutOfService, CmdInService, CmdServicePIN}
 
 // KnownCommand reports whether name is one of Commands.
 func KnownCommand(name string) bool {

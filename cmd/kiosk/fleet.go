@@ -170,6 +170,7 @@ type fleetKiosk struct {
 	kioskID string
 	ring    *logring.Ring
 	svc     *serviceState
+	mode    *kiosk.Service // service mode, for PINs from the fleet; nil: none
 	log     *slog.Logger
 }
 

@@ -388,8 +388,10 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 
 	// Service mode: the technician's screens while the cabinet door is open.
-	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service")}
+	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service"),
+		portal: hc, lastHeartbeat: mon.LastDelivered}
 	if fc != nil {
+		sw.fleetLink = fc
 		sw.event = func(kind, detail string) {
 			if err := fc.Event(kind, "", detail); err != nil {
 				log.Warn("fleet event not queued", "kind", kind, "err", err)
@@ -400,6 +402,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	fk.mode = mode // before the fleet link runs
 
 	var speaker *voice.Speaker
 	if cfg.Voice.Enabled {

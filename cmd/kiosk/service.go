@@ -6,10 +6,16 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
 	"time"
+
+	fleetclient "govkiosk/backend-client/fleet"
 
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/kiosk"
@@ -32,6 +38,12 @@ type serviceWiring struct {
 	version string
 	catalog func() string
 	log     *slog.Logger
+
+	// The network test: the kiosk's portal client, the fleet link (nil:
+	// none configured) and the last heartbeat the portal took.
+	portal        *http.Client
+	fleetLink     kiosk.FleetLink
+	lastHeartbeat func() time.Time
 }
 
 // openService returns the kiosk's service mode, or nil when kiosk.json pins
@@ -68,6 +80,9 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 		Log: w.log, Verifier: ver, PortalURL: w.cfg.PortalURL, Devices: devices, Outbox: w.ob,
 		SelfTest: w.fk.SelfTest, Report: w.event, Version: w.version, Catalogue: w.catalog, Logs: w.fk.Logs,
 		Refresh: func(ctx context.Context) { w.mon.Refresh(ctx); w.mon.SendNow() },
+		Net: kiosk.NetDeps{
+			Portal: w.portal, DeviceCert: deviceCertIn(w.cfg.DataDir, w.log), Fleet: w.fleetLink, LastHeartbeat: w.lastHeartbeat,
+		},
 	}
 	if p := w.devs.Printer; p != nil {
 		width := w.devs.ReceiptWidthDots
@@ -93,6 +108,40 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 	}
 	return kiosk.NewService(d)
 }
+
+// deviceCertIn reads the device certificate in dataDir at each call, so a
+// renewed one is what the network test shows.
+func deviceCertIn(dataDir string, log *slog.Logger) func() *x509.Certificate {
+	return func() *x509.Certificate {
+		b, err := os.ReadFile(filepath.Join(dataDir, provisioning.CertFile))
+		if err != nil {
+			log.Warn("service: device certificate unreadable", "err", err)
+			return nil
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			log.Warn("service: device certificate is not PEM")
+			return nil
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			log.Warn("service: device certificate unreadable", "err", err)
+			return nil
+		}
+		return c
+	}
+}
+
+// AddServicePIN gives service mode a PIN from the fleet
+// (fleetclient.ServicePINs).
+func (k *fleetKiosk) AddServicePIN(p fleetwire.ServicePIN) error {
+	if k.mode == nil {
+		return errors.New("service mode is off on this kiosk: no technician key pinned (fleet.techKey)")
+	}
+	return k.mode.AddServicePIN(p)
+}
+
+var _ fleetclient.ServicePINs = (*fleetKiosk)(nil)
 
 // doorSwitch tells both the kiosk's service state and service mode that
 // the cabinet door moved.

@@ -203,6 +203,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /enroll", c.staff(c.enroll))
 	c.mux.HandleFunc("GET /kiosk/{id}/{action}", c.staff(c.identityConfirm))
 	c.mux.HandleFunc("POST /kiosk/{id}/{action}", c.staff(c.identityAction))
+	c.mux.HandleFunc("POST /kiosk/{id}/service-pin", c.staff(c.servicePIN))
 	return c, nil
 }
 
@@ -497,8 +498,9 @@ type kioskData struct {
 	// Identity: the revoke and retire buttons (operators, with a portal),
 	// and what the last action did.
 	Identity     bool
-	IdentityDone string // revoked|retired, after the action
-	CRLLater     bool   // the revocation list could not be fetched at once
+	IdentityDone string        // revoked|retired, after the action
+	CRLLater     bool          // the revocation list could not be fetched at once
+	Service      []fleet.Event // the last service-mode events, newest first (servicepin.go)
 }
 
 type alert struct {
@@ -570,6 +572,7 @@ func (c *Console) kiosk(w http.ResponseWriter, r *http.Request, _ string, s sess
 	if st := lastServiceSelfTest(evs); st != nil && (d.SelfTest == nil || st.AnsweredAt.After(d.SelfTest.AnsweredAt)) {
 		d.SelfTest = st
 	}
+	d.Service = serviceEvents(evs)
 	d.Alerts, d.AlertsFrom = c.alerts(ctx, p.Lang, v)
 	// A fresh id for the command form: sending the same form twice is the
 	// same command (the Commander is idempotent by id).

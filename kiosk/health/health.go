@@ -83,6 +83,7 @@ type Monitor struct {
 	snap      api.Heartbeat
 	refreshed bool
 	byName    map[string]device.Status
+	delivered time.Time // when the portal last took a heartbeat
 }
 
 // New builds a Monitor; nothing is polled until Refresh or Run.
@@ -281,6 +282,10 @@ func (m *Monitor) send(ctx context.Context, hb api.Heartbeat) {
 	defer cancel()
 	err := m.opts.Send(sctx, hb)
 	if err == nil {
+		at := m.now()
+		m.mu.Lock()
+		m.delivered = at
+		m.mu.Unlock()
 		return
 	}
 	m.metrics.heartbeatFailures.Inc()
@@ -293,6 +298,14 @@ func (m *Monitor) send(ctx context.Context, hb api.Heartbeat) {
 	default:
 		m.log.Warn("health: heartbeat not delivered", "err", err)
 	}
+}
+
+// LastDelivered is when the portal last took a heartbeat (the zero time:
+// not since the monitor started).
+func (m *Monitor) LastDelivered() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.delivered
 }
 
 // Snapshot returns the latest snapshot (zero time and no devices before the

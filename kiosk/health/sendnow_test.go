@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -40,5 +41,34 @@ func TestSendNowDoesNotWaitForTheInterval(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("SendNow sent nothing: the alert waits for the next interval (1h)")
+	}
+}
+
+// TestLastDelivered: the service screen's "last heartbeat" is the last one
+// the portal took, not one it refused.
+func TestLastDelivered(t *testing.T) {
+	refuse := make(chan bool, 4)
+	r := newRig(t, func(o *Options) {
+		o.Interval = time.Hour
+		o.Send = func(ctx context.Context, hb api.Heartbeat) error {
+			if <-refuse {
+				return errors.New("portal unreachable")
+			}
+			return nil
+		}
+	})
+	ctx := context.Background()
+	if at := r.m.LastDelivered(); !at.IsZero() {
+		t.Fatalf("a heartbeat delivered at %v before any was sent", at)
+	}
+	refuse <- true
+	r.m.send(ctx, r.m.Refresh(ctx))
+	if at := r.m.LastDelivered(); !at.IsZero() {
+		t.Fatalf("a refused heartbeat counts as delivered at %v", at)
+	}
+	refuse <- false
+	r.m.send(ctx, r.m.Refresh(ctx))
+	if at := r.m.LastDelivered(); !at.Equal(t0) {
+		t.Fatalf("last delivered %v, want %v", at, t0)
 	}
 }
