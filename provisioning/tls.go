@@ -112,7 +112,7 @@ func verifyEnrollmentServer(cs tls.ConnectionState, fingerprint string) error {
 		}
 	}
 	if _, err := leaf.Verify(opts); err != nil { // nil Roots: the system's
-		return fmt.Errorf("the portal's certificate is neither from the CA of fingerprint %s nor publicly trusted: %w", fingerprint, err)
+		return fmt.Errorf("the portal's certificate is neither from the CA of fingerprint %s nor publicly trusted: %w (%w)", fingerprint, ErrCAMismatch, err)
 	}
 	return nil
 }
