@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		configPath   = fs.String("config", "", "kiosk.json written by `kioskctl provision`")
+		setupMode    = fs.Bool("setup", false, "with --config: a kiosk not set up yet (no kiosk.json, or device settings only) starts in setup mode and enrolls by the code held to its QR reader")
 		demoMode     = fs.Bool("demo", false, "simulated devices and an embedded reference portal (binaries built with `make demo`)")
 		listen       = fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback only); with --config, given only to override the file")
 		opsListen    = fs.String("ops-listen", "127.0.0.1:9100", "health and metrics address (loopback only); with --config, given only to override the file")
@@ -116,9 +117,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := refuseDemoFlags(fs); err != nil {
 			return err
 		}
+		if *setupMode {
+			if err := setupIfNeeded(ctx, *configPath, fs, serveOptions{
+				log: log, stdout: stdout, browser: *browser, launcher: *browserSock, startTimeout: *startTimeout,
+			}); err != nil || ctx.Err() != nil {
+				return err
+			}
+		}
 		if cfg, err = loadConfig(*configPath, fs); err != nil {
 			return err
 		}
+	case *setupMode:
+		return errors.New("--setup goes with --config DIR/kiosk.json")
 	default:
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
