@@ -45,7 +45,9 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 	}
 	for _, p := range []string{api.PathCatalogue, api.PathEnroll, api.PathHeartbeat, api.PathConfirmations,
 		api.PathVerify, api.PathApplications, api.PathStatus + "{ref}", api.PathTrack + "{ref}",
-		PathUploads, PathUploads + "{id}", PathPackets + "{packetId}/finalise"} {
+		PathUploads, PathUploads + "{id}", PathPackets + "{packetId}/finalise",
+		api.PathRenew, api.PathDecommission, api.PathCRL, api.PathAdminEnrollTokens,
+		api.PathAdminKiosks + "{id}/revoke", api.PathAdminKiosks + "{id}/retire"} {
 		if !strings.Contains(doc, "\n  "+p+":\n") {
 			t.Errorf("path %s not described", p)
 		}
@@ -66,6 +68,9 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"Manifest": api.Manifest{}, "SubmitResult": api.SubmitResult{}, "ApplicationStatus": api.ApplicationStatus{},
 		"Error": api.Error{}, "FinaliseRequest": api.FinaliseRequest{},
 		"SignedAcknowledgement": api.SignedAcknowledgement{}, "Acknowledgement": api.Acknowledgement{},
+		"EnrollTokenRequest": api.EnrollTokenRequest{}, "EnrollTokenResponse": api.EnrollTokenResponse{},
+		"RenewRequest": api.RenewRequest{}, "RenewResponse": api.RenewResponse{},
+		"DecommissionRequest": api.DecommissionRequest{}, "RevokeRequest": api.RevokeRequest{},
 	} {
 		block := schemaBlock(t, doc, name)
 		rt := reflect.TypeOf(v)

@@ -83,19 +83,24 @@ func (s *Server) newIDPIdentity(opts Options) (Identity, error) {
 }
 
 // kioskJWK is the enrolled device key of the kiosk kioskID, for the
-// provider's check of its client assertions.
+// provider's check of its client assertions: none for a revoked or
+// retired kiosk.
 func (s *Server) kioskJWK(kioskID string) (jose.JSONWebKey, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	keyPEM, err := s.store.kioskKey(ctx, kioskID)
+	k, err := s.store.kiosk(ctx, kioskID)
 	if err != nil {
 		s.log.Warn("kiosk key for a client assertion", "kiosk", kioskID, "err", err)
 		return jose.JSONWebKey{}, false
 	}
-	if keyPEM == "" {
+	if k.KeyPEM == "" {
 		return jose.JSONWebKey{}, false
 	}
-	pub, err := parsePublicKeyPEM(keyPEM)
+	if k.State != kioskActive {
+		s.log.Warn("client assertion of a revoked kiosk", "kiosk", kioskID)
+		return jose.JSONWebKey{}, false
+	}
+	pub, err := parsePublicKeyPEM(k.KeyPEM)
 	if err != nil {
 		s.log.Warn("stored key of a kiosk", "kiosk", kioskID, "err", err)
 		return jose.JSONWebKey{}, false

@@ -210,11 +210,20 @@ func loadOrCreateSecret(path string, rnd io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// issueKioskCert signs a client certificate for an enrolled kiosk.
-func (k *keys) issueKioskCert(kioskID, officeCode string, pub *ecdsa.PublicKey, rnd io.Reader, now time.Time) (string, error) {
+// issuedCert is a device certificate as issued: its PEM, and what the
+// kiosk_certs table keeps of it for the revocation list.
+type issuedCert struct {
+	PEM      string
+	Serial   *big.Int
+	NotAfter time.Time
+}
+
+// issueKioskCert signs a client certificate for an enrolled kiosk of the
+// office officeCode (its OU), valid for ttl from now.
+func (k *keys) issueKioskCert(kioskID, officeCode string, pub *ecdsa.PublicKey, rnd io.Reader, now time.Time, ttl time.Duration) (issuedCert, error) {
 	serial, err := randomSerial(rnd)
 	if err != nil {
-		return "", err
+		return issuedCert{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -224,15 +233,19 @@ func (k *keys) issueKioskCert(kioskID, officeCode string, pub *ecdsa.PublicKey, 
 			OrganizationalUnit: []string{officeCode},
 		},
 		NotBefore:   now.Add(-5 * time.Minute),
-		NotAfter:    now.AddDate(2, 0, 0),
+		NotAfter:    now.Add(ttl),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rnd, tmpl, k.caCert, pub, k.caKey)
 	if err != nil {
-		return "", fmt.Errorf("sign kiosk certificate: %w", err)
+		return issuedCert{}, fmt.Errorf("sign kiosk certificate: %w", err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), nil
+	return issuedCert{
+		PEM:      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		Serial:   serial,
+		NotAfter: tmpl.NotAfter.UTC().Truncate(time.Second), // as the certificate encodes it
+	}, nil
 }
 
 // loadOrCreateAgeIdentity reads the portal's age X25519 identity, creating

@@ -41,10 +41,14 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	rec, err := s.store.enroll(r.Context(), s.tokenHash(req.Token), req.PublicKeyPEM, req.Hostname, now, s.opts.EnrollTokenTTL, func(id string) (string, error) {
-		return s.keys.issueKioskCert(id, s.opts.OfficeCode, pub, s.rand, now)
+	rec, err := s.store.enroll(r.Context(), s.tokenHash(req.Token), req.PublicKeyPEM, req.Hostname, now, s.opts.EnrollTokenTTL, s.opts.OfficeCode, func(id, office string) (issuedCert, error) {
+		return s.keys.issueKioskCert(id, office, pub, s.rand, now, s.opts.DeviceCertTTL)
 	})
 	switch {
+	case errors.Is(err, errTokenScope):
+		s.log.Warn("enrollment refused", "err", err)
+		writeError(w, http.StatusForbidden, api.CodeEnrollTokenScope, "the kiosk this token replaces can no longer be replaced; ask for a new token")
+		return
 	case errors.Is(err, errTokenUnknown):
 		writeError(w, http.StatusForbidden, CodeEnrollTokenInvalid, "enrollment token invalid")
 		return
@@ -68,8 +72,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		CertificatePEM: rec.CertPEM,
 		PortalCAPEM:    s.keys.caPEM,
 		PortalKeyPEM:   portalPEM,
-		OfficeCode:     s.opts.OfficeCode,
-		OfficeName:     s.opts.OfficeName,
+		OfficeCode:     rec.Office,
+		OfficeName:     s.officeName(rec.Office),
 		OIDCIssuer:     s.opts.PublicURL + api.PathIdP,
 		OIDCClientID:   OIDCClientID,
 		OIDCACRValues:  KioskACRValues,
@@ -84,7 +88,12 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.Signature = base64.StdEncoding.EncodeToString(sig)
-	s.log.Info("kiosk enrolled", "kiosk", rec.ID)
+	if rec.Replaced {
+		s.crlChanged() // the replaced key's certificates are revoked
+		s.log.Info("kiosk re-enrolled with a new key", "kiosk", rec.ID, "office", rec.Office)
+	} else {
+		s.log.Info("kiosk enrolled", "kiosk", rec.ID, "office", rec.Office)
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -97,19 +106,23 @@ func (s *Server) authenticateKiosk(w http.ResponseWriter, r *http.Request, kiosk
 	if !s.checkDevice(w, r, kioskID) {
 		return false
 	}
-	keyPEM, err := s.store.kioskKey(r.Context(), kioskID)
+	k, err := s.store.kiosk(r.Context(), kioskID)
 	if err != nil {
 		s.internal(w, r, err)
 		return false
 	}
-	if keyPEM == "" {
+	if k.KeyPEM == "" {
 		if s.opts.AllowUnenrolled {
 			return true
 		}
 		writeError(w, http.StatusUnauthorized, CodeUnknownKiosk, "kiosk is not enrolled")
 		return false
 	}
-	pub, err := parsePublicKeyPEM(keyPEM)
+	if k.State != kioskActive {
+		s.refuseRevoked(w, r, kioskID)
+		return false
+	}
+	pub, err := parsePublicKeyPEM(k.KeyPEM)
 	if err != nil {
 		s.internal(w, r, fmt.Errorf("stored key of %s: %w", kioskID, err))
 		return false

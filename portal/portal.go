@@ -43,7 +43,9 @@ type Options struct {
 	DataDir           string        // SQLite DB, documents, keys
 	KioskRedirectURIs []string      // OIDC redirect URIs allowed for client "govkiosk"
 	EnrollTokens      []string      // one-time enrollment tokens accepted (at least 16 characters)
-	EnrollTokenTTL    time.Duration // how long an enrollment token works after it was issued (default EnrollTokenTTL)
+	EnrollTokenTTL    time.Duration // how long an enrollment token of EnrollTokens or IssueEnrollToken works after it was issued (default EnrollTokenTTL)
+	DeviceCertTTL     time.Duration // how long a kiosk's device certificate is valid (default api.DefaultDeviceCertTTL)
+	RenewInterval     time.Duration // a kiosk renews its certificate at most once in this time (default 1 h; negative: no limit)
 	AllowUnenrolled   bool          // demo: accept heartbeats and packets from kiosks with no enrolled key
 	OfficeCode        string        // the office enrolled kiosks belong to: one of the catalogue's office profiles (default "QN-TK")
 	OfficeName        api.Text      // default: the name in that office's profile
@@ -86,6 +88,7 @@ type Server struct {
 	inflightMu sync.Mutex
 	inflight   map[string]bool // packets being finalised
 	uploads    uploadLocks
+	crl        crlCache
 	limits     *limiter
 	closeOnce  sync.Once
 	closeErr   error
@@ -129,6 +132,12 @@ func New(opts Options) (*Server, error) {
 		if len(t) < minGivenEnrollTok {
 			return nil, fmt.Errorf("portal: enrollment tokens must have at least %d characters", minGivenEnrollTok)
 		}
+	}
+	if opts.DeviceCertTTL <= 0 {
+		opts.DeviceCertTTL = api.DefaultDeviceCertTTL
+	}
+	if opts.RenewInterval == 0 {
+		opts.RenewInterval = time.Hour
 	}
 	if opts.CatalogueTTL <= 0 {
 		opts.CatalogueTTL = 7 * 24 * time.Hour

@@ -22,22 +22,25 @@ import (
 // the token before it decrypts and parses any upload.
 
 // kioskMaySend answers 401 unless kioskID is enrolled, or AllowUnenrolled
-// is set. It reads no body.
+// is set, and 403 if it was revoked or retired. It reads no body.
 func (s *Server) kioskMaySend(w http.ResponseWriter, r *http.Request, kioskID string) bool {
 	if kioskID == "" {
 		writeError(w, http.StatusUnauthorized, CodeUnknownKiosk, "missing "+api.HeaderKioskID+" header")
 		return false
 	}
-	if s.opts.AllowUnenrolled {
-		return true
-	}
-	keyPEM, err := s.store.kioskKey(r.Context(), kioskID)
+	k, err := s.store.kiosk(r.Context(), kioskID)
 	if err != nil {
 		s.internal(w, r, err)
 		return false
 	}
-	if keyPEM == "" {
+	switch {
+	case k.KeyPEM == "" && s.opts.AllowUnenrolled:
+		return true
+	case k.KeyPEM == "":
 		writeError(w, http.StatusUnauthorized, CodeUnknownKiosk, "kiosk is not enrolled")
+		return false
+	case k.State != kioskActive:
+		s.refuseRevoked(w, r, kioskID)
 		return false
 	}
 	return true

@@ -102,6 +102,10 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("upgrade schema: %w", err)
 	}
+	if err := upgradeLifecycle(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrade schema: %w", err)
+	}
 	return &store{db: db}, nil
 }
 
@@ -158,20 +162,27 @@ var (
 
 type kioskRecord struct {
 	ID, PublicKeyPEM, CertPEM, Hostname string
+	Office                              string // the token's, or defaultOffice
+	Replaced                            bool   // the token's ReplaceKiosk: an earlier kiosk's id, now this key's
 	EnrolledAt                          time.Time
 }
 
-// enroll consumes the token, if it was issued within ttl, and records a new
-// kiosk; issue builds its certificate once its id is known.
-func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, ttl time.Duration, issue func(kioskID string) (string, error)) (kioskRecord, error) {
+// enroll consumes the token, if it is unexpired (its expires_at, or else
+// issued within ttl), and records a new kiosk of the token's office
+// (defaultOffice for tokens of no office); issue builds its certificate
+// once its id is known. A token with replace_kiosk gives that kiosk's id
+// to the new key: the kiosk becomes active again with the new key and
+// certificate, and every earlier certificate of it is revoked.
+func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string, now time.Time, ttl time.Duration, defaultOffice string, issue func(kioskID, office string) (issuedCert, error)) (kioskRecord, error) {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return kioskRecord{}, err
 	}
 	defer tx.Rollback()
-	var used sql.NullString
+	var used, expires, office, replace sql.NullString
 	var created string
-	err = tx.QueryRowContext(ctx, `SELECT used_at, created_at FROM enroll_tokens WHERE token_hash = ?`, tokenHash).Scan(&used, &created)
+	err = tx.QueryRowContext(ctx, `SELECT used_at, created_at, expires_at, office, replace_kiosk FROM enroll_tokens WHERE token_hash = ?`, tokenHash).
+		Scan(&used, &created, &expires, &office, &replace)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kioskRecord{}, errTokenUnknown
 	}
@@ -181,19 +192,53 @@ func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string,
 	if used.Valid {
 		return kioskRecord{}, errTokenUsed
 	}
-	if c := parseTime(created); c.IsZero() || now.Sub(c) > ttl {
+	if expires.Valid {
+		if e := parseTime(expires.String); e.IsZero() || !now.Before(e) {
+			return kioskRecord{}, errTokenExpired
+		}
+	} else if c := parseTime(created); c.IsZero() || now.Sub(c) > ttl {
 		return kioskRecord{}, errTokenExpired
 	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM kiosks`).Scan(&next); err != nil {
-		return kioskRecord{}, err
+	rec := kioskRecord{PublicKeyPEM: pubPEM, Hostname: hostname, EnrolledAt: now, Office: cmpOr(office.String, defaultOffice)}
+	var cert issuedCert
+	if replace.Valid && replace.String != "" {
+		// The kiosk may have been retired since the token was issued.
+		if err := replaceable(ctx, tx, replace.String, rec.Office, defaultOffice); err != nil {
+			return kioskRecord{}, err
+		}
+		rec.ID, rec.Replaced = replace.String, true
+		if cert, err = issue(rec.ID, rec.Office); err != nil {
+			return kioskRecord{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE kiosk_certs SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL`, fmtTime(now), rec.ID); err != nil {
+			return kioskRecord{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE kiosks SET public_key_pem = ?, cert_pem = ?, hostname = ?, enrolled_at = ?, office = ?,
+			state = 'active', state_reason = NULL, state_at = NULL, state_by = NULL, renewed_at = NULL WHERE id = ?`,
+			rec.PublicKeyPEM, cert.PEM, rec.Hostname, fmtTime(now), rec.Office, rec.ID); err != nil {
+			return kioskRecord{}, err
+		}
+		// The new PC counts its heartbeats afresh; the old key's cannot be
+		// replayed, they no longer verify.
+		if _, err := tx.ExecContext(ctx, `UPDATE heartbeats SET seq = 0 WHERE kiosk_id = ?`, rec.ID); err != nil {
+			return kioskRecord{}, err
+		}
+	} else {
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM kiosks`).Scan(&next); err != nil {
+			return kioskRecord{}, err
+		}
+		rec.ID = fmt.Sprintf("KIOSK-%04d", next)
+		if cert, err = issue(rec.ID, rec.Office); err != nil {
+			return kioskRecord{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO kiosks(seq, id, public_key_pem, cert_pem, hostname, enrolled_at, office) VALUES(?, ?, ?, ?, ?, ?, ?)`,
+			next, rec.ID, rec.PublicKeyPEM, cert.PEM, rec.Hostname, fmtTime(now), rec.Office); err != nil {
+			return kioskRecord{}, err
+		}
 	}
-	rec := kioskRecord{ID: fmt.Sprintf("KIOSK-%04d", next), PublicKeyPEM: pubPEM, Hostname: hostname, EnrolledAt: now}
-	if rec.CertPEM, err = issue(rec.ID); err != nil {
-		return kioskRecord{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO kiosks(seq, id, public_key_pem, cert_pem, hostname, enrolled_at) VALUES(?, ?, ?, ?, ?, ?)`,
-		next, rec.ID, rec.PublicKeyPEM, rec.CertPEM, rec.Hostname, fmtTime(now)); err != nil {
+	rec.CertPEM = cert.PEM
+	if err := insertCert(ctx, tx, rec.ID, cert, now); err != nil {
 		return kioskRecord{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE enroll_tokens SET used_at = ?, kiosk_id = ? WHERE token_hash = ?`, fmtTime(now), rec.ID, tokenHash); err != nil {

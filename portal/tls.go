@@ -122,7 +122,8 @@ type deviceKioskKey struct{}
 
 // requireDevice guards a kiosk API endpoint: over TLS the request must come
 // with the device certificate of an enrolled kiosk (issued by the
-// enrollment CA, still for that kiosk's enrolled key), and a Kiosk-Id
+// enrollment CA, still for that kiosk's enrolled key, the kiosk neither
+// revoked nor retired: else 403 api.CodeKioskRevoked), and a Kiosk-Id
 // header must name that kiosk. The kiosk is kept in the request's context
 // for checkDevice.
 func (s *Server) requireDevice(next http.HandlerFunc) http.HandlerFunc {
@@ -137,15 +138,19 @@ func (s *Server) requireDevice(next http.HandlerFunc) http.HandlerFunc {
 		}
 		cert := r.TLS.VerifiedChains[0][0]
 		kioskID := cert.Subject.CommonName
-		keyPEM, err := s.store.kioskKey(r.Context(), kioskID)
+		k, err := s.store.kiosk(r.Context(), kioskID)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		pub, perr := parsePublicKeyPEM(keyPEM)
-		if keyPEM == "" || perr != nil || !pub.Equal(cert.PublicKey) {
+		pub, perr := parsePublicKeyPEM(k.KeyPEM)
+		if k.KeyPEM == "" || perr != nil || !pub.Equal(cert.PublicKey) {
 			s.log.Warn("device certificate of no enrolled key", "kiosk", kioskID, "path", r.URL.Path)
 			writeError(w, http.StatusUnauthorized, CodeDeviceCertRequired, "the device certificate is not for an enrolled kiosk's key")
+			return
+		}
+		if k.State != kioskActive {
+			s.refuseRevoked(w, r, kioskID)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), deviceKioskKey{}, kioskID))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,13 +37,23 @@ type AdminApplicationDetail struct {
 	Form map[string]string `json:"form"`
 }
 
-// AdminKiosk is the latest heartbeat of one kiosk.
+// AdminKiosk is one kiosk: enrolled, or (on a demo portal) one that sent a
+// heartbeat without being enrolled; its identity's state and its latest
+// heartbeat.
 type AdminKiosk struct {
 	KioskID    string        `json:"kioskId"`
-	LastSeen   time.Time     `json:"lastSeen"`
+	LastSeen   time.Time     `json:"lastSeen"` // zero: no heartbeat yet
 	Enrolled   bool          `json:"enrolled"`
 	Heartbeat  api.Heartbeat `json:"heartbeat"`
 	NeedsVisit bool          `json:"needsVisit"` // a device is not usable or asks for an action
+
+	Office       string    `json:"office,omitempty"`      // of its enrollment
+	State        string    `json:"state,omitempty"`       // "active", "revoked" or "retired" (enrolled kiosks)
+	StateReason  string    `json:"stateReason,omitempty"` // why it was revoked or retired
+	StateBy      string    `json:"stateBy,omitempty"`     // the operator or technician code that did it
+	StateAt      time.Time `json:"stateAt,omitzero"`      // when
+	EnrolledAt   time.Time `json:"enrolledAt,omitzero"`   //
+	CertNotAfter time.Time `json:"certNotAfter,omitzero"` // of its latest certificate
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +134,11 @@ func (s *Server) adminKiosks(r *http.Request) ([]AdminKiosk, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AdminKiosk, 0, len(rows))
+	enrolled, err := s.store.kioskRows(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AdminKiosk, 0, len(rows)+len(enrolled))
 	for _, h := range rows {
 		k := AdminKiosk{KioskID: h.KioskID, LastSeen: h.ReceivedAt, Enrolled: h.Enrolled}
 		if err := json.Unmarshal(h.Body, &k.Heartbeat); err != nil {
@@ -136,6 +151,20 @@ func (s *Server) adminKiosks(r *http.Request) ([]AdminKiosk, error) {
 		}
 		out = append(out, k)
 	}
+	for _, e := range enrolled {
+		i := slices.IndexFunc(out, func(k AdminKiosk) bool { return k.KioskID == e.ID })
+		if i < 0 {
+			out = append(out, AdminKiosk{KioskID: e.ID, Enrolled: true})
+			i = len(out) - 1
+		}
+		k := &out[i]
+		k.Office, k.State, k.StateReason, k.StateBy = cmpOr(e.Office, s.opts.OfficeCode), e.State, e.StateReason, e.StateBy
+		k.StateAt, k.EnrolledAt, k.CertNotAfter = e.StateAt, e.EnrolledAt, e.CertNotAfter
+		if e.State != kioskActive {
+			k.NeedsVisit = false // nobody visits a kiosk that is gone
+		}
+	}
+	slices.SortFunc(out, func(a, b AdminKiosk) int { return strings.Compare(a.KioskID, b.KioskID) })
 	return out, nil
 }
 

@@ -81,9 +81,9 @@ type EnrollTokenRequest struct {
 // EnrollTokenResponse is the new token and the code a technician holds to
 // the kiosk's reader.
 type EnrollTokenResponse struct {
-	Token         string    `json:"token"`         // 160 random bits, base32; single use
-	ExpiresAt     time.Time `json:"expiresAt"`     //
-	Office        string    `json:"office"`        //
+	Token         string    `json:"token"`     // 160 random bits, base32; single use
+	ExpiresAt     time.Time `json:"expiresAt"` //
+	Office        string    `json:"office"`    //
 	ReplaceKiosk  string    `json:"replaceKiosk,omitempty"`
 	CAFingerprint string    `json:"caFingerprint"` // of the enrollment CA
 	Code          string    `json:"code"`          // EnrollCode.String(): what the QR holds
