@@ -80,6 +80,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+api.PathDecommission, s.requireDevice(s.handleDecommission))
 	mux.HandleFunc("GET "+api.PathCRL, s.handleCRL)
 	mux.Handle("GET /{$}", admin(s.handleConsole))
+	mux.Handle("POST "+PathConsoleEnroll, admin(s.handleConsoleEnroll))
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.Handle("POST /login", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.handleLogin)))
 	idh := s.identity.Handler()

@@ -10,13 +10,19 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 
 	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
@@ -349,6 +355,11 @@ func fetchCRL(t *testing.T, p *tlsPortal) *x509.RevocationList {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	return readCRL(t, resp)
+}
+
+func readCRL(t *testing.T, resp *http.Response) *x509.RevocationList {
+	t.Helper()
 	der, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
 		t.Fatalf("GET %s: %s %s", api.PathCRL, resp.Status, resp.Header.Get("Content-Type"))
@@ -673,5 +684,72 @@ func TestDecommission(t *testing.T) {
 	_, kb := adminDo(t, p.admin, "GET", p.base+"/api/v1/admin/kiosks", nil)
 	if err := json.Unmarshal(kb, &ks); err != nil || len(ks) != 1 || ks[0].State != "retired" || ks[0].StateBy != "tc-12" {
 		t.Errorf("admin kiosks after decommission: %s", kb)
+	}
+}
+
+var reQRDataURL = regexp.MustCompile(`id="enroll-qr" src="data:image/png;base64,([A-Za-z0-9+/=&#;]+)"`)
+
+// TestConsoleEnrollForm: the console's form gives a technician a QR that
+// a reader decodes to the enrollment code of the chosen office, and the
+// token in it enrolls a kiosk there; a bad office gets a message.
+func TestConsoleEnrollForm(t *testing.T) {
+	e := newEnv(t, nil)
+	page := getText(t, e.url+"/")
+	if !strings.Contains(page, `action="`+portal.PathConsoleEnroll+`"`) || !strings.Contains(page, `value="BKK-BR"`) {
+		t.Fatalf("the console has no enrollment form:\n%s", page)
+	}
+	post := func(form url.Values) (int, string) {
+		req, _ := http.NewRequest("POST", e.url+portal.PathConsoleEnroll, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, body := post(url.Values{"office": {"BKK-BR"}, "replace": {e.kid}, "hours": {"8"}})
+	if st != 400 || !strings.Contains(body, "office") {
+		t.Errorf("replacing a QN-TK kiosk with a BKK-BR code: %d\n%s", st, body)
+	}
+	st, body = post(url.Values{"office": {"BKK-BR"}, "hours": {"24"}, "issuedBy": {"op-3"}})
+	if st != 200 {
+		t.Fatalf("form: %d\n%s", st, body)
+	}
+	m := reQRDataURL.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no QR image on the page:\n%s", body)
+	}
+	pngBytes, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1])) // as a browser reads the attribute
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(pngBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("the QR does not decode: %v", err)
+	}
+	code, err := api.ParseEnrollCode(res.GetText())
+	if err != nil {
+		t.Fatalf("the QR holds %q: %v", res.GetText(), err)
+	}
+	if code.Office != "BKK-BR" || code.CAFingerprint != e.s.CAFingerprint() || code.PortalURL != e.s.PublicURL() ||
+		!strings.Contains(body, code.Token) {
+		t.Errorf("code %+v", code)
+	}
+	_, pub := newKey(t)
+	e.clk.Add(23 * time.Hour)
+	resp, err := backendclient.New(e.url, nil, "", nil).Enroll(context.Background(), api.EnrollRequest{Token: code.Token, PublicKeyPEM: pub})
+	if err != nil || resp.OfficeCode != "BKK-BR" {
+		t.Errorf("enrolling with the code's token 23 h later: %+v %v", resp.OfficeCode, err)
 	}
 }

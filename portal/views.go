@@ -211,11 +211,14 @@ th{background:#f0f0f0}.bad{background:#fde2e1}.ok{color:#176b2c}.warn{color:#a15
 <h1>govkiosk reference portal</h1>
 <p>Reference portal console. The admin JSON is at /api/v1/admin/ (the same admin token, as a Bearer).</p>
 <h2>Fleet ({{len .Kiosks}})</h2>
-<table><tr><th>kiosk</th><th>last seen</th><th>version</th><th>devices</th><th>backlog</th><th>disk free</th><th>temperature</th><th>warnings</th></tr>
-{{range .Kiosks}}<tr{{if .NeedsVisit}} class="bad"{{end}}><td>{{.KioskID}}{{if not .Enrolled}} (unenrolled){{end}}</td><td>{{when .LastSeen}}</td><td>{{.Heartbeat.Version}}</td>
+<table><tr><th>kiosk</th><th>identity</th><th>last seen</th><th>version</th><th>devices</th><th>backlog</th><th>disk free</th><th>temperature</th><th>warnings</th></tr>
+{{range .Kiosks}}<tr{{if .NeedsVisit}} class="bad"{{end}}><td>{{.KioskID}}{{if not .Enrolled}} (unenrolled){{end}}</td>
+<td>{{if .State}}<span class="{{if eq .State "active"}}ok{{else}}warn{{end}}">{{.State}}</span>{{if .StateReason}} ({{.StateReason}}{{if not .StateAt.IsZero}}, {{when .StateAt}}{{end}}){{end}}<div>{{.Office}}</div>{{if not .CertNotAfter.IsZero}}<div>certificate until {{when .CertNotAfter}}</div>{{end}}{{end}}</td>
+<td>{{if not .LastSeen.IsZero}}{{when .LastSeen}}{{end}}</td><td>{{.Heartbeat.Version}}</td>
 <td>{{range .Heartbeat.Devices}}<div class="{{if .Usable}}ok{{else}}warn{{end}}">{{.Device}}: {{.State}}{{if .Media}} / {{.Media}}{{end}}{{if .Action}} → {{.Action}}{{end}}</div>{{end}}</td>
 <td>{{.Heartbeat.Backlog}}</td><td>{{mib .Heartbeat.DiskFree}}</td><td>{{printf "%.1f" .Heartbeat.TemperatureC}} °C</td><td>{{join .Heartbeat.Warnings ", "}}</td></tr>
-{{else}}<tr><td colspan="8">no heartbeat yet</td></tr>{{end}}</table>
+{{else}}<tr><td colspan="9">no kiosk yet</td></tr>{{end}}</table>
+{{.EnrollForm}}
 <h2>Received applications ({{len .Apps}})</h2>
 <table><tr><th>tracking number</th><th>provisional</th><th>procedure</th><th>kiosk</th><th>received</th><th>appointment</th><th>documents</th><th>pages</th></tr>
 {{range .Apps}}<tr><td><a href="/t/{{.TrackingNumber}}">{{.TrackingNumber}}</a></td><td>{{.ProvisionalNumber}}</td><td>{{.ProcedureID}}</td><td>{{.KioskID}}</td><td>{{when .ReceivedAt}}</td><td>{{.AppointmentDate}}</td>
@@ -237,9 +240,10 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := consoleTmpl.Execute(w, struct {
-		Kiosks []AdminKiosk
-		Apps   []AdminApplication
-	}{ks, apps}); err != nil {
+		Kiosks     []AdminKiosk
+		Apps       []AdminApplication
+		EnrollForm template.HTML
+	}{ks, apps, s.enrollForm()}); err != nil {
 		s.log.Warn("console template", "err", err)
 	}
 }
