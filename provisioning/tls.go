@@ -186,6 +186,14 @@ type tlsOnly struct {
 	allowInsecureLoopback bool
 }
 
+// CloseIdleConnections closes the transport's idle connections
+// (http.Client.CloseIdleConnections reaches it).
+func (t tlsOnly) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t tlsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && !(t.allowInsecureLoopback && req.URL.Scheme == "http" && kiosk.IsLoopback(req.URL.Hostname())) {
 		if req.Body != nil {

@@ -3,7 +3,8 @@ package ui
 import "fmt"
 
 // setupMessages are the texts of the setup screen (setup.html), shown in
-// every language at once. init merges them into messages.
+// every language at once, and of the out-of-service screen of a kiosk
+// whose identity was revoked. init merges them into messages.
 var setupMessages = map[string]map[string]string{
 	"en": {
 		"setup.title":              "This kiosk is not set up yet.",
@@ -29,6 +30,7 @@ var setupMessages = map[string]map[string]string{
 		"setup.notice.not-code":    "This is not an enrollment code.",
 		"setup.notice.bad-code":    "This enrollment code is damaged or incomplete. Ask the fleet console for a new one.",
 		"setup.notice.busy":        "One moment: the kiosk is enrolling already.",
+		"outofservice.revoked":     "This kiosk is out of service. Please use another kiosk or the counter.",
 	},
 	"vi": {
 		"setup.title":              "Ki-ốt này chưa được cài đặt.",
@@ -54,6 +56,7 @@ var setupMessages = map[string]map[string]string{
 		"setup.notice.not-code":    "Đây không phải là mã đăng ký.",
 		"setup.notice.bad-code":    "Mã đăng ký này bị hỏng hoặc không đầy đủ. Hãy xin mã mới từ bảng điều khiển đội thiết bị.",
 		"setup.notice.busy":        "Xin chờ: ki-ốt đang đăng ký.",
+		"outofservice.revoked":     "Ki-ốt này đã ngừng phục vụ. Xin Ông/Bà dùng ki-ốt khác hoặc đến quầy.",
 	},
 	"th": {
 		"setup.title":              "ตู้นี้ยังไม่ได้ตั้งค่า",
@@ -79,6 +82,7 @@ var setupMessages = map[string]map[string]string{
 		"setup.notice.not-code":    "นี่ไม่ใช่รหัสลงทะเบียน",
 		"setup.notice.bad-code":    "รหัสลงทะเบียนนี้เสียหายหรือไม่ครบ กรุณาขอรหัสใหม่จากคอนโซลของทีมดูแลตู้",
 		"setup.notice.busy":        "กรุณารอสักครู่ ตู้กำลังลงทะเบียนอยู่",
+		"outofservice.revoked":     "ตู้นี้งดให้บริการ กรุณาใช้ตู้อื่นหรือติดต่อเคาน์เตอร์",
 	},
 }
 

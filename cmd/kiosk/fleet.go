@@ -71,7 +71,7 @@ type fleetFeed struct {
 	c        *fleetclient.Client
 	extra    func() (needsAttention int, catalogue string, outOfService bool) // read at each heartbeat
 	counts   func() (sessions uint64, ratings []uint64)                       // read at each heartbeat; nil: none
-	cert     func() *x509.Certificate // the device certificate now; nil: none
+	cert     func() *x509.Certificate                                         // the device certificate now; nil: none
 	log      *slog.Logger
 	mu       sync.Mutex
 	previous []string
@@ -171,6 +171,7 @@ type fleetKiosk struct {
 	kioskID string
 	ring    *logring.Ring
 	svc     *serviceState
+	cert    func() *x509.Certificate // the device certificate now; nil: none
 	log     *slog.Logger
 }
 
@@ -205,6 +206,9 @@ func (k *fleetKiosk) SelfTest(ctx context.Context) (string, bool) {
 		}
 	}
 	rep := provisioning.SelfTest(ctx, k.kioskID, checks, time.Now)
+	if k.cert != nil {
+		rep.CertNotAfter = k.cert().NotAfter
+	}
 	var b bytes.Buffer
 	if err := rep.WriteText(&b); err != nil {
 		return err.Error(), false

@@ -276,7 +276,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	// Everything to the portal and the provider's back channel goes over
 	// TLS pinned to the portal CA, with the device certificate.
-	hc, err := provisioning.PortalClient(cfg.DataDir, key, cfg.AllowInsecureLoopback, 60*time.Second)
+	// The device certificate is held where every TLS connection reads it
+	// (the portal's, the fleet broker's): renewal swaps it without a restart.
+	deviceCert, err := provisioning.LoadDeviceCert(cfg.DataDir, key)
+	if err != nil {
+		return err
+	}
+	hc, err := provisioning.PortalClientFor(cfg.DataDir, deviceCert, cfg.AllowInsecureLoopback, 60*time.Second)
 	if err != nil {
 		return err
 	}
@@ -353,15 +359,15 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	svc := &serviceState{ctrl: ctrl, log: log.With("part", "service")}
 	fk := &fleetKiosk{
-		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, log: log.With("part", "fleet"),
+		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, cert: deviceCert.Leaf, log: log.With("part", "fleet"),
 	}
-	fc, deviceCert, err := openFleet(cfg, key, fk, log.With("part", "fleet"))
+	fc, err := openFleet(cfg, deviceCert, fk, log.With("part", "fleet"))
 	if err != nil {
 		return err
 	}
 	send := pc.Heartbeat
 	if fc != nil {
-		feed := &fleetFeed{c: fc, cert: deviceCert, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
+		feed := &fleetFeed{c: fc, cert: deviceCert.Leaf, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
 			return needsAttention(ob), cat.Version(), svc.outOfService()
 		}, counts: km.FleetCounts}
 		send = func(ctx context.Context, hb api.Heartbeat) error {
@@ -410,6 +416,21 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	km.SetCertNotAfter(deviceCert.Leaf().NotAfter)
+	renewal := provisioning.NewRenewal(provisioning.RenewalOptions{
+		DataDir: cfg.DataDir, Cert: deviceCert, Portal: pc, Log: log.With("part", "certificate"),
+		Renewed: func(notAfter time.Time) {
+			km.SetCertNotAfter(notAfter)
+			hc.CloseIdleConnections() // the next requests present the new certificate
+		},
+		Revoked: func() {
+			ctrl.SetRevoked()
+			if sw.event != nil {
+				sw.event("revoked", "the portal refuses this kiosk's certificate")
+			}
+			mon.SendNow()
+		},
+	})
 
 	var speaker *voice.Speaker
 	if cfg.Voice.Enabled {
@@ -496,6 +517,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
+	g.goRun("certificate renewal", renewal.Run)
 	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, doorSwitch{svc, mode}, mon, log) })
 	if mode != nil {
 		g.goRun("service mode", func(ctx context.Context) error { mode.Run(ctx, serviceTick); return nil })

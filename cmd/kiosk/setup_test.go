@@ -148,7 +148,9 @@ func TestSetupModeEnrollsByQR(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	k := &setupKiosk{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, ui: "http://" + listen, done: make(chan error, 1),
 		hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
-	go func() { k.done <- run(ctx, []string{"--config", cfgPath, "--setup", "--log-level", "debug"}, k.stdout, k.stderr) }()
+	go func() {
+		k.done <- run(ctx, []string{"--config", cfgPath, "--setup", "--log-level", "debug"}, k.stdout, k.stderr)
+	}()
 	defer func() {
 		cancel()
 		select {
