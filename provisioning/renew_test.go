@@ -213,7 +213,10 @@ func TestRenewalOfARevokedKiosk(t *testing.T) {
 
 	revoked := 0
 	ren := NewRenewal(RenewalOptions{DataDir: r.dir, Cert: r.dc, Portal: r.pc, Now: r.now, Revoked: func() { revoked++ },
-		After: func(time.Duration) <-chan time.Time { t.Error("the loop waits to try a revoked kiosk again"); return nil }})
+		After: func(time.Duration) <-chan time.Time {
+			t.Error("the loop waits to try a revoked kiosk again")
+			return nil
+		}})
 	done := make(chan error, 1)
 	go func() { done <- ren.Run(context.Background()) }()
 	select {
@@ -238,7 +241,9 @@ func TestRenewalOfARevokedKiosk(t *testing.T) {
 
 type renewerFunc func(ctx context.Context, at time.Time) (api.RenewResponse, error)
 
-func (f renewerFunc) Renew(ctx context.Context, at time.Time) (api.RenewResponse, error) { return f(ctx, at) }
+func (f renewerFunc) Renew(ctx context.Context, at time.Time) (api.RenewResponse, error) {
+	return f(ctx, at)
+}
 
 // TestRenewalBacksOff: failed renewals are tried again after waits that
 // grow from Retry (with jitter) and never exceed the check interval; a
