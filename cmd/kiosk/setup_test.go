@@ -78,9 +78,13 @@ func (k *setupKiosk) get(u string) string {
 	return string(b)
 }
 
+// post touches a button; the redirect it answers is not followed (after
+// Start the setup screen's server is gone).
 func (k *setupKiosk) post(path string) string {
 	k.t.Helper()
-	resp, err := k.hc.PostForm(k.ui+path, url.Values{})
+	hc := *k.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.PostForm(k.ui+path, url.Values{})
 	if err != nil {
 		k.t.Fatalf("POST %s: %v", path, err)
 	}

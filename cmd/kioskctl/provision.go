@@ -110,7 +110,12 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "kiosk ID: %s\noffice:   %s\nconfig:   %s\n", cfg.KioskID, cfg.OfficeCode, filepath.Join(cfg.DataDir, provisioning.ConfigFile))
+	if _, err = fmt.Fprintf(stdout, "kiosk ID: %s\nconfig:   %s\n", cfg.KioskID, filepath.Join(cfg.DataDir, provisioning.ConfigFile)); err != nil {
+		return err
+	}
+	if code != nil {
+		_, err = fmt.Fprintf(stdout, "office:   %s\n", cfg.OfficeCode)
+	}
 	return err
 }
 

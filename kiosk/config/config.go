@@ -195,3 +195,14 @@ func LoadSetup(path string) (Config, error) {
 	}
 	return c, ErrNotProvisioned
 }
+
+// DevicesOnly is c without the kiosk's identity: the device sections, the
+// addresses, the data directory and the filesystem roots, what a kiosk
+// not set up yet has (LoadSetup). A decommissioned kiosk keeps these.
+func (c Config) DevicesOnly() Config {
+	var d Config
+	d.Devices = c.Devices
+	d.Voice = c.Voice
+	d.Listen, d.OpsListen, d.DataDir, d.SysRoot = c.Listen, c.OpsListen, c.DataDir, c.SysRoot
+	return d
+}
