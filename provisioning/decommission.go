@@ -41,43 +41,48 @@ type DecommissionOptions struct {
 	Portal Retirer       // nil only with Offline
 	// Undelivered counts the applications not yet accepted by the portal
 	// (outbox.Backlog).
-	Undelivered    func() (int, error)
-	Offline        bool   // wipe without the portal (kioskctl --offline): the fleet must retire the kiosk
+	Undelivered func() (int, error)
+	// Offline wipes even when the portal cannot be reached (kioskctl
+	// --offline): the fleet must then retire the kiosk.
+	Offline        bool
 	TechnicianCode string // id of the code that opened service mode, for the portal's audit log
 	Now            func() time.Time
 }
 
 // Decommission retires the kiosk: refused while anything is undelivered;
-// then the portal is told (unless Offline), and only once it confirmed,
-// the identity and the kiosk's data are wiped (Wipe). A portal that cannot
-// be reached gives ErrPortalUnreachable and wipes nothing.
-func Decommission(ctx context.Context, o DecommissionOptions) error {
+// then the portal is told, and only once it confirmed are the identity
+// and the kiosk's data wiped (Wipe). A portal that cannot be reached gives
+// ErrPortalUnreachable and wipes nothing, unless Offline: then the kiosk
+// is wiped all the same and told reports false.
+func Decommission(ctx context.Context, o DecommissionOptions) (told bool, err error) {
 	if o.Undelivered == nil {
-		return errors.New("decommission: no outbox to check")
+		return false, errors.New("decommission: no outbox to check")
 	}
 	n, err := o.Undelivered()
 	if err != nil {
-		return fmt.Errorf("decommission: the outbox cannot be read, so nothing is wiped: %w", err)
+		return false, fmt.Errorf("decommission: the outbox cannot be read, so nothing is wiped: %w", err)
 	}
 	if n > 0 {
-		return ErrUndelivered{N: n}
+		return false, ErrUndelivered{N: n}
 	}
-	if !o.Offline {
-		if o.Portal == nil {
-			return errors.New("decommission: no portal client")
-		}
-		now := o.Now
-		if now == nil {
-			now = time.Now
-		}
-		if err := o.Portal.Decommission(ctx, now(), o.TechnicianCode); err != nil {
-			if EnrollFailure(err) == FailUnreachable {
-				return fmt.Errorf("%w: %w", ErrPortalUnreachable, err)
-			}
-			return fmt.Errorf("decommission: the portal refused, nothing was wiped: %w", err)
-		}
+	if o.Portal == nil {
+		return false, errors.New("decommission: no portal client")
 	}
-	return Wipe(o.Config)
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	told = true
+	if err := o.Portal.Decommission(ctx, now(), o.TechnicianCode); err != nil {
+		switch {
+		case EnrollFailure(err) != FailUnreachable:
+			return false, fmt.Errorf("decommission: the portal refused, nothing was wiped: %w", err)
+		case !o.Offline:
+			return false, fmt.Errorf("%w: %w", ErrPortalUnreachable, err)
+		}
+		told = false
+	}
+	return told, Wipe(o.Config)
 }
 
 // kept are the entries of the data directory a wipe leaves: the installed

@@ -68,17 +68,19 @@ Usage:
 // run is kioskctl without the process around it; args exclude the program name.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
+		fmt.Fprint(stderr, usageText+decommissionUsage+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return errors.New("no subcommand given")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		_, err := fmt.Fprint(stdout, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
+		_, err := fmt.Fprint(stdout, usageText+decommissionUsage+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return err
 	case "provision":
 		return runProvision(ctx, args[1:], stdout, stderr)
 	case "selftest":
 		return runSelfTest(ctx, args[1:], stdout, stderr)
+	case "decommission":
+		return runDecommission(ctx, args[1:], stdout, stderr)
 	case "phone":
 		return runPhone(ctx, args[1:], stdout, stderr)
 	case "decode-qr":
