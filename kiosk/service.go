@@ -87,6 +87,9 @@ type ServiceDeps struct {
 	// Timeout ends service mode after this long without a touch
 	// [DefaultServiceTimeout].
 	Timeout time.Duration
+	// Decommission retires the kiosk (service_decommission.go); nil: not
+	// offered.
+	Decommission func(ctx context.Context, technicianCode string) error
 }
 
 // DefaultServiceTimeout ends an untouched service mode.
@@ -158,6 +161,8 @@ type ServiceView struct {
 	SelfTestAt     time.Time
 	SelfTestOK     bool
 	SelfTestReport string
+
+	Decom DecommissionView // service_decommission.go
 }
 
 // ServiceDeviceView is one device on the service screen: its status, and
@@ -201,6 +206,7 @@ type Service struct {
 	selfRep   string
 	lang      string // the service screen's language; "" is the kiosk's
 	subs      map[chan struct{}]struct{}
+	decom     DecommissionView
 }
 
 // NewService returns the service mode of a kiosk.
@@ -306,6 +312,7 @@ func (s *Service) leaveLocked(reason string) string {
 	s.lastKind, s.lastBytes, s.lastText = "", 0, ""
 	s.selfRep, s.selfAt, s.selfOK = "", time.Time{}, false
 	s.scan = nil
+	s.decom = DecommissionView{}
 	s.d.Log.Info("service mode left", "token", id, "reason", reason)
 	return "token " + id + ": " + reason
 }
@@ -466,7 +473,9 @@ func (s *Service) View(ctx context.Context) ServiceView {
 		LastQRKind: s.lastKind, LastQRBytes: s.lastBytes, LastQRText: s.lastText,
 		ScanSeq: s.scanSeq, PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,
 		SelfTestAt: s.selfAt, SelfTestOK: s.selfOK, SelfTestReport: s.selfRep,
+		Decom: s.decom,
 	}
+	v.Decom.Offered = s.d.Decommission != nil
 	if s.active {
 		v.Until = s.touched.Add(s.d.Timeout)
 	}

@@ -24,6 +24,9 @@ type Retirer interface {
 // outbox: wiping the kiosk would lose them.
 type ErrUndelivered struct{ N int }
 
+// Undelivered is how many applications wait.
+func (e ErrUndelivered) Undelivered() int { return e.N }
+
 func (e ErrUndelivered) Error() string {
 	if e.N == 1 {
 		return "1 application is not yet delivered; wait for it or call support"
@@ -55,6 +58,15 @@ type DecommissionOptions struct {
 // ErrPortalUnreachable and wipes nothing, unless Offline: then the kiosk
 // is wiped all the same and told reports false.
 func Decommission(ctx context.Context, o DecommissionOptions) (told bool, err error) {
+	if told, err = Retire(ctx, o); err != nil {
+		return false, err
+	}
+	return told, Wipe(o.Config)
+}
+
+// Retire is Decommission without the wipe, for a running kiosk that wipes
+// once its parts are closed: the same refusals, and the portal told.
+func Retire(ctx context.Context, o DecommissionOptions) (told bool, err error) {
 	if o.Undelivered == nil {
 		return false, errors.New("decommission: no outbox to check")
 	}
@@ -82,7 +94,7 @@ func Decommission(ctx context.Context, o DecommissionOptions) (told bool, err er
 		}
 		told = false
 	}
-	return told, Wipe(o.Config)
+	return told, nil
 }
 
 // kept are the entries of the data directory a wipe leaves: the installed

@@ -97,11 +97,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		readers []qrreader.Reader
 		banner  string
 		pins    demoPins
-		err     error
 	)
 	switch {
 	case *demoMode && *configPath != "":
 		return errors.New("give --config FILE or --demo, not both")
+	case *demoMode && *setupMode:
+		return errors.New("--setup goes with --config DIR/kiosk.json, not --demo")
 	case *demoMode:
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
@@ -117,16 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := refuseDemoFlags(fs); err != nil {
 			return err
 		}
-		if *setupMode {
-			if err := setupIfNeeded(ctx, *configPath, fs, serveOptions{
-				log: log, stdout: stdout, browser: *browser, launcher: *browserSock, startTimeout: *startTimeout,
-			}); err != nil || ctx.Err() != nil {
-				return err
-			}
-		}
-		if cfg, err = loadConfig(*configPath, fs); err != nil {
-			return err
-		}
+		return runConfigured(ctx, *configPath, fs, *setupMode, serveOptions{
+			log: log, ring: ring, stdout: stdout, browser: *browser,
+			launcher: *browserSock, submitWait: *submitWait, startTimeout: *startTimeout,
+		})
 	case *setupMode:
 		return errors.New("--setup goes with --config DIR/kiosk.json")
 	default:
@@ -404,7 +399,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 
 	// Service mode: the technician's screens while the cabinet door is open.
-	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service")}
+	decom := newDecommission(cfg, pc, ob)
+	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service"),
+		decommission: decom.retire}
 	if fc != nil {
 		sw.event = func(kind, detail string) {
 			if err := fc.Event(kind, "", detail); err != nil {
@@ -518,6 +515,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
 	g.goRun("certificate renewal", renewal.Run)
+	g.goRun("decommission", decom.wait) // ends the kiosk with errDecommissioned once retired
 	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, doorSwitch{svc, mode}, mon, log) })
 	if mode != nil {
 		g.goRun("service mode", func(ctx context.Context) error { mode.Run(ctx, serviceTick); return nil })

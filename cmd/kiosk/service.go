@@ -32,6 +32,8 @@ type serviceWiring struct {
 	version string
 	catalog func() string
 	log     *slog.Logger
+	// decommission retires the kiosk (serve wires it: decommission.go).
+	decommission func(ctx context.Context, technicianCode string) error
 }
 
 // openService returns the kiosk's service mode, or nil when kiosk.json pins
@@ -67,7 +69,8 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 	d := kiosk.ServiceDeps{
 		Log: w.log, Verifier: ver, PortalURL: w.cfg.PortalURL, Devices: devices, Outbox: w.ob,
 		SelfTest: w.fk.SelfTest, Report: w.event, Version: w.version, Catalogue: w.catalog, Logs: w.fk.Logs,
-		Refresh: func(ctx context.Context) { w.mon.Refresh(ctx); w.mon.SendNow() },
+		Refresh:      func(ctx context.Context) { w.mon.Refresh(ctx); w.mon.SendNow() },
+		Decommission: w.decommission,
 	}
 	if p := w.devs.Printer; p != nil {
 		width := w.devs.ReceiptWidthDots
