@@ -47,6 +47,16 @@ func (d *decommission) retire(ctx context.Context, technicianCode string) error 
 	return nil
 }
 
+// retired reports whether the portal retired the kiosk.
+func (d *decommission) retired() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // wait returns errDecommissioned once the kiosk is retired, nil when ctx
 // ends first.
 func (d *decommission) wait(ctx context.Context) error {

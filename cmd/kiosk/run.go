@@ -487,7 +487,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	// Everything is open: run the subsystems until one fails or ctx ends.
 	g := newGroup(ctx)
 	g.goRun("watchdog", sup.Run)
-	g.goRun("stopping", func(ctx context.Context) error { <-ctx.Done(); sup.Stopping(); return nil })
+	g.goRun("stopping", func(ctx context.Context) error {
+		<-ctx.Done()
+		if !decom.retired() { // a decommissioned kiosk goes on in setup mode
+			sup.Stopping()
+		}
+		return nil
+	})
 	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, km.MeterSender(pc)); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
 	g.goRun("idle timer", ctrl.RunIdle)
