@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,8 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
+	backendclient "govkiosk/backend-client"
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/fleetwire"
 	"govkiosk/drivers/qrreader/imageremu"
+	"govkiosk/drivers/sensors/sensorstest"
 	"govkiosk/kiosk/config"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -48,18 +58,21 @@ func (k *setupKiosk) waitFor(d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// launchAfter waits for the stdout line with a launch URL after prefix
+// launch waits for the first stdout line with a launch URL after prefix
 // and opens it, as the kiosk's browser does.
-func (k *setupKiosk) launch(prefix string) string {
+func (k *setupKiosk) launch(prefix string) string { k.t.Helper(); return k.launchNth(prefix, 1) }
+
+// launchNth is launch of the nth such line.
+func (k *setupKiosk) launchNth(prefix string, nth int) string {
 	k.t.Helper()
 	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + ` open (\S+) once`)
 	var u string
-	k.waitFor(30*time.Second, "line "+prefix, func() bool {
-		m := re.FindStringSubmatch(k.stdout.String())
-		if m != nil {
-			u = m[1]
+	k.waitFor(30*time.Second, fmt.Sprintf("line %d %q", nth, prefix), func() bool {
+		m := re.FindAllStringSubmatch(k.stdout.String(), -1)
+		if len(m) >= nth {
+			u = m[nth-1][1]
 		}
-		return m != nil
+		return len(m) >= nth
 	})
 	return k.get(u)
 }
@@ -221,5 +234,114 @@ func TestSetupModeEnrollsByQR(t *testing.T) {
 	page = k.launch("kiosk ready:")
 	if !strings.Contains(page, `data-step="attract"`) {
 		t.Errorf("after setup the kiosk does not show the attract screen:\n%s", page)
+	}
+}
+
+// TestServiceModeDecommissionToSetup: a kiosk set up by its QR reader,
+// serving citizens, is decommissioned from service mode (door open,
+// technician code, confirm): the portal retires it (its certificate is
+// refused from then on), the kiosk wipes its identity and, in the same
+// process, shows setup mode again with its device settings kept.
+func TestServiceModeDecommissionToSetup(t *testing.T) {
+	pctx, pcancel := context.WithCancel(context.Background())
+	listen := freePort(t)
+	srv, purl, err := portal.Start(pctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		Log: slog.New(slog.DiscardHandler), KioskRedirectURIs: []string{"http://" + listen + "/auth/callback"}})
+	if err != nil {
+		pcancel()
+		t.Fatal(err)
+	}
+	defer func() { pcancel(); <-srv.Done() }()
+	tok, err := srv.IssueEnrollToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := api.EnrollCode{PortalURL: purl, Token: tok, CAFingerprint: srv.CAFingerprint(), Office: "QN-TK"}
+	techPub, techKey, _ := ed25519.GenerateKey(rand.Reader)
+
+	emu, err := imageremu.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	door, led := sensorstest.Pins("DOOR_"+t.Name(), "LED_"+t.Name())
+	data := t.TempDir()
+	cfgPath := filepath.Join(data, provisioning.ConfigFile)
+	devicesOnly, _ := json.Marshal(map[string]any{
+		"listen": listen, "opsListen": freePort(t), "qrReader": map[string]any{"port": emu.PortPath()},
+		"fleet": map[string]any{"techKey": fleetwire.TechKeyText(techPub)},
+	})
+	if err := os.WriteFile(cfgPath, devicesOnly, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	jar, _ := cookiejar.New(nil)
+	k := &setupKiosk{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, ui: "http://" + listen, done: make(chan error, 1),
+		hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	log := slog.New(slog.NewTextHandler(k.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() {
+		k.done <- runConfigured(ctx, cfgPath, flag.NewFlagSet("kiosk", flag.ContinueOnError), true,
+			serveOptions{log: log, stdout: k.stdout, pins: demoPins{door: door, led: led}, startTimeout: 20 * time.Second})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-k.done:
+			if err != nil {
+				t.Errorf("the kiosk's run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the kiosk did not stop within 30s of its context's end")
+		}
+	}()
+
+	k.launch("kiosk setup mode:")
+	emu.Scan([]byte(code.String()))
+	k.screenShows(`data-testid="setup-start"`)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := provisioning.LoadOrCreateKey(data)
+	hc, err := provisioning.PortalClient(data, key, false, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldIdentity := backendclient.New(purl, hc, cfg.KioskID, key)
+	k.post("/setup/start")
+	if page := k.launch("kiosk ready:"); !strings.Contains(page, `data-step="attract"`) {
+		t.Fatalf("not serving after setup:\n%s", page)
+	}
+
+	door.Out(gpio.High)
+	k.screenShows(`data-testid="svc-offer"`)
+	tech, err := fleetwire.EncodeTechToken(techKey, fleetwire.TechClaims{ID: "tok-7", Office: "QN-TK", Technician: "T-1",
+		IssuedAt: time.Now().Unix(), Expires: time.Now().Add(10 * time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Scan([]byte(tech))
+	k.screenShows(`data-testid="svc-decom-ask"`)
+	k.post("/service/lang?lang=en")
+	k.post("/service/decommission/ask")
+	k.screenShows("It will not serve citizens again until it is set up anew.")
+	k.post("/service/decommission")
+
+	page := k.launchNth("kiosk setup mode:", 2)
+	if !strings.Contains(page, `data-testid="setup-waiting"`) {
+		t.Errorf("after decommission the kiosk does not show setup mode:\n%s", page)
+	}
+	setup, err := config.LoadSetup(cfgPath)
+	if !errors.Is(err, config.ErrNotProvisioned) || setup.QRReader.Port != emu.PortPath() {
+		t.Errorf("kiosk.json after decommission: %v, qrReader %q; want setup mode with the QR reader kept", err, setup.QRReader.Port)
+	}
+	for _, f := range []string{provisioning.KeyFile, provisioning.CertFile, "outbox"} {
+		if _, err := os.Stat(filepath.Join(data, f)); err == nil {
+			t.Errorf("%s left after decommission", f)
+		}
+	}
+	if _, err := oldIdentity.Renew(context.Background(), time.Now()); !errors.Is(err, backendclient.ErrKioskRevoked) {
+		t.Errorf("the old identity after decommission: %v; want refused as revoked", err)
 	}
 }
