@@ -76,7 +76,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST "+api.PathAdminEnrollTokens, admin(s.handleAdminEnrollToken))
 	mux.Handle("POST "+api.PathAdminKiosks+"{id}/revoke", admin(s.handleAdminKioskState(kioskRevoked)))
 	mux.Handle("POST "+api.PathAdminKiosks+"{id}/retire", admin(s.handleAdminKioskState(kioskRetired)))
-	mux.HandleFunc("POST "+api.PathRenew, s.requireDevice(s.handleRenew))
+	mux.HandleFunc("POST "+api.PathRenew, s.requireDeviceWithin(renewGrace, s.handleRenew))
 	mux.HandleFunc("POST "+api.PathDecommission, s.requireDevice(s.handleDecommission))
 	mux.HandleFunc("GET "+api.PathCRL, s.handleCRL)
 	mux.Handle("GET /{$}", admin(s.handleConsole))

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -104,6 +105,17 @@ func (s *Server) handleAdminEnrollToken(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, resp)
 }
 
+// IssueEnrollCode makes an enrollment token and code for req.Office (and
+// req.ReplaceKiosk), as POST api.PathAdminEnrollTokens does; the error
+// says what is wrong with req.
+func (s *Server) IssueEnrollCode(ctx context.Context, req api.EnrollTokenRequest) (api.EnrollTokenResponse, error) {
+	resp, err := s.issueScopedToken(ctx, req)
+	if err != nil {
+		return resp, fmt.Errorf("portal: enrollment code: %w", err)
+	}
+	return resp, nil
+}
+
 type badTokenRequest struct{ code, msg string }
 
 func (e *badTokenRequest) Error() string { return e.msg }
@@ -158,8 +170,15 @@ func (s *Server) issueScopedToken(ctx context.Context, req api.EnrollTokenReques
 func (s *Server) handleAdminKioskState(state string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req api.RevokeRequest
-		if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
+		body, ok := readBody(w, r, maxJSONBody)
+		if !ok {
 			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 { // no body: the action is the reason
+			if err := json.Unmarshal(body, &req); err != nil {
+				writeError(w, http.StatusBadRequest, CodeBadRequest, "malformed JSON body: want a RevokeRequest")
+				return
+			}
 		}
 		if len(req.Reason) > maxReasonLen || len(req.IssuedBy) > maxReasonLen {
 			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("reason and issuedBy have at most %d characters", maxReasonLen))
@@ -214,7 +233,8 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &soon):
 		wait := max(int(soon.RetryAt.Sub(now).Seconds()+0.999), 1)
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("the certificate was renewed less than %v ago; try again in %d s", gap, wait))
+		writeJSON(w, http.StatusTooManyRequests, api.Error{Code: CodeRateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("the certificate was renewed less than %v ago; try again in %d s", gap, wait)})
 		return
 	case errors.Is(err, errKioskRevoked):
 		s.refuseRevoked(w, r, kioskID)

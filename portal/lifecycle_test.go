@@ -248,6 +248,18 @@ func TestEnrollTokenScope(t *testing.T) {
 		t.Errorf("a token without the admin token: %v %v", resp, err)
 	}
 
+	// The same from Go, for programs that embed the portal.
+	if _, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "XX-NOPE"}); err == nil || !strings.Contains(err.Error(), "XX-NOPE") {
+		t.Errorf("IssueEnrollCode for an unknown office: %v", err)
+	}
+	goTok, err := e.s.IssueEnrollCode(ctx, api.EnrollTokenRequest{Office: "BKK-BR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Enroll(ctx, api.EnrollRequest{Token: goTok.Token, PublicKeyPEM: pub}); err != nil || resp.OfficeCode != "BKK-BR" {
+		t.Errorf("a token of IssueEnrollCode: %+v %v", resp.OfficeCode, err)
+	}
+
 	// Expiry, on the portal's (injected) clock.
 	hour := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: 3600})
 	maxTTL := issueToken(t, nil, e.url, api.EnrollTokenRequest{Office: "QN-TK", TTLSeconds: int64(api.MaxEnrollTokenTTL / time.Second)})
@@ -320,6 +332,10 @@ func TestReplaceKeepsTheKioskID(t *testing.T) {
 	}
 	if err := p.heartbeat(other); err == nil {
 		t.Error("the stolen PC works again after its replacement")
+	}
+	if crl := fetchCRL(t, p); !listed(crl, other.cert) || listed(crl, back.cert) {
+		t.Errorf("after replacing the stolen kiosk the CRL lists its certificate %v, the replacement's %v; want true false",
+			listed(crl, other.cert), listed(crl, back.cert))
 	}
 
 	// Refused at issuing.
@@ -434,9 +450,11 @@ func TestRenew(t *testing.T) {
 	}
 
 	// A looping kiosk cannot fill the table.
-	st, code, _ = signedPost(t, tlsClient(p.roots, renewed.cert), u, k.id, k.key, api.RenewRequest{KioskID: k.id, At: time.Now()})
-	if st != http.StatusTooManyRequests || code != portal.CodeRateLimited {
-		t.Errorf("second renewal within the hour: %d %s", st, code)
+	st, code, b = signedPost(t, tlsClient(p.roots, renewed.cert), u, k.id, k.key, api.RenewRequest{KioskID: k.id, At: time.Now()})
+	var ae api.Error
+	_ = json.Unmarshal(b, &ae)
+	if st != http.StatusTooManyRequests || code != portal.CodeRateLimited || ae.RetryAfter < 3500 || ae.RetryAfter > 3600 {
+		t.Errorf("second renewal within the hour: %d %s", st, b)
 	}
 
 	setState(t, p.admin, p.base, k.id, "revoke")
@@ -476,8 +494,11 @@ func TestRevokedKioskRefusedOverTLS(t *testing.T) {
 	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
 		t.Fatalf("revoke: %d", st)
 	}
-	if st := setState(t, p.admin, p.base, k.id, "revoke"); st != http.StatusNoContent {
-		t.Errorf("revoke again: %d, want 204", st)
+	if st, b := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", nil); st != http.StatusNoContent {
+		t.Errorf("revoke again, with no body: %d %s, want 204", st, b)
+	}
+	if st, _ := adminDo(t, p.admin, "POST", p.base+api.PathAdminKiosks+k.id+"/revoke", []string{"not", "a", "request"}); st != http.StatusBadRequest {
+		t.Errorf("revoke with a malformed body: %d, want 400", st)
 	}
 	if st := setState(t, p.admin, p.base, "KIOSK-9999", "revoke"); st != http.StatusNotFound {
 		t.Errorf("revoke an unknown kiosk: %d, want 404", st)
@@ -751,5 +772,123 @@ func TestConsoleEnrollForm(t *testing.T) {
 	resp, err := backendclient.New(e.url, nil, "", nil).Enroll(context.Background(), api.EnrollRequest{Token: code.Token, PublicKeyPEM: pub})
 	if err != nil || resp.OfficeCode != "BKK-BR" {
 		t.Errorf("enrolling with the code's token 23 h later: %+v %v", resp.OfficeCode, err)
+	}
+}
+
+// TestRenewAfterExpiry: a kiosk offline past its certificate's end still
+// renews with it (within 90 days), but uses it for nothing else; past the
+// grace, or revoked, it does not renew.
+func TestRenewAfterExpiry(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	p := startTLSPortal(t, func(o *portal.Options) { o.Now = clk.Now })
+	k, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	late, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	stolen, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	setState(t, p.admin, p.base, stolen.id, "revoke")
+	hb := func(k tlsKiosk) error {
+		h := heartbeat(k.id)
+		h.At, h.Seq = clk.Now(), uint64(clk.Now().UnixNano())
+		return backendclient.New(p.base, tlsClient(p.roots, k.cert), k.id, k.key).Heartbeat(context.Background(), h)
+	}
+	renew := func(k tlsKiosk) (int, string, []byte) {
+		return signedPost(t, tlsClient(p.roots, k.cert), p.base+api.PathRenew, k.id, k.key, api.RenewRequest{KioskID: k.id, At: clk.Now()})
+	}
+
+	clk.Add(api.DefaultDeviceCertTTL + 24*time.Hour) // offline a day past the end
+	if err := hb(k); err == nil {
+		t.Error("a heartbeat with an expired certificate was taken")
+	} else if st, code := apiCode(err); st != 0 && (st != 401 || code != portal.CodeDeviceCertRequired) {
+		t.Errorf("heartbeat with an expired certificate: %v", err)
+	}
+	st, code, b := renew(k)
+	if st != 200 {
+		t.Fatalf("renewal with a certificate expired a day ago: %d %s %s", st, code, b)
+	}
+	var rr api.RenewResponse
+	_ = json.Unmarshal(b, &rr)
+	if d := rr.NotAfter.Sub(clk.Now()); d < api.DefaultDeviceCertTTL-time.Minute || d > api.DefaultDeviceCertTTL {
+		t.Errorf("renewed for %v", d)
+	}
+	if err := hb(p.kiosk(t, k.id, k.key, rr.CertificatePEM)); err != nil {
+		t.Errorf("heartbeat with the renewed certificate: %v", err)
+	}
+	if st, code, _ := renew(stolen); st != 403 || code != api.CodeKioskRevoked {
+		t.Errorf("renewal of a revoked kiosk's expired certificate: %d %s", st, code)
+	}
+	clk.Add(renewGrace)
+	if st, code, _ := renew(late); st == 200 {
+		t.Errorf("renewal with a certificate expired more than %v ago: %d %s", renewGrace, st, code)
+	}
+}
+
+// renewGrace is the portal's: how long after its end a certificate renews.
+const renewGrace = 90 * 24 * time.Hour
+
+// TestEnrollTokenSingleUseUnderRace: the same code scanned by two kiosks
+// at once (or sent twice by one) enrolls one kiosk; one renewal of two
+// sent at once is taken.
+func TestEnrollTokenSingleUseUnderRace(t *testing.T) {
+	p := startTLSPortal(t, nil)
+	tr := issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"})
+	const n = 6
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		_, pub := newKey(t) // t's helpers only on the test's goroutine
+		go func() {
+			resp, err := backendclient.New(p.base, p.admin, "", nil).Enroll(context.Background(), api.EnrollRequest{Token: tr.Token, PublicKeyPEM: pub})
+			results <- result{resp.KioskID, err}
+		}()
+	}
+	var ok []string
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			ok = append(ok, r.id)
+		case !isCode(r.err, 403, portal.CodeEnrollTokenUsed):
+			t.Errorf("a concurrent enrollment: %v, want 403 %s", r.err, portal.CodeEnrollTokenUsed)
+		}
+	}
+	if len(ok) != 1 {
+		t.Fatalf("one token enrolled %d kiosks: %v", len(ok), ok)
+	}
+
+	k, _ := p.enroll(t, issueToken(t, p.admin, p.base, api.EnrollTokenRequest{Office: "QN-TK"}).Token)
+	body, _ := json.Marshal(api.RenewRequest{KioskID: k.id, At: time.Now()})
+	sig, err := backendclient.Sign(k.key, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("POST", p.base+api.PathRenew, bytes.NewReader(body))
+			req.Header.Set(api.HeaderKioskID, k.id)
+			req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
+			resp, err := tlsClient(p.roots, k.cert).Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	renewed := 0
+	for range n {
+		switch st := <-statuses; st {
+		case 200:
+			renewed++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a concurrent renewal: %d", st)
+		}
+	}
+	if renewed != 1 {
+		t.Errorf("%d of %d concurrent renewals taken, want 1", renewed, n)
 	}
 }

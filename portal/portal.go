@@ -223,8 +223,9 @@ func (s *Server) CAPEM() string { return s.keys.caPEM }
 // PublicURL is the base URL kiosks and phones use.
 func (s *Server) PublicURL() string { return s.opts.PublicURL }
 
-// IssueEnrollToken creates a new one-time enrollment token: 160 random
-// bits, valid for Options.EnrollTokenTTL.
+// IssueEnrollToken creates a new one-time enrollment token for the
+// portal's default office (Options.OfficeCode): 160 random bits, valid for
+// Options.EnrollTokenTTL. IssueEnrollCode makes one for a chosen office.
 func (s *Server) IssueEnrollToken() (string, error) {
 	b := make([]byte, 20)
 	if _, err := io.ReadFull(s.rand, b); err != nil {

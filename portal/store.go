@@ -247,16 +247,6 @@ func (st *store) enroll(ctx context.Context, tokenHash, pubPEM, hostname string,
 	return rec, tx.Commit()
 }
 
-// kioskKey returns the enrolled kiosk's public key PEM ("" if unknown).
-func (st *store) kioskKey(ctx context.Context, kioskID string) (string, error) {
-	var p string
-	err := st.db.QueryRowContext(ctx, `SELECT public_key_pem FROM kiosks WHERE id = ?`, kioskID).Scan(&p)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return p, err
-}
-
 // errHeartbeatReplayed: a heartbeat whose seq is not above the stored one.
 var errHeartbeatReplayed = errors.New("heartbeat seq not above the last one")
 

@@ -27,7 +27,10 @@ import (
 // the enrollment CA, names an enrolled kiosk, holds that kiosk's enrolled
 // key, and is the kiosk the request speaks for. Enrollment, the signed
 // catalogue, status look-ups and the browser pages (provider, phone,
-// console, track pages) need none. With Options.PlainHTTP (a loopback
+// console, track pages) need none. A certificate that expired less than
+// renewGrace ago is still taken on one endpoint, PathRenew, so that a
+// kiosk that was offline past its certificate's end renews it (see
+// requireDeviceWithin); every other endpoint refuses it. With Options.PlainHTTP (a loopback
 // Listen only: demos and tests) Start serves plain http and there is no
 // certificate to check; Handler, served by a caller, checks certificates
 // only on TLS connections.
@@ -47,13 +50,21 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 	} else if cert, err = s.keys.issueServerCert(s.serverHosts(), s.rand, s.now()); err != nil {
 		return nil, fmt.Errorf("portal: server certificate: %w", err)
 	}
-	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(s.keys.caCert)
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    clientCAs,
-		MinVersion:   tls.VersionTLS12,
+		// The handshake refuses a client certificate that is not the
+		// enrollment CA's, or expired more than renewGrace ago;
+		// requireDevice then checks it again, strictly, per endpoint.
+		ClientAuth: tls.RequestClientCert,
+		ClientCAs:  s.keys.caPool(),
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return nil
+			}
+			_, err := s.verifyDeviceCert(cs.PeerCertificates, renewGrace)
+			return err
+		},
+		MinVersion: tls.VersionTLS12,
 		// TLS 1.2 only with forward secrecy and AEAD (FAPI 2.0 §5.2.1).
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -120,23 +131,81 @@ func (k *keys) issueServerCert(hosts []string, rnd io.Reader, now time.Time) (tl
 
 type deviceKioskKey struct{}
 
+// renewGrace is how long after its notAfter a device certificate is still
+// taken to renew it (PathRenew only). A kiosk offline for longer is
+// enrolled again with a token that replaces it, which keeps its id.
+const renewGrace = 90 * 24 * time.Hour
+
+var errCertExpired = errors.New("device certificate expired")
+
+// caPool is the enrollment CA as the only root.
+func (k *keys) caPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(k.caCert)
+	return p
+}
+
+// verifyDeviceCert checks that certs (leaf first) chain to the enrollment
+// CA for client authentication on the portal's clock. A leaf that expired
+// at most grace ago is checked as of its last valid instant; one expired
+// longer ago gives errCertExpired.
+func (s *Server) verifyDeviceCert(certs []*x509.Certificate, grace time.Duration) (*x509.Certificate, error) {
+	if len(certs) == 0 {
+		return nil, errors.New("no device certificate")
+	}
+	leaf := certs[0]
+	at := s.now()
+	if at.After(leaf.NotAfter) {
+		if at.Sub(leaf.NotAfter) > grace {
+			return nil, fmt.Errorf("%w on %s", errCertExpired, leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		at = leaf.NotAfter
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.keys.caPool(), Intermediates: inter, CurrentTime: at,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return nil, err
+	}
+	return leaf, nil
+}
+
 // requireDevice guards a kiosk API endpoint: over TLS the request must come
 // with the device certificate of an enrolled kiosk (issued by the
-// enrollment CA, still for that kiosk's enrolled key, the kiosk neither
-// revoked nor retired: else 403 api.CodeKioskRevoked), and a Kiosk-Id
-// header must name that kiosk. The kiosk is kept in the request's context
-// for checkDevice.
+// enrollment CA, unexpired, still for that kiosk's enrolled key, the kiosk
+// neither revoked nor retired: else 403 api.CodeKioskRevoked), and a
+// Kiosk-Id header must name that kiosk. The kiosk is kept in the request's
+// context for checkDevice.
 func (s *Server) requireDevice(next http.HandlerFunc) http.HandlerFunc {
+	return s.requireDeviceWithin(0, next)
+}
+
+// requireDeviceWithin is requireDevice taking a certificate that expired
+// at most grace ago.
+func (s *Server) requireDeviceWithin(grace time.Duration, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil { // plain http: Start serves it only on loopback, for demos and tests
 			next(w, r)
 			return
 		}
-		if len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		if len(r.TLS.PeerCertificates) == 0 {
 			writeError(w, http.StatusUnauthorized, CodeDeviceCertRequired, "the kiosk API needs the kiosk's device certificate (mutual TLS)")
 			return
 		}
-		cert := r.TLS.VerifiedChains[0][0]
+		cert, err := s.verifyDeviceCert(r.TLS.PeerCertificates, grace)
+		if errors.Is(err, errCertExpired) {
+			s.log.Warn("expired device certificate", "kiosk", r.TLS.PeerCertificates[0].Subject.CommonName, "path", r.URL.Path)
+			writeError(w, http.StatusUnauthorized, CodeDeviceCertRequired, "the device certificate has expired: the kiosk renews it at "+api.PathRenew+
+				fmt.Sprintf(" within %d days of its end, else a technician enrolls it again with a token that replaces it", int(renewGrace.Hours()/24)))
+			return
+		}
+		if err != nil {
+			s.log.Warn("device certificate refused", "path", r.URL.Path, "err", err)
+			writeError(w, http.StatusUnauthorized, CodeDeviceCertRequired, "the device certificate is not one the enrollment CA issued")
+			return
+		}
 		kioskID := cert.Subject.CommonName
 		k, err := s.store.kiosk(r.Context(), kioskID)
 		if err != nil {

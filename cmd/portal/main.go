@@ -16,7 +16,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"govkiosk/backend-client/api"
 	"govkiosk/portal"
 )
 
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&redirects, "kiosk-redirect", "OIDC redirect URI allowed for client govkiosk (repeatable or comma list)")
 	fs.Var(&tokens, "enroll-token", "one-time enrollment token to accept (repeatable or comma list; default: one is issued)")
 	fs.BoolVar(&opts.AllowUnenrolled, "allow-unenrolled", false, "demo: accept heartbeats and packets from kiosks that have not enrolled")
+	fs.DurationVar(&opts.DeviceCertTTL, "device-cert-ttl", api.DefaultDeviceCertTTL, "lifetime of the device certificates the enrollment CA issues (kiosks renew when a third is left)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -73,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if opts.DeviceCertTTL < time.Hour {
+		return fmt.Errorf("--device-cert-ttl %v: at least 1h", opts.DeviceCertTTL)
 	}
 	if len(redirects) == 0 {
 		redirects = listFlag{"http://127.0.0.1:8080/auth/callback"}
@@ -112,6 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "enrollment token: %s\n", t)
 	}
+	fmt.Fprintf(stdout, "enrollment codes for an office: the console's \"Enroll a kiosk\", or POST %s%s\n", url, api.PathAdminEnrollTokens)
 	<-s.Done()
 	return nil
 }

@@ -95,6 +95,9 @@ func TestRunBadFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem"}, io.Discard, io.Discard); err == nil {
 		t.Error("a missing --tls-cert accepted")
 	}
+	if err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--device-cert-ttl", "1m"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "device-cert-ttl") {
+		t.Errorf("device certificates of a minute: %v", err)
+	}
 }
 
 // TestRunRefusesOpenListenWithoutTLS: beyond loopback only with TLS.
