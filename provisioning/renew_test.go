@@ -287,3 +287,20 @@ func TestRenewalBacksOff(t *testing.T) {
 		t.Error("a certificate that does not verify was stored")
 	}
 }
+
+// DeviceTLS keeps the loaded certificate in Certificates for its callers,
+// and presents the holder's through GetClientCertificate.
+func TestDeviceTLSCarriesTheCertificate(t *testing.T) {
+	r := newRenewRig(t)
+	tc, err := DeviceTLS(r.dir, r.dc.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tc.Certificates) != 1 || tc.Certificates[0].Leaf == nil || tc.Certificates[0].Leaf.SerialNumber.Cmp(r.dc.Leaf().SerialNumber) != 0 {
+		t.Fatalf("DeviceTLS Certificates: %+v", tc.Certificates)
+	}
+	c, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{})
+	if err != nil || c.Leaf.SerialNumber.Cmp(r.dc.Leaf().SerialNumber) != 0 {
+		t.Errorf("GetClientCertificate: %v %v", c, err)
+	}
+}

@@ -52,13 +52,20 @@ func PortalClientFor(dataDir string, dc *DeviceCert, allowInsecureLoopback bool,
 // portal, the fleet's MQTT broker): TLS 1.2 or later whose only roots are
 // the portal CA stored at enrollment plus extraCAs (PEM files, e.g. a
 // fleet broker's CA), presenting the device certificate with the device
-// key for mutual TLS.
+// key for mutual TLS. Certificates[0] is that certificate as loaded (its
+// Leaf set); a running kiosk uses DeviceTLSFor, which follows renewals.
 func DeviceTLS(dataDir string, key crypto.Signer, extraCAs ...string) (*tls.Config, error) {
 	dc, err := LoadDeviceCert(dataDir, key)
 	if err != nil {
 		return nil, err
 	}
-	return DeviceTLSFor(dataDir, dc, extraCAs...)
+	tc, err := DeviceTLSFor(dataDir, dc, extraCAs...)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := dc.GetClientCertificate(nil)
+	tc.Certificates = []tls.Certificate{*c}
+	return tc, nil
 }
 
 // DeviceTLSFor is DeviceTLS presenting the certificate dc holds at each
