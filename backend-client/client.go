@@ -210,6 +210,9 @@ func (c *Client) do(req *http.Request, out any) (int, error) {
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); ae.RetryAfter <= 0 && err == nil && secs > 0 {
 			ae.RetryAfter = time.Duration(secs) * time.Second // delta-seconds; the portal never sends a date
 		}
+		if ae.Code == api.CodeKioskRevoked {
+			return resp.StatusCode, fmt.Errorf("%w: %w", ErrKioskRevoked, ae)
+		}
 		return resp.StatusCode, ae
 	}
 	if out != nil {
@@ -425,7 +428,8 @@ func (c *Client) Status(ctx context.Context, ref string) (api.ApplicationStatus,
 }
 
 // ErrKioskRevoked is the portal's refusal of a revoked or retired kiosk
-// (403 api.CodeKioskRevoked); the error wraps the *APIError too.
+// (403 api.CodeKioskRevoked), whatever the request; the error wraps the
+// *APIError too.
 var ErrKioskRevoked = errors.New("portal: this kiosk was revoked or retired")
 
 // signedPost posts in as JSON signed with the device key, the way
@@ -450,10 +454,6 @@ func (c *Client) signedPost(ctx context.Context, path, kioskID string, in, out a
 	}
 	req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
 	_, err = c.do(req, out)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Code == api.CodeKioskRevoked {
-		return fmt.Errorf("%w: %w", ErrKioskRevoked, err)
-	}
 	return err
 }
 

@@ -31,6 +31,13 @@ import (
 // certificate has 9 of its 30 days left, so the kiosk renews it at start.
 func enrolledLongAgo(t *testing.T) (srv *portal.Server, cfgPath string, cfg config.Config) {
 	t.Helper()
+	return enrolledAgo(t, 21*24*time.Hour)
+}
+
+// enrolledAgo is a kiosk enrolled with a real portal whose clock was set
+// ago back for the enrollment.
+func enrolledAgo(t *testing.T, ago time.Duration) (srv *portal.Server, cfgPath string, cfg config.Config) {
+	t.Helper()
 	var shift atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	listen := freePort(t)
@@ -42,7 +49,7 @@ func enrolledLongAgo(t *testing.T) (srv *portal.Server, cfgPath string, cfg conf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); <-srv.Done() })
-	shift.Store(int64(-21 * 24 * time.Hour))
+	shift.Store(int64(-ago))
 	defer shift.Store(0)
 	tok, err := srv.IssueEnrollToken()
 	if err != nil {
@@ -127,10 +134,9 @@ func TestKioskRenewsItsCertificate(t *testing.T) {
 	}
 }
 
-// TestRevokedKioskGoesOutOfService: a kiosk the portal revoked learns it
-// at its renewal and shows the out-of-service screen for good.
-func TestRevokedKioskGoesOutOfService(t *testing.T) {
-	srv, cfgPath, cfg := enrolledLongAgo(t)
+// revoke revokes the kiosk at the portal through the admin API.
+func revoke(t *testing.T, srv *portal.Server, cfg config.Config) {
+	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM([]byte(srv.CAPEM()))
 	admin := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
@@ -146,6 +152,13 @@ func TestRevokedKioskGoesOutOfService(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("revoke: %s", resp.Status)
 	}
+}
+
+// TestRevokedKioskGoesOutOfService: a kiosk the portal revoked learns it
+// at its renewal and shows the out-of-service screen for good.
+func TestRevokedKioskGoesOutOfService(t *testing.T) {
+	srv, cfgPath, cfg := enrolledLongAgo(t)
+	revoke(t, srv, cfg)
 	before, _ := os.ReadFile(filepath.Join(cfg.DataDir, provisioning.CertFile))
 	k := startServing(t, cfgPath)
 	k.launch("kiosk ready:")
@@ -153,5 +166,27 @@ func TestRevokedKioskGoesOutOfService(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(cfg.DataDir, provisioning.CertFile))
 	if !bytes.Equal(before, after) {
 		t.Error("a revoked kiosk's certificate changed")
+	}
+}
+
+// TestKioskRevokedWhileServing: a kiosk serving citizens with a fresh
+// certificate (nothing to renew) is revoked at the portal; its next
+// heartbeat is refused and it goes out of service for good.
+func TestKioskRevokedWhileServing(t *testing.T) {
+	srv, cfgPath, cfg := enrolledAgo(t, 0)
+	var m map[string]any
+	b, _ := os.ReadFile(cfgPath)
+	json.Unmarshal(b, &m)
+	m["heartbeat"] = "1s"
+	b, _ = json.Marshal(m)
+	os.WriteFile(cfgPath, b, 0o600)
+	k := startServing(t, cfgPath)
+	if page := k.launch("kiosk ready:"); !strings.Contains(page, `data-step="attract"`) {
+		t.Fatalf("not serving:\n%s", page)
+	}
+	revoke(t, srv, cfg)
+	k.screenShows(`data-testid="revoked"`)
+	if strings.Contains(k.stderr.String(), "device certificate renewed") {
+		t.Error("a fresh certificate was renewed")
 	}
 }

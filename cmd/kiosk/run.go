@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -360,14 +361,24 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	send := pc.Heartbeat
+	// A revoked kiosk learns it from whichever request the portal refuses
+	// first: a heartbeat (within a minute) or its renewal.
+	var revoke func()
+	send := func(ctx context.Context, hb api.Heartbeat) error {
+		err := pc.Heartbeat(ctx, hb)
+		if errors.Is(err, backendclient.ErrKioskRevoked) && revoke != nil {
+			revoke()
+		}
+		return err
+	}
 	if fc != nil {
 		feed := &fleetFeed{c: fc, cert: deviceCert.Leaf, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
 			return needsAttention(ob), cat.Version(), svc.outOfService()
 		}, counts: km.FleetCounts}
+		portalSend := send
 		send = func(ctx context.Context, hb api.Heartbeat) error {
 			feed.heartbeat(hb)
-			return pc.Heartbeat(ctx, hb)
+			return portalSend(ctx, hb)
 		}
 	}
 
@@ -414,19 +425,20 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		return err
 	}
 	km.SetCertNotAfter(deviceCert.Leaf().NotAfter)
+	revoke = sync.OnceFunc(func() {
+		log.Error("the portal refuses this kiosk as revoked or retired: out of service for good")
+		ctrl.SetRevoked()
+		if sw.event != nil {
+			sw.event("revoked", "the portal refuses this kiosk as revoked or retired")
+		}
+	})
 	renewal := provisioning.NewRenewal(provisioning.RenewalOptions{
 		DataDir: cfg.DataDir, Cert: deviceCert, Portal: pc, Log: log.With("part", "certificate"),
 		Renewed: func(notAfter time.Time) {
 			km.SetCertNotAfter(notAfter)
 			hc.CloseIdleConnections() // the next requests present the new certificate
 		},
-		Revoked: func() {
-			ctrl.SetRevoked()
-			if sw.event != nil {
-				sw.event("revoked", "the portal refuses this kiosk's certificate")
-			}
-			mon.SendNow()
-		},
+		Revoked: revoke,
 	})
 
 	var speaker *voice.Speaker
