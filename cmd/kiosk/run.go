@@ -373,7 +373,7 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	if fc != nil {
 		feed := &fleetFeed{c: fc, cert: deviceCert.Leaf, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
-			return needsAttention(ob), cat.Version(), svc.outOfService()
+			return needsAttention(ob), cat.Version(), svc.outOfService() || ctrl.Step() == kiosk.StepOutOfService // the door, the fleet, or revoked
 		}, counts: km.FleetCounts}
 		portalSend := send
 		send = func(ctx context.Context, hb api.Heartbeat) error {
