@@ -210,6 +210,9 @@ func (c *Client) do(req *http.Request, out any) (int, error) {
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); ae.RetryAfter <= 0 && err == nil && secs > 0 {
 			ae.RetryAfter = time.Duration(secs) * time.Second // delta-seconds; the portal never sends a date
 		}
+		if ae.Code == api.CodeKioskRevoked {
+			return resp.StatusCode, fmt.Errorf("%w: %w", ErrKioskRevoked, ae)
+		}
 		return resp.StatusCode, ae
 	}
 	if out != nil {
@@ -422,4 +425,50 @@ func (c *Client) Status(ctx context.Context, ref string) (api.ApplicationStatus,
 	var out api.ApplicationStatus
 	_, err = c.do(req, &out)
 	return out, err
+}
+
+// ErrKioskRevoked is the portal's refusal of a revoked or retired kiosk
+// (403 api.CodeKioskRevoked), whatever the request; the error wraps the
+// *APIError too.
+var ErrKioskRevoked = errors.New("portal: this kiosk was revoked or retired")
+
+// signedPost posts in as JSON signed with the device key, the way
+// heartbeats are (api.HeaderKioskID, api.HeaderKioskSignature over the
+// body), and decodes the answer into out (nil: none expected).
+func (c *Client) signedPost(ctx context.Context, path, kioskID string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("portal %s: encode: %w", path, err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, path, body, "application/json")
+	if err != nil {
+		return err
+	}
+	req.Header.Set(api.HeaderKioskID, kioskID)
+	if c.signer == nil {
+		return fmt.Errorf("portal %s: no device key to sign with", path)
+	}
+	sig, err := Sign(c.signer, body)
+	if err != nil {
+		return fmt.Errorf("portal %s: %w", path, err)
+	}
+	req.Header.Set(api.HeaderKioskSignature, base64.StdEncoding.EncodeToString(sig))
+	_, err = c.do(req, out)
+	return err
+}
+
+// Renew asks the portal for a new device certificate for the enrolled key
+// (api.PathRenew). The caller checks the certificate before using it.
+func (c *Client) Renew(ctx context.Context, at time.Time) (api.RenewResponse, error) {
+	var out api.RenewResponse
+	err := c.signedPost(ctx, api.PathRenew, c.kioskID, api.RenewRequest{KioskID: c.kioskID, At: at.UTC()}, &out)
+	return out, err
+}
+
+// Decommission retires this kiosk at the portal (api.PathDecommission):
+// its certificates are revoked at once. technicianCode is the id of the
+// code that opened service mode, for the audit log ("" from kioskctl).
+func (c *Client) Decommission(ctx context.Context, at time.Time, technicianCode string) error {
+	return c.signedPost(ctx, api.PathDecommission, c.kioskID,
+		api.DecommissionRequest{KioskID: c.kioskID, At: at.UTC(), TechnicianCode: technicianCode}, nil)
 }

@@ -127,6 +127,7 @@ type Controller struct {
 	closed       bool
 	ratings      [6]int // satisfaction ratings not yet logged: [0] in all, [n] of n stars
 	outOfService bool   // the cabinet door is open: no session, nothing starts one
+	revoked      bool   // the portal refuses the kiosk's identity: out of service for good
 }
 
 // NewController returns a controller on the attract screen.
@@ -426,10 +427,28 @@ func (c *Controller) Step() Step {
 	return c.s.step
 }
 
+// SetRevoked takes the kiosk out of service for good: the portal refuses
+// its identity (revoked or retired), so no application could be sent.
+// Only a new enrollment brings it back.
+func (c *Controller) SetRevoked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.revoked {
+		return
+	}
+	c.revoked = true
+	c.d.Log.Error("out of service: the kiosk's identity was revoked")
+	if !c.outOfService {
+		c.outOfService = true
+		c.wipeLocked("revoked")
+	}
+}
+
 func (c *Controller) viewLocked() View {
 	s := c.s
 	if c.outOfService {
 		return View{
+			Revoked:   c.revoked,
 			SessionID: s.id, Lang: s.lang, Languages: c.languages(),
 			LargeText: s.largeText, VoiceVolume: s.voiceVolume, Step: StepOutOfService,
 			OfficeName: c.officeName(s.lang), OfficeHelp: c.officeHelp(s.lang), KioskID: c.d.Config.KioskID,
@@ -589,7 +608,7 @@ func (c *Controller) RunIdle(ctx context.Context) error {
 func (c *Controller) SetOutOfService(out bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.outOfService == out {
+	if c.revoked || c.outOfService == out {
 		return
 	}
 	c.outOfService = out

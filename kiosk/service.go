@@ -89,6 +89,9 @@ type ServiceDeps struct {
 	Timeout time.Duration
 	// Net wires the network test (service_net.go).
 	Net NetDeps
+	// Decommission retires the kiosk (service_decommission.go); nil: not
+	// offered.
+	Decommission func(ctx context.Context, technicianCode string) error
 }
 
 // DefaultServiceTimeout ends an untouched service mode.
@@ -167,7 +170,8 @@ type ServiceView struct {
 	PINTyped  int
 	PINLocked time.Time
 	// Net is the last network test (zero At: none yet).
-	Net NetReport
+	Net   NetReport
+	Decom DecommissionView // service_decommission.go
 }
 
 // ServiceDeviceView is one device on the service screen: its status, and
@@ -220,7 +224,8 @@ type Service struct {
 	pinLocked time.Time
 
 	// The last network test (service_net.go).
-	net NetReport
+	net   NetReport
+	decom DecommissionView
 }
 
 // NewService returns the service mode of a kiosk.
@@ -327,6 +332,7 @@ func (s *Service) leaveLocked(reason string) string {
 	s.selfRep, s.selfAt, s.selfOK = "", time.Time{}, false
 	s.scan = nil
 	s.net = NetReport{}
+	s.decom = DecommissionView{}
 	s.d.Log.Info("service mode left", "token", id, "reason", reason)
 	return "token " + id + ": " + reason
 }
@@ -488,10 +494,12 @@ func (s *Service) View(ctx context.Context) ServiceView {
 		ScanSeq: s.scanSeq, PrintJob: s.printJob, PrintCode: s.printCode, ReadBack: s.readBack,
 		SelfTestAt: s.selfAt, SelfTestOK: s.selfOK, SelfTestReport: s.selfRep,
 		PINTyped: len(s.pinDraft), Net: s.net,
+		Decom: s.decom,
 	}
 	if s.d.Now().Before(s.pinLocked) {
 		v.PINLocked = s.pinLocked
 	}
+	v.Decom.Offered = s.d.Decommission != nil
 	if s.active {
 		v.Until = s.touched.Add(s.d.Timeout)
 	}

@@ -128,6 +128,7 @@ func (s *session) drop() {
 
 // View is a read-only snapshot of the session for the UI to render.
 type View struct {
+	Revoked       bool // out of service for good: the kiosk's identity was revoked (StepOutOfService)
 	SessionID     string
 	Lang          string
 	Languages     []string

@@ -42,6 +42,10 @@ type ProvisionOptions struct {
 	// and age recipient every application is encrypted to cannot be
 	// swapped on the way. Required unless AllowInsecureLoopback.
 	CAFingerprint string
+	// Office, when set, is the office the kiosk must be enrolled for (the
+	// enrollment code names it): an answer for another office is refused
+	// and nothing is written.
+	Office string
 	// AllowInsecureLoopback (demo and tests only) accepts a portal at a
 	// plain-http loopback URL, without a CA fingerprint, and says so in
 	// kiosk.json (allowInsecureLoopback); otherwise the portal URL must be
@@ -108,6 +112,9 @@ func Provision(ctx context.Context, e Enroller, o ProvisionOptions) (config.Conf
 	}
 	if resp.KioskID == "" {
 		return config.Config{}, errors.New("provision: portal returned no kiosk ID")
+	}
+	if o.Office != "" && resp.OfficeCode != o.Office {
+		return config.Config{}, fmt.Errorf("provision: the code was for office %s but the portal enrolled this kiosk for %s: %w", o.Office, resp.OfficeCode, ErrWrongOffice)
 	}
 	if err := VerifyCertificate(resp.CertificatePEM, resp.PortalCAPEM, &key.PublicKey, now()); err != nil {
 		return config.Config{}, fmt.Errorf("provision: %w", err)
@@ -216,7 +223,7 @@ func VerifyEnrollment(resp api.EnrollResponse, fingerprint string) error {
 		return fmt.Errorf("portal CA: %w", err)
 	}
 	if got := api.CAFingerprint(ca.Raw); fingerprint != "" && got != fingerprint {
-		return fmt.Errorf("the portal CA's fingerprint %s is not the %s given with the token: refusing the answer (a man in the middle?)", got, fingerprint)
+		return fmt.Errorf("the portal CA's fingerprint %s is not the %s given with the token: refusing the answer (a man in the middle?): %w", got, fingerprint, ErrCAMismatch)
 	}
 	pub, ok := ca.PublicKey.(*ecdsa.PublicKey)
 	if !ok {

@@ -65,6 +65,9 @@ type Report struct {
 	At      time.Time `json:"at"`
 	Results []Result  `json:"results"`
 	OK      bool      `json:"ok"`
+	// CertNotAfter is when the device certificate expires (zero: not
+	// known); it is renewed automatically once a third of its life is left.
+	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
 }
 
 // SelfTest runs the checks one after another, each under its own
@@ -145,6 +148,11 @@ func (r Report) WriteText(w io.Writer) error {
 		verdict, dash(r.KioskID), passed, len(r.Results), r.At.UTC().Format(time.RFC3339))
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	if !r.CertNotAfter.IsZero() {
+		if _, err := fmt.Fprintf(w, "device certificate valid until %s\n", r.CertNotAfter.UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
 	}
 	return nil
 }

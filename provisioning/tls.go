@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"govkiosk/backend-client/api"
@@ -27,7 +28,18 @@ var ErrPlainHTTP = errors.New("plain http refused: the portal and the ID provide
 // plain-http URLs, redirects included, are refused unless
 // allowInsecureLoopback is set and the host is loopback (demos and tests).
 func PortalClient(dataDir string, key crypto.Signer, allowInsecureLoopback bool, timeout time.Duration) (*http.Client, error) {
-	tc, err := DeviceTLS(dataDir, key)
+	dc, err := LoadDeviceCert(dataDir, key)
+	if err != nil {
+		return nil, err
+	}
+	return PortalClientFor(dataDir, dc, allowInsecureLoopback, timeout)
+}
+
+// PortalClientFor is PortalClient presenting whatever certificate dc holds
+// when a connection is made: a renewed certificate (Renewal) is used by
+// every new connection, without a restart.
+func PortalClientFor(dataDir string, dc *DeviceCert, allowInsecureLoopback bool, timeout time.Duration) (*http.Client, error) {
+	tc, err := DeviceTLSFor(dataDir, dc)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +52,25 @@ func PortalClient(dataDir string, key crypto.Signer, allowInsecureLoopback bool,
 // portal, the fleet's MQTT broker): TLS 1.2 or later whose only roots are
 // the portal CA stored at enrollment plus extraCAs (PEM files, e.g. a
 // fleet broker's CA), presenting the device certificate with the device
-// key for mutual TLS. Its Leaf is the device certificate.
+// key for mutual TLS. Certificates[0] is that certificate as loaded (its
+// Leaf set); a running kiosk uses DeviceTLSFor, which follows renewals.
 func DeviceTLS(dataDir string, key crypto.Signer, extraCAs ...string) (*tls.Config, error) {
+	dc, err := LoadDeviceCert(dataDir, key)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := DeviceTLSFor(dataDir, dc, extraCAs...)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := dc.GetClientCertificate(nil)
+	tc.Certificates = []tls.Certificate{*c}
+	return tc, nil
+}
+
+// DeviceTLSFor is DeviceTLS presenting the certificate dc holds at each
+// handshake (GetClientCertificate).
+func DeviceTLSFor(dataDir string, dc *DeviceCert, extraCAs ...string) (*tls.Config, error) {
 	caPEM, err := os.ReadFile(filepath.Join(dataDir, PortalCAFile))
 	if err != nil {
 		return nil, fmt.Errorf("portal CA (is the kiosk provisioned?): %w", err)
@@ -59,22 +88,63 @@ func DeviceTLS(dataDir string, key crypto.Signer, extraCAs ...string) (*tls.Conf
 			return nil, fmt.Errorf("CA %s: no certificate", f)
 		}
 	}
+	return &tls.Config{
+		RootCAs:              roots,
+		GetClientCertificate: dc.GetClientCertificate,
+		MinVersion:           tls.VersionTLS12,
+	}, nil
+}
+
+// DeviceCert holds the kiosk's current device certificate with its key:
+// what every TLS connection of the kiosk presents. Renewal swaps it.
+type DeviceCert struct {
+	key crypto.Signer
+
+	mu   sync.RWMutex
+	cert *tls.Certificate
+}
+
+// LoadDeviceCert reads kiosk-cert.pem of dataDir, which must certify key.
+func LoadDeviceCert(dataDir string, key crypto.Signer) (*DeviceCert, error) {
 	certPEM, err := os.ReadFile(filepath.Join(dataDir, CertFile))
 	if err != nil {
 		return nil, fmt.Errorf("device certificate (is the kiosk provisioned?): %w", err)
 	}
-	leaf, err := parseCertPEM(string(certPEM))
-	if err != nil {
+	dc := &DeviceCert{key: key}
+	if err := dc.set(certPEM); err != nil {
 		return nil, fmt.Errorf("device certificate %s: %w", filepath.Join(dataDir, CertFile), err)
 	}
-	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
-		return nil, errors.New("device certificate is not for the device key (provision the kiosk again)")
+	return dc, nil
+}
+
+// set makes certPEM the certificate presented, if it certifies the key.
+func (d *DeviceCert) set(certPEM []byte) error {
+	leaf, err := parseCertPEM(string(certPEM))
+	if err != nil {
+		return err
 	}
-	return &tls.Config{
-		RootCAs:      roots,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(d.key.Public()) {
+		return errors.New("device certificate is not for the device key (provision the kiosk again)")
+	}
+	c := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: d.key, Leaf: leaf}
+	d.mu.Lock()
+	d.cert = c
+	d.mu.Unlock()
+	return nil
+}
+
+// Leaf is the certificate presented now.
+func (d *DeviceCert) Leaf() *x509.Certificate {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cert.Leaf
+}
+
+// GetClientCertificate is tls.Config's hook: the certificate held now.
+func (d *DeviceCert) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cert, nil
 }
 
 // EnrollmentClient is kioskctl's HTTP client for enrollment, before the
@@ -112,7 +182,7 @@ func verifyEnrollmentServer(cs tls.ConnectionState, fingerprint string) error {
 		}
 	}
 	if _, err := leaf.Verify(opts); err != nil { // nil Roots: the system's
-		return fmt.Errorf("the portal's certificate is neither from the CA of fingerprint %s nor publicly trusted: %w", fingerprint, err)
+		return fmt.Errorf("the portal's certificate is neither from the CA of fingerprint %s nor publicly trusted: %w (%w)", fingerprint, ErrCAMismatch, err)
 	}
 	return nil
 }
@@ -121,6 +191,14 @@ func verifyEnrollmentServer(cs tls.ConnectionState, fingerprint string) error {
 type tlsOnly struct {
 	next                  http.RoundTripper
 	allowInsecureLoopback bool
+}
+
+// CloseIdleConnections closes the transport's idle connections
+// (http.Client.CloseIdleConnections reaches it).
+func (t tlsOnly) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (t tlsOnly) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -44,6 +44,10 @@ func (s *Server) sessionEnds(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	if s.c == nil { // setup mode: no sessions; the stream ends with setup
+		s.setupEnds(w, r, fl)
+		return
+	}
 	changed, stop := s.c.Subscribe()
 	defer stop()
 	tick := time.NewTicker(sessionPoll)

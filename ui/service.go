@@ -68,6 +68,7 @@ func (s *Server) serviceRoutes(cop *http.CrossOriginProtection) {
 	post("/service/selftest", func(r *http.Request) error { return s.svc.SelfTest(r.Context()) })
 	post("/service/leave", func(*http.Request) error { s.svc.Leave(); return nil })
 	s.serviceNetRoutes(post)
+	s.decommissionRoutes(post)
 }
 
 // serviceData is what service.html is drawn from.

@@ -46,6 +46,7 @@ type Server struct {
 	hosts  map[string]bool // Host headers that name the UI
 	bind   binding
 	svc    *kiosk.Service // nil: no service mode (service.go)
+	setup  *kiosk.Setup   // set: the setup screen of a kiosk not set up yet (setup.go), and nothing else
 }
 
 // Options configure a Server.
@@ -65,6 +66,16 @@ type Options struct {
 
 // New builds the UI handler.
 func New(c *kiosk.Controller, o Options) (*Server, error) {
+	s, err := newServer(c, o)
+	if err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// newServer is a Server without its routes.
+func newServer(c *kiosk.Controller, o Options) (*Server, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -87,7 +98,6 @@ func New(c *kiosk.Controller, o Options) (*Server, error) {
 		listen: o.Listen, hosts: hostsFor(o.Listen), bind: binding{rand: o.Rand}, voice: o.Voice,
 		svc: o.Service,
 	}
-	s.routes()
 	return s, nil
 }
 
@@ -135,10 +145,15 @@ func (n noDirs) Open(name string) (fs.File, error) {
 	return f, nil
 }
 
-func (s *Server) routes() {
+// staticRoutes serves the embedded style, script and fonts.
+func (s *Server) staticRoutes() {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", files(static)))
 	s.mux.Handle("GET /static/fonts/", http.StripPrefix("/static/fonts/", files(fonts.FS)))
+}
+
+func (s *Server) routes() {
+	s.staticRoutes()
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /auth/callback", s.callback)

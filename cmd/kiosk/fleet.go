@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -33,32 +32,34 @@ import (
 const logLines = 500
 
 // openFleet opens the fleet link of cfg, or nil when no broker is set.
-func openFleet(cfg config.Config, key crypto.Signer, k fleetclient.Kiosk, log *slog.Logger) (*fleetclient.Client, *x509.Certificate, error) {
+// Its TLS presents the certificate dc holds at each connection: a renewed
+// one from the next reconnection on.
+func openFleet(cfg config.Config, dc *provisioning.DeviceCert, k fleetclient.Kiosk, log *slog.Logger) (*fleetclient.Client, error) {
 	f := cfg.Fleet
 	if f.Broker == "" {
 		log.Info("no fleet broker configured: presence, events and remote commands are off")
-		return nil, nil, nil
+		return nil, nil
 	}
 	var extra []string
 	if f.CAFile != "" {
 		extra = append(extra, f.CAFile)
 	}
-	tc, err := provisioning.DeviceTLS(cfg.DataDir, key, extra...)
+	tc, err := provisioning.DeviceTLSFor(cfg.DataDir, dc, extra...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fleet link: %w", err)
+		return nil, fmt.Errorf("fleet link: %w", err)
 	}
 	u, err := url.Parse(f.Broker)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fleet broker: %w", err)
+		return nil, fmt.Errorf("fleet broker: %w", err)
 	}
 	c, err := fleetclient.Open(fleetclient.Options{
 		KioskID: cfg.KioskID, Broker: u, TLS: tc, Dir: filepath.Join(cfg.DataDir, "fleet"), Kiosk: k,
 		Log: log, WillDelay: f.WillDelay.Duration, KeepAlive: f.KeepAlive.Duration, SnapshotInterval: f.SnapshotInterval.Duration,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return c, tc.Certificates[0].Leaf, nil
+	return c, nil
 }
 
 // outOfServicer is what watchDoor switches: the controller, or serviceState.
@@ -70,7 +71,7 @@ type fleetFeed struct {
 	c        *fleetclient.Client
 	extra    func() (needsAttention int, catalogue string, outOfService bool) // read at each heartbeat
 	counts   func() (sessions uint64, ratings []uint64)                       // read at each heartbeat; nil: none
-	cert     *x509.Certificate
+	cert     func() *x509.Certificate                                         // the device certificate now; nil: none
 	log      *slog.Logger
 	mu       sync.Mutex
 	previous []string
@@ -89,7 +90,7 @@ func (f *fleetFeed) heartbeat(hb api.Heartbeat) {
 		s.Sessions, s.Ratings = f.counts()
 	}
 	if f.cert != nil {
-		s.CertNotAfter = fleetwire.Unix(f.cert.NotAfter)
+		s.CertNotAfter = fleetwire.Unix(f.cert().NotAfter)
 	}
 	for _, d := range hb.Devices {
 		s.Devices = append(s.Devices, fleetwire.Device{Name: d.Device, State: string(d.State), Media: d.Media, Action: string(d.Action)})
@@ -170,7 +171,8 @@ type fleetKiosk struct {
 	kioskID string
 	ring    *logring.Ring
 	svc     *serviceState
-	mode    *kiosk.Service // service mode, for PINs from the fleet; nil: none
+	mode    *kiosk.Service           // service mode, for PINs from the fleet; nil: none
+	cert    func() *x509.Certificate // the device certificate now; nil: none
 	log     *slog.Logger
 }
 
@@ -205,6 +207,9 @@ func (k *fleetKiosk) SelfTest(ctx context.Context) (string, bool) {
 		}
 	}
 	rep := provisioning.SelfTest(ctx, k.kioskID, checks, time.Now)
+	if k.cert != nil {
+		rep.CertNotAfter = k.cert().NotAfter
+	}
 	var b bytes.Buffer
 	if err := rep.WriteText(&b); err != nil {
 		return err.Error(), false

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		configPath   = fs.String("config", "", "kiosk.json written by `kioskctl provision`")
+		setupMode    = fs.Bool("setup", false, "with --config: a kiosk not set up yet (no kiosk.json, or device settings only) starts in setup mode and enrolls by the code held to its QR reader")
 		demoMode     = fs.Bool("demo", false, "simulated devices and an embedded reference portal (binaries built with `make demo`)")
 		listen       = fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback only); with --config, given only to override the file")
 		opsListen    = fs.String("ops-listen", "127.0.0.1:9100", "health and metrics address (loopback only); with --config, given only to override the file")
@@ -96,11 +98,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		readers []qrreader.Reader
 		banner  string
 		pins    demoPins
-		err     error
 	)
 	switch {
 	case *demoMode && *configPath != "":
 		return errors.New("give --config FILE or --demo, not both")
+	case *demoMode && *setupMode:
+		return errors.New("--setup goes with --config DIR/kiosk.json, not --demo")
 	case *demoMode:
 		dw, err := openDemo(ctx, demoOptions{
 			dataDir: *dataDir, listen: *listen, opsListen: *opsListen,
@@ -116,9 +119,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := refuseDemoFlags(fs); err != nil {
 			return err
 		}
-		if cfg, err = loadConfig(*configPath, fs); err != nil {
-			return err
-		}
+		return runConfigured(ctx, *configPath, fs, *setupMode, serveOptions{
+			log: log, ring: ring, stdout: stdout, browser: *browser,
+			launcher: *browserSock, submitWait: *submitWait, startTimeout: *startTimeout,
+		})
+	case *setupMode:
+		return errors.New("--setup goes with --config DIR/kiosk.json")
 	default:
 		return errors.New("give --config FILE (see `kioskctl provision`) or --demo")
 	}
@@ -266,7 +272,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	// Everything to the portal and the provider's back channel goes over
 	// TLS pinned to the portal CA, with the device certificate.
-	hc, err := provisioning.PortalClient(cfg.DataDir, key, cfg.AllowInsecureLoopback, 60*time.Second)
+	// The device certificate is held where every TLS connection reads it
+	// (the portal's, the fleet broker's): renewal swaps it without a restart.
+	deviceCert, err := provisioning.LoadDeviceCert(cfg.DataDir, key)
+	if err != nil {
+		return err
+	}
+	hc, err := provisioning.PortalClientFor(cfg.DataDir, deviceCert, cfg.AllowInsecureLoopback, 60*time.Second)
 	if err != nil {
 		return err
 	}
@@ -343,20 +355,30 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	svc := &serviceState{ctrl: ctrl, log: log.With("part", "service")}
 	fk := &fleetKiosk{
-		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, log: log.With("part", "fleet"),
+		ob: ob, cat: cat, src: pc, devs: devs, kioskID: cfg.KioskID, ring: o.ring, svc: svc, cert: deviceCert.Leaf, log: log.With("part", "fleet"),
 	}
-	fc, deviceCert, err := openFleet(cfg, key, fk, log.With("part", "fleet"))
+	fc, err := openFleet(cfg, deviceCert, fk, log.With("part", "fleet"))
 	if err != nil {
 		return err
 	}
-	send := pc.Heartbeat
+	// A revoked kiosk learns it from whichever request the portal refuses
+	// first: a heartbeat (within a minute) or its renewal.
+	var revoke func()
+	send := func(ctx context.Context, hb api.Heartbeat) error {
+		err := pc.Heartbeat(ctx, hb)
+		if errors.Is(err, backendclient.ErrKioskRevoked) && revoke != nil {
+			revoke()
+		}
+		return err
+	}
 	if fc != nil {
-		feed := &fleetFeed{c: fc, cert: deviceCert, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
-			return needsAttention(ob), cat.Version(), svc.outOfService()
+		feed := &fleetFeed{c: fc, cert: deviceCert.Leaf, log: log.With("part", "fleet"), extra: func() (int, string, bool) {
+			return needsAttention(ob), cat.Version(), svc.outOfService() || ctrl.Step() == kiosk.StepOutOfService // the door, the fleet, or revoked
 		}, counts: km.FleetCounts}
+		portalSend := send
 		send = func(ctx context.Context, hb api.Heartbeat) error {
 			feed.heartbeat(hb)
-			return pc.Heartbeat(ctx, hb)
+			return portalSend(ctx, hb)
 		}
 	}
 
@@ -388,8 +410,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 
 	// Service mode: the technician's screens while the cabinet door is open.
+	decom := newDecommission(cfg, pc, ob)
 	sw := serviceWiring{cfg: cfg, devs: devs, ob: ob, fk: fk, mon: mon, version: version, catalog: cat.Version, log: log.With("part", "service"),
-		portal: hc, lastHeartbeat: mon.LastDelivered}
+		portal: hc, deviceCert: deviceCert.Leaf, lastHeartbeat: mon.LastDelivered, decommission: decom.retire}
 	if fc != nil {
 		sw.fleetLink = fc
 		sw.event = func(kind, detail string) {
@@ -403,6 +426,22 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		return err
 	}
 	fk.mode = mode // before the fleet link runs
+	km.SetCertNotAfter(deviceCert.Leaf().NotAfter)
+	revoke = sync.OnceFunc(func() {
+		log.Error("the portal refuses this kiosk as revoked or retired: out of service for good")
+		ctrl.SetRevoked()
+		if sw.event != nil {
+			sw.event("revoked", "the portal refuses this kiosk as revoked or retired")
+		}
+	})
+	renewal := provisioning.NewRenewal(provisioning.RenewalOptions{
+		DataDir: cfg.DataDir, Cert: deviceCert, Portal: pc, Log: log.With("part", "certificate"),
+		Renewed: func(notAfter time.Time) {
+			km.SetCertNotAfter(notAfter)
+			hc.CloseIdleConnections() // the next requests present the new certificate
+		},
+		Revoked: revoke,
+	})
 
 	var speaker *voice.Speaker
 	if cfg.Voice.Enabled {
@@ -462,7 +501,13 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	// Everything is open: run the subsystems until one fails or ctx ends.
 	g := newGroup(ctx)
 	g.goRun("watchdog", sup.Run)
-	g.goRun("stopping", func(ctx context.Context) error { <-ctx.Done(); sup.Stopping(); return nil })
+	g.goRun("stopping", func(ctx context.Context) error {
+		<-ctx.Done()
+		if !decom.retired() { // a decommissioned kiosk goes on in setup mode
+			sup.Stopping()
+		}
+		return nil
+	})
 	g.goRun("outbox", func(ctx context.Context) error { ob.Run(ctx, km.MeterSender(pc)); return nil })
 	g.goRun("catalogue refresh", func(ctx context.Context) error { refreshCatalogue(ctx, cat, pc, log); return nil })
 	g.goRun("idle timer", ctrl.RunIdle)
@@ -489,6 +534,8 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		})
 	}
 	g.goRun("health", func(ctx context.Context) error { mon.Run(ctx); return nil })
+	g.goRun("certificate renewal", renewal.Run)
+	g.goRun("decommission", decom.wait) // ends the kiosk with errDecommissioned once retired
 	g.goRun("door", func(ctx context.Context) error { return watchDoor(ctx, sens, doorSwitch{svc, mode}, mon, log) })
 	if mode != nil {
 		g.goRun("service mode", func(ctx context.Context) error { mode.Run(ctx, serviceTick); return nil })

@@ -7,11 +7,9 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -42,8 +40,11 @@ type serviceWiring struct {
 	// The network test: the kiosk's portal client, the fleet link (nil:
 	// none configured) and the last heartbeat the portal took.
 	portal        *http.Client
+	deviceCert    func() *x509.Certificate // the certificate in use now (renewal swaps it)
 	fleetLink     kiosk.FleetLink
 	lastHeartbeat func() time.Time
+	// decommission retires the kiosk (serve wires it: decommission.go).
+	decommission func(ctx context.Context, technicianCode string) error
 }
 
 // openService returns the kiosk's service mode, or nil when kiosk.json pins
@@ -81,8 +82,9 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 		SelfTest: w.fk.SelfTest, Report: w.event, Version: w.version, Catalogue: w.catalog, Logs: w.fk.Logs,
 		Refresh: func(ctx context.Context) { w.mon.Refresh(ctx); w.mon.SendNow() },
 		Net: kiosk.NetDeps{
-			Portal: w.portal, DeviceCert: deviceCertIn(w.cfg.DataDir, w.log), Fleet: w.fleetLink, LastHeartbeat: w.lastHeartbeat,
+			Portal: w.portal, DeviceCert: w.deviceCert, Fleet: w.fleetLink, LastHeartbeat: w.lastHeartbeat,
 		},
+		Decommission: w.decommission,
 	}
 	if p := w.devs.Printer; p != nil {
 		width := w.devs.ReceiptWidthDots
@@ -107,29 +109,6 @@ func openService(w serviceWiring) (*kiosk.Service, error) {
 		}
 	}
 	return kiosk.NewService(d)
-}
-
-// deviceCertIn reads the device certificate in dataDir at each call, so a
-// renewed one is what the network test shows.
-func deviceCertIn(dataDir string, log *slog.Logger) func() *x509.Certificate {
-	return func() *x509.Certificate {
-		b, err := os.ReadFile(filepath.Join(dataDir, provisioning.CertFile))
-		if err != nil {
-			log.Warn("service: device certificate unreadable", "err", err)
-			return nil
-		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			log.Warn("service: device certificate is not PEM")
-			return nil
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			log.Warn("service: device certificate unreadable", "err", err)
-			return nil
-		}
-		return c
-	}
 }
 
 // AddServicePIN gives service mode a PIN from the fleet

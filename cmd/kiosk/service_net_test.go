@@ -51,15 +51,15 @@ func TestServiceNetworkAgainstTheRealPortal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc, err := provisioning.PortalClient(dir, key, false, 60*time.Second)
+	dc, err := provisioning.LoadDeviceCert(dir, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := provisioning.DeviceTLS(dir, key)
+	hc, err := provisioning.PortalClientFor(dir, dc, false, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deviceCert := tc.Certificates[0].Leaf
+	deviceCert := dc.Leaf()
 
 	ver, err := provisioning.NewTechVerifier(make([]byte, 32), "QN-01", filepath.Join(dir, "tech-used.json"), time.Now)
 	if err != nil {
@@ -67,7 +67,7 @@ func TestServiceNetworkAgainstTheRealPortal(t *testing.T) {
 	}
 	svc, err := kiosk.NewService(kiosk.ServiceDeps{
 		Verifier: ver, PortalURL: base,
-		Net: kiosk.NetDeps{Portal: hc, DeviceCert: deviceCertIn(dir, slog.New(slog.DiscardHandler))},
+		Net: kiosk.NetDeps{Portal: hc, DeviceCert: dc.Leaf},
 	})
 	if err != nil {
 		t.Fatal(err)

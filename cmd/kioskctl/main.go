@@ -35,6 +35,15 @@ Usage:
       --token - reads the token from stdin; --token VALUE works, with a
       warning: the process list and the shell history show it.
 
+  kioskctl provision --qr-file FILE --data-dir DIR [device flags as above]
+  kioskctl provision --code TEXT|- --data-dir DIR [device flags as above]
+      The same from an enrollment code (govkiosk-enroll:?...) the fleet
+      console shows: a photo or image of its QR (PNG, JPEG, WebP) or a text
+      file (--qr-file), or its text (--code; - reads stdin). The code carries
+      the portal, the token, the CA fingerprint and the office, so it does
+      not mix with --portal, --token or --ca-fingerprint; a portal that
+      enrolls the kiosk for another office than the code's is refused.
+
   kioskctl selftest --config DIR/kiosk.json [--json]
       Check every configured device (printer, scanner, QR reader, sensors) and
       that the portal answers. Stop the kiosk service first: it holds the
@@ -59,17 +68,19 @@ Usage:
 // run is kioskctl without the process around it; args exclude the program name.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
+		fmt.Fprint(stderr, usageText+decommissionUsage+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return errors.New("no subcommand given")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		_, err := fmt.Fprint(stdout, usageText+receiptUsage+browserUsage+policyUsage+processScanUsage)
+		_, err := fmt.Fprint(stdout, usageText+decommissionUsage+receiptUsage+browserUsage+policyUsage+processScanUsage)
 		return err
 	case "provision":
 		return runProvision(ctx, args[1:], stdout, stderr)
 	case "selftest":
 		return runSelfTest(ctx, args[1:], stdout, stderr)
+	case "decommission":
+		return runDecommission(ctx, args[1:], stdout, stderr)
 	case "phone":
 		return runPhone(ctx, args[1:], stdout, stderr)
 	case "decode-qr":

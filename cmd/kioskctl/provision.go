@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"govkiosk/backend-client/api"
+	"govkiosk/drivers/qrreader"
 	"govkiosk/kiosk/config"
 	"govkiosk/kiosk/update"
 	"govkiosk/provisioning"
@@ -22,6 +26,8 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	token := fs.String("token", "", `one-time enrollment token from the portal: "-" reads it from stdin (a value here shows in the process list and shell history; prefer --token-file or -)`)
 	tokenFile := fs.String("token-file", "", "file holding the one-time enrollment token")
 	fingerprint := fs.String("ca-fingerprint", "", "the portal enrollment CA's fingerprint, sha256:HEX, printed with the token (required)")
+	qrFile := fs.String("qr-file", "", "the enrollment code: a photo or image of its QR (PNG, JPEG, WebP) or a text file holding it; instead of --portal, --token and --ca-fingerprint")
+	codeText := fs.String("code", "", `the enrollment code as text (govkiosk-enroll:?...): "-" reads it from stdin`)
 	dataDir := fs.String("data-dir", "", "kiosk data directory for keys, certificates and kiosk.json (required)")
 	listen := fs.String("listen", "127.0.0.1:8080", "touch UI address (loopback)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9100", "/healthz and /metrics address (loopback)")
@@ -43,8 +49,23 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	}
-	if *portal == "" || (*token == "" && *tokenFile == "") || *dataDir == "" {
-		return errors.New("provision: --portal, --token-file (or --token -) and --data-dir are required")
+	var code *api.EnrollCode
+	switch {
+	case *qrFile != "" || *codeText != "":
+		if *portal != "" || *token != "" || *tokenFile != "" || *fingerprint != "" {
+			return errors.New("provision: give the enrollment code (--qr-file or --code) or --portal, --token and --ca-fingerprint, not both: the code carries all three")
+		}
+		c, err := readEnrollCode(*qrFile, *codeText)
+		if err != nil {
+			return err
+		}
+		code = &c
+		*portal, *fingerprint = c.PortalURL, c.CAFingerprint
+	case *portal == "" || (*token == "" && *tokenFile == ""):
+		return errors.New("provision: --qr-file (or --code), or --portal, --token-file (or --token -) and --ca-fingerprint are required")
+	}
+	if *dataDir == "" {
+		return errors.New("provision: --data-dir is required")
 	}
 	if (base.Update.URL == "") != (*tufRoot == "") {
 		return errors.New("provision: --update-url and --tuf-root go together")
@@ -60,9 +81,15 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("provision: %w", err)
 		}
 	}
-	tok, err := enrollToken(*token, *tokenFile, stderr)
-	if err != nil {
-		return err
+	var tok string
+	if code != nil {
+		tok = code.Token
+	} else {
+		t, err := enrollToken(*token, *tokenFile, stderr)
+		if err != nil {
+			return err
+		}
+		tok = t
 	}
 
 	key, err := provisioning.LoadOrCreateKey(*dataDir)
@@ -72,15 +99,65 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	hc := provisioning.EnrollmentClient(*fingerprint, *insecure, *timeout)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), provisioning.ProvisionOptions{
+	opts := provisioning.ProvisionOptions{
 		DataDir: *dataDir, PortalURL: *portal, Token: tok, CAFingerprint: *fingerprint, AllowInsecureLoopback: *insecure,
 		Listen: *listen, OpsListen: *opsListen, Base: base,
-	})
+	}
+	if code != nil {
+		opts = opts.WithCode(*code)
+	}
+	cfg, err := provisioning.Provision(ctx, newEnroller(*portal, hc, key), opts)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "kiosk ID: %s\nconfig:   %s\n", cfg.KioskID, filepath.Join(cfg.DataDir, provisioning.ConfigFile))
+	if _, err = fmt.Fprintf(stdout, "kiosk ID: %s\nconfig:   %s\n", cfg.KioskID, filepath.Join(cfg.DataDir, provisioning.ConfigFile)); err != nil {
+		return err
+	}
+	if code != nil {
+		_, err = fmt.Fprintf(stdout, "office:   %s\n", cfg.OfficeCode)
+	}
 	return err
+}
+
+// readEnrollCode reads the enrollment code from an image of its QR or a
+// text file (qrFile), or from text ("-": stdin).
+func readEnrollCode(qrFile, text string) (api.EnrollCode, error) {
+	var raw []byte
+	switch {
+	case qrFile != "" && text != "":
+		return api.EnrollCode{}, errors.New("provision: give --qr-file or --code, not both")
+	case qrFile != "":
+		b, err := os.ReadFile(qrFile)
+		if err != nil {
+			return api.EnrollCode{}, fmt.Errorf("provision: enrollment code: %w", err)
+		}
+		raw = b
+		if _, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil {
+			img, _, err := image.Decode(bytes.NewReader(b))
+			if err != nil {
+				return api.EnrollCode{}, fmt.Errorf("provision: enrollment code image %s: %w", qrFile, err)
+			}
+			if raw, err = qrreader.DecodeImage(img); err != nil {
+				return api.EnrollCode{}, fmt.Errorf("provision: no QR code found in %s (hold the camera straight and close, with the whole code in the picture): %w", qrFile, err)
+			}
+		}
+	case text == "-":
+		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return api.EnrollCode{}, fmt.Errorf("provision: enrollment code from stdin: %w", err)
+		}
+		raw = b
+	default:
+		raw = []byte(text)
+	}
+	c, err := api.ParseEnrollCode(string(raw))
+	if errors.Is(err, api.ErrNotEnrollCode) {
+		return api.EnrollCode{}, errors.New("provision: this is not an enrollment code (it starts with govkiosk-enroll:); ask the fleet console for one")
+	}
+	if err != nil {
+		return api.EnrollCode{}, fmt.Errorf("provision: %w", err)
+	}
+	return c, nil
 }
 
 // stdin is where --token - reads the token (tests replace it).

@@ -52,6 +52,9 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer closeDevices()
 	rep := provisioning.SelfTest(ctx, cfg.KioskID, checks, time.Now)
+	if dc, err := provisioning.LoadDeviceCert(cfg.DataDir, key); err == nil {
+		rep.CertNotAfter = dc.Leaf().NotAfter
+	}
 	if *asJSON {
 		err = rep.WriteJSON(stdout)
 	} else {

@@ -28,7 +28,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
+	"path/filepath"
 
 	"govkiosk/drivers/display"
 	"govkiosk/drivers/printer"
@@ -102,7 +105,13 @@ func (c Config) DeviceOptions() Devices {
 // Validate reports every problem at once, the controller's and each fitted
 // device's (checked by the driver's own WithDefaults).
 func (c Config) Validate() error {
-	errs := []error{c.Config.Validate()}
+	return errors.Join(c.Config.Validate(), c.devicesValid())
+}
+
+// devicesValid checks every fitted device's section and the update and
+// voice settings.
+func (c Config) devicesValid() error {
+	var errs []error
 	if c.Printer.Port != "" {
 		errs = append(errs, section("printer", func() error { _, err := c.Printer.WithDefaults(); return err }))
 	}
@@ -136,4 +145,64 @@ func section(name string, check func() error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// ErrNotProvisioned is a kiosk.json that is missing, or that holds only
+// device settings (no kioskId and no portalUrl): the kiosk is not set up
+// yet (LoadSetup).
+var ErrNotProvisioned = errors.New("the kiosk is not set up yet")
+
+// LoadSetup reads the config file at path like Load, except that a kiosk
+// not set up yet (a missing file, or one with device settings only, as a
+// technician or the package writes it before enrollment) gives
+// ErrNotProvisioned with what the file has: its device sections and
+// listen addresses, validated, defaults applied, and dataDir defaulting to
+// the file's directory. Enrollment keeps those settings and writes the
+// kiosk's identity beside them.
+func LoadSetup(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	var c Config
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return Config{}, fmt.Errorf("read config: %w", err)
+	default:
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return Config{}, fmt.Errorf("decode config %s: %w", path, err)
+		}
+		if c.KioskID != "" || c.PortalURL != "" {
+			return Load(path)
+		}
+	}
+	c.SetDefaults()
+	if c.DataDir == "" {
+		abs, err := filepath.Abs(filepath.Dir(path))
+		if err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+		c.DataDir = abs
+	}
+	errs := []error{c.devicesValid()}
+	for name, addr := range map[string]string{"listen": c.Listen, "opsListen": c.OpsListen} {
+		if host, _, err := net.SplitHostPort(addr); err != nil || !kiosk.IsLoopback(host) {
+			errs = append(errs, fmt.Errorf("%s %q must be a loopback host:port", name, addr))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, ErrNotProvisioned
+}
+
+// DevicesOnly is c without the kiosk's identity: the device sections, the
+// addresses, the data directory and the filesystem roots, what a kiosk
+// not set up yet has (LoadSetup). A decommissioned kiosk keeps these.
+func (c Config) DevicesOnly() Config {
+	var d Config
+	d.Devices = c.Devices
+	d.Voice = c.Voice
+	d.Listen, d.OpsListen, d.DataDir, d.SysRoot = c.Listen, c.OpsListen, c.DataDir, c.SysRoot
+	return d
 }

@@ -35,11 +35,14 @@ type KioskMetrics struct {
 	completed atomic.Uint64
 	rated     [5]atomic.Uint64
 	now       func() time.Time
+
+	certNotAfter atomic.Int64 // Unix seconds; 0: not known
+	certExpiry   prometheus.GaugeFunc
 }
 
 // NewKioskMetrics returns the counters, all at zero.
 func NewKioskMetrics() *KioskMetrics {
-	return &KioskMetrics{
+	m := &KioskMetrics{
 		sessionsStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "govkiosk_sessions_started_total",
 			Help: "Citizen sessions started (the start screen touched)."}),
 		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "govkiosk_sessions_ended_total",
@@ -67,11 +70,18 @@ func NewKioskMetrics() *KioskMetrics {
 			Help: "Satisfaction ratings given, 1 to 5 stars.", Buckets: []float64{1, 2, 3, 4, 5}}),
 		now: time.Now,
 	}
+	m.certExpiry = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "govkiosk_device_cert_expiry_seconds",
+		Help: "When the device certificate the kiosk presents expires, in Unix seconds (0: not known); renewed automatically a third before."},
+		func() float64 { return float64(m.certNotAfter.Load()) })
+	return m
 }
+
+// SetCertNotAfter records when the device certificate expires.
+func (m *KioskMetrics) SetCertNotAfter(t time.Time) { m.certNotAfter.Store(t.Unix()) }
 
 func (m *KioskMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.sessionsStarted, m.sessionsEnded, m.submissions, m.uploadBytes, m.uploadSeconds,
-		m.printJobs, m.scannedPages, m.scanJams, m.qrReads, m.loginFailures, m.ratings}
+		m.printJobs, m.scannedPages, m.scanJams, m.qrReads, m.loginFailures, m.ratings, m.certExpiry}
 }
 
 // label returns v if it is a plausible code-defined value (lower-case
