@@ -79,6 +79,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		OIDCACRValues:  KioskACRValues,
 
 		PortalAgeRecipient: s.AgeRecipient(),
+		FleetBroker:        s.opts.FleetBroker,
+		FleetTechKey:       s.opts.FleetTechKey,
 	}
 	// The CA whose fingerprint the technician has signs the whole answer.
 	sum := sha256.Sum256(resp.SignedBytes())

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/fleetwire"
 )
 
 // OIDCClientID is the OIDC client id of every kiosk.
@@ -47,6 +49,8 @@ type Options struct {
 	DeviceCertTTL     time.Duration // how long a kiosk's device certificate is valid (default api.DefaultDeviceCertTTL)
 	RenewInterval     time.Duration // a kiosk renews its certificate at most once in this time (default 1 h; negative: no limit)
 	AllowUnenrolled   bool          // demo: accept heartbeats and packets from kiosks with no enrolled key
+	FleetBroker       string        // given to enrolling kiosks: the fleet broker they join (tls://host:port); empty: none
+	FleetTechKey      string        // given to enrolling kiosks: the fleet's technician-code key they pin ("ed25519:BASE64"); empty: none
 	OfficeCode        string        // the office enrolled kiosks belong to: one of the catalogue's office profiles (default "QN-TK")
 	OfficeName        api.Text      // default: the name in that office's profile
 	TrackingPrefix    string        // tracking numbers look like PREFIX-2026-000042 (default "QN")
@@ -121,6 +125,16 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.OfficeCode == "" {
 		opts.OfficeCode = "QN-TK"
+	}
+	if b := opts.FleetBroker; b != "" {
+		if u, err := url.Parse(b); err != nil || u.Scheme != "tls" || u.Hostname() == "" || u.Port() == "" {
+			return nil, fmt.Errorf("portal: fleet broker %q is not a tls://host:port URL", b)
+		}
+	}
+	if k := opts.FleetTechKey; k != "" {
+		if _, err := fleetwire.ParseTechKey(k); err != nil {
+			return nil, fmt.Errorf("portal: fleet technician key: %w", err)
+		}
 	}
 	if opts.TrackingPrefix == "" {
 		opts.TrackingPrefix = "QN"

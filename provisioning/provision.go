@@ -192,6 +192,14 @@ func buildConfig(o ProvisionOptions, dataDir string, resp api.EnrollResponse) co
 		cfg.OIDC.ACRValues = slices.Clone(resp.OIDCACRValues)
 	}
 	cfg.OIDC.RedirectURL = "http://" + cfg.Listen + "/auth/callback"
+	// The fleet link the technician gave wins; else the one the portal
+	// signed into the answer.
+	if cfg.Fleet.Broker == "" {
+		cfg.Fleet.Broker = resp.FleetBroker
+	}
+	if cfg.Fleet.TechKey == "" {
+		cfg.Fleet.TechKey = resp.FleetTechKey
+	}
 	return cfg
 }
 

@@ -391,6 +391,11 @@ func TestProvisionRefusesAManInTheMiddle(t *testing.T) {
 				r.PortalKeyPEM, _ = PublicKeyPEM(&mitmKey.PublicKey)
 				r.PortalAgeRecipient = mitmAge.Recipient().String()
 			}, wantErr: "signature"},
+		{name: "the genuine CA, its own fleet broker and technician key", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
+			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
+				r.FleetBroker = "tls://fleet.attacker.example:8883"
+				r.FleetTechKey = "ed25519:" + strings.Repeat("A", 43) + "="
+			}, wantErr: "signature"},
 		{name: "the genuine CA, its own age recipient, no signature", fingerprint: func(f *fakeEnroller) string { return f.ca.fingerprint() },
 			mitm: func(t *testing.T, f *fakeEnroller, r *api.EnrollResponse) {
 				r.PortalAgeRecipient = mitmAge.Recipient().String()

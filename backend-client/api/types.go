@@ -325,6 +325,14 @@ type EnrollResponse struct {
 	// PortalAgeRecipient is the portal's age X25519 recipient ("age1..."): the
 	// kiosk encrypts packets at rest to it, so it cannot read them back.
 	PortalAgeRecipient string `json:"portalAgeRecipient"`
+	// FleetBroker and FleetTechKey, when the operator set them, are the
+	// fleet link the kiosk joins (kiosk.json's fleet.broker, a tls://
+	// URL) and the technician-code key it pins (fleet.techKey,
+	// "ed25519:BASE64"): signed with the rest, so a kiosk set up by its
+	// enrollment code alone joins the right fleet and trusts only its
+	// technicians.
+	FleetBroker  string `json:"fleetBroker,omitempty"`
+	FleetTechKey string `json:"fleetTechKey,omitempty"`
 	// Signature is the enrollment CA's signature over SignedBytes: base64
 	// of an ASN.1 ECDSA signature over SHA-256. With the CA fingerprint the
 	// technician got with the token it proves that the portal key, the age

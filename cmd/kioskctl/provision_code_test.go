@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"image"
 	"image/color"
 	"image/png"
@@ -16,6 +18,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/fleetwire"
 	"govkiosk/kiosk/config"
 	"govkiosk/portal"
 	"govkiosk/provisioning"
@@ -193,5 +196,42 @@ func TestProvisionCodeRefusals(t *testing.T) {
 	f.Close()
 	if _, _, err := runArgs(t, "provision", "--qr-file", blank, "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no QR code") {
 		t.Errorf("blank image: %v; want no QR code found", err)
+	}
+}
+
+// A portal that names the fleet hands its broker and technician key to the
+// kiosk, signed into the answer: a kiosk set up by its code alone joins the
+// fleet and pins the fleet's technician key.
+func TestProvisionTakesTheFleetLink(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	techKey := fleetwire.TechKeyText(pub)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, url, err := portal.Start(ctx, portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		Log: slog.New(slog.DiscardHandler), KioskRedirectURIs: []string{"http://127.0.0.1:8080/auth/callback"},
+		FleetBroker: "tls://fleet.example:8883", FleetTechKey: techKey})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-srv.Done() })
+
+	data := filepath.Join(t.TempDir(), "kiosk")
+	if _, _, err := runArgs(t, "provision", "--code", enrollCode(t, srv, url).String(), "--data-dir", data); err != nil {
+		t.Fatalf("provision --code: %v", err)
+	}
+	cfg, err := config.Load(filepath.Join(data, provisioning.ConfigFile))
+	if err != nil {
+		t.Fatalf("kiosk.json after provisioning: %v", err)
+	}
+	if cfg.Fleet.Broker != "tls://fleet.example:8883" || cfg.Fleet.TechKey != techKey {
+		t.Errorf("kiosk.json fleet section %+v; want the portal's broker and technician key", cfg.Fleet)
+	}
+
+	// A portal given a broker that is not tls://host:port does not start.
+	if _, err := portal.New(portal.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), FleetBroker: "mqtt://fleet.example"}); err == nil || !strings.Contains(err.Error(), "fleet broker") {
+		t.Errorf("portal with broker mqtt://fleet.example: %v; want it refused", err)
 	}
 }

@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&redirects, "kiosk-redirect", "OIDC redirect URI allowed for client govkiosk (repeatable or comma list)")
 	fs.Var(&tokens, "enroll-token", "one-time enrollment token to accept (repeatable or comma list; default: one is issued)")
 	fs.BoolVar(&opts.AllowUnenrolled, "allow-unenrolled", false, "demo: accept heartbeats and packets from kiosks that have not enrolled")
+	fs.StringVar(&opts.FleetBroker, "fleet-broker", "", "the fleet broker enrolling kiosks join (tls://host:8883), signed into the enrollment answer")
+	fs.StringVar(&opts.FleetTechKey, "fleet-tech-key", "", "the fleet's technician-code key enrolling kiosks pin (ed25519:BASE64, from fleet tech-token --public-key)")
 	fs.DurationVar(&opts.DeviceCertTTL, "device-cert-ttl", api.DefaultDeviceCertTTL, "lifetime of the device certificates the enrollment CA issues (kiosks renew when a third is left)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
