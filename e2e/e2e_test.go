@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -85,12 +86,22 @@ func need(t *testing.T, bins ...string) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port the kernel would hand out for ":0" is also what it hands
+	// out for every outgoing connection, and one of those can take it
+	// between this check and the child's bind ("address already in use").
+	// Below the ephemeral range (32768-60999 on Debian) only another
+	// test's explicit bind can, and the random start makes that unlikely.
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mrand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999 after 200 tries")
+	return ""
 }
 
 // start runs a binary until the test ends; its output goes to a log file
