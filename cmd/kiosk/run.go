@@ -231,6 +231,20 @@ type serveOptions struct {
 	notify       supervise.Notifier // reaches the service manager (nil: systemd's NOTIFY_SOCKET)
 }
 
+// supervisor tells the service manager READY, WATCHDOG while every probe
+// answers, and STOPPING; setup mode and serving both run one.
+func (o serveOptions) supervisor(log *slog.Logger, probes ...supervise.Probe) *supervise.Supervisor {
+	notify := o.notify
+	if notify == nil {
+		notify = supervise.Systemd
+	}
+	watchdog, err := supervise.WatchdogInterval()
+	if err != nil {
+		log.Warn("watchdog interval from systemd unreadable: no watchdog pings", "err", err)
+	}
+	return supervise.New(supervise.Options{Notify: notify, Interval: watchdog, Log: log.With("part", "supervise"), Probes: probes})
+}
+
 // serve wires the packages together and runs them until ctx is done or one
 // of them fails. Cancellation is a clean stop (nil); a subsystem's error
 // stops the others and is returned. The final flush is bounded by
@@ -482,21 +496,10 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 
 	// The service manager hears READY once everything below runs, WATCHDOG
 	// only while the controller and the UI answer, STOPPING at shutdown.
-	notify := o.notify
-	if notify == nil {
-		notify = supervise.Systemd
-	}
-	watchdog, err := supervise.WatchdogInterval()
-	if err != nil {
-		log.Warn("watchdog interval from systemd unreadable: no watchdog pings", "err", err)
-	}
-	sup := supervise.New(supervise.Options{
-		Notify: notify, Interval: watchdog, Log: log.With("part", "supervise"),
-		Probes: []supervise.Probe{
-			{Name: "controller", Check: func(context.Context) error { ctrl.Step(); return nil }}, // takes the controller's lock
-			{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")},
-		},
-	})
+	sup := o.supervisor(log,
+		supervise.Probe{Name: "controller", Check: func(context.Context) error { ctrl.Step(); return nil }}, // takes the controller's lock
+		supervise.Probe{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")},
+	)
 
 	// Everything is open: run the subsystems until one fails or ctx ends.
 	g := newGroup(ctx)

@@ -86,18 +86,7 @@ func runSetup(ctx context.Context, cfg config.Config, configPath string, o serve
 		}
 	}
 
-	notify := o.notify
-	if notify == nil {
-		notify = supervise.Systemd
-	}
-	watchdog, err := supervise.WatchdogInterval()
-	if err != nil {
-		log.Warn("watchdog interval from systemd unreadable: no watchdog pings", "err", err)
-	}
-	sup := supervise.New(supervise.Options{
-		Notify: notify, Interval: watchdog, Log: log.With("part", "supervise"),
-		Probes: []supervise.Probe{{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")}},
-	})
+	sup := o.supervisor(log, supervise.Probe{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")})
 
 	sctx, endSetup := context.WithCancel(ctx)
 	defer endSetup()
