@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,8 @@ import (
 	"govkiosk/fleet/broker"
 	"govkiosk/fleet/crl"
 	"govkiosk/fleet/fleettest"
+	"govkiosk/fleet/hub"
+	"govkiosk/fleet/memstore"
 	"govkiosk/fleet/pki"
 	"govkiosk/kiosk"
 	"govkiosk/portal"
@@ -232,4 +237,86 @@ func TestRenewedCertificateReachesFleetBroker(t *testing.T) {
 	if fc.Connected() {
 		t.Error("the revoked kiosk is connected")
 	}
+}
+
+// A kiosk the portal revoked tells the fleet: its heartbeat is refused,
+// it goes out of service and sends a "revoked" event, which the fleet
+// service records. That works because the kiosk learns it from the portal
+// (within a heartbeat) before the fleet's revocation list reaches the
+// broker; once it has, the broker drops the kiosk and refuses it, and an
+// event not yet sent stays in the kiosk's queue (see the README's
+// revocation notes).
+func TestRevokedKioskTellsTheFleet(t *testing.T) {
+	srv, cfgPath, cfg := enrolledAgo(t, 0)
+	f := startFleetSide(t, srv, cfg.PortalURL, fleettest.ServiceName)
+	st := memstore.New()
+	h, err := hub.New(hub.Options{Broker: mustURL(t, f.broker.URL()), TLS: f.clientTLS(fleettest.ServiceName), Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hdone := make(chan struct{})
+	go func() { h.Run(ctx); close(hdone) }()
+	defer func() { cancel(); <-hdone }()
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	if err := h.Ready(rctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var m map[string]any
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["heartbeat"] = "1s"
+	m["fleet"] = map[string]any{"broker": f.broker.URL(), "caFile": f.brokerCA}
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := startServing(t, cfgPath)
+	if page := k.launch("kiosk ready:"); !strings.Contains(page, `data-step="attract"`) {
+		t.Fatalf("not serving:\n%s", page)
+	}
+	k.waitFor(15*time.Second, "the kiosk at the fleet broker", func() bool { _, n := f.lastSerial(); return n > 0 })
+
+	revoke(t, srv, cfg)
+	k.screenShows(`data-testid="revoked"`)
+	k.waitFor(15*time.Second, `the fleet to record the kiosk's "revoked" event`, func() bool {
+		return hasEvent(ctx, st, cfg.KioskID, "revoked")
+	})
+
+	// Now the list reaches the broker: the kiosk is dropped and refused.
+	if err := f.list.Refresh(ctx); err != nil {
+		t.Fatalf("the revocation list after the revocation: %v", err)
+	}
+	k.waitFor(15*time.Second, "the broker to drop and refuse the revoked kiosk", func() bool {
+		return f.broker.Connected() == 1 && strings.Contains(f.log.String(), "revoked kiosk")
+	})
+}
+
+// hasEvent reports whether the fleet store recorded an event of kind from
+// kioskID.
+func hasEvent(ctx context.Context, st *memstore.Store, kioskID, kind string) bool {
+	ev, _ := st.Events(ctx, kioskID, time.Time{}, 0)
+	for _, x := range ev {
+		if x.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -136,8 +137,9 @@ func (b *Broker) Close() error {
 	return err
 }
 
-// Connected is how many clients are connected now.
-func (b *Broker) Connected() int64 { return b.srv.Info.ClientsConnected }
+// Connected is how many clients are connected now (mochi counts them
+// atomically; a plain read would race with a connection coming or going).
+func (b *Broker) Connected() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsConnected) }
 
 // DisconnectRevoked disconnects every connected kiosk whose certificate
 // is now revoked (call it when a new revocation list took effect) and
