@@ -25,7 +25,9 @@ package fleet
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -160,6 +162,7 @@ func Open(o Options) (*Client, error) {
 		// send the certificates again.
 		o.TLS.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	}
+	o.TLS.ClientSessionCache = certSessions{next: o.TLS.ClientSessionCache, tc: o.TLS}
 	if o.TLS.CurvePreferences == nil {
 		// Classic key exchange on this link: a post-quantum hybrid key
 		// share costs some 2.3 kB per handshake both ways, nearly half of
@@ -179,6 +182,40 @@ func Open(o Options) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// certSessions keeps each TLS session under the client certificate that
+// was presented when it was stored. A resumed session carries the identity
+// of the certificate it was made with, without a new handshake: after a
+// renewal (a GetClientCertificate that now returns another certificate)
+// the broker would go on seeing the old one, up to its end or revocation.
+// The sessions of an old certificate are never looked up again; the LRU
+// cache lets them go.
+type certSessions struct {
+	next tls.ClientSessionCache
+	tc   *tls.Config
+}
+
+func (c certSessions) Get(key string) (*tls.ClientSessionState, bool) {
+	return c.next.Get(c.certKey() + key)
+}
+
+func (c certSessions) Put(key string, cs *tls.ClientSessionState) {
+	c.next.Put(c.certKey()+key, cs)
+}
+
+// certKey names the certificate the client presents now.
+func (c certSessions) certKey() string {
+	var leaf []byte
+	if c.tc.GetClientCertificate != nil {
+		if cert, err := c.tc.GetClientCertificate(&tls.CertificateRequestInfo{}); err == nil && cert != nil && len(cert.Certificate) > 0 {
+			leaf = cert.Certificate[0]
+		}
+	} else if len(c.tc.Certificates) > 0 && len(c.tc.Certificates[0].Certificate) > 0 {
+		leaf = c.tc.Certificates[0].Certificate[0]
+	}
+	sum := sha256.Sum256(leaf)
+	return hex.EncodeToString(sum[:8]) + " "
 }
 
 func (c *Client) kick() {

@@ -327,6 +327,20 @@ func (p *Proxy) Cut() {
 	}
 }
 
+// Drop closes every proxied connection at once, as Cut does, but goes on
+// accepting new ones: the client's first reconnection gets through (and
+// may resume its TLS session, which a failed attempt would have dropped).
+func (p *Proxy) Drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		c.Close()
+	}
+}
+
 // Restore accepts connections again.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
