@@ -441,6 +441,9 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	fk.mode = mode // before the fleet link runs
 	km.SetCertNotAfter(deviceCert.Leaf().NotAfter)
+	// The revoked event reaches the fleet only while the broker still lets
+	// the kiosk in: when the revocation list got there first (a revocation
+	// from the fleet console), it stays in the queue.
 	revoke = sync.OnceFunc(func() {
 		log.Error("the portal refuses this kiosk as revoked or retired: out of service for good")
 		ctrl.SetRevoked()
