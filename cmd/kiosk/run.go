@@ -231,6 +231,61 @@ type serveOptions struct {
 	notify       supervise.Notifier // reaches the service manager (nil: systemd's NOTIFY_SOCKET)
 }
 
+// screen is how the touchscreen's browser reaches the UI, which answers
+// only the browser that opens a launch URL first: Chromium the kiosk runs
+// itself (--browser), `kioskctl browser` asking on the launcher socket
+// (--browser-socket), or whoever is shown the launch URL printed when
+// ready. Setup mode and serving both open one.
+type screen struct {
+	browser   string       // the browser binary the kiosk runs; "": none
+	launchURL string       // printed when there is no browser of the kiosk's own
+	ln        net.Listener // the launcher socket; nil: none
+}
+
+func (o serveOptions) openScreen(uiSrv *ui.Server, log *slog.Logger) (screen, error) {
+	var s screen
+	if o.browser {
+		s.browser = findBrowser(log)
+	}
+	if s.browser == "" {
+		u, err := uiSrv.LaunchURL()
+		if err != nil {
+			return screen{}, err
+		}
+		s.launchURL = u
+	}
+	if o.launcher != "" {
+		ln, err := listenUnix(o.launcher)
+		if err != nil {
+			return screen{}, fmt.Errorf("browser socket (--browser-socket): %w", err)
+		}
+		s.ln = ln
+	}
+	return s, nil
+}
+
+func (s screen) close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+}
+
+// run serves the launcher socket, starts the kiosk's browser and prints,
+// after what ("kiosk ready"), where the UI is.
+func (s screen) run(g *group, uiSrv *ui.Server, cfg config.Config, stdout io.Writer, what string, log *slog.Logger) {
+	if s.ln != nil {
+		g.serveHTTP("browser launcher", s.ln, uiSrv.LauncherHandler(), log)
+	}
+	if s.browser != "" {
+		g.goRun("browser", func(ctx context.Context) error {
+			return runBrowser(ctx, s.browser, uiSrv.LaunchURL, cfg.TempDir(), log)
+		})
+		fmt.Fprintf(stdout, "%s: the kiosk's browser shows http://%s/\n", what, cfg.Listen)
+	} else {
+		fmt.Fprintf(stdout, "%s: open %s once, in the kiosk's browser\n", what, s.launchURL)
+	}
+}
+
 // supervisor tells the service manager READY, WATCHDOG while every probe
 // answers, and STOPPING; setup mode and serving both run one.
 func (o serveOptions) supervisor(log *slog.Logger, probes ...supervise.Probe) *supervise.Supervisor {
@@ -477,25 +532,11 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 		ops.Handle("POST /demo/launch", demoLaunch(uiSrv))
 	}
 
-	// The UI answers only the browser that opens a launch URL first: the
-	// kiosk's own, or else whoever is shown the one printed when ready.
-	browser, launchURL := "", ""
-	if o.browser {
-		browser = findBrowser(log)
+	scr, err := o.openScreen(uiSrv, log)
+	if err != nil {
+		return err
 	}
-	if browser == "" {
-		if launchURL, err = uiSrv.LaunchURL(); err != nil {
-			return err
-		}
-	}
-
-	var browserLn net.Listener
-	if o.launcher != "" {
-		if browserLn, err = listenUnix(o.launcher); err != nil {
-			return fmt.Errorf("browser socket (--browser-socket): %w", err)
-		}
-		defer browserLn.Close()
-	}
+	defer scr.close()
 
 	// The service manager hears READY once everything below runs, WATCHDOG
 	// only while the controller and the UI answer, STOPPING at shutdown.
@@ -554,19 +595,8 @@ func serve(ctx context.Context, cfg config.Config, o serveOptions) (err error) {
 	}
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
 	g.serveHTTP("ops", opsLn, ops, log)
-	if browserLn != nil {
-		g.serveHTTP("browser launcher", browserLn, uiSrv.LauncherHandler(), log)
-	}
-
 	log.Info("kiosk ready", "ui", "http://"+cfg.Listen+"/", "ops", "http://"+cfg.OpsListen+"/healthz", "version", version)
-	if browser != "" {
-		g.goRun("browser", func(ctx context.Context) error {
-			return runBrowser(ctx, browser, uiSrv.LaunchURL, cfg.TempDir(), log)
-		})
-		fmt.Fprintf(o.stdout, "%skiosk ready: the kiosk's browser shows http://%s/\n", o.banner, cfg.Listen)
-	} else {
-		fmt.Fprintf(o.stdout, "%skiosk ready: open %s once, in the kiosk's browser\n", o.banner, launchURL)
-	}
+	scr.run(g, uiSrv, cfg, o.stdout, o.banner+"kiosk ready", log)
 	sup.Ready("ready")
 	return g.wait()
 }

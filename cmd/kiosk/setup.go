@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"path/filepath"
 	"time"
 
@@ -69,22 +68,11 @@ func runSetup(ctx context.Context, cfg config.Config, configPath string, o serve
 	if err != nil {
 		return err
 	}
-	var browserLn net.Listener
-	if o.launcher != "" {
-		if browserLn, err = listenUnix(o.launcher); err != nil {
-			return fmt.Errorf("browser socket (--browser-socket): %w", err)
-		}
-		defer browserLn.Close()
+	scr, err := o.openScreen(uiSrv, log)
+	if err != nil {
+		return err
 	}
-	browser, launchURL := "", ""
-	if o.browser {
-		browser = findBrowser(log)
-	}
-	if browser == "" {
-		if launchURL, err = uiSrv.LaunchURL(); err != nil {
-			return err
-		}
-	}
+	defer scr.close()
 
 	sup := o.supervisor(log, supervise.Probe{Name: "touch UI", Check: uiAnswers("http://" + cfg.Listen + "/")})
 
@@ -117,18 +105,8 @@ func runSetup(ctx context.Context, cfg config.Config, configPath string, o serve
 		})
 	}
 	g.serveHTTP("touch UI", uiLn, uiSrv, log)
-	if browserLn != nil {
-		g.serveHTTP("browser launcher", browserLn, uiSrv.LauncherHandler(), log)
-	}
 	log.Info("kiosk in setup mode: not set up yet", "ui", "http://"+cfg.Listen+"/", "data", cfg.DataDir)
-	if browser != "" {
-		g.goRun("browser", func(gctx context.Context) error {
-			return runBrowser(gctx, browser, uiSrv.LaunchURL, cfg.TempDir(), log)
-		})
-		fmt.Fprintf(o.stdout, "kiosk setup mode: the kiosk's browser shows http://%s/\n", cfg.Listen)
-	} else {
-		fmt.Fprintf(o.stdout, "kiosk setup mode: open %s once, in the kiosk's browser\n", launchURL)
-	}
+	scr.run(g, uiSrv, cfg, o.stdout, "kiosk setup mode", log)
 	sup.Ready("setup mode: hold the enrollment code to the reader")
 	err = g.wait()
 	if err != nil {
