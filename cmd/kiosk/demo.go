@@ -191,7 +191,10 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demo, err
 			DataDir: kioskDir, PortalURL: portalURL, Token: token, CAFingerprint: fingerprint, AllowInsecureLoopback: true,
 			Listen: o.listen, OpsListen: o.opsListen, Base: base,
 		})
-		timedOut := ectx.Err() == context.DeadlineExceeded
+		// The client's own timeout is the same length and, on a loaded
+		// machine, may fire first: either is the deadline.
+		var ne net.Error
+		timedOut := ectx.Err() == context.DeadlineExceeded || errors.As(err, &ne) && ne.Timeout()
 		cancel()
 		switch {
 		case err != nil && timedOut:
