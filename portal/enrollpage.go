@@ -2,21 +2,15 @@ package portal
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
-	"image"
-	"image/png"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
-
 	"govkiosk/backend-client/api"
+	"govkiosk/backend-client/qrpng"
 )
 
 // The console's "Enroll a kiosk" form: an operator picks the office (and
@@ -29,9 +23,9 @@ import (
 // PathConsoleEnroll is where the console's form posts.
 const PathConsoleEnroll = "/enroll-token"
 
-// enrollQRModulePx is the size of one QR module on the page: large enough
+// enrollQRSize is the side of the QR on the page in pixels: large enough
 // for a kiosk's imager to read it off a laptop screen.
-const enrollQRModulePx = 6
+const enrollQRSize = 480
 
 var enrollTmpl = template.Must(template.New("enroll").Funcs(funcs).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -100,18 +94,12 @@ func (s *Server) handleConsoleEnroll(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	img, err := qrImage(tr.Code, enrollQRModulePx)
+	qr, err := qrpng.DataURL(tr.Code, enrollQRSize)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.renderEnroll(w, http.StatusOK, enrollPage{T: tr, Size: img.Bounds().Dx(),
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))})
+	s.renderEnroll(w, http.StatusOK, enrollPage{T: tr, Size: enrollQRSize, QR: template.URL(qr)})
 }
 
 type enrollPage struct {
@@ -129,37 +117,4 @@ func (s *Server) renderEnroll(w http.ResponseWriter, status int, p enrollPage) {
 	if err := enrollTmpl.Execute(w, p); err != nil {
 		s.log.Warn("enroll template", "err", err)
 	}
-}
-
-// qrImage draws text as a QR code (error correction M, a 4-module quiet
-// zone), px pixels a module.
-func qrImage(text string, px int) (*image.Gray, error) {
-	hints := map[gozxing.EncodeHintType]any{
-		gozxing.EncodeHintType_ERROR_CORRECTION: decoder.ErrorCorrectionLevel_M,
-		gozxing.EncodeHintType_MARGIN:           4,
-		gozxing.EncodeHintType_CHARACTER_SET:    "UTF-8",
-	}
-	m, err := qrcode.NewQRCodeWriter().Encode(text, gozxing.BarcodeFormat_QR_CODE, 0, 0, hints)
-	if err != nil {
-		return nil, fmt.Errorf("qr code: %w", err)
-	}
-	n := m.GetWidth()
-	img := image.NewGray(image.Rect(0, 0, n*px, n*px))
-	for i := range img.Pix {
-		img.Pix[i] = 0xff
-	}
-	for y := range n {
-		for x := range n {
-			if !m.Get(x, y) {
-				continue
-			}
-			for dy := range px {
-				row := img.Pix[(y*px+dy)*img.Stride:]
-				for dx := range px {
-					row[x*px+dx] = 0
-				}
-			}
-		}
-	}
-	return img, nil
 }

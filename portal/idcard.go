@@ -5,14 +5,11 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"net/http"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"govkiosk/backend-client/idqr"
+	"govkiosk/backend-client/qrpng"
 	"govkiosk/portal/idp"
 )
 
@@ -66,13 +63,12 @@ func (s *Server) handleIDCard(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, payload)
 		return
 	}
-	bm, err := qrcode.NewQRCodeWriter().Encode(payload, gozxing.BarcodeFormat_QR_CODE, 480, 480,
-		map[gozxing.EncodeHintType]interface{}{gozxing.EncodeHintType_ERROR_CORRECTION: "M"})
+	b, err := qrpng.Encode(payload, 480)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "could not draw the QR")
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
-	png.Encode(w, bm)
+	w.Write(b)
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"govkiosk/fleet/qrpng"
+	"govkiosk/backend-client/qrpng"
 	"govkiosk/fleet/techauth"
 )
 

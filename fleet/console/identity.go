@@ -18,7 +18,7 @@ import (
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/fleetwire"
 	"govkiosk/fleet"
-	"govkiosk/fleet/qrpng"
+	"govkiosk/backend-client/qrpng"
 )
 
 // PortalAdmin is the portal's admin API for device identities, as the

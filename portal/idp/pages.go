@@ -1,18 +1,13 @@
 package idp
 
 import (
-	"bytes"
-	"encoding/base64"
 	"html/template"
-	"image/png"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
+	"govkiosk/backend-client/qrpng"
 	"govkiosk/kiosk/fonts"
 	"govkiosk/kiosk/lang"
 )
@@ -217,18 +212,7 @@ func (p *Provider) base(lang, title string) pageBase {
 }
 
 // qrDataURI renders s as a QR code PNG data URI.
-func qrDataURI(s string) (string, error) {
-	hints := map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_ERROR_CORRECTION: "M", gozxing.EncodeHintType_MARGIN: 4}
-	m, err := qrcode.NewQRCodeWriter().Encode(s, gozxing.BarcodeFormat_QR_CODE, 420, 420, hints)
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, m); err != nil {
-		return "", err
-	}
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
-}
+func qrDataURI(s string) (string, error) { return qrpng.DataURL(s, 420) }
 
 // securityHeaders sets the headers of every page. frameAncestor is the
 // one origin that may frame the page ("" for none): the login page lets

@@ -8,7 +8,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
-	"govkiosk/fleet/qrpng"
+	"govkiosk/backend-client/qrpng"
 )
 
 func TestEncodeReadsBack(t *testing.T) {
