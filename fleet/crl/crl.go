@@ -74,7 +74,11 @@ type List struct {
 	o   Options
 	cur atomic.Pointer[state]
 
-	refresh sync.Mutex // one Refresh at a time
+	// refresh lets one Refresh fetch at a time. It is held across the
+	// fetch on purpose and guards nothing readers touch (they read cur): a
+	// refresh asked for right after a revoke must fetch after it, not share
+	// an earlier fetch's answer.
+	refresh sync.Mutex
 
 	fetches, failures, refused atomic.Int64
 	lastOK                     atomic.Int64 // unix seconds of the last good fetch
