@@ -17,8 +17,8 @@ import (
 
 	"govkiosk/backend-client/api"
 	"govkiosk/backend-client/fleetwire"
-	"govkiosk/fleet"
 	"govkiosk/backend-client/qrpng"
+	"govkiosk/fleet"
 )
 
 // PortalAdmin is the portal's admin API for device identities, as the
