@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 APT_PACKAGES := sane-utils libsane1 chromium chromium-driver zbar-tools fonts-noto-core \
   mosquitto prometheus prometheus-alertmanager postgresql espeak-ng unpaper img2pdf zstd
-APT_PACKAGES += cage systemd udev dpkg
+APT_PACKAGES += cage systemd udev dpkg openssl
 STATICCHECK_VERSION := v0.8.2
 # staticcheck, pinned, where `go install` puts it (GOBIN, else GOPATH/bin).
 STATICCHECK := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
